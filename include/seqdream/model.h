@@ -1,0 +1,183 @@
+/* seqdream: 1-D CNN classifiers described by data (SdArch), their
+ * parameters (SdModel) and the activations of a forward/backward pass
+ * (SdWorkspace).
+ *
+ * An architecture is a list of stages followed by global average pooling
+ * and a dense layer:
+ *   conv      conv1d('same', no bias) -> batch norm -> ReLU
+ *   residual  n x [conv1d -> batch norm], ReLU between them, the last
+ *             output added to the shortcut (identity, or 1x1 conv + batch
+ *             norm when the channel count changes), then ReLU.
+ *
+ * Tensor names follow the PyTorch state_dict of the equivalent modules
+ * (examples/export_pytorch.py), e.g. for stage i:
+ *   conv:     stages.i.conv.weight (OC,IC,K), stages.i.bn.{weight,bias,
+ *             running_mean,running_var} (OC)
+ *   residual: stages.i.convs.j.conv.weight, stages.i.convs.j.bn.*,
+ *             stages.i.shortcut.conv.weight (OC,IC,1), stages.i.shortcut.bn.*
+ *   head:     fc.weight (K,C), fc.bias (K)
+ *
+ * A model is immutable once loaded (except while it is being trained), so
+ * any number of workspaces, on any threads, can share one model.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <seqdream/error.h>
+
+G_BEGIN_DECLS
+
+#define SD_MAX_STAGES 16
+#define SD_MAX_STAGE_CONVS 4
+
+typedef enum
+{
+  SD_STAGE_CONV,
+  SD_STAGE_RESIDUAL,
+} SdStageType;
+
+typedef struct
+{
+  SdStageType type;
+  int n_convs; /* 1 for SD_STAGE_CONV */
+  int channels[SD_MAX_STAGE_CONVS];
+  int kernels[SD_MAX_STAGE_CONVS];
+} SdStage;
+
+typedef struct
+{
+  char name[64];
+  int in_channels; /* 1: univariate */
+  int n_classes;
+  int n_stages;
+  SdStage stages[SD_MAX_STAGES];
+  float bn_eps;      /* 1e-5 as PyTorch */
+  float bn_momentum; /* 0.1 as PyTorch */
+} SdArch;
+
+/* "resnet-small", "fcn", "fcn-small". */
+gboolean sd_arch_from_preset (
+    const char *name, int n_classes, SdArch *arch, GError **error);
+/* The JSON form stored in model files (docs/model-format.md). */
+gboolean sd_arch_from_json (const char *json, SdArch *arch, GError **error);
+char *sd_arch_to_json (const SdArch *arch);
+/* NULL-terminated list of preset names (static). */
+const char *const *sd_arch_list_presets (void);
+
+typedef enum
+{
+  SD_NORM_PER_SERIES, /* z-normalise every window on its own */
+  SD_NORM_FIXED,      /* (x - mean) / std with stored constants */
+  SD_NORM_NONE,
+} SdNormMode;
+
+typedef struct
+{
+  SdNormMode mode;
+  float mean;
+  float std;
+} SdNormalization;
+
+const char *sd_norm_mode_to_string (SdNormMode mode);
+gboolean sd_norm_mode_from_string (const char *s, SdNormMode *mode);
+
+/* One parameter or buffer tensor of the model. */
+typedef struct
+{
+  char *name;
+  int ndim;
+  gint64 shape[3];
+  gsize offset; /* into sd_model_get_params () */
+  gsize numel;
+  gboolean trainable; /* FALSE for running_mean / running_var */
+} SdParamInfo;
+
+typedef struct _SdModel SdModel;
+
+/* A freshly initialised model (PyTorch default init: Kaiming-uniform
+ * convs/dense, BN weight 1 bias 0, running stats 0/1), seeded. labels has
+ * arch->n_classes entries. */
+SdModel *sd_model_new (const SdArch *arch, const char *const *labels,
+    guint64 seed, GError **error);
+SdModel *sd_model_load (const char *path, GError **error);
+SdModel *sd_model_load_from_bytes (
+    GBytes *bytes, const char *display_name, GError **error);
+gboolean sd_model_save (SdModel *model, const char *path, GError **error);
+GBytes *sd_model_save_to_bytes (SdModel *model);
+SdModel *sd_model_ref (SdModel *model);
+void sd_model_unref (SdModel *model);
+SdModel *sd_model_copy (SdModel *model);
+
+const SdArch *sd_model_get_arch (const SdModel *model);
+const char *sd_model_get_display_name (const SdModel *model);
+int sd_model_get_n_classes (const SdModel *model);
+const char *const *sd_model_get_labels (const SdModel *model);
+/* -1 when the label is not one of the model's. */
+int sd_model_find_label (const SdModel *model, const char *label);
+
+guint sd_model_get_train_length (const SdModel *model);
+void sd_model_set_train_length (SdModel *model, guint length);
+double sd_model_get_sample_rate (const SdModel *model);
+void sd_model_set_sample_rate (SdModel *model, double rate);
+SdNormalization sd_model_get_normalization (const SdModel *model);
+void sd_model_set_normalization (SdModel *model, SdNormalization norm);
+/* Range of the normalised training inputs (dream clipping default). */
+void sd_model_get_input_range (const SdModel *model, float *lo, float *hi);
+void sd_model_set_input_range (SdModel *model, float lo, float hi);
+/* Provenance: a JSON object as a string (data, protocol, accuracy, seed,
+ * date, command); NULL when unknown. */
+const char *sd_model_get_provenance (const SdModel *model);
+void sd_model_set_provenance (SdModel *model, const char *json_object);
+
+/* Apply the model's input normalisation in place to B series of length T. */
+void sd_model_normalize_input (const SdModel *model, float *x, int B, int T);
+
+gsize sd_model_get_n_params (const SdModel *model); /* all floats */
+gsize sd_model_get_n_trainable (const SdModel *model);
+guint sd_model_get_n_tensors (const SdModel *model);
+const SdParamInfo *sd_model_get_tensor (const SdModel *model, guint i);
+const SdParamInfo *sd_model_find_tensor (
+    const SdModel *model, const char *name);
+float *sd_model_get_params (SdModel *model);
+
+/* ---- forward / backward ---- */
+
+typedef enum
+{
+  SD_MODE_EVAL,  /* running statistics; model untouched */
+  SD_MODE_TRAIN, /* batch statistics; updates running stats */
+} SdMode;
+
+typedef struct _SdWorkspace SdWorkspace;
+
+/* All activations and scratch for batches up to max_batch series of up to
+ * max_length samples. Nothing is allocated after this. */
+SdWorkspace *sd_workspace_new (
+    SdModel *model, int max_batch, int max_length, SdMode mode, GError **error);
+void sd_workspace_free (SdWorkspace *ws);
+int sd_workspace_get_max_batch (const SdWorkspace *ws);
+int sd_workspace_get_max_length (const SdWorkspace *ws);
+
+/* x (B,T), already normalised -> logits (B,K), owned by ws and valid until
+ * the next forward. In SD_MODE_TRAIN the running statistics of the model
+ * are updated. */
+const float *sd_model_forward (
+    SdModel *model, SdWorkspace *ws, const float *x, int B, int T);
+
+/* Backward of the last forward from dlogits (B,K). Parameter gradients
+ * are ACCUMULATED into grads (sd_model_get_n_params floats, same layout as
+ * the parameters; may be NULL); the input gradient is WRITTEN to dx (B,T)
+ * when dx is not NULL. */
+void sd_model_backward (SdModel *model, SdWorkspace *ws, const float *dlogits,
+    float *grads, float *dx);
+
+/* Names of the layers whose outputs can be read or targeted, in order
+ * ("stages.0", "stages.1", ..., "gap", "fc"). NULL-terminated, owned by the
+ * model. */
+const char *const *sd_model_get_layer_names (const SdModel *model);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdModel, sd_model_unref)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdWorkspace, sd_workspace_free)
+
+G_END_DECLS

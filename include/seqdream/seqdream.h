@@ -1,0 +1,12 @@
+/* seqdream: Sequence Dreaming for time-series classifiers.
+ * Include this header for the whole public API of libseqdream.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <seqdream/version.h>
+#include <seqdream/error.h>
+#include <seqdream/layers.h>
+#include <seqdream/safetensors.h>
+#include <seqdream/data.h>
+#include <seqdream/model.h>
+#include <seqdream/train.h>

@@ -1,0 +1,102 @@
+/* seqdream: supervised training of SdModel classifiers.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <seqdream/data.h>
+#include <seqdream/model.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  SD_OPTIMIZER_ADAM, /* Adam with decoupled weight decay (AdamW) */
+  SD_OPTIMIZER_SGD,  /* SGD with (heavy-ball) momentum */
+} SdOptimizer;
+
+typedef enum
+{
+  SD_SCHEDULE_CONSTANT,
+  SD_SCHEDULE_COSINE,  /* cosine from lr to min_lr over the epochs */
+  SD_SCHEDULE_PLATEAU, /* lr *= factor after `patience` epochs
+                        * without a better validation loss */
+} SdSchedule;
+
+typedef struct
+{
+  int epoch; /* 1-based */
+  int epochs;
+  float train_loss, train_acc;
+  float val_loss, val_acc; /* NaN without a validation split */
+  float lr;
+  double elapsed_s, eta_s;
+  gboolean best;        /* this epoch is the best so far */
+  int batch, n_batches; /* progress inside the epoch */
+} SdTrainProgress;
+
+/* Called after every batch (best = FALSE, val_* NaN) and after every
+ * epoch (batch == n_batches). */
+typedef void (*SdTrainCallback) (
+    const SdTrainProgress *progress, gpointer user_data);
+
+typedef struct
+{
+  int epochs;                   /* 100 */
+  int batch_size;               /* 32 */
+  SdOptimizer optimizer;        /* Adam */
+  float lr;                     /* 1e-3 */
+  float momentum;               /* 0.9 (SGD) */
+  float beta1, beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
+  float weight_decay;           /* 0 */
+  SdSchedule schedule;          /* plateau */
+  float min_lr;                 /* 1e-5 */
+  float plateau_factor;         /* 0.5 */
+  int plateau_patience;         /* 10 epochs */
+  double val_fraction;          /* 0.2 (stratified); 0 = no validation */
+  int early_stop_patience;      /* 30 epochs; 0 = never stop early */
+  guint64 seed;                 /* 0 */
+  SdTrainCallback callback;
+  gpointer user_data;
+} SdTrainConfig;
+
+void sd_train_config_init (SdTrainConfig *config);
+
+typedef struct
+{
+  int epochs_run;
+  int best_epoch;
+  float best_val_loss, best_val_acc;
+  float final_train_loss, final_train_acc;
+  double seconds;
+} SdTrainResult;
+
+/* Train `model` in place on `data`. The data are normalised with the
+ * model's normalisation (a fixed normalisation takes its mean and std from
+ * the training part); the model records the training length, sample rate
+ * and input range. With a validation split the parameters of the epoch
+ * with the lowest validation loss are kept. Deterministic for a given seed
+ * and OpenBLAS thread count. */
+gboolean sd_train (SdModel *model, const SdDataset *data,
+    const SdTrainConfig *config, SdTrainResult *result, GError **error);
+
+/* Evaluation helpers. */
+typedef struct
+{
+  guint n;
+  int n_classes;
+  double accuracy;
+  double loss;                     /* mean cross-entropy */
+  guint *confusion;                /* n_classes x n_classes, [true][pred] */
+  double *precision, *recall, *f1; /* per class */
+} SdEvalResult;
+
+/* Predict logits (n, K) for every series of data (normalised with the
+ * model's normalisation; the data are not modified). */
+gboolean sd_model_predict (
+    SdModel *model, const SdDataset *data, float *logits, GError **error);
+SdEvalResult *sd_model_evaluate (
+    SdModel *model, const SdDataset *data, GError **error);
+void sd_eval_result_free (SdEvalResult *r);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdEvalResult, sd_eval_result_free)
+
+G_END_DECLS

@@ -1,0 +1,41 @@
+#!/bin/sh
+# Installs the Debian 12 packages seqdream needs to build, test and run,
+# skipping what is already there. Safe to run repeatedly.
+#   scripts/install-deps.sh          build + test dependencies
+#   scripts/install-deps.sh --torch  also python3-torch (benchmarks and the
+#                                    PyTorch reference scripts)
+set -eu
+
+packages="meson ninja-build pkg-config gcc clang-format
+libglib2.0-dev libopenblas-dev libjson-glib-dev libsndfile1-dev
+libcairo2-dev libfftw3-dev"
+
+if [ "${1:-}" = "--torch" ]; then
+  packages="$packages python3-torch"
+fi
+
+missing=""
+for p in $packages; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+
+if [ -z "$missing" ]; then
+  exit 0
+fi
+
+echo "seqdream: installing missing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+  SUDO="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the package lists once per day at most: a fresh machine has none.
+stamp=/var/lib/apt/periodic/update-success-stamp
+if [ ! -d /var/lib/apt/lists ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock | grep -v partial)" ] \
+   || [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mtime +0 2>/dev/null)" ]; then
+  $SUDO apt-get update -q || true
+fi
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,90 @@
+#!/bin/sh
+# Command-line tests of `seqdream` (TAP). Usage: test-cli.sh SEQDREAM DATA_DIR
+set -u
+SD=$1
+DATA=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+n=0
+fail=0
+
+ok () {
+  n=$((n + 1))
+  if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
+}
+
+# expect_fail DESCRIPTION SUBSTRING CMD...: non-zero exit and SUBSTRING on stderr
+expect_fail () {
+  desc=$1; want=$2; shift 2
+  if "$@" >"$TMP/out" 2>"$TMP/err"; then
+    ok 1 "$desc (exited 0)"
+  elif grep -qF -- "$want" "$TMP/err"; then
+    ok 0 "$desc"
+  else
+    echo "# stderr: $(cat "$TMP/err")"
+    ok 1 "$desc (stderr lacks '$want')"
+  fi
+}
+
+echo "1..22"
+
+"$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
+for c in train eval predict info; do
+  "$SD" $c --help >"$TMP/out" 2>&1 && grep -q -- "--" "$TMP/out"
+  ok $? "seqdream $c --help"
+done
+expect_fail "unknown command" "unknown command 'frobnicate'" "$SD" frobnicate
+
+"$SD" train --data "$DATA/ucr-small.tsv" --arch fcn-small --epochs 20 \
+  --seed 1 --lr 0.01 --batch-size 8 --test "$DATA/ucr-small-test.tsv" \
+  --out "$TMP/m.safetensors" >"$TMP/train.out" 2>"$TMP/train.err"
+ok $? "train fcn-small on the fixture"
+grep -q "^epoch 20/20" "$TMP/train.err"; ok $? "plain progress lines when not on a terminal"
+grep -q "test accuracy" "$TMP/train.out"; ok $? "train reports the test accuracy"
+
+"$SD" info --model "$TMP/m.safetensors" >"$TMP/info" 2>&1
+ok $? "info exits 0"
+grep -q "fcn-small" "$TMP/info" && grep -q "labels        -1, 1" "$TMP/info" \
+  && grep -q '"seed":1' "$TMP/info" && grep -q "train length  64" "$TMP/info"
+ok $? "info shows architecture, labels, provenance and length"
+
+"$SD" eval --model "$TMP/m.safetensors" --data "$DATA/ucr-small-test.tsv" --json >"$TMP/eval.json"
+ok $? "eval --json exits 0"
+python3 - "$TMP/eval.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["n"] == 20, r
+assert sum(map(sum, r["confusion"])) == 20
+assert abs(r["accuracy"] - sum(r["confusion"][i][i] for i in range(2)) / 20) < 1e-9
+assert r["accuracy"] >= 0.9, r["accuracy"]
+PY
+ok $? "eval JSON has accuracy, n and a consistent confusion matrix"
+
+"$SD" eval --model "$TMP/m.safetensors" --data "$DATA/ucr-small-test.tsv" | grep -q "confusion"
+ok $? "eval prints a confusion matrix"
+
+"$SD" predict --model "$TMP/m.safetensors" --data "$DATA/ucr-small-test.tsv" --json >"$TMP/pred.jsonl"
+ok $? "predict --json exits 0"
+python3 - "$TMP/pred.jsonl" <<'PY'
+import json, math, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+assert len(rows) == 20
+for i, r in enumerate(rows):
+    assert r["index"] == i
+    assert len(r["logits"]) == 2 and len(r["probabilities"]) == 2
+    assert abs(sum(r["probabilities"]) - 1) < 1e-5
+    assert r["class"] in ("-1", "1")
+    best = max(range(2), key=lambda k: r["logits"][k])
+    assert r["class"] == ["-1", "1"][best]
+PY
+ok $? "predict JSON lines: index, logits, probabilities, class"
+
+expect_fail "info on a missing file" "no-such.safetensors" "$SD" info --model "$TMP/no-such.safetensors"
+printf 'garbage' >"$TMP/bad.safetensors"
+expect_fail "info on a corrupt file" "bad.safetensors" "$SD" info --model "$TMP/bad.safetensors"
+printf -- '-1\t0.1\t0.2\n1\t0.3\n' >"$TMP/ragged.tsv"
+expect_fail "train on ragged data names the file and line" "ragged.tsv:2:" "$SD" train --data "$TMP/ragged.tsv" --out "$TMP/x.safetensors"
+expect_fail "unknown architecture" "unknown architecture 'vgg'" "$SD" train --data "$DATA/ucr-small.tsv" --arch vgg --out "$TMP/x.safetensors"
+expect_fail "negative epochs" "epochs" "$SD" train --data "$DATA/ucr-small.tsv" --epochs -3 --out "$TMP/x.safetensors"
+expect_fail "eval without --data" "--data" "$SD" eval --model "$TMP/m.safetensors"
+exit $fail

@@ -1,0 +1,169 @@
+/* Golden tests against PyTorch: tests/golden/make_golden.py dumped small
+ * models and, for a fixed input, PyTorch's logits, input gradients,
+ * parameter gradients and updated BN statistics (tests/data/golden/).
+ * The C implementation must reproduce every one of them to 1e-4 relative
+ * (max abs difference over the tensor / max abs reference value).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <seqdream/seqdream.h>
+
+#include <math.h>
+#include <string.h>
+
+#define REL_TOL 1e-4
+
+static const char *golden_names[]
+    = { "resnet-small", "fcn-small", "fcn-tiny", "resnet-identity" };
+
+static float *
+ref_tensor (SdSafetensors *st, const char *name, gsize expect_numel)
+{
+  const SdTensorView *v = sd_safetensors_get (st, name);
+  if (v == NULL)
+    g_error ("%s: reference tensor '%s' missing",
+        sd_safetensors_get_display_name (st), name);
+  g_assert_cmpint (v->numel, ==, (gint64)expect_numel);
+  float *d = g_new (float, v->numel);
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_safetensors_copy_f32 (st, v, d, -1, NULL, TRUE, &error));
+  return d;
+}
+
+/* max |a - ref| / max (max |ref|, floor) <= REL_TOL. The floor is used for
+ * parameter gradients (tests/golden/README.md): some, such as the 1x1
+ * shortcut of a one-channel input followed by train-mode BN, are sums of
+ * O(0.1) terms that cancel to O(1e-4), where float32 rounding is relative
+ * to the terms, not to the result. */
+static void
+assert_close_floor (
+    const char *what, const float *a, const float *ref, gsize n, double floor)
+{
+  double max_diff = 0, max_ref = 0;
+  for (gsize i = 0; i < n; i++) {
+    max_diff = MAX (max_diff, fabs ((double)a[i] - ref[i]));
+    max_ref = MAX (max_ref, fabs ((double)ref[i]));
+  }
+  double rel = max_diff / MAX (MAX (max_ref, floor), 1e-12);
+  g_test_message (
+      "%s: max |c - torch| = %.3g, relative %.3g", what, max_diff, rel);
+  if (!(rel <= REL_TOL))
+    g_error ("%s: relative error %.3g > %g (max diff %.3g, max ref %.3g)", what,
+        rel, REL_TOL, max_diff, max_ref);
+}
+
+static void
+assert_close (const char *what, const float *a, const float *ref, gsize n)
+{
+  assert_close_floor (what, a, ref, n, 0.0);
+}
+
+/* Every parameter gradient of `mode` and, in train mode, the running
+ * statistics after the forward. */
+static void
+check_param_tensors (
+    SdModel *m, SdSafetensors *ref, const char *mode, const float *grads)
+{
+  gboolean train = strcmp (mode, "train") == 0;
+  double gmax = 0;
+  for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+    const SdParamInfo *t = sd_model_get_tensor (m, i);
+    if (!t->trainable)
+      continue;
+    g_autofree char *key = g_strdup_printf ("%s.grad.%s", mode, t->name);
+    g_autofree float *r = ref_tensor (ref, key, t->numel);
+    for (gsize k = 0; k < t->numel; k++)
+      gmax = MAX (gmax, fabs (r[k]));
+  }
+  guint checked = 0;
+  for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+    const SdParamInfo *t = sd_model_get_tensor (m, i);
+    if (!t->trainable && !train)
+      continue;
+    g_autofree char *key = g_strdup_printf (
+        "%s.%s.%s", mode, t->trainable ? "grad" : "after", t->name);
+    g_autofree float *r = ref_tensor (ref, key, t->numel);
+    const float *mine = t->trainable ? grads + t->offset
+                                     : sd_model_get_params (m) + t->offset;
+    assert_close_floor (
+        key, mine, r, t->numel, t->trainable ? 1e-2 * gmax : 0.0);
+    checked++;
+  }
+  g_assert_cmpuint (checked, >, 0);
+}
+
+static void
+test_golden (gconstpointer data)
+{
+  const char *name = data;
+  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
+  g_assert_nonnull (dir);
+  g_autofree char *mfile
+      = g_strdup_printf ("%s/golden/%s.model.safetensors", dir, name);
+  g_autofree char *rfile
+      = g_strdup_printf ("%s/golden/%s.ref.safetensors", dir, name);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_load (mfile, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdSafetensors) ref = sd_safetensors_open (rfile, &error);
+  g_assert_no_error (error);
+
+  const SdTensorView *in = sd_safetensors_get (ref, "input");
+  g_assert_nonnull (in);
+  g_assert_cmpint (in->ndim, ==, 2);
+  const int B = (int)in->shape[0], T = (int)in->shape[1];
+  const int K = sd_model_get_n_classes (m);
+  g_autofree float *x = ref_tensor (ref, "input", (gsize)B * T);
+  g_autofree float *ylab = ref_tensor (ref, "labels", B);
+  g_autofree int *y = g_new (int, B);
+  for (int b = 0; b < B; b++)
+    y[b] = (int)ylab[b];
+
+  /* Eval mode: logits and the input gradient of sum(logits * R). */
+  {
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (m, B, T, SD_MODE_EVAL, &error);
+    g_autofree float *R = ref_tensor (ref, "eval.R", (gsize)B * K);
+    g_autofree float *logits = ref_tensor (ref, "eval.logits", (gsize)B * K);
+    g_autofree float *dxr = ref_tensor (ref, "eval.dx", (gsize)B * T);
+    g_autofree float *dx = g_new (float, (gsize)B *T);
+    const float *l = sd_model_forward (m, ws, x, B, T);
+    assert_close ("eval.logits", l, logits, (gsize)B * K);
+    sd_model_backward (m, ws, R, NULL, dx);
+    assert_close ("eval.dx", dx, dxr, (gsize)B * T);
+  }
+
+  /* Train mode: batch statistics, mean cross-entropy, every gradient, and
+   * the running statistics after one forward. */
+  {
+    gsize NP = sd_model_get_n_params (m);
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (m, B, T, SD_MODE_TRAIN, &error);
+    g_autofree float *logits = ref_tensor (ref, "train.logits", (gsize)B * K);
+    g_autofree float *loss = ref_tensor (ref, "train.loss", 1);
+    g_autofree float *dxr = ref_tensor (ref, "train.dx", (gsize)B * T);
+    g_autofree float *dx = g_new (float, (gsize)B *T);
+    g_autofree float *probs = g_new (float, (gsize)B *K);
+    g_autofree float *dl = g_new (float, (gsize)B *K);
+    g_autofree float *grads = g_new0 (float, NP);
+
+    const float *l = sd_model_forward (m, ws, x, B, T);
+    assert_close ("train.logits", l, logits, (gsize)B * K);
+    sd_softmax_forward (probs, l, B, K);
+    float c_loss = sd_crossentropy_forward_backward (dl, probs, y, B, K);
+    assert_close ("train.loss", &c_loss, loss, 1);
+    sd_model_backward (m, ws, dl, grads, dx);
+    assert_close ("train.dx", dx, dxr, (gsize)B * T);
+
+    check_param_tensors (m, ref, "train", grads);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (golden_names); i++) {
+    g_autofree char *path = g_strdup_printf ("/golden/%s", golden_names[i]);
+    g_test_add_data_func (path, golden_names[i], test_golden);
+  }
+  return g_test_run ();
+}

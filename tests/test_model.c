@@ -1,0 +1,583 @@
+/* Models: architectures, parameter layout, save/load round trips, the
+ * loader's handling of bad files, and whole-network gradients.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <seqdream/seqdream.h>
+
+#include <glib/gstdio.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const labels2[] = { "-1", "1", NULL };
+static const char *const labels3[] = { "a", "b", "c", NULL };
+
+static SdModel *
+new_model (const char *preset, int K, guint64 seed)
+{
+  SdArch arch;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_arch_from_preset (preset, K, &arch, &error));
+  SdModel *m = sd_model_new (&arch, K == 2 ? labels2 : labels3, seed, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+static void
+fill_random (float *x, gsize n, guint32 seed)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+  for (gsize i = 0; i < n; i++)
+    x[i] = (float)g_rand_double_range (r, -1.5, 1.5);
+}
+
+/* Non-trivial BN statistics so eval mode differs from identity. */
+static void
+perturb_bn (SdModel *m, guint32 seed)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+  float *p = sd_model_get_params (m);
+  for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+    const SdParamInfo *t = sd_model_get_tensor (m, i);
+    if (strstr (t->name, ".bn.") == NULL)
+      continue;
+    for (gsize k = 0; k < t->numel; k++) {
+      if (g_str_has_suffix (t->name, "running_var"))
+        p[t->offset + k] = (float)g_rand_double_range (r, 0.5, 2.0);
+      else
+        p[t->offset + k] += (float)g_rand_double_range (r, -0.3, 0.3);
+    }
+  }
+}
+
+static void
+test_presets_param_counts (void)
+{
+  /* Hand-counted trainable parameters (conv weights, BN affine, fc). */
+  struct
+  {
+    const char *name;
+    gsize n;
+  } cases[] = {
+    /* 1->10: 10*1*(5) + 10*10*3 + 10*10*1 + sc 10*1 + 4 BN*20 =
+       50+300+100+10+80 */
+    { "resnet-small", 540 + 20 * 10 * 5 + 20 * 20 * 3 + 20 * 20 + 20 * 10
+                          + 4 * 40 + 20 * 20 * 5 + 20 * 20 * 3 + 20 * 20
+                          + 3 * 40 + 20 * 2 + 2 },
+    { "fcn", 128 * 8 + 256 * 128 * 5 + 128 * 256 * 3 + 2 * (128 + 256 + 128)
+                 + 128 * 2 + 2 },
+    { "fcn-small", 64 * 3 + 2 * 64 * 64 * 3 + 2 * 3 * 64 + 64 * 2 + 2 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (SdModel) m = new_model (cases[i].name, 2, 1);
+    g_assert_cmpuint (sd_model_get_n_trainable (m), ==, cases[i].n);
+  }
+  g_autoptr (SdModel) m = new_model ("resnet-small", 2, 1);
+  g_assert_nonnull (sd_model_find_tensor (m, "stages.0.shortcut.conv.weight"));
+  g_assert_nonnull (
+      sd_model_find_tensor (m, "stages.2.convs.1.bn.running_var"));
+  /* Stage 2 keeps 20 channels: identity shortcut, no tensors. */
+  g_assert_null (sd_model_find_tensor (m, "stages.2.shortcut.conv.weight"));
+  const SdParamInfo *w
+      = sd_model_find_tensor (m, "stages.1.convs.0.conv.weight");
+  g_assert_cmpint (w->shape[0], ==, 20);
+  g_assert_cmpint (w->shape[1], ==, 10);
+  g_assert_cmpint (w->shape[2], ==, 5);
+}
+
+static void
+test_arch_json_round_trip (void)
+{
+  for (const char *const *p = sd_arch_list_presets (); *p; p++) {
+    SdArch a, b;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sd_arch_from_preset (*p, 3, &a, &error));
+    g_autofree char *json = sd_arch_to_json (&a);
+    g_assert_true (sd_arch_from_json (json, &b, &error));
+    g_assert_no_error (error);
+    g_autofree char *json2 = sd_arch_to_json (&b);
+    g_assert_cmpstr (json, ==, json2);
+  }
+}
+
+static void
+test_arch_json_rejects (void)
+{
+  const char *bad[][2] = {
+    { "[1,2]", "not a JSON object" },
+    { "{\"in_channels\":1,\"stages\":[]}", "num_classes" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[]}", "0 stages" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"pool\","
+      "\"channels\":[4],\"kernels\":[3]}]}",
+        "unknown type 'pool'" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[4,4],\"kernels\":[3,3]}]}",
+        "exactly one conv" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[0],\"kernels\":[3]}]}",
+        "outside" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[4],\"kernels\":[3,5]}]}",
+        "1 channel counts but 2" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[999999],\"kernels\":[3]}]}",
+        "outside" },
+    { "{broken", "invalid JSON" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    SdArch a;
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_arch_from_json (bad[i][0], &a, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_FORMAT);
+    if (strstr (error->message, bad[i][1]) == NULL)
+      g_error ("'%s': message '%s' lacks '%s'", bad[i][0], error->message,
+          bad[i][1]);
+  }
+  SdArch a;
+  g_autoptr (GError) error = NULL;
+  g_assert_false (sd_arch_from_preset ("inception", 2, &a, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "resnet-small"));
+}
+
+static char *
+tmp_path (const char *name)
+{
+  static char *dir = NULL;
+  if (dir == NULL)
+    dir = g_dir_make_tmp ("seqdream-model-XXXXXX", NULL);
+  return g_build_filename (dir, name, NULL);
+}
+
+static void
+test_save_load_round_trip (void)
+{
+  const char *presets[] = { "resnet-small", "fcn-small" };
+  for (gsize i = 0; i < G_N_ELEMENTS (presets); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdModel) m = new_model (presets[i], 3, 7 + i);
+    perturb_bn (m, 3);
+    SdNormalization n = { SD_NORM_FIXED, 0.25f, 3.5f };
+    sd_model_set_normalization (m, n);
+    sd_model_set_train_length (m, 500);
+    sd_model_set_sample_rate (m, 48000);
+    sd_model_set_input_range (m, -4.5f, 6.25f);
+    sd_model_set_provenance (m, "{\"data\":\"x.tsv\",\"seed\":7}");
+    g_autofree char *path = tmp_path ("rt.safetensors");
+    g_assert_true (sd_model_save (m, path, &error));
+    g_assert_no_error (error);
+
+    g_autoptr (SdModel) l = sd_model_load (path, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (sd_model_get_n_params (l), ==, sd_model_get_n_params (m));
+    g_assert_cmpmem (sd_model_get_params (l), sd_model_get_n_params (l) * 4,
+        sd_model_get_params (m), sd_model_get_n_params (m) * 4);
+    g_assert_cmpstr (sd_model_get_labels (l)[2], ==, "c");
+    g_assert_cmpuint (sd_model_get_train_length (l), ==, 500);
+    g_assert_cmpfloat (sd_model_get_sample_rate (l), ==, 48000);
+    SdNormalization ln = sd_model_get_normalization (l);
+    g_assert_cmpint (ln.mode, ==, SD_NORM_FIXED);
+    g_assert_cmpfloat (ln.mean, ==, 0.25f);
+    g_assert_cmpfloat (ln.std, ==, 3.5f);
+    float lo, hi;
+    sd_model_get_input_range (l, &lo, &hi);
+    g_assert_cmpfloat (lo, ==, -4.5f);
+    g_assert_cmpfloat (hi, ==, 6.25f);
+    g_assert_nonnull (strstr (sd_model_get_provenance (l), "x.tsv"));
+
+    /* Same logits from the original and the reloaded model. */
+    float x[2 * 77];
+    fill_random (x, G_N_ELEMENTS (x), 11);
+    g_autoptr (SdWorkspace) w1
+        = sd_workspace_new (m, 2, 77, SD_MODE_EVAL, &error);
+    g_autoptr (SdWorkspace) w2
+        = sd_workspace_new (l, 2, 77, SD_MODE_EVAL, &error);
+    float a[6], b[6];
+    memcpy (a, sd_model_forward (m, w1, x, 2, 77), sizeof a);
+    memcpy (b, sd_model_forward (l, w2, x, 2, 77), sizeof b);
+    g_assert_cmpmem (a, sizeof a, b, sizeof b);
+    g_unlink (path);
+  }
+}
+
+/* GAP makes the networks length-agnostic; the same series scored alone or
+ * in a batch gives the same logits; a longer workspace changes nothing. */
+static void
+test_forward_lengths_and_batches (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = new_model ("resnet-small", 2, 3);
+  perturb_bn (m, 5);
+  g_autoptr (SdWorkspace) ws
+      = sd_workspace_new (m, 4, 2048, SD_MODE_EVAL, &error);
+  g_autoptr (SdWorkspace) w1
+      = sd_workspace_new (m, 1, 300, SD_MODE_EVAL, &error);
+  g_assert_no_error (error);
+  float *x = g_new (float, 4 * 2048);
+  fill_random (x, 4 * 2048, 9);
+  const int lengths[] = { 1, 2, 5, 300, 2048 };
+  for (gsize i = 0; i < G_N_ELEMENTS (lengths); i++) {
+    int T = lengths[i];
+    const float *l = sd_model_forward (m, ws, x, 4, T);
+    for (int k = 0; k < 8; k++)
+      g_assert_true (isfinite (l[k]));
+  }
+  float batch[8], single[2];
+  memcpy (batch, sd_model_forward (m, ws, x, 4, 300), sizeof batch);
+  for (int b = 0; b < 4; b++) {
+    memcpy (
+        single, sd_model_forward (m, w1, x + b * 300, 1, 300), sizeof single);
+    for (int k = 0; k < 2; k++)
+      g_assert_cmpfloat_with_epsilon (single[k], batch[b * 2 + k], 1e-5);
+  }
+  g_free (x);
+
+  g_assert_null (sd_workspace_new (m, 0, 10, SD_MODE_EVAL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+}
+
+/* The whole network's input gradient against central differences of a
+ * weighted logit sum, in eval and train mode. */
+static void
+check_model_input_gradient (const char *preset, SdMode mode)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = new_model (preset, 3, 21);
+  perturb_bn (m, 8);
+  const int B = 2, T = 23, K = 3;
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, B, T, mode, &error);
+  float x[2 * 23], dx[2 * 23], R[6];
+  fill_random (x, B * T, 4);
+  fill_random (R, B * K, 6);
+  g_autofree float *saved
+      = g_memdup2 (sd_model_get_params (m), sd_model_get_n_params (m) * 4);
+
+  sd_model_forward (m, ws, x, B, T);
+  sd_model_backward (m, ws, R, NULL, dx);
+  double max_ref = 0;
+  g_autofree double *num = g_new (double, B *T);
+  for (int i = 0; i < B * T; i++) {
+    /* Small steps: larger ones cross ReLU kinks, smaller ones drown in
+     * float32 rounding of the logits. */
+    double h = mode == SD_MODE_TRAIN ? 1e-4 : 2e-3, lp = 0, lm = 0;
+    float keep = x[i];
+    x[i] = keep + h;
+    const float *l = sd_model_forward (m, ws, x, B, T);
+    for (int k = 0; k < B * K; k++)
+      lp += (double)l[k] * R[k];
+    x[i] = keep - h;
+    l = sd_model_forward (m, ws, x, B, T);
+    for (int k = 0; k < B * K; k++)
+      lm += (double)l[k] * R[k];
+    x[i] = keep;
+    num[i] = (lp - lm) / (2 * h);
+    max_ref = MAX (max_ref, fabs (num[i]));
+  }
+  /* A whole ReLU network is only piecewise smooth, and in train mode batch
+   * norm moves every pre-activation when one input moves, so a few
+   * differences straddle a kink. Demand close agreement almost everywhere
+   * and rough agreement everywhere; the exact check is the PyTorch golden
+   * test. */
+  int close = 0;
+  double max_err = 0;
+  for (int i = 0; i < B * T; i++) {
+    double e = fabs (num[i] - dx[i]);
+    max_err = MAX (max_err, e);
+    close += e <= 2e-2 * max_ref;
+  }
+  /* Train mode moves the running statistics: restore them. */
+  memcpy (sd_model_get_params (m), saved, sd_model_get_n_params (m) * 4);
+  g_test_message ("%s mode %d: %d/%d within 2%%, max |fd - analytic| %.3g, "
+                  "max |fd| %.3g",
+      preset, mode, close, B * T, max_err, max_ref);
+  g_assert_cmpfloat (max_ref, >, 1e-3);
+  g_assert_cmpint (close, >=, (B * T * 9) / 10);
+  g_assert_cmpfloat (max_err, <, 0.2 * max_ref);
+}
+
+static void
+test_input_gradient (void)
+{
+  check_model_input_gradient ("resnet-small", SD_MODE_EVAL);
+  check_model_input_gradient ("resnet-small", SD_MODE_TRAIN);
+  check_model_input_gradient ("fcn-small", SD_MODE_EVAL);
+  check_model_input_gradient ("fcn-small", SD_MODE_TRAIN);
+}
+
+/* Parameter gradients of the whole network against central differences
+ * for a sample of parameters of every tensor (eval mode). */
+static void
+test_param_gradient (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = new_model ("resnet-small", 2, 5);
+  const int B = 3, T = 19, K = 2;
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, B, T, SD_MODE_EVAL, &error);
+  perturb_bn (m, 2);
+  float x[3 * 19], R[6];
+  fill_random (x, B * T, 12);
+  fill_random (R, B * K, 13);
+  gsize NP = sd_model_get_n_params (m);
+  g_autofree float *grads = g_new0 (float, NP);
+  float *p = sd_model_get_params (m);
+  sd_model_forward (m, ws, x, B, T);
+  sd_model_backward (m, ws, R, grads, NULL);
+  for (guint t = 0; t < sd_model_get_n_tensors (m); t++) {
+    const SdParamInfo *info = sd_model_get_tensor (m, t);
+    if (!info->trainable)
+      continue;
+    for (gsize k = 0; k < info->numel; k += 1 + info->numel / 5) {
+      gsize i = info->offset + k;
+      float keep = p[i];
+      double h = 2e-3, lp = 0, lm = 0;
+      p[i] = keep + h;
+      const float *l = sd_model_forward (m, ws, x, B, T);
+      for (int j = 0; j < B * K; j++)
+        lp += (double)l[j] * R[j];
+      p[i] = keep - h;
+      l = sd_model_forward (m, ws, x, B, T);
+      for (int j = 0; j < B * K; j++)
+        lm += (double)l[j] * R[j];
+      p[i] = keep;
+      double num = (lp - lm) / (2 * h);
+      if (fabs (num - grads[i]) > 2e-2 * MAX (fabs (num), 1e-1))
+        g_error ("%s[%" G_GSIZE_FORMAT "]: analytic %g numeric %g", info->name,
+            k, grads[i], num);
+    }
+  }
+}
+
+/* ---- the loader against bad files ---- */
+
+static char *
+write_variant (SdModel *m, const char *name, const char *const *meta_override,
+    const char *skip_tensor, const char *bad_tensor, float bad_value,
+    const char *extra_tensor)
+{
+  g_autoptr (GBytes) good = sd_model_save_to_bytes (m);
+  g_autoptr (SdSafetensors) st
+      = sd_safetensors_new_from_bytes (good, "good", NULL);
+  g_autoptr (SdSafetensorsWriter) w = sd_safetensors_writer_new ();
+  g_autofree const char **keys = sd_safetensors_get_metadata_keys (st);
+  for (int i = 0; keys[i]; i++) {
+    const char *v = sd_safetensors_get_metadata (st, keys[i]);
+    for (int j = 0; meta_override && meta_override[j]; j += 2)
+      if (strcmp (meta_override[j], keys[i]) == 0)
+        v = meta_override[j + 1];
+    if (v != NULL)
+      sd_safetensors_writer_add_metadata (w, keys[i], v);
+  }
+  for (int j = 0; meta_override && meta_override[j]; j += 2)
+    if (meta_override[j + 1] != NULL
+        && sd_safetensors_get_metadata (st, meta_override[j]) == NULL)
+      sd_safetensors_writer_add_metadata (
+          w, meta_override[j], meta_override[j + 1]);
+  float *p = sd_model_get_params (m);
+  for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+    const SdParamInfo *t = sd_model_get_tensor (m, i);
+    if (g_strcmp0 (t->name, skip_tensor) == 0)
+      continue;
+    g_autofree float *d = g_memdup2 (p + t->offset, t->numel * 4);
+    if (g_strcmp0 (t->name, bad_tensor) == 0)
+      d[t->numel / 2] = bad_value;
+    sd_safetensors_writer_add_f32 (w, t->name, d, t->ndim, t->shape);
+  }
+  if (extra_tensor) {
+    float v[3] = { 1, 2, 3 };
+    gint64 shape[1] = { 3 };
+    sd_safetensors_writer_add_f32 (w, extra_tensor, v, 1, shape);
+  }
+  char *path = tmp_path (name);
+  g_assert_true (sd_safetensors_writer_write (w, path, NULL));
+  return path;
+}
+
+static void
+expect_load_error (const char *path, int code, const char *substring)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_load (path, &error);
+  if (m != NULL)
+    g_error ("%s loaded, expected an error saying '%s'", path, substring);
+  g_assert_nonnull (error);
+  g_assert_true (error->domain == SD_ERROR);
+  if (code >= 0)
+    g_assert_cmpint (error->code, ==, code);
+  g_autofree char *base = g_path_get_basename (path);
+  if (strstr (error->message, base) == NULL
+      || strstr (error->message, substring) == NULL)
+    g_error ("message '%s' should name '%s' and say '%s'", error->message, base,
+        substring);
+}
+
+static void
+test_load_rejects_bad_models (void)
+{
+  g_autoptr (SdModel) m = new_model ("fcn-small", 2, 1);
+  sd_model_set_train_length (m, 500);
+  const char *no_arch[] = { "arch", NULL, NULL };
+  const char *bad_arch[] = { "arch", "{\"num_classes\":2}", NULL };
+  const char *wrong_arch[] = { "arch",
+    "{\"name\":\"x\",\"num_classes\":2,"
+    "\"in_channels\":1,\"stages\":[{\"type\":\"conv\",\"channels\":[32],"
+    "\"kernels\":[3]}]}",
+    NULL };
+  const char *three_labels[] = { "labels", "[\"a\",\"b\",\"c\"]", NULL };
+  const char *dup_labels[] = { "labels", "[\"a\",\"a\"]", NULL };
+  const char *num_labels[] = { "labels", "[1,2]", NULL };
+  const char *bad_norm[] = { "normalization", "{\"mode\":\"minmax\"}", NULL };
+  const char *bad_std[]
+      = { "normalization", "{\"mode\":\"fixed\",\"mean\":0,\"std\":0}", NULL };
+  const char *bad_len[] = { "train_length", "-5", NULL };
+  const char *bad_rate[] = { "sample_rate", "fast", NULL };
+  const char *bad_range[] = { "input_range", "[3, 1]", NULL };
+  const char *bad_prov[] = { "provenance", "{oops", NULL };
+  struct
+  {
+    const char *file;
+    const char *const *meta;
+    const char *skip, *bad;
+    float value;
+    const char *extra;
+    int code;
+    const char *msg;
+  } cases[] = {
+    { "no-arch.safetensors", no_arch, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "metadata 'arch' is missing" },
+    { "bad-arch.safetensors", bad_arch, NULL, NULL, 0, NULL, SD_ERROR_FORMAT,
+        "in_channels" },
+    { "wrong-arch.safetensors", wrong_arch, NULL, NULL, 0, NULL, -1,
+        "stages.0.conv.weight" },
+    { "labels.safetensors", three_labels, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "3 labels for 2 classes" },
+    { "dup.safetensors", dup_labels, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "appears twice" },
+    { "numlabels.safetensors", num_labels, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "not a string" },
+    { "norm.safetensors", bad_norm, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "normalization" },
+    { "std.safetensors", bad_std, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "positive 'std'" },
+    { "len.safetensors", bad_len, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "train_length" },
+    { "rate.safetensors", bad_rate, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "sample_rate" },
+    { "range.safetensors", bad_range, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "input_range" },
+    { "prov.safetensors", bad_prov, NULL, NULL, 0, NULL, SD_ERROR_FORMAT,
+        "provenance" },
+    { "missing.safetensors", NULL, "stages.1.bn.bias", NULL, 0, NULL,
+        SD_ERROR_MODEL, "'stages.1.bn.bias' required by architecture" },
+    { "nan.safetensors", NULL, NULL, "stages.2.conv.weight", NAN, NULL,
+        SD_ERROR_NONFINITE, "stages.2.conv.weight" },
+    { "inf.safetensors", NULL, NULL, "fc.bias", INFINITY, NULL,
+        SD_ERROR_NONFINITE, "fc.bias" },
+    { "negvar.safetensors", NULL, NULL, "stages.0.bn.running_var", -1.0f, NULL,
+        SD_ERROR_MODEL, "negative variance" },
+    { "extra.safetensors", NULL, NULL, NULL, 0, "stages.9.conv.weight",
+        SD_ERROR_MODEL, "'stages.9.conv.weight' is not part" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *path = write_variant (m, cases[i].file, cases[i].meta,
+        cases[i].skip, cases[i].bad, cases[i].value, cases[i].extra);
+    expect_load_error (path, cases[i].code, cases[i].msg);
+    g_unlink (path);
+  }
+
+  /* A tensor of the wrong shape (fc.weight transposed). */
+  {
+    g_autoptr (GBytes) good = sd_model_save_to_bytes (m);
+    g_autoptr (SdSafetensors) st
+        = sd_safetensors_new_from_bytes (good, "g", NULL);
+    g_autoptr (SdSafetensorsWriter) w = sd_safetensors_writer_new ();
+    g_autofree const char **keys = sd_safetensors_get_metadata_keys (st);
+    for (int k = 0; keys[k]; k++)
+      sd_safetensors_writer_add_metadata (
+          w, keys[k], sd_safetensors_get_metadata (st, keys[k]));
+    float *p = sd_model_get_params (m);
+    for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+      const SdParamInfo *t = sd_model_get_tensor (m, i);
+      gint64 shape[3] = { t->shape[0], t->shape[1], t->shape[2] };
+      if (strcmp (t->name, "fc.weight") == 0) {
+        shape[0] = t->shape[1];
+        shape[1] = t->shape[0];
+      }
+      sd_safetensors_writer_add_f32 (w, t->name, p + t->offset, t->ndim, shape);
+    }
+    g_autofree char *path = tmp_path ("shape.safetensors");
+    g_assert_true (sd_safetensors_writer_write (w, path, NULL));
+    expect_load_error (path, -1, "fc.weight");
+    g_unlink (path);
+  }
+
+  /* Missing file, empty file, not a safetensors file. */
+  g_autofree char *missing = tmp_path ("does-not-exist.safetensors");
+  expect_load_error (missing, SD_ERROR_IO, "does-not-exist");
+  g_autofree char *empty = tmp_path ("empty.safetensors");
+  g_assert_true (g_file_set_contents (empty, "", 0, NULL));
+  expect_load_error (empty, SD_ERROR_FORMAT, "empty");
+  g_autofree char *text = tmp_path ("text.safetensors");
+  g_assert_true (
+      g_file_set_contents (text, "hello world, not a model", -1, NULL));
+  expect_load_error (text, SD_ERROR_FORMAT, "text");
+  g_unlink (empty);
+  g_unlink (text);
+}
+
+/* Every truncation of a valid model file fails cleanly. */
+static void
+test_load_truncations (void)
+{
+  g_autoptr (SdModel) m = new_model ("resnet-small", 2, 1);
+  g_autoptr (GBytes) bytes = sd_model_save_to_bytes (m);
+  gsize n;
+  const guint8 *d = g_bytes_get_data (bytes, &n);
+  for (gsize len = 0; len < n; len += (len < 2048 ? 1 : 97)) {
+    g_autoptr (GBytes) part = g_bytes_new (d, len);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdModel) l = sd_model_load_from_bytes (part, "trunc", &error);
+    g_assert_null (l);
+    g_assert_nonnull (error);
+    g_assert_nonnull (strstr (error->message, "trunc"));
+  }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) l = sd_model_load_from_bytes (bytes, "whole", &error);
+  g_assert_no_error (error);
+}
+
+static void
+test_normalize_input (void)
+{
+  g_autoptr (SdModel) m = new_model ("fcn-small", 2, 1);
+  float x[6] = { 1, 2, 3, 5, 5, 5 };
+  sd_model_normalize_input (m, x, 2, 3);
+  g_assert_cmpfloat_with_epsilon (x[0], -1.2247449f, 1e-5);
+  g_assert_cmpfloat_with_epsilon (x[1], 0.0f, 1e-6);
+  g_assert_cmpfloat_with_epsilon (x[2], 1.2247449f, 1e-5);
+  /* A flat series maps to zeros, not NaN. */
+  for (int i = 3; i < 6; i++)
+    g_assert_cmpfloat (x[i], ==, 0.0f);
+  SdNormalization n = { SD_NORM_FIXED, 2.0f, 4.0f };
+  sd_model_set_normalization (m, n);
+  float y[2] = { 2.0f, 10.0f };
+  sd_model_normalize_input (m, y, 1, 2);
+  g_assert_cmpfloat (y[0], ==, 0.0f);
+  g_assert_cmpfloat (y[1], ==, 2.0f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/model/presets-param-counts", test_presets_param_counts);
+  g_test_add_func ("/model/arch-json-round-trip", test_arch_json_round_trip);
+  g_test_add_func ("/model/arch-json-rejects", test_arch_json_rejects);
+  g_test_add_func ("/model/save-load-round-trip", test_save_load_round_trip);
+  g_test_add_func (
+      "/model/forward-lengths-and-batches", test_forward_lengths_and_batches);
+  g_test_add_func ("/model/input-gradient", test_input_gradient);
+  g_test_add_func ("/model/param-gradient", test_param_gradient);
+  g_test_add_func (
+      "/model/load-rejects-bad-models", test_load_rejects_bad_models);
+  g_test_add_func ("/model/load-truncations", test_load_truncations);
+  g_test_add_func ("/model/normalize-input", test_normalize_input);
+  return g_test_run ();
+}

@@ -1,0 +1,189 @@
+/* Training: a small model learns the fixture task, results are
+ * reproducible for a seed, the best epoch is kept, bad configurations are
+ * refused, and evaluation reports consistent numbers.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <seqdream/seqdream.h>
+
+#include <math.h>
+#include <string.h>
+
+static SdDataset *
+load_fixture (const char *name, const char *const *labels)
+{
+  g_autofree char *path
+      = g_build_filename (g_getenv ("SEQDREAM_TEST_DATA"), name, NULL);
+  g_autoptr (GError) error = NULL;
+  SdDataset *d = sd_dataset_load_ucr (path, labels, &error);
+  g_assert_no_error (error);
+  return d;
+}
+
+static SdModel *
+train_fixture (
+    const char *preset, SdOptimizer opt, guint64 seed, SdTrainResult *res)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  SdArch arch;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (
+      sd_arch_from_preset (preset, (int)d->n_classes, &arch, &error));
+  SdModel *m
+      = sd_model_new (&arch, (const char *const *)d->labels, seed, &error);
+  g_assert_no_error (error);
+  SdTrainConfig c;
+  sd_train_config_init (&c);
+  c.epochs = 25;
+  c.batch_size = 8;
+  c.seed = seed;
+  c.optimizer = opt;
+  c.lr = opt == SD_OPTIMIZER_ADAM ? 1e-2f : 5e-2f;
+  c.val_fraction = 0.25;
+  c.early_stop_patience = 0;
+  g_assert_true (sd_train (m, d, &c, res, &error));
+  g_assert_no_error (error);
+  return m;
+}
+
+static void
+test_learns_fixture (void)
+{
+  const SdOptimizer opts[] = { SD_OPTIMIZER_ADAM, SD_OPTIMIZER_SGD };
+  for (gsize i = 0; i < G_N_ELEMENTS (opts); i++) {
+    SdTrainResult res;
+    g_autoptr (SdModel) m = train_fixture ("fcn-small", opts[i], 3, &res);
+    g_autoptr (SdDataset) test
+        = load_fixture ("ucr-small-test.tsv", sd_model_get_labels (m));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdEvalResult) r = sd_model_evaluate (m, test, &error);
+    g_assert_no_error (error);
+    g_test_message ("optimizer %d: test accuracy %.3f, best epoch %d",
+        (int)opts[i], r->accuracy, res.best_epoch);
+    g_assert_cmpfloat (r->accuracy, >=, 0.9);
+    g_assert_cmpint (res.epochs_run, ==, 25);
+    g_assert_cmpint (res.best_epoch, >=, 1);
+    g_assert_cmpuint (sd_model_get_train_length (m), ==, 64);
+    float lo, hi;
+    sd_model_get_input_range (m, &lo, &hi);
+    g_assert_cmpfloat (lo, <, 0);
+    g_assert_cmpfloat (hi, >, 0);
+  }
+}
+
+static void
+test_deterministic_for_seed (void)
+{
+  SdTrainResult r1, r2, r3;
+  g_autoptr (SdModel) a
+      = train_fixture ("resnet-small", SD_OPTIMIZER_ADAM, 5, &r1);
+  g_autoptr (SdModel) b
+      = train_fixture ("resnet-small", SD_OPTIMIZER_ADAM, 5, &r2);
+  g_autoptr (SdModel) c
+      = train_fixture ("resnet-small", SD_OPTIMIZER_ADAM, 6, &r3);
+  gsize n = sd_model_get_n_params (a) * sizeof (float);
+  g_assert_cmpmem (sd_model_get_params (a), n, sd_model_get_params (b), n);
+  g_assert_cmpint (r1.best_epoch, ==, r2.best_epoch);
+  g_assert_true (
+      memcmp (sd_model_get_params (a), sd_model_get_params (c), n) != 0);
+}
+
+static void
+test_rejects_bad_config (void)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
+  g_autoptr (SdModel) m
+      = sd_model_new (&arch, (const char *const *)d->labels, 1, NULL);
+  struct
+  {
+    int epochs, batch;
+    float lr;
+    double val;
+    const char *msg;
+  } cases[] = {
+    { 0, 8, 1e-3f, 0.2, "epochs" },
+    { 5, 0, 1e-3f, 0.2, "batch size" },
+    { 5, 8, -1.0f, 0.2, "learning rate" },
+    { 5, 8, NAN, 0.2, "learning rate" },
+    { 5, 8, 1e-3f, 1.0, "validation fraction" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    SdTrainConfig c;
+    sd_train_config_init (&c);
+    c.epochs = cases[i].epochs;
+    c.batch_size = cases[i].batch;
+    c.lr = cases[i].lr;
+    c.min_lr = 0;
+    c.val_fraction = cases[i].val;
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_train (m, d, &c, NULL, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+    g_assert_nonnull (strstr (error->message, cases[i].msg));
+  }
+  /* A model with the wrong number of classes. */
+  g_autoptr (SdDataset) d3 = load_fixture ("ucr-3class.txt", NULL);
+  SdTrainConfig c;
+  sd_train_config_init (&c);
+  g_autoptr (GError) error = NULL;
+  g_assert_false (sd_train (m, d3, &c, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "3 classes"));
+}
+
+/* A learning rate absurd enough to blow up is reported, not hidden. */
+static void
+test_divergence_is_an_error (void)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
+  g_autoptr (SdModel) m
+      = sd_model_new (&arch, (const char *const *)d->labels, 1, NULL);
+  SdTrainConfig c;
+  sd_train_config_init (&c);
+  c.optimizer = SD_OPTIMIZER_SGD;
+  c.lr = 1e30f;
+  c.epochs = 5;
+  g_autoptr (GError) error = NULL;
+  g_assert_false (sd_train (m, d, &c, NULL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_DIVERGED);
+  g_assert_nonnull (strstr (error->message, "diverged"));
+}
+
+static void
+test_evaluate_counts (void)
+{
+  SdTrainResult res;
+  g_autoptr (SdModel) m
+      = train_fixture ("fcn-small", SD_OPTIMIZER_ADAM, 2, &res);
+  g_autoptr (SdDataset) test
+      = load_fixture ("ucr-small-test.tsv", sd_model_get_labels (m));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdEvalResult) r = sd_model_evaluate (m, test, &error);
+  guint total = 0, diag = 0;
+  for (int i = 0; i < 2; i++)
+    for (int j = 0; j < 2; j++) {
+      total += r->confusion[i * 2 + j];
+      diag += i == j ? r->confusion[i * 2 + j] : 0;
+    }
+  g_assert_cmpuint (total, ==, test->n);
+  g_assert_cmpfloat_with_epsilon (r->accuracy, (double)diag / total, 1e-12);
+  for (int k = 0; k < 2; k++) {
+    g_assert_cmpfloat (r->f1[k], >=, 0);
+    g_assert_cmpfloat (r->f1[k], <=, 1);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/train/learns-fixture", test_learns_fixture);
+  g_test_add_func (
+      "/train/deterministic-for-seed", test_deterministic_for_seed);
+  g_test_add_func ("/train/rejects-bad-config", test_rejects_bad_config);
+  g_test_add_func (
+      "/train/divergence-is-an-error", test_divergence_is_an_error);
+  g_test_add_func ("/train/evaluate-counts", test_evaluate_counts);
+  return g_test_run ();
+}

@@ -1,0 +1,296 @@
+/* seqdream eval / predict / info.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "seqdream-cli.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+
+static void
+add_double_array (JsonBuilder *b, const char *name, const float *v, int n)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    json_builder_add_double_value (b, v[i]);
+  json_builder_end_array (b);
+}
+
+static void
+print_json (JsonBuilder *b, gboolean pretty)
+{
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *s = json_to_string (root, pretty);
+  printf ("%s\n", s);
+}
+
+/* Loads a model and a data file mapped onto the model's labels. */
+static gboolean
+load_model_and_data (const char *model_path, const char *data_path,
+    SdModel **model, SdDataset **data, GError **error)
+{
+  *model = sd_model_load (model_path, error);
+  if (*model == NULL)
+    return FALSE;
+  *data = sd_dataset_load_ucr (data_path, sd_model_get_labels (*model),
+      error);
+  return *data != NULL;
+}
+
+int
+sd_cmd_eval (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL, *data_path = NULL;
+  gboolean json = FALSE;
+  int threads = 0;
+  GError *error = NULL;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+        "Model file (.safetensors)", "FILE" },
+    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_path,
+        "Labelled data, UCR TSV/TXT", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+        "Print one JSON object (accuracy, n, loss, labels, confusion, "
+        "precision, recall, f1)", NULL },
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads",
+        "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- evaluate a "
+      "model on labelled data");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sd_cli_parse (ctx, &argc, &argv))
+    return 2;
+  if (model_path == NULL || data_path == NULL) {
+    fprintf (stderr, "seqdream eval: --model and --data are required\n");
+    return 2;
+  }
+  sd_cli_set_threads (threads);
+  g_autoptr (SdModel) model = NULL;
+  g_autoptr (SdDataset) data = NULL;
+  if (!load_model_and_data (model_path, data_path, &model, &data, &error))
+    return sd_cli_fail (error);
+  g_autoptr (SdEvalResult) r = sd_model_evaluate (model, data, &error);
+  if (r == NULL)
+    return sd_cli_fail (error);
+  const char *const *labels = sd_model_get_labels (model);
+  int K = r->n_classes;
+
+  if (json) {
+    g_autoptr (JsonBuilder) b = json_builder_new ();
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "model");
+    json_builder_add_string_value (b, model_path);
+    json_builder_set_member_name (b, "data");
+    json_builder_add_string_value (b, data_path);
+    json_builder_set_member_name (b, "n");
+    json_builder_add_int_value (b, r->n);
+    json_builder_set_member_name (b, "accuracy");
+    json_builder_add_double_value (b, r->accuracy);
+    json_builder_set_member_name (b, "loss");
+    json_builder_add_double_value (b, r->loss);
+    json_builder_set_member_name (b, "labels");
+    json_builder_begin_array (b);
+    for (int k = 0; k < K; k++)
+      json_builder_add_string_value (b, labels[k]);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "confusion");
+    json_builder_begin_array (b);
+    for (int i = 0; i < K; i++) {
+      json_builder_begin_array (b);
+      for (int j = 0; j < K; j++)
+        json_builder_add_int_value (b, r->confusion[i * K + j]);
+      json_builder_end_array (b);
+    }
+    json_builder_end_array (b);
+    const char *names[] = { "precision", "recall", "f1" };
+    const double *vals[] = { r->precision, r->recall, r->f1 };
+    for (int m = 0; m < 3; m++) {
+      json_builder_set_member_name (b, names[m]);
+      json_builder_begin_array (b);
+      for (int k = 0; k < K; k++)
+        json_builder_add_double_value (b, vals[m][k]);
+      json_builder_end_array (b);
+    }
+    json_builder_end_object (b);
+    print_json (b, FALSE);
+    return 0;
+  }
+  printf ("model     %s\ndata      %s (%u series)\naccuracy  %.4f\n"
+      "loss      %.4f\n\n", model_path, data_path, r->n, r->accuracy,
+      r->loss);
+  printf ("%-12s %9s %9s %9s %7s\n", "class", "precision", "recall", "f1",
+      "n");
+  for (int k = 0; k < K; k++) {
+    guint row = 0;
+    for (int j = 0; j < K; j++)
+      row += r->confusion[k * K + j];
+    printf ("%-12s %9.4f %9.4f %9.4f %7u\n", labels[k], r->precision[k],
+        r->recall[k], r->f1[k], row);
+  }
+  printf ("\nconfusion (rows: true, columns: predicted)\n%-12s", "");
+  for (int j = 0; j < K; j++)
+    printf (" %8s", labels[j]);
+  printf ("\n");
+  for (int i = 0; i < K; i++) {
+    printf ("%-12s", labels[i]);
+    for (int j = 0; j < K; j++)
+      printf (" %8u", r->confusion[i * K + j]);
+    printf ("\n");
+  }
+  return 0;
+}
+
+int
+sd_cmd_predict (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL, *data_path = NULL;
+  gboolean json = FALSE;
+  int threads = 0;
+  GError *error = NULL;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+        "Model file (.safetensors)", "FILE" },
+    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_path,
+        "Series to classify, UCR TSV/TXT (the label column is required by "
+        "the format and ignored)", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+        "One JSON object per line: index, logits, probabilities, class",
+        NULL },
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads",
+        "N" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- classify "
+      "series");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sd_cli_parse (ctx, &argc, &argv))
+    return 2;
+  if (model_path == NULL || data_path == NULL) {
+    fprintf (stderr, "seqdream predict: --model and --data are required\n");
+    return 2;
+  }
+  sd_cli_set_threads (threads);
+  g_autoptr (SdModel) model = sd_model_load (model_path, &error);
+  if (model == NULL)
+    return sd_cli_fail (error);
+  /* Labels of a file to predict are not mapped onto the model's. */
+  g_autoptr (SdDataset) data = sd_dataset_load_ucr (data_path, NULL, &error);
+  if (data == NULL)
+    return sd_cli_fail (error);
+  int K = sd_model_get_n_classes (model);
+  const char *const *labels = sd_model_get_labels (model);
+  g_autofree float *logits = g_new (float, (gsize) data->n * K);
+  g_autofree float *p = g_new (float, K);
+  if (!sd_model_predict (model, data, logits, &error))
+    return sd_cli_fail (error);
+  if (!json)
+    printf ("%-7s %-12s %s\n", "index", "class", "probability");
+  for (guint i = 0; i < data->n; i++) {
+    const float *l = logits + (gsize) i * K;
+    int best = 0;
+    for (int k = 1; k < K; k++)
+      if (l[k] > l[best])
+        best = k;
+    sd_softmax_forward (p, l, 1, K);
+    if (json) {
+      g_autoptr (JsonBuilder) b = json_builder_new ();
+      json_builder_begin_object (b);
+      json_builder_set_member_name (b, "index");
+      json_builder_add_int_value (b, i);
+      add_double_array (b, "logits", l, K);
+      add_double_array (b, "probabilities", p, K);
+      json_builder_set_member_name (b, "class");
+      json_builder_add_string_value (b, labels[best]);
+      json_builder_set_member_name (b, "class_index");
+      json_builder_add_int_value (b, best);
+      json_builder_end_object (b);
+      print_json (b, FALSE);
+    } else {
+      printf ("%-7u %-12s %.4f\n", i, labels[best], p[best]);
+    }
+  }
+  return 0;
+}
+
+int
+sd_cmd_info (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL;
+  gboolean json = FALSE;
+  GError *error = NULL;
+  GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+        "Model file (.safetensors)", "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- describe a "
+      "model file");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sd_cli_parse (ctx, &argc, &argv))
+    return 2;
+  if (model_path == NULL) {
+    fprintf (stderr, "seqdream info: --model is required\n");
+    return 2;
+  }
+  g_autoptr (SdModel) model = sd_model_load (model_path, &error);
+  if (model == NULL)
+    return sd_cli_fail (error);
+  const SdArch *a = sd_model_get_arch (model);
+  const char *const *labels = sd_model_get_labels (model);
+  SdNormalization norm = sd_model_get_normalization (model);
+  float lo, hi;
+  sd_model_get_input_range (model, &lo, &hi);
+  g_autofree char *arch_json = sd_arch_to_json (a);
+  const char *prov = sd_model_get_provenance (model);
+
+  if (json) {
+    g_autoptr (GString) s = g_string_new ("{");
+    g_autofree char *q = g_strescape (model_path, NULL);
+    g_string_append_printf (s, "\"file\":\"%s\",\"arch\":%s,\"parameters\":%"
+        G_GSIZE_FORMAT ",\"labels\":[", q, arch_json,
+        sd_model_get_n_trainable (model));
+    for (int k = 0; labels[k]; k++) {
+      g_autofree char *ql = g_strescape (labels[k], NULL);
+      g_string_append_printf (s, "%s\"%s\"", k ? "," : "", ql);
+    }
+    g_string_append_printf (s, "],\"train_length\":%u,\"sample_rate\":%g,"
+        "\"normalization\":\"%s\",\"provenance\":%s}",
+        sd_model_get_train_length (model), sd_model_get_sample_rate (model),
+        sd_norm_mode_to_string (norm.mode), prov ? prov : "null");
+    printf ("%s\n", s->str);
+    return 0;
+  }
+  printf ("file          %s\n", model_path);
+  printf ("architecture  %s\n", a->name);
+  for (int i = 0; i < a->n_stages; i++) {
+    const SdStage *s = &a->stages[i];
+    printf ("  stages.%d     %s", i,
+        s->type == SD_STAGE_CONV ? "conv+bn+relu" : "residual");
+    for (int j = 0; j < s->n_convs; j++)
+      printf (" %dx k%d", s->channels[j], s->kernels[j]);
+    printf ("\n");
+  }
+  printf ("  head        global average pooling, dense -> %d classes\n",
+      a->n_classes);
+  printf ("parameters    %" G_GSIZE_FORMAT " trainable (%" G_GSIZE_FORMAT
+      " floats with BN statistics)\n", sd_model_get_n_trainable (model),
+      sd_model_get_n_params (model));
+  printf ("labels        ");
+  for (int k = 0; labels[k]; k++)
+    printf ("%s%s", k ? ", " : "", labels[k]);
+  printf ("\ntrain length  %u samples\n", sd_model_get_train_length (model));
+  if (sd_model_get_sample_rate (model) > 0)
+    printf ("sample rate   %g Hz\n", sd_model_get_sample_rate (model));
+  else
+    printf ("sample rate   unknown\n");
+  if (norm.mode == SD_NORM_FIXED)
+    printf ("normalisation fixed (mean %g, std %g)\n", norm.mean, norm.std);
+  else
+    printf ("normalisation %s\n", sd_norm_mode_to_string (norm.mode));
+  if (isfinite (lo))
+    printf ("input range   [%g, %g]\n", lo, hi);
+  printf ("provenance    %s\n", prov ? prov : "unknown");
+  return 0;
+}

@@ -1,0 +1,88 @@
+/* seqdream: command-line entry point and subcommand dispatch.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "seqdream-cli.h"
+
+#include <cblas.h>
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct
+{
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} Command;
+
+static const Command commands[] = {
+  { "train", sd_cmd_train, "train a classifier on a UCR file" },
+  { "eval", sd_cmd_eval, "accuracy, per-class scores and confusion matrix" },
+  { "predict", sd_cmd_predict, "logits and probabilities per series" },
+  { "info", sd_cmd_info, "architecture, parameters, labels, provenance" },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: seqdream COMMAND [OPTIONS]\n\nCommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun 'seqdream COMMAND --help' for the options of one.\n");
+}
+
+gboolean
+sd_cli_parse (GOptionContext *ctx, int *argc, char ***argv)
+{
+  GError *error = NULL;
+  if (!g_option_context_parse (ctx, argc, argv, &error)) {
+    fprintf (stderr, "seqdream: %s (see --help)\n", error->message);
+    g_error_free (error);
+    return FALSE;
+  }
+  if (*argc > 1) {
+    fprintf (stderr, "seqdream: unexpected argument '%s' (see --help)\n",
+        (*argv)[1]);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+int
+sd_cli_fail (GError *error)
+{
+  fprintf (stderr, "seqdream: %s\n", error ? error->message : "failed");
+  g_clear_error (&error);
+  return 1;
+}
+
+void
+sd_cli_set_threads (int threads)
+{
+  if (threads > 0)
+    openblas_set_num_threads (threads);
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2) {
+    usage (stderr);
+    return 2;
+  }
+  if (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0
+      || strcmp (argv[1], "help") == 0) {
+    usage (stdout);
+    return 0;
+  }
+  if (strcmp (argv[1], "--version") == 0) {
+    printf ("seqdream %s\n", SD_VERSION);
+    return 0;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "seqdream: unknown command '%s'\n\n", argv[1]);
+  usage (stderr);
+  return 2;
+}
