@@ -948,7 +948,8 @@ load (SdSafetensors *st, GError **error)
     st->n_entries++;
   }
 
-  qsort (st->entries, st->n_entries, sizeof (Entry), entry_compare);
+  if (st->n_entries > 1)
+    qsort (st->entries, st->n_entries, sizeof (Entry), entry_compare);
   if (!check_tiling (st, data_size, error))
     return FALSE;
 
@@ -1295,6 +1296,22 @@ sd_safetensors_writer_to_bytes (SdSafetensorsWriter *w)
   gen = json_generator_new ();
   json_generator_set_root (gen, root);
   json = json_generator_to_data (gen, &json_len);
+  if (memchr (json, 0x1f, json_len)) {
+    /* json-glib 1.6 writes U+001F unescaped, which is not valid JSON. A raw
+     * byte 0x1f can only come from inside a string (UTF-8 continuation and
+     * lead bytes are >= 0x80), so escaping every one of them is safe. */
+    GString *fixed = g_string_sized_new (json_len + 16);
+
+    for (gsize i = 0; i < json_len; i++) {
+      if (json[i] == 0x1f)
+        g_string_append (fixed, "\\u001f");
+      else
+        g_string_append_c (fixed, json[i]);
+    }
+    g_free (json);
+    json_len = fixed->len;
+    json = g_string_free (fixed, FALSE);
+  }
 
   header_len = (json_len + 7) & ~(gsize)7;
   total = 8 + header_len + (gsize)offset;

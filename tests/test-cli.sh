@@ -26,7 +26,7 @@ expect_fail () {
   fi
 }
 
-echo "1..22"
+echo "1..25"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info; do
@@ -87,4 +87,16 @@ expect_fail "train on ragged data names the file and line" "ragged.tsv:2:" "$SD"
 expect_fail "unknown architecture" "unknown architecture 'vgg'" "$SD" train --data "$DATA/ucr-small.tsv" --arch vgg --out "$TMP/x.safetensors"
 expect_fail "negative epochs" "epochs" "$SD" train --data "$DATA/ucr-small.tsv" --epochs -3 --out "$TMP/x.safetensors"
 expect_fail "eval without --data" "--data" "$SD" eval --model "$TMP/m.safetensors"
+
+W="--wav $DATA/wav-normal.wav=normal --wav $DATA/wav-fault.wav=fault --window 256 --hop 128"
+# shellcheck disable=SC2086
+"$SD" train $W --arch fcn-small --epochs 3 --normalize fixed --seed 2 \
+  --out "$TMP/w.safetensors" >"$TMP/w.out" 2>&1 \
+  && grep -q "test accuracy .* on 30 series (last 30% of every recording)" "$TMP/w.out"
+ok $? "train on WAV recordings tests on the held-out time segments"
+# shellcheck disable=SC2086
+"$SD" eval --model "$TMP/w.safetensors" $W --part train --json >"$TMP/w.json" \
+  && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['n']==84, r['n']" "$TMP/w.json"
+ok $? "eval --wav --part train scores the training windows"
+expect_fail "--wav without --window" "--window" "$SD" train --wav "$DATA/wav-normal.wav=normal" --out "$TMP/x.safetensors"
 exit $fail

@@ -24,52 +24,76 @@ print_json (JsonBuilder *b, gboolean pretty)
   printf ("%s\n", s);
 }
 
-/* Loads a model and a data file mapped onto the model's labels. */
+#define DATA_ENTRIES(d, part)                                                  \
+  { "data", 'd', 0, G_OPTION_ARG_FILENAME, &(d).ucr,                           \
+    "Series, UCR TSV/TXT (label first)", "FILE" },                             \
+      { "wav", 'w', 0, G_OPTION_ARG_FILENAME_ARRAY, &(d).wav,                  \
+        "Instead of --data: a mono recording and its class (repeatable)",      \
+        "FILE=LABEL" },                                                        \
+      { "window", 0, 0, G_OPTION_ARG_INT, &(d).window,                         \
+        "Window length in samples for --wav", "N" },                           \
+      { "hop", 0, 0, G_OPTION_ARG_INT, &(d).hop,                               \
+        "Hop between windows in samples for --wav", "N" },                     \
+      { "train-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &(d).train_fraction,      \
+        "Split point of every recording for --part (default 0.7)", "F" },      \
+  {                                                                            \
+    "part", 0, 0, G_OPTION_ARG_STRING, &(part),                                \
+        "With --wav: all, train or test windows (default test)", "PART"        \
+  }
+
+/* Loads a model and the data mapped onto the model's labels (or not, for
+ * predict, whose label column means nothing). */
 static gboolean
-load_model_and_data (const char *model_path, const char *data_path,
-    SdModel **model, SdDataset **data, GError **error)
+load_model_and_data (const char *model_path, const SdCliData *d,
+    const char *part_name, gboolean map_labels, SdModel **model,
+    SdDataset **data, GError **error)
 {
+  SdSplitPart part = SD_SPLIT_TEST;
+  if (part_name && !sd_cli_parse_part (part_name, &part, error))
+    return FALSE;
   *model = sd_model_load (model_path, error);
   if (*model == NULL)
     return FALSE;
-  *data = sd_dataset_load_ucr (data_path, sd_model_get_labels (*model),
-      error);
+  *data = sd_cli_load_data (d, part,
+      map_labels || d->wav ? sd_model_get_labels (*model) : NULL, error);
   return *data != NULL;
 }
 
 int
 sd_cmd_eval (int argc, char **argv)
 {
-  g_autofree char *model_path = NULL, *data_path = NULL;
+  g_autofree char *model_path = NULL, *part = NULL;
+  g_auto (SdCliData) d = SD_CLI_DATA_INIT;
   gboolean json = FALSE;
   int threads = 0;
   GError *error = NULL;
-  GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-        "Model file (.safetensors)", "FILE" },
-    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_path,
-        "Labelled data, UCR TSV/TXT", "FILE" },
+  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
+                                 &model_path, "Model file (.safetensors)",
+                                 "FILE" },
+    DATA_ENTRIES (d, part),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
         "Print one JSON object (accuracy, n, loss, labels, confusion, "
-        "precision, recall, f1)", NULL },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads",
-        "N" },
-    { NULL }
-  };
-  g_autoptr (GOptionContext) ctx = g_option_context_new ("- evaluate a "
-      "model on labelled data");
+        "precision, recall, f1)",
+        NULL },
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads", "N" },
+    { NULL } };
+  g_autoptr (GOptionContext) ctx
+      = g_option_context_new ("- evaluate a "
+                              "model on labelled data");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!sd_cli_parse (ctx, &argc, &argv))
     return 2;
-  if (model_path == NULL || data_path == NULL) {
-    fprintf (stderr, "seqdream eval: --model and --data are required\n");
+  if (model_path == NULL || (d.ucr == NULL && d.wav == NULL)) {
+    fprintf (stderr, "seqdream eval: --model and --data (or --wav) are "
+                     "required\n");
     return 2;
   }
   sd_cli_set_threads (threads);
   g_autoptr (SdModel) model = NULL;
   g_autoptr (SdDataset) data = NULL;
-  if (!load_model_and_data (model_path, data_path, &model, &data, &error))
+  if (!load_model_and_data (model_path, &d, part, TRUE, &model, &data, &error))
     return sd_cli_fail (error);
+  const char *data_path = d.ucr ? d.ucr : "recordings";
   g_autoptr (SdEvalResult) r = sd_model_evaluate (model, data, &error);
   if (r == NULL)
     return sd_cli_fail (error);
@@ -117,10 +141,9 @@ sd_cmd_eval (int argc, char **argv)
     return 0;
   }
   printf ("model     %s\ndata      %s (%u series)\naccuracy  %.4f\n"
-      "loss      %.4f\n\n", model_path, data_path, r->n, r->accuracy,
-      r->loss);
-  printf ("%-12s %9s %9s %9s %7s\n", "class", "precision", "recall", "f1",
-      "n");
+          "loss      %.4f\n\n",
+      model_path, data_path, r->n, r->accuracy, r->loss);
+  printf ("%-12s %9s %9s %9s %7s\n", "class", "precision", "recall", "f1", "n");
   for (int k = 0; k < K; k++) {
     guint row = 0;
     for (int j = 0; j < K; j++)
@@ -144,50 +167,46 @@ sd_cmd_eval (int argc, char **argv)
 int
 sd_cmd_predict (int argc, char **argv)
 {
-  g_autofree char *model_path = NULL, *data_path = NULL;
+  g_autofree char *model_path = NULL, *part = NULL;
+  g_auto (SdCliData) d = SD_CLI_DATA_INIT;
   gboolean json = FALSE;
   int threads = 0;
   GError *error = NULL;
-  GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-        "Model file (.safetensors)", "FILE" },
-    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_path,
-        "Series to classify, UCR TSV/TXT (the label column is required by "
-        "the format and ignored)", "FILE" },
+  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
+                                 &model_path, "Model file (.safetensors)",
+                                 "FILE" },
+    DATA_ENTRIES (d, part),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-        "One JSON object per line: index, logits, probabilities, class",
-        NULL },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads",
-        "N" },
-    { NULL }
-  };
+        "One JSON object per line: index, logits, probabilities, class", NULL },
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads", "N" },
+    { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- classify "
-      "series");
+                                                         "series");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!sd_cli_parse (ctx, &argc, &argv))
     return 2;
-  if (model_path == NULL || data_path == NULL) {
-    fprintf (stderr, "seqdream predict: --model and --data are required\n");
+  if (model_path == NULL || (d.ucr == NULL && d.wav == NULL)) {
+    fprintf (stderr, "seqdream predict: --model and --data (or --wav) are "
+                     "required\n");
     return 2;
   }
   sd_cli_set_threads (threads);
-  g_autoptr (SdModel) model = sd_model_load (model_path, &error);
-  if (model == NULL)
-    return sd_cli_fail (error);
-  /* Labels of a file to predict are not mapped onto the model's. */
-  g_autoptr (SdDataset) data = sd_dataset_load_ucr (data_path, NULL, &error);
-  if (data == NULL)
+  g_autoptr (SdModel) model = NULL;
+  g_autoptr (SdDataset) data = NULL;
+  /* The label column of a UCR file to predict is not mapped onto the
+   * model's labels: it may hold anything. */
+  if (!load_model_and_data (model_path, &d, part, FALSE, &model, &data, &error))
     return sd_cli_fail (error);
   int K = sd_model_get_n_classes (model);
   const char *const *labels = sd_model_get_labels (model);
-  g_autofree float *logits = g_new (float, (gsize) data->n * K);
+  g_autofree float *logits = g_new (float, (gsize)data->n *K);
   g_autofree float *p = g_new (float, K);
   if (!sd_model_predict (model, data, logits, &error))
     return sd_cli_fail (error);
   if (!json)
     printf ("%-7s %-12s %s\n", "index", "class", "probability");
   for (guint i = 0; i < data->n; i++) {
-    const float *l = logits + (gsize) i * K;
+    const float *l = logits + (gsize)i * K;
     int best = 0;
     for (int k = 1; k < K; k++)
       if (l[k] > l[best])
@@ -219,14 +238,12 @@ sd_cmd_info (int argc, char **argv)
   g_autofree char *model_path = NULL;
   gboolean json = FALSE;
   GError *error = NULL;
-  GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
-        "Model file (.safetensors)", "FILE" },
-    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
-    { NULL }
-  };
+  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
+                                 &model_path, "Model file (.safetensors)",
+                                 "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL }, { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- describe a "
-      "model file");
+                                                         "model file");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!sd_cli_parse (ctx, &argc, &argv))
     return 2;
@@ -248,14 +265,16 @@ sd_cmd_info (int argc, char **argv)
   if (json) {
     g_autoptr (GString) s = g_string_new ("{");
     g_autofree char *q = g_strescape (model_path, NULL);
-    g_string_append_printf (s, "\"file\":\"%s\",\"arch\":%s,\"parameters\":%"
-        G_GSIZE_FORMAT ",\"labels\":[", q, arch_json,
-        sd_model_get_n_trainable (model));
+    g_string_append_printf (s,
+        "\"file\":\"%s\",\"arch\":%s,\"parameters\":%" G_GSIZE_FORMAT
+        ",\"labels\":[",
+        q, arch_json, sd_model_get_n_trainable (model));
     for (int k = 0; labels[k]; k++) {
       g_autofree char *ql = g_strescape (labels[k], NULL);
       g_string_append_printf (s, "%s\"%s\"", k ? "," : "", ql);
     }
-    g_string_append_printf (s, "],\"train_length\":%u,\"sample_rate\":%g,"
+    g_string_append_printf (s,
+        "],\"train_length\":%u,\"sample_rate\":%g,"
         "\"normalization\":\"%s\",\"provenance\":%s}",
         sd_model_get_train_length (model), sd_model_get_sample_rate (model),
         sd_norm_mode_to_string (norm.mode), prov ? prov : "null");
@@ -275,8 +294,8 @@ sd_cmd_info (int argc, char **argv)
   printf ("  head        global average pooling, dense -> %d classes\n",
       a->n_classes);
   printf ("parameters    %" G_GSIZE_FORMAT " trainable (%" G_GSIZE_FORMAT
-      " floats with BN statistics)\n", sd_model_get_n_trainable (model),
-      sd_model_get_n_params (model));
+          " floats with BN statistics)\n",
+      sd_model_get_n_trainable (model), sd_model_get_n_params (model));
   printf ("labels        ");
   for (int k = 0; labels[k]; k++)
     printf ("%s%s", k ? ", " : "", labels[k]);

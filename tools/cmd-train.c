@@ -20,9 +20,9 @@ format_duration (char *buf, gsize n, double s)
   if (!isfinite (s) || s < 0)
     g_strlcpy (buf, "?", n);
   else if (s >= 3600)
-    g_snprintf (buf, n, "%dh%02dm", (int) (s / 3600), (int) fmod (s / 60, 60));
+    g_snprintf (buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod (s / 60, 60));
   else if (s >= 60)
-    g_snprintf (buf, n, "%dm%02ds", (int) (s / 60), (int) fmod (s, 60));
+    g_snprintf (buf, n, "%dm%02ds", (int)(s / 60), (int)fmod (s, 60));
   else
     g_snprintf (buf, n, "%.0fs", s);
 }
@@ -38,7 +38,7 @@ on_progress (const SdTrainProgress *p, gpointer user_data)
   format_duration (eta, sizeof eta, p->eta_s);
   if (pr->tty) {
     const int width = 24;
-    int fill = (int) (width * (double) p->batch / p->n_batches);
+    int fill = (int)(width * (double)p->batch / p->n_batches);
     char bar[32];
     memset (bar, '#', fill);
     memset (bar + fill, '.', width - fill);
@@ -52,10 +52,11 @@ on_progress (const SdTrainProgress *p, gpointer user_data)
     if (p->batch == p->n_batches && p->epoch == p->epochs)
       fputc ('\n', stderr);
   } else if (p->batch == p->n_batches) {
-    fprintf (stderr, "epoch %d/%d loss %.4f acc %.4f val_loss %.4f val_acc "
-        "%.4f lr %.2e elapsed %.1fs left %s%s\n", p->epoch, p->epochs,
-        p->train_loss, p->train_acc, p->val_loss, p->val_acc, p->lr,
-        p->elapsed_s, eta, p->best ? " best" : "");
+    fprintf (stderr,
+        "epoch %d/%d loss %.4f acc %.4f val_loss %.4f val_acc "
+        "%.4f lr %.2e elapsed %.1fs left %s%s\n",
+        p->epoch, p->epochs, p->train_loss, p->train_acc, p->val_loss,
+        p->val_acc, p->lr, p->elapsed_s, eta, p->best ? " best" : "");
   }
   fflush (stderr);
 }
@@ -83,14 +84,14 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   json_builder_set_member_name (b, "arch");
   json_builder_add_string_value (b, arch);
   json_builder_set_member_name (b, "seed");
-  json_builder_add_int_value (b, (gint64) seed);
+  json_builder_add_int_value (b, (gint64)seed);
   json_builder_set_member_name (b, "epochs_run");
   json_builder_add_int_value (b, res->epochs_run);
   json_builder_set_member_name (b, "best_epoch");
   json_builder_add_int_value (b, res->best_epoch);
   json_builder_set_member_name (b, "optimizer");
-  json_builder_add_string_value (b,
-      cfg->optimizer == SD_OPTIMIZER_ADAM ? "adam" : "sgd");
+  json_builder_add_string_value (
+      b, cfg->optimizer == SD_OPTIMIZER_ADAM ? "adam" : "sgd");
   json_builder_set_member_name (b, "lr");
   json_builder_add_double_value (b, cfg->lr);
   json_builder_set_member_name (b, "batch_size");
@@ -119,7 +120,8 @@ provenance_json (const char *data, const char *protocol, const char *arch,
 int
 sd_cmd_train (int argc, char **argv)
 {
-  g_autofree char *data = NULL, *out = NULL, *test = NULL, *protocol = NULL;
+  SdCliData data = SD_CLI_DATA_INIT;
+  g_autofree char *out = NULL, *test = NULL, *protocol = NULL;
   g_autofree char *arch_name = g_strdup ("resnet-small");
   g_autofree char *optimizer = g_strdup ("adam");
   g_autofree char *schedule = g_strdup ("plateau");
@@ -139,9 +141,22 @@ sd_cmd_train (int argc, char **argv)
   int orig_argc = argc;
   char **orig_argv = g_strdupv (argv);
 
-  GOptionEntry entries[] = {
-    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data,
-        "Training data, UCR TSV/TXT (label first)", "FILE" },
+  GOptionEntry entries[] = { { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data.ucr,
+                                 "Training data, UCR TSV/TXT (label first)",
+                                 "FILE" },
+    { "wav", 'w', 0, G_OPTION_ARG_FILENAME_ARRAY, &data.wav,
+        "Instead of --data: a mono recording and its class (repeat for "
+        "every recording); windows from the first --train-fraction of each "
+        "recording train, windows after it test",
+        "FILE=LABEL" },
+    { "window", 0, 0, G_OPTION_ARG_INT, &data.window,
+        "Window length in samples for --wav", "N" },
+    { "hop", 0, 0, G_OPTION_ARG_INT, &data.hop,
+        "Hop between windows in samples for --wav", "N" },
+    { "train-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &data.train_fraction,
+        "Part of every recording used for training with --wav (default "
+        "0.7; the test windows start one window after it)",
+        "F" },
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_name,
         "Architecture: resnet-small, fcn, fcn-small (default resnet-small)",
         "NAME" },
@@ -153,9 +168,10 @@ sd_cmd_train (int argc, char **argv)
         "Model file to write (.safetensors)", "FILE" },
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.val_fraction,
         "Stratified validation split taken from the data (default 0.2; 0 "
-        "disables validation and early stopping)", "F" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr,
-        "Learning rate (default 1e-3)", "LR" },
+        "disables validation and early stopping)",
+        "F" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default 1e-3)",
+        "LR" },
     { "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &min_lr,
         "Smallest learning rate of the schedule (default 1e-5)", "LR" },
     { "batch-size", 'b', 0, G_OPTION_ARG_INT, &cfg.batch_size,
@@ -169,32 +185,36 @@ sd_cmd_train (int argc, char **argv)
         "Weight decay of conv and dense weights (default 0)", "WD" },
     { "schedule", 0, 0, G_OPTION_ARG_STRING, &schedule,
         "Learning-rate schedule: plateau, cosine or constant (default "
-        "plateau)", "NAME" },
+        "plateau)",
+        "NAME" },
     { "plateau-patience", 0, 0, G_OPTION_ARG_INT, &cfg.plateau_patience,
         "Epochs without improvement before the lr is halved (default 10)",
         "N" },
     { "patience", 0, 0, G_OPTION_ARG_INT, &cfg.early_stop_patience,
         "Stop after N epochs without a better validation loss (default 30, "
-        "0 = never)", "N" },
+        "0 = never)",
+        "N" },
     { "normalize", 0, 0, G_OPTION_ARG_STRING, &normalize,
         "Input normalisation stored in the model: per-series, fixed or none "
-        "(default per-series)", "MODE" },
+        "(default per-series)",
+        "MODE" },
     { "test", 't', 0, G_OPTION_ARG_FILENAME, &test,
         "Held-out test file: its accuracy is printed and recorded in the "
-        "model's provenance", "FILE" },
+        "model's provenance",
+        "FILE" },
     { "protocol", 0, 0, G_OPTION_ARG_STRING, &protocol,
         "Free text describing the data protocol, kept in the provenance",
         "TEXT" },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &threads,
         "OpenBLAS threads (default: OpenBLAS's choice); results are "
-        "deterministic for a seed and a thread count", "N" },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output",
-        NULL },
-    { NULL }
-  };
+        "deterministic for a seed and a thread count",
+        "N" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL },
+    { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- train a "
-      "classifier");
-  g_option_context_set_summary (ctx, "Trains a 1-D CNN on a UCR file and "
+                                                         "classifier");
+  g_option_context_set_summary (ctx,
+      "Trains a 1-D CNN on a UCR file and "
       "writes a safetensors model file.\nExample: seqdream train --data "
       "FordA_TRAIN.tsv --arch resnet-small --epochs 100 --seed 1 --out "
       "forda.safetensors");
@@ -205,17 +225,17 @@ sd_cmd_train (int argc, char **argv)
     return 2;
   }
   int rc = 1;
-  if (data == NULL || out == NULL) {
-    fprintf (stderr, "seqdream train: --data and --out are required (see "
-        "--help)\n");
+  if ((data.ucr == NULL && data.wav == NULL) || out == NULL) {
+    fprintf (stderr, "seqdream train: --data (or --wav) and --out are "
+                     "required (see --help)\n");
     rc = 2;
     goto done;
   }
-  cfg.lr = (float) lr;
-  cfg.min_lr = (float) MIN (min_lr, lr);
-  cfg.weight_decay = (float) wd;
-  cfg.momentum = (float) momentum;
-  cfg.seed = (guint64) seed;
+  cfg.lr = (float)lr;
+  cfg.min_lr = (float)MIN (min_lr, lr);
+  cfg.weight_decay = (float)wd;
+  cfg.momentum = (float)momentum;
+  cfg.seed = (guint64)seed;
   if (g_strcmp0 (optimizer, "adam") == 0)
     cfg.optimizer = SD_OPTIMIZER_ADAM;
   else if (g_strcmp0 (optimizer, "sgd") == 0)
@@ -233,42 +253,54 @@ sd_cmd_train (int argc, char **argv)
   else if (g_strcmp0 (schedule, "constant") == 0)
     cfg.schedule = SD_SCHEDULE_CONSTANT;
   else {
-    fprintf (stderr, "seqdream train: unknown schedule '%s' (plateau, "
-        "cosine, constant)\n", schedule);
+    fprintf (stderr,
+        "seqdream train: unknown schedule '%s' (plateau, "
+        "cosine, constant)\n",
+        schedule);
     rc = 2;
     goto done;
   }
   SdNormalization norm = { SD_NORM_PER_SERIES, 0.0f, 1.0f };
   if (!sd_norm_mode_from_string (normalize, &norm.mode)) {
-    fprintf (stderr, "seqdream train: unknown normalisation '%s' "
-        "(per-series, fixed, none)\n", normalize);
+    fprintf (stderr,
+        "seqdream train: unknown normalisation '%s' "
+        "(per-series, fixed, none)\n",
+        normalize);
     rc = 2;
     goto done;
   }
   sd_cli_set_threads (threads);
 
   {
-    g_autoptr (SdDataset) ds = sd_dataset_load_ucr (data, NULL, &error);
+    g_autoptr (SdDataset) ds = sd_cli_load_data (
+        &data, data.wav ? SD_SPLIT_TRAIN : SD_SPLIT_ALL, NULL, &error);
     if (ds == NULL) {
       rc = sd_cli_fail (error);
       goto done;
     }
     g_autoptr (SdDataset) ts = NULL;
+    g_autofree char *test_name = NULL;
     if (test) {
-      ts = sd_dataset_load_ucr (test, (const char *const *) ds->labels,
-          &error);
-      if (ts == NULL) {
-        rc = sd_cli_fail (error);
-        goto done;
-      }
+      ts = sd_dataset_load_ucr (test, (const char *const *)ds->labels, &error);
+      test_name = g_strdup (test);
+    } else if (data.wav) {
+      /* Recordings: the held-out time segments are the test set. */
+      ts = sd_cli_load_data (
+          &data, SD_SPLIT_TEST, (const char *const *)ds->labels, &error);
+      test_name = g_strdup_printf (
+          "last %.0f%% of every recording", 100 * (1 - data.train_fraction));
     }
-    SdArch arch;
-    if (!sd_arch_from_preset (arch_name, (int) ds->n_classes, &arch, &error)) {
+    if ((test || data.wav) && ts == NULL) {
       rc = sd_cli_fail (error);
       goto done;
     }
-    g_autoptr (SdModel) model = sd_model_new (&arch,
-        (const char *const *) ds->labels, (guint64) seed, &error);
+    SdArch arch;
+    if (!sd_arch_from_preset (arch_name, (int)ds->n_classes, &arch, &error)) {
+      rc = sd_cli_fail (error);
+      goto done;
+    }
+    g_autoptr (SdModel) model = sd_model_new (
+        &arch, (const char *const *)ds->labels, (guint64)seed, &error);
     if (model == NULL) {
       rc = sd_cli_fail (error);
       goto done;
@@ -278,9 +310,10 @@ sd_cmd_train (int argc, char **argv)
     cfg.callback = on_progress;
     cfg.user_data = &pr;
     if (!quiet)
-      fprintf (stderr, "training %s (%" G_GSIZE_FORMAT " parameters) on %u "
-          "series of length %u, %u classes\n", arch_name,
-          sd_model_get_n_trainable (model), ds->n, ds->length,
+      fprintf (stderr,
+          "training %s (%" G_GSIZE_FORMAT " parameters) on %u "
+          "series of length %u, %u classes\n",
+          arch_name, sd_model_get_n_trainable (model), ds->n, ds->length,
           ds->n_classes);
     SdTrainResult res;
     if (!sd_train (model, ds, &cfg, &res, &error)) {
@@ -297,24 +330,28 @@ sd_cmd_train (int argc, char **argv)
         goto done;
       }
     }
-    g_autofree char *base = g_path_get_basename (data);
+    g_autofree char *base = data.ucr ? g_path_get_basename (data.ucr)
+                                     : g_strjoinv (" ", data.wav);
     g_autofree char *prov = provenance_json (base, protocol, arch_name,
-        (guint64) seed, &cfg, &res, test, ev, orig_argc, orig_argv);
+        (guint64)seed, &cfg, &res, test_name, ev, orig_argc, orig_argv);
     sd_model_set_provenance (model, prov);
     if (!sd_model_save (model, out, &error)) {
       rc = sd_cli_fail (error);
       goto done;
     }
     printf ("trained %s: %d epochs in %.1f s, best epoch %d (val loss %.4f, "
-        "val accuracy %.4f)\n", arch_name, res.epochs_run, res.seconds,
-        res.best_epoch, res.best_val_loss, res.best_val_acc);
+            "val accuracy %.4f)\n",
+        arch_name, res.epochs_run, res.seconds, res.best_epoch,
+        res.best_val_loss, res.best_val_acc);
     if (ev)
       printf ("test accuracy %.4f on %u series (%s)\n", ev->accuracy, ev->n,
-          test);
+          test_name);
     printf ("wrote %s\n", out);
     rc = 0;
   }
 done:
+  g_free (data.ucr);
+  g_strfreev (data.wav);
   g_strfreev (orig_argv);
   return rc;
 }

@@ -16,3 +16,26 @@ gboolean sd_cli_parse (GOptionContext *ctx, int *argc, char ***argv);
 int sd_cli_fail (GError *error);
 /* Apply --threads (0 = OpenBLAS default). */
 void sd_cli_set_threads (int threads);
+
+/* Where the series come from: a UCR file, or WAV recordings (FILE=LABEL)
+ * cut into windows of `window` samples every `hop`, split by time at
+ * train_fraction of every recording. */
+typedef struct
+{
+  char *ucr;
+  char **wav;
+  int window, hop;
+  double train_fraction;
+} SdCliData;
+
+#define SD_CLI_DATA_INIT                                                       \
+  {                                                                            \
+    NULL, NULL, 0, 0, 0.7                                                      \
+  }
+
+void sd_cli_data_clear (SdCliData *d);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SdCliData, sd_cli_data_clear)
+
+gboolean sd_cli_parse_part (const char *s, SdSplitPart *part, GError **error);
+SdDataset *sd_cli_load_data (const SdCliData *d, SdSplitPart part,
+    const char *const *labels, GError **error);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <seqdream/error.h>
 
 G_BEGIN_DECLS
 

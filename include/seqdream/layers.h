@@ -27,7 +27,9 @@ gsize sd_conv1d_scratch_size (int C, int K, int T);
 void sd_conv1d_forward (float *out, const float *inp, const float *weight,
     const float *bias, int B, int C, int OC, int T, int K, float *col);
 
-/* dout (B,OC,T) -> dinp (B,C,T), dweight (OC,C,K), dbias (OC). */
+/* dout (B,OC,T) -> dinp (B,C,T), dweight (OC,C,K), dbias (OC). The col
+ * scratch is overwritten (input columns for dweight, then W^T dout for
+ * dinp), so it cannot hold anything a later backward still needs. */
 void sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
     const float *dout, const float *inp, const float *weight, int B, int C,
     int OC, int T, int K, float *col);
@@ -42,7 +44,7 @@ void sd_batchnorm_forward_train (float *out, float *mean, float *rstd,
     float *running_mean, float *running_var, float momentum, float eps, int B,
     int C, int T);
 
-/* Batch-statistics backward: dout (B,OC,T) with the saved mean/rstd. */
+/* Batch-statistics backward: dout (B,C,T) with the saved mean/rstd. */
 void sd_batchnorm_backward_train (float *dinp, float *dgamma, float *dbeta,
     const float *dout, const float *inp, const float *mean, const float *rstd,
     const float *gamma, int B, int C, int T);
