@@ -1,12 +1,13 @@
 /* Architectures as data: presets and the JSON form stored in model files.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/model.h"
+#include "sd-private.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-static const char *const preset_names[] = { "resnet-small", "fcn",
-  "fcn-small", NULL };
+static const char *const preset_names[]
+    = { "resnet-small", "fcn", "fcn-small", NULL };
 
 const char *const *
 sd_arch_list_presets (void)
@@ -48,8 +49,8 @@ arch_add_residual (SdArch *arch, int channels, const int *kernels, int n)
 }
 
 gboolean
-sd_arch_from_preset (const char *name, int n_classes, SdArch *arch,
-    GError **error)
+sd_arch_from_preset (
+    const char *name, int n_classes, SdArch *arch, GError **error)
 {
   static const int res_kernels[] = { 5, 3, 1 };
 
@@ -76,7 +77,7 @@ sd_arch_from_preset (const char *name, int n_classes, SdArch *arch,
     arch_add_conv (arch, 64, 3);
     arch_add_conv (arch, 64, 3);
   } else {
-    g_autofree char *list = g_strjoinv (", ", (char **) preset_names);
+    g_autofree char *list = g_strjoinv (", ", (char **)preset_names);
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "unknown architecture '%s' (known: %s)", name, list);
     return FALSE;
@@ -85,13 +86,13 @@ sd_arch_from_preset (const char *name, int n_classes, SdArch *arch,
 }
 
 static gboolean
-get_int_member (JsonObject *o, const char *key, int lo, int hi, int *out,
-    GError **error)
+get_int_member (
+    JsonObject *o, const char *key, int lo, int hi, int *out, GError **error)
 {
   JsonNode *n = json_object_get_member (o, key);
   if (n == NULL || json_node_get_value_type (n) != G_TYPE_INT64) {
-    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-        "arch: '%s' must be an integer", key);
+    g_set_error (
+        error, SD_ERROR, SD_ERROR_FORMAT, "arch: '%s' must be an integer", key);
     return FALSE;
   }
   gint64 v = json_node_get_int (n);
@@ -101,7 +102,7 @@ get_int_member (JsonObject *o, const char *key, int lo, int hi, int *out,
         hi);
     return FALSE;
   }
-  *out = (int) v;
+  *out = (int)v;
   return TRUE;
 }
 
@@ -117,7 +118,7 @@ get_int_array (JsonObject *o, const char *key, int lo, int hi, int *out,
   }
   JsonArray *a = json_node_get_array (n);
   guint len = json_array_get_length (a);
-  if (len < 1 || (int) len > max_n) {
+  if (len < 1 || (int)len > max_n) {
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
         "arch: stage '%s' has %u entries, expected 1 to %d", key, len, max_n);
     return FALSE;
@@ -136,15 +137,15 @@ get_int_array (JsonObject *o, const char *key, int lo, int hi, int *out,
           key, i, v, lo, hi);
       return FALSE;
     }
-    out[i] = (int) v;
+    out[i] = (int)v;
   }
-  *n_out = (int) len;
+  *n_out = (int)len;
   return TRUE;
 }
 
 static gboolean
-get_float_member (JsonObject *o, const char *key, float def, float lo,
-    float hi, float *out, GError **error)
+get_float_member (JsonObject *o, const char *key, float def, float lo, float hi,
+    float *out, GError **error)
 {
   JsonNode *n = json_object_get_member (o, key);
   if (n == NULL) {
@@ -153,8 +154,8 @@ get_float_member (JsonObject *o, const char *key, float def, float lo,
   }
   GType t = json_node_get_value_type (n);
   if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64) {
-    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-        "arch: '%s' must be a number", key);
+    g_set_error (
+        error, SD_ERROR, SD_ERROR_FORMAT, "arch: '%s' must be a number", key);
     return FALSE;
   }
   double v = json_node_get_double (n);
@@ -163,7 +164,7 @@ get_float_member (JsonObject *o, const char *key, float def, float lo,
         "arch: '%s' = %g is outside [%g, %g]", key, v, lo, hi);
     return FALSE;
   }
-  *out = (float) v;
+  *out = (float)v;
   return TRUE;
 }
 
@@ -177,6 +178,10 @@ sd_arch_from_json (const char *json, SdArch *arch, GError **error)
   g_autoptr (JsonParser) parser = json_parser_new ();
   GError *local = NULL;
 
+  if (!sd_json_validate (json, error)) {
+    g_prefix_error (error, "arch: ");
+    return FALSE;
+  }
   if (!json_parser_load_from_data (parser, json, -1, &local)) {
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "arch: invalid JSON: %s",
         local->message);
@@ -185,29 +190,28 @@ sd_arch_from_json (const char *json, SdArch *arch, GError **error)
   }
   JsonNode *root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root)) {
-    g_set_error_literal (error, SD_ERROR, SD_ERROR_FORMAT,
-        "arch: not a JSON object");
+    g_set_error_literal (
+        error, SD_ERROR, SD_ERROR_FORMAT, "arch: not a JSON object");
     return FALSE;
   }
   JsonObject *o = json_node_get_object (root);
-  const char *name = json_object_get_string_member_with_default (o, "name",
-      "custom");
+  const char *name
+      = json_object_get_string_member_with_default (o, "name", "custom");
   int n_classes, in_channels;
   if (!get_int_member (o, "num_classes", 2, 100000, &n_classes, error)
       || !get_int_member (o, "in_channels", 1, 1, &in_channels, error))
     return FALSE;
   arch_init (arch, name, n_classes);
   arch->in_channels = in_channels;
-  if (!get_float_member (o, "bn_eps", 1e-5f, 1e-12f, 1.0f, &arch->bn_eps,
-          error)
-      || !get_float_member (o, "bn_momentum", 0.1f, 0.0f, 1.0f,
-          &arch->bn_momentum, error))
+  if (!get_float_member (o, "bn_eps", 1e-5f, 1e-12f, 1.0f, &arch->bn_eps, error)
+      || !get_float_member (
+          o, "bn_momentum", 0.1f, 0.0f, 1.0f, &arch->bn_momentum, error))
     return FALSE;
 
   JsonNode *sn = json_object_get_member (o, "stages");
   if (sn == NULL || !JSON_NODE_HOLDS_ARRAY (sn)) {
-    g_set_error_literal (error, SD_ERROR, SD_ERROR_FORMAT,
-        "arch: 'stages' must be an array");
+    g_set_error_literal (
+        error, SD_ERROR, SD_ERROR_FORMAT, "arch: 'stages' must be an array");
     return FALSE;
   }
   JsonArray *stages = json_node_get_array (sn);
@@ -225,8 +229,8 @@ sd_arch_from_json (const char *json, SdArch *arch, GError **error)
       return FALSE;
     }
     JsonObject *so = json_node_get_object (e);
-    const char *type = json_object_get_string_member_with_default (so,
-        "type", "");
+    const char *type
+        = json_object_get_string_member_with_default (so, "type", "");
     SdStage *s = &arch->stages[i];
     int nc, nk;
     if (g_strcmp0 (type, "conv") == 0)
@@ -255,7 +259,7 @@ sd_arch_from_json (const char *json, SdArch *arch, GError **error)
     }
     s->n_convs = nc;
   }
-  arch->n_stages = (int) n_stages;
+  arch->n_stages = (int)n_stages;
   return TRUE;
 }
 
@@ -280,8 +284,8 @@ sd_arch_to_json (const SdArch *arch)
     const SdStage *s = &arch->stages[i];
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "type");
-    json_builder_add_string_value (b,
-        s->type == SD_STAGE_CONV ? "conv" : "residual");
+    json_builder_add_string_value (
+        b, s->type == SD_STAGE_CONV ? "conv" : "residual");
     json_builder_set_member_name (b, "channels");
     json_builder_begin_array (b);
     for (int j = 0; j < s->n_convs; j++)

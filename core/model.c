@@ -9,6 +9,7 @@
 #include "seqdream/model.h"
 #include "seqdream/layers.h"
 #include "seqdream/safetensors.h"
+#include "sd-private.h"
 
 #include <json-glib/json-glib.h>
 #include <math.h>
@@ -18,7 +19,7 @@ typedef enum
 {
   OP_CONV,
   OP_BN,
-  OP_RELU,                      /* in place: in == out */
+  OP_RELU, /* in place: in == out */
   OP_ADD,
   OP_GAP,
   OP_DENSE,
@@ -27,10 +28,10 @@ typedef enum
 typedef struct
 {
   OpType type;
-  int in, in2, out;             /* activation indices */
+  int in, in2, out; /* activation indices */
   int C, OC, K;
-  gsize w, b, rm, rv;           /* parameter offsets */
-  int bn_slot;                  /* index into the saved BN statistics */
+  gsize w, b, rm, rv; /* parameter offsets */
+  int bn_slot;        /* index into the saved BN statistics */
 } Op;
 
 #define MAX_ACTS 128
@@ -48,15 +49,15 @@ struct _SdModel
   float range_lo, range_hi;
   char *provenance;
 
-  GPtrArray *tensors;           /* SdParamInfo* in state_dict order */
-  GHashTable *tensor_index;     /* name -> SdParamInfo* */
+  GPtrArray *tensors;       /* SdParamInfo* in state_dict order */
+  GHashTable *tensor_index; /* name -> SdParamInfo* */
   gsize n_params, n_trainable;
   float *params;
 
   Op ops[MAX_OPS];
   int n_ops;
   int n_acts;
-  int act_channels[MAX_ACTS];   /* channels of each (B,C,T) activation */
+  int act_channels[MAX_ACTS]; /* channels of each (B,C,T) activation */
   int n_bn;
   int bn_channels_total;
   int stage_out[SD_MAX_STAGES]; /* activation index of each stage output */
@@ -69,14 +70,14 @@ struct _SdWorkspace
   SdModel *model;
   SdMode mode;
   int max_B, max_T;
-  int B, T;                     /* of the last forward */
+  int B, T; /* of the last forward */
   float *mem;
   float *act[MAX_ACTS];
   float *dact[MAX_ACTS];
   float *col;
-  float *bn_mean, *bn_rstd;     /* bn_channels_total each */
-  float *pooled, *dpooled;      /* (B, feat_channels) */
-  float *logits;                /* (B, K) */
+  float *bn_mean, *bn_rstd; /* bn_channels_total each */
+  float *pooled, *dpooled;  /* (B, feat_channels) */
+  float *logits;            /* (B, K) */
 };
 
 const char *
@@ -118,8 +119,8 @@ param_info_free (gpointer p)
 }
 
 static gsize
-add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1,
-    gint64 d2, gboolean trainable)
+add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1, gint64 d2,
+    gboolean trainable)
 {
   SdParamInfo *info = g_new0 (SdParamInfo, 1);
   info->name = name;
@@ -127,8 +128,8 @@ add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1,
   info->shape[0] = d0;
   info->shape[1] = d1;
   info->shape[2] = d2;
-  info->numel = (gsize) d0 * (ndim > 1 ? (gsize) d1 : 1)
-      * (ndim > 2 ? (gsize) d2 : 1);
+  info->numel
+      = (gsize)d0 * (ndim > 1 ? (gsize)d1 : 1) * (ndim > 2 ? (gsize)d2 : 1);
   info->offset = m->n_params;
   info->trainable = trainable;
   m->n_params += info->numel;
@@ -160,8 +161,7 @@ new_op (SdModel *m, OpType type)
 
 /* conv (no bias) + batch norm under `prefix`; returns the BN output act. */
 static int
-compile_conv_bn (SdModel *m, const char *prefix, int in, int C, int OC,
-    int K)
+compile_conv_bn (SdModel *m, const char *prefix, int in, int C, int OC, int K)
 {
   Op *conv = new_op (m, OP_CONV);
   conv->in = in;
@@ -169,21 +169,21 @@ compile_conv_bn (SdModel *m, const char *prefix, int in, int C, int OC,
   conv->C = C;
   conv->OC = OC;
   conv->K = K;
-  conv->w = add_tensor (m, g_strdup_printf ("%s.conv.weight", prefix), 3, OC,
-      C, K, TRUE);
+  conv->w = add_tensor (
+      m, g_strdup_printf ("%s.conv.weight", prefix), 3, OC, C, K, TRUE);
 
   Op *bn = new_op (m, OP_BN);
   bn->in = conv->out;
   bn->out = new_act (m, OC);
   bn->C = OC;
-  bn->w = add_tensor (m, g_strdup_printf ("%s.bn.weight", prefix), 1, OC, 0,
-      0, TRUE);
-  bn->b = add_tensor (m, g_strdup_printf ("%s.bn.bias", prefix), 1, OC, 0, 0,
-      TRUE);
-  bn->rm = add_tensor (m, g_strdup_printf ("%s.bn.running_mean", prefix), 1,
-      OC, 0, 0, FALSE);
-  bn->rv = add_tensor (m, g_strdup_printf ("%s.bn.running_var", prefix), 1,
-      OC, 0, 0, FALSE);
+  bn->w = add_tensor (
+      m, g_strdup_printf ("%s.bn.weight", prefix), 1, OC, 0, 0, TRUE);
+  bn->b = add_tensor (
+      m, g_strdup_printf ("%s.bn.bias", prefix), 1, OC, 0, 0, TRUE);
+  bn->rm = add_tensor (
+      m, g_strdup_printf ("%s.bn.running_mean", prefix), 1, OC, 0, 0, FALSE);
+  bn->rv = add_tensor (
+      m, g_strdup_printf ("%s.bn.running_var", prefix), 1, OC, 0, 0, FALSE);
   bn->bn_slot = m->bn_channels_total;
   m->bn_channels_total += OC;
   m->n_bn++;
@@ -222,8 +222,7 @@ compile_arch (SdModel *m, GError **error)
     }
     if (s->type == SD_STAGE_CONV) {
       g_autofree char *prefix = g_strdup_printf ("stages.%d", i);
-      cur = compile_conv_bn (m, prefix, cur, C, s->channels[0],
-          s->kernels[0]);
+      cur = compile_conv_bn (m, prefix, cur, C, s->channels[0], s->kernels[0]);
       compile_relu (m, cur);
       C = s->channels[0];
     } else {
@@ -298,7 +297,7 @@ model_alloc (const SdArch *arch, GError **error)
 static void
 model_init_params (SdModel *m, guint64 seed)
 {
-  guint32 s[2] = { (guint32) seed, (guint32) (seed >> 32) };
+  guint32 s[2] = { (guint32)seed, (guint32)(seed >> 32) };
   g_autoptr (GRand) rng = g_rand_new_with_seed_array (s, 2);
   float fc_bound = 1.0f;
 
@@ -310,32 +309,32 @@ model_init_params (SdModel *m, guint64 seed)
       for (gsize k = 0; k < t->numel; k++)
         p[k] = 1.0f;
     } else if (g_str_has_suffix (t->name, ".running_mean")
-        || g_str_has_suffix (t->name, ".bn.bias")) {
+               || g_str_has_suffix (t->name, ".bn.bias")) {
       memset (p, 0, t->numel * sizeof (float));
     } else {
       float bound;
       if (t->ndim >= 2) {
         gint64 fan_in = t->shape[1] * (t->ndim == 3 ? t->shape[2] : 1);
-        bound = 1.0f / sqrtf ((float) fan_in);
+        bound = 1.0f / sqrtf ((float)fan_in);
         if (g_strcmp0 (t->name, "fc.weight") == 0)
           fc_bound = bound;
       } else {
-        bound = fc_bound;       /* fc.bias follows fc.weight */
+        bound = fc_bound; /* fc.bias follows fc.weight */
       }
       for (gsize k = 0; k < t->numel; k++)
-        p[k] = (float) g_rand_double_range (rng, -bound, bound);
+        p[k] = (float)g_rand_double_range (rng, -bound, bound);
     }
   }
 }
 
 static gboolean
-check_labels (const char *const *labels, int n, const char *where,
-    GError **error)
+check_labels (
+    const char *const *labels, int n, const char *where, GError **error)
 {
   for (int i = 0; i < n; i++) {
     if (labels[i] == NULL || labels[i][0] == '\0') {
-      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-          "%s: class %d has no label", where, i);
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL, "%s: class %d has no label",
+          where, i);
       return FALSE;
     }
     for (int j = 0; j < i; j++)
@@ -354,8 +353,8 @@ check_labels (const char *const *labels, int n, const char *where,
 }
 
 SdModel *
-sd_model_new (const SdArch *arch, const char *const *labels, guint64 seed,
-    GError **error)
+sd_model_new (
+    const SdArch *arch, const char *const *labels, guint64 seed, GError **error)
 {
   g_return_val_if_fail (arch != NULL && labels != NULL, NULL);
   for (int i = 0; i < arch->n_classes; i++)
@@ -370,7 +369,7 @@ sd_model_new (const SdArch *arch, const char *const *labels, guint64 seed,
   SdModel *m = model_alloc (arch, error);
   if (m == NULL)
     return NULL;
-  m->labels = g_strdupv ((char **) labels);
+  m->labels = g_strdupv ((char **)labels);
   model_init_params (m, seed);
   return m;
 }
@@ -402,7 +401,7 @@ SdModel *
 sd_model_copy (SdModel *model)
 {
   SdModel *m = model_alloc (&model->arch, NULL);
-  g_assert (m != NULL);         /* the arch compiled once already */
+  g_assert (m != NULL); /* the arch compiled once already */
   g_free (m->display_name);
   m->display_name = g_strdup (model->display_name);
   m->labels = g_strdupv (model->labels);
@@ -439,7 +438,7 @@ sd_model_get_n_classes (const SdModel *model)
 const char *const *
 sd_model_get_labels (const SdModel *model)
 {
-  return (const char *const *) model->labels;
+  return (const char *const *)model->labels;
 }
 
 int
@@ -554,16 +553,16 @@ sd_model_get_params (SdModel *model)
 const char *const *
 sd_model_get_layer_names (const SdModel *model)
 {
-  return (const char *const *) model->layer_names;
+  return (const char *const *)model->layer_names;
 }
 
 void
 sd_model_normalize_input (const SdModel *model, float *x, int B, int T)
 {
   for (int b = 0; b < B; b++) {
-    float *row = x + (gsize) b * T;
+    float *row = x + (gsize)b * T;
     switch (model->norm.mode) {
-      case SD_NORM_PER_SERIES:{
+      case SD_NORM_PER_SERIES: {
         double s = 0.0, ss = 0.0;
         for (int t = 0; t < T; t++)
           s += row[t];
@@ -572,12 +571,12 @@ sd_model_normalize_input (const SdModel *model, float *x, int B, int T)
           ss += (row[t] - mean) * (row[t] - mean);
         double sd = sqrt (ss / T);
         /* A flat window carries no shape: map it to zeros, not NaN. */
-        float scale = sd > 1e-8 ? (float) (1.0 / sd) : 0.0f;
+        float scale = sd > 1e-8 ? (float)(1.0 / sd) : 0.0f;
         for (int t = 0; t < T; t++)
-          row[t] = (float) (row[t] - mean) * scale;
+          row[t] = (float)(row[t] - mean) * scale;
         break;
       }
-      case SD_NORM_FIXED:{
+      case SD_NORM_FIXED: {
         float inv = 1.0f / model->norm.std;
         for (int t = 0; t < T; t++)
           row[t] = (row[t] - model->norm.mean) * inv;
@@ -604,6 +603,10 @@ parse_json_meta (const SdSafetensors *st, const char *key, gboolean required,
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
           "%s: metadata '%s' is missing (not a seqdream model file?)", file,
           key);
+    return NULL;
+  }
+  if (!sd_json_validate (text, error)) {
+    g_prefix_error (error, "%s: metadata '%s': ", file, key);
     return NULL;
   }
   if (!json_parser_load_from_data (parser, text, -1, &local)) {
@@ -639,7 +642,8 @@ parse_uint_meta (const SdSafetensors *st, const char *key, guint64 max,
   if (!g_ascii_string_to_unsigned (text, 10, 0, max, out, NULL)) {
     g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
         "%s: metadata '%s' = '%s' is not an integer in [0, %" G_GUINT64_FORMAT
-        "]", sd_safetensors_get_display_name (st), key, text, max);
+        "]",
+        sd_safetensors_get_display_name (st), key, text, max);
     return FALSE;
   }
   return TRUE;
@@ -660,7 +664,7 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
   }
   JsonArray *la = json_node_get_array (labels);
   guint n = json_array_get_length (la);
-  if ((int) n != m->arch.n_classes) {
+  if ((int)n != m->arch.n_classes) {
     g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
         "%s: %u labels for %d classes", file, n, m->arch.n_classes);
     return FALSE;
@@ -676,7 +680,7 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     }
     m->labels[i] = g_strdup (json_node_get_string (e));
   }
-  if (!check_labels ((const char *const *) m->labels, (int) n, file, error))
+  if (!check_labels ((const char *const *)m->labels, (int)n, file, error))
     return FALSE;
 
   g_autoptr (JsonParser) np = json_parser_new ();
@@ -684,14 +688,16 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
   if (norm == NULL && error != NULL && *error != NULL)
     return FALSE;
   if (norm != NULL) {
-    JsonObject *o = JSON_NODE_HOLDS_OBJECT (norm) ?
-        json_node_get_object (norm) : NULL;
-    const char *mode = o ?
-        json_object_get_string_member_with_default (o, "mode", NULL) : NULL;
+    JsonObject *o
+        = JSON_NODE_HOLDS_OBJECT (norm) ? json_node_get_object (norm) : NULL;
+    const char *mode
+        = o ? json_object_get_string_member_with_default (o, "mode", NULL)
+            : NULL;
     if (mode == NULL || !sd_norm_mode_from_string (mode, &m->norm.mode)) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
           "%s: metadata 'normalization' needs a mode of per-series, fixed "
-          "or none", file);
+          "or none",
+          file);
       return FALSE;
     }
     if (m->norm.mode == SD_NORM_FIXED) {
@@ -701,18 +707,19 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
           || !(sd > 0)) {
         g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
             "%s: fixed normalization needs a finite 'mean' and a positive "
-            "'std'", file);
+            "'std'",
+            file);
         return FALSE;
       }
-      m->norm.mean = (float) mean;
-      m->norm.std = (float) sd;
+      m->norm.mean = (float)mean;
+      m->norm.std = (float)sd;
     }
   }
 
   guint64 len;
   if (!parse_uint_meta (st, "train_length", 100000000, &len, error))
     return FALSE;
-  m->train_length = (guint) len;
+  m->train_length = (guint)len;
 
   const char *rate = sd_safetensors_get_metadata (st, "sample_rate");
   if (rate != NULL) {
@@ -733,8 +740,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     return FALSE;
   if (range != NULL) {
     double lo, hi;
-    JsonArray *ra = JSON_NODE_HOLDS_ARRAY (range) ?
-        json_node_get_array (range) : NULL;
+    JsonArray *ra
+        = JSON_NODE_HOLDS_ARRAY (range) ? json_node_get_array (range) : NULL;
     if (ra == NULL || json_array_get_length (ra) != 2
         || !json_number (json_array_get_element (ra, 0), &lo)
         || !json_number (json_array_get_element (ra, 1), &hi) || !(lo < hi)) {
@@ -742,8 +749,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
           "%s: metadata 'input_range' must be [lo, hi] with lo < hi", file);
       return FALSE;
     }
-    m->range_lo = (float) lo;
-    m->range_hi = (float) hi;
+    m->range_lo = (float)lo;
+    m->range_hi = (float)hi;
   }
 
   const char *prov = sd_safetensors_get_metadata (st, "provenance");
@@ -791,8 +798,8 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
           t->name, arch.name);
       return NULL;
     }
-    if (!sd_safetensors_copy_f32 (st, v, m->params + t->offset, t->ndim,
-            t->shape, TRUE, error))
+    if (!sd_safetensors_copy_f32 (
+            st, v, m->params + t->offset, t->ndim, t->shape, TRUE, error))
       return NULL;
     if (g_str_has_suffix (t->name, ".running_var"))
       for (gsize k = 0; k < t->numel; k++)
@@ -826,11 +833,11 @@ sd_model_load (const char *path, GError **error)
 }
 
 SdModel *
-sd_model_load_from_bytes (GBytes *bytes, const char *display_name,
-    GError **error)
+sd_model_load_from_bytes (
+    GBytes *bytes, const char *display_name, GError **error)
 {
-  g_autoptr (SdSafetensors) st = sd_safetensors_new_from_bytes (bytes,
-      display_name, error);
+  g_autoptr (SdSafetensors) st
+      = sd_safetensors_new_from_bytes (bytes, display_name, error);
   if (st == NULL)
     return NULL;
   return model_from_safetensors (st, error);
@@ -873,8 +880,8 @@ model_writer (SdModel *m)
 
   g_autofree char *len = g_strdup_printf ("%u", m->train_length);
   sd_safetensors_writer_add_metadata (w, "train_length", len);
-  sd_safetensors_writer_add_metadata (w, "sample_rate",
-      g_ascii_dtostr (buf, sizeof buf, m->sample_rate));
+  sd_safetensors_writer_add_metadata (
+      w, "sample_rate", g_ascii_dtostr (buf, sizeof buf, m->sample_rate));
   if (isfinite (m->range_lo) && isfinite (m->range_hi)) {
     char lo[G_ASCII_DTOSTR_BUF_SIZE], hi[G_ASCII_DTOSTR_BUF_SIZE];
     g_autofree char *range = g_strdup_printf ("[%s, %s]",
@@ -887,8 +894,8 @@ model_writer (SdModel *m)
 
   for (guint i = 0; i < m->tensors->len; i++) {
     SdParamInfo *t = g_ptr_array_index (m->tensors, i);
-    sd_safetensors_writer_add_f32 (w, t->name, m->params + t->offset, t->ndim,
-        t->shape);
+    sd_safetensors_writer_add_f32 (
+        w, t->name, m->params + t->offset, t->ndim, t->shape);
   }
   return w;
 }
@@ -910,8 +917,8 @@ sd_model_save_to_bytes (SdModel *model)
 /* ---- workspaces, forward and backward ---- */
 
 SdWorkspace *
-sd_workspace_new (SdModel *m, int max_batch, int max_length, SdMode mode,
-    GError **error)
+sd_workspace_new (
+    SdModel *m, int max_batch, int max_length, SdMode mode, GError **error)
 {
   g_return_val_if_fail (m != NULL, NULL);
   if (max_batch < 1 || max_length < 1 || max_batch > (1 << 20)
@@ -921,24 +928,24 @@ sd_workspace_new (SdModel *m, int max_batch, int max_length, SdMode mode,
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
   }
-  gsize BT = (gsize) max_batch * max_length;
+  gsize BT = (gsize)max_batch * max_length;
   gsize col = 0;
   gsize total = 0;
   for (int i = 0; i < m->n_ops; i++)
     if (m->ops[i].type == OP_CONV)
-      col = MAX (col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K,
-              max_length));
+      col = MAX (
+          col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K, max_length));
   for (int i = 0; i < m->n_acts; i++)
     total += 2 * BT * m->act_channels[i];
-  gsize feat = (gsize) max_batch * m->feat_channels;
+  gsize feat = (gsize)max_batch * m->feat_channels;
   gsize extra = col + 2 * m->bn_channels_total + 2 * feat
-      + (gsize) max_batch * m->arch.n_classes;
+                + (gsize)max_batch * m->arch.n_classes;
   /* 2^31 floats = 8 GiB: far beyond any sensible window. */
-  if (total + extra > ((gsize) 1 << 31)) {
+  if (total + extra > ((gsize)1 << 31)) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "workspace for batch %d x length %d of '%s' would need %.1f GiB",
         max_batch, max_length, m->arch.name,
-        (double) (total + extra) * 4.0 / (1 << 30));
+        (double)(total + extra) * 4.0 / (1 << 30));
     return NULL;
   }
   SdWorkspace *ws = g_new0 (SdWorkspace, 1);
@@ -1009,7 +1016,7 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
 
   ws->B = B;
   ws->T = T;
-  memcpy (ws->act[0], x, (gsize) B * T * sizeof (float));
+  memcpy (ws->act[0], x, (gsize)B * T * sizeof (float));
   for (int i = 0; i < m->n_ops; i++) {
     const Op *op = &m->ops[i];
     switch (op->type) {
@@ -1028,19 +1035,19 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
               P + op->w, P + op->b, P + op->rm, P + op->rv, eps, B, op->C, T);
         break;
       case OP_RELU:
-        sd_relu_forward (ws->act[op->out], ws->act[op->in],
-            (gsize) B * op->C * T);
+        sd_relu_forward (
+            ws->act[op->out], ws->act[op->in], (gsize)B * op->C * T);
         break;
       case OP_ADD:
         sd_add_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
-            (gsize) B * op->C * T);
+            (gsize)B * op->C * T);
         break;
       case OP_GAP:
         sd_gap_forward (ws->pooled, ws->act[op->in], B, op->C, T);
         break;
       case OP_DENSE:
-        sd_dense_forward (ws->logits, ws->pooled, P + op->w, P + op->b, B,
-            op->C, op->OC);
+        sd_dense_forward (
+            ws->logits, ws->pooled, P + op->w, P + op->b, B, op->C, op->OC);
         break;
     }
   }
@@ -1048,8 +1055,8 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
 }
 
 void
-sd_model_backward (SdModel *m, SdWorkspace *ws, const float *dlogits,
-    float *grads, float *dx)
+sd_model_backward (
+    SdModel *m, SdWorkspace *ws, const float *dlogits, float *grads, float *dx)
 {
   const int B = ws->B, T = ws->T;
   const float *P = m->params;
@@ -1059,9 +1066,8 @@ sd_model_backward (SdModel *m, SdWorkspace *ws, const float *dlogits,
 
   g_return_if_fail (ws->model == m && B > 0);
   for (int i = 0; i < m->n_acts; i++)
-    memset (ws->dact[i], 0, (gsize) B * T * m->act_channels[i]
-        * sizeof (float));
-  memset (ws->dpooled, 0, (gsize) B * m->feat_channels * sizeof (float));
+    memset (ws->dact[i], 0, (gsize)B * T * m->act_channels[i] * sizeof (float));
+  memset (ws->dpooled, 0, (gsize)B * m->feat_channels * sizeof (float));
 
   for (int i = m->n_ops - 1; i >= 0; i--) {
     const Op *op = &m->ops[i];
@@ -1078,11 +1084,11 @@ sd_model_backward (SdModel *m, SdWorkspace *ws, const float *dlogits,
       case OP_ADD:
         sd_add_backward (ws->dact[op->in],
             (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
-            ws->dact[op->out], (gsize) B * op->C * T);
+            ws->dact[op->out], (gsize)B * op->C * T);
         break;
-      case OP_RELU:{
+      case OP_RELU: {
         /* In place: the gradient buffer is masked where the output is 0. */
-        gsize n = (gsize) B * op->C * T;
+        gsize n = (gsize)B * op->C * T;
         float *d = ws->dact[op->out];
         const float *y = ws->act[op->out];
         for (gsize k = 0; k < n; k++)
@@ -1107,5 +1113,5 @@ sd_model_backward (SdModel *m, SdWorkspace *ws, const float *dlogits,
   }
 #undef G
   if (dx != NULL)
-    memcpy (dx, ws->dact[0], (gsize) B * T * sizeof (float));
+    memcpy (dx, ws->dact[0], (gsize)B * T * sizeof (float));
 }

@@ -12,6 +12,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/safetensors.h"
+#include "sd-private.h"
 #include "seqdream/error.h"
 
 #include <json-glib/json-glib.h>
@@ -151,9 +152,7 @@ jc_fail (JsonCheck *c, const char *format, ...)
   msg = g_strdup_vprintf (format, args);
   va_end (args);
   g_free (c->err);
-  c->err = g_strdup_printf (
-      "header is not valid JSON: %s at byte %" G_GSIZE_FORMAT " of the header",
-      msg, c->pos);
+  c->err = g_strdup_printf ("%s at byte %" G_GSIZE_FORMAT, msg, c->pos);
   return FALSE;
 }
 
@@ -914,7 +913,8 @@ load (SdSafetensors *st, GError **error)
       jc_fail (&check, "unexpected data after the JSON object");
   }
   if (check.err) {
-    set_error (error, SD_ERROR_FORMAT, dn, "%s", check.err);
+    set_error (error, SD_ERROR_FORMAT, dn,
+        "header is not valid JSON: %s of the header", check.err);
     g_free (check.err);
     return FALSE;
   }
@@ -1351,6 +1351,28 @@ sd_safetensors_writer_write (
           G_FILE_SET_CONTENTS_CONSISTENT, 0666, &local)) {
     g_autofree char *display = g_filename_display_name (path);
     set_error (error, SD_ERROR_IO, display, "cannot write: %s", local->message);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Strict validation of JSON text from an untrusted file before json-glib
+ * sees it (json-glib accepts comments, wraps huge integers, keeps the last
+ * of duplicate keys and recurses without bound). */
+gboolean
+sd_json_validate (const char *text, GError **error)
+{
+  JsonCheck c = { 0 };
+  c.s = text;
+  c.len = strlen (text);
+  if (jc_value (&c, NULL)) {
+    jc_skip_ws (&c);
+    if (c.pos != c.len)
+      jc_fail (&c, "unexpected data after the JSON value");
+  }
+  if (c.err != NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "invalid JSON: %s", c.err);
+    g_free (c.err);
     return FALSE;
   }
   return TRUE;

@@ -430,6 +430,11 @@ test_load_rejects_bad_models (void)
   const char *bad_rate[] = { "sample_rate", "fast", NULL };
   const char *bad_range[] = { "input_range", "[3, 1]", NULL };
   const char *bad_prov[] = { "provenance", "{oops", NULL };
+  g_autofree char *deep = g_strnfill (100000, '[');
+  const char *deep_labels[] = { "labels", deep, NULL };
+  const char *deep_arch[] = { "arch", deep, NULL };
+  const char *dup_key[]
+      = { "normalization", "{\"mode\":\"none\",\"mode\":\"fixed\"}", NULL };
   struct
   {
     const char *file;
@@ -464,6 +469,12 @@ test_load_rejects_bad_models (void)
         "input_range" },
     { "prov.safetensors", bad_prov, NULL, NULL, 0, NULL, SD_ERROR_FORMAT,
         "provenance" },
+    { "deep-labels.safetensors", deep_labels, NULL, NULL, 0, NULL,
+        SD_ERROR_FORMAT, "metadata 'labels': invalid JSON" },
+    { "deep-arch.safetensors", deep_arch, NULL, NULL, 0, NULL, SD_ERROR_FORMAT,
+        "arch: invalid JSON" },
+    { "dup-key.safetensors", dup_key, NULL, NULL, 0, NULL, SD_ERROR_FORMAT,
+        "duplicate" },
     { "missing.safetensors", NULL, "stages.1.bn.bias", NULL, 0, NULL,
         SD_ERROR_MODEL, "'stages.1.bn.bias' required by architecture" },
     { "nan.safetensors", NULL, NULL, "stages.2.conv.weight", NAN, NULL,

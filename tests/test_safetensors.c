@@ -160,13 +160,13 @@ test_roundtrip (void)
       = { "format", "arch", "weird", "empty", "\xc3\xa9" };
   static const char *meta_values[]
       = { "pt", "{\"name\":\"fcn\",\"stages\":[{\"type\":\"conv\"}]}",
-          "quote\" backslash\\ slash/ newline\n tab\t \x01\x1f\x7f "
-          "\xc3\xa9\xf0\x9f\x98\x80 \xe2\x80\xae",
+          ("quote\" backslash\\ slash/ newline\n tab\t \x01\x1f\x7f "
+           "\xc3\xa9\xf0\x9f\x98\x80 \xe2\x80\xae"),
           "", "accent" };
   g_autoptr (SdSafetensorsWriter) w = sd_safetensors_writer_new ();
   g_autoptr (SdSafetensorsWriter) w2w = NULL;
   g_autoptr (SdSafetensors) st = NULL;
-  g_autoptr (GBytes) bytes = NULL, bytes2 = NULL, file_bytes = NULL;
+  g_autoptr (GBytes) bytes = NULL, bytes2 = NULL;
   g_autofree char *path = g_build_filename (tmpdir, "rt.safetensors", NULL);
   g_autofree char *contents = NULL;
   g_autofree const char **keys = NULL;
