@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define T_LEN 500
 
@@ -52,21 +53,21 @@ now_s (void)
 {
   struct timespec ts;
   clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+  return (double) ts.tv_sec + 1e-9 * (double) ts.tv_nsec;
 }
 
 static int
 cmp_double (const void *a, const void *b)
 {
-  double x = *(const double *)a, y = *(const double *)b;
+  double x = *(const double *) a, y = *(const double *) b;
   return (x > y) - (x < y);
 }
 
 static double
 median (const double *v, int n)
 {
-  g_autofree double *s = g_memdup2 (v, (gsize)n * sizeof (double));
-  qsort (s, (size_t)n, sizeof (double), cmp_double);
+  g_autofree double *s = g_memdup2 (v, (gsize) n * sizeof (double));
+  qsort (s, (size_t) n, sizeof (double), cmp_double);
   return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
 }
 
@@ -74,15 +75,15 @@ median (const double *v, int n)
 static void
 fill_normal (float *x, gsize n, float scale, guint64 seed)
 {
-  guint32 s[2] = { (guint32)seed, (guint32)(seed >> 32) };
+  guint32 s[2] = { (guint32) seed, (guint32) (seed >> 32) };
   g_autoptr (GRand) rng = g_rand_new_with_seed_array (s, 2);
   for (gsize i = 0; i < n; i += 2) {
     double u1 = 1.0 - g_rand_double (rng); /* (0, 1] */
     double u2 = g_rand_double (rng);
     double r = sqrt (-2.0 * log (u1));
-    x[i] = scale * (float)(r * cos (2 * G_PI * u2));
+    x[i] = scale * (float) (r * cos (2 * G_PI * u2));
     if (i + 1 < n)
-      x[i + 1] = scale * (float)(r * sin (2 * G_PI * u2));
+      x[i + 1] = scale * (float) (r * sin (2 * G_PI * u2));
   }
 }
 
@@ -92,7 +93,7 @@ new_model (const char *preset, GError **error)
   SdArch arch;
   if (!sd_arch_from_preset (preset, 2, &arch, error))
     return NULL;
-  return sd_model_new (&arch, labels2, (guint64)opt.seed, error);
+  return sd_model_new (&arch, labels2, (guint64) opt.seed, error);
 }
 
 /* Multiply-accumulates of all convolutions for one series of length T
@@ -106,12 +107,12 @@ conv_macs (const SdArch *a, int T)
     const SdStage *s = &a->stages[i];
     int ic = c;
     for (int j = 0; j < s->n_convs; j++) {
-      total += (double)s->channels[j] * ic * s->kernels[j] * T;
+      total += (double) s->channels[j] * ic * s->kernels[j] * T;
       ic = s->channels[j];
     }
     int oc = s->channels[s->n_convs - 1];
     if (s->type == SD_STAGE_RESIDUAL && c != oc)
-      total += (double)oc * c * T;
+      total += (double) oc * c * T;
     c = oc;
   }
   return total;
@@ -228,7 +229,7 @@ bench_infer_resnet_small_b1 (GError **error)
   if (ws == NULL)
     return FALSE;
   float x[T_LEN];
-  fill_normal (x, T_LEN, 1.0f, (guint64)opt.seed);
+  fill_normal (x, T_LEN, 1.0f, (guint64) opt.seed);
 
   volatile float sink = 0.0f;
   for (int i = 0; i < 20; i++)
@@ -240,7 +241,7 @@ bench_infer_resnet_small_b1 (GError **error)
       sink += sd_model_forward (m, ws, x, 1, T_LEN)[0];
     samples[r] = n / (now_s () - t0);
   }
-  (void)sink;
+  (void) sink;
 
   JsonBuilder *b = emit_begin ("infer_resnet_small_b1",
       median (samples, opt.repeat), "windows/s", samples, opt.repeat);
@@ -299,12 +300,12 @@ static SdDataset *
 random_subset (const SdDataset *ds, guint n, guint64 seed)
 {
   g_autofree guint *idx = g_new (guint, ds->n);
-  guint32 s[2] = { (guint32)seed, (guint32)(seed >> 32) };
+  guint32 s[2] = { (guint32) seed, (guint32) (seed >> 32) };
   g_autoptr (GRand) rng = g_rand_new_with_seed_array (s, 2);
   for (guint i = 0; i < ds->n; i++)
     idx[i] = i;
   for (guint i = ds->n; i > 1; i--) {
-    guint j = (guint)g_rand_int_range (rng, 0, (gint32)i);
+    guint j = (guint) g_rand_int_range (rng, 0, (gint32) i);
     guint t = idx[i - 1];
     idx[i - 1] = idx[j];
     idx[j] = t;
@@ -361,13 +362,13 @@ bench_train_epoch_resnet_small_forda (GError **error)
   if (ds == NULL)
     return FALSE;
   for (guint i = 0; i < ds->n; i++)
-    sd_zscore_series (ds->x + (gsize)i * ds->length, ds->length);
+    sd_zscore_series (ds->x + (gsize) i * ds->length, ds->length);
 
   SdArch arch;
-  if (!sd_arch_from_preset ("resnet-small", (int)ds->n_classes, &arch, error))
+  if (!sd_arch_from_preset ("resnet-small", (int) ds->n_classes, &arch, error))
     return FALSE;
   g_autoptr (SdModel) m = sd_model_new (
-      &arch, (const char *const *)ds->labels, (guint64)opt.seed, error);
+      &arch, (const char *const *) ds->labels, (guint64) opt.seed, error);
   if (m == NULL)
     return FALSE;
   SdNormalization none = { SD_NORM_NONE, 0.0f, 1.0f };
@@ -379,7 +380,7 @@ bench_train_epoch_resnet_small_forda (GError **error)
   g_autoptr (SdDataset) part = NULL;
   const SdDataset *data = ds;
   if (timed < n_batches) {
-    part = random_subset (ds, timed * bs, (guint64)opt.seed + 1);
+    part = random_subset (ds, timed * bs, (guint64) opt.seed + 1);
     data = part;
   }
 
@@ -387,7 +388,7 @@ bench_train_epoch_resnet_small_forda (GError **error)
   EpochClock clock = { ends, 0, NAN };
   SdTrainConfig c;
   SdTrainResult res;
-  train_config (&c, (guint64)opt.seed);
+  train_config (&c, (guint64) opt.seed);
   c.epochs = 1 + opt.epochs;
   c.callback = epoch_clock_cb;
   c.user_data = &clock;
@@ -408,7 +409,7 @@ bench_train_epoch_resnet_small_forda (GError **error)
   add_int (b, "batches_timed", timed);
   add_double (b, "series_per_s", ds->n / v);
   add_double (b, "mean_train_loss", clock.last_loss);
-  config_begin (b, "resnet-small", NULL, (int)bs);
+  config_begin (b, "resnet-small", NULL, (int) bs);
   g_autofree char *base = g_path_get_basename (path);
   add_string (b, "data", base);
   add_int (b, "series", ds->n);
@@ -434,14 +435,14 @@ typedef struct
 static double
 sgemm_gflops (int M, int N, int K, int runs)
 {
-  g_autofree float *a = g_new (float, (gsize)M *K);
-  g_autofree float *bm = g_new (float, (gsize)K *N);
-  g_autofree float *cm = g_new0 (float, (gsize)M *N);
-  fill_normal (a, (gsize)M * K, 1.0f, 1);
-  fill_normal (bm, (gsize)K * N, 1.0f, 2);
+  g_autofree float *a = g_new (float, (gsize) M *K);
+  g_autofree float *bm = g_new (float, (gsize) K *N);
+  g_autofree float *cm = g_new0 (float, (gsize) M *N);
+  fill_normal (a, (gsize) M * K, 1.0f, 1);
+  fill_normal (bm, (gsize) K * N, 1.0f, 2);
   const double flop = 2.0 * M * N * K;
   /* Repeat small products so one timing covers >= ~20 ms. */
-  int inner = (int)MAX (1.0, 2e9 / flop);
+  int inner = (int) MAX (1.0, 2e9 / flop);
   double best = 0;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, a, K,
       bm, N, 0.0f, cm, N);
@@ -512,8 +513,8 @@ bench_infer_fcn_b64 (GError **error)
       = sd_workspace_new (m, B, T_LEN, SD_MODE_EVAL, error);
   if (ws == NULL)
     return FALSE;
-  g_autofree float *x = g_new (float, (gsize)B *T_LEN);
-  fill_normal (x, (gsize)B * T_LEN, 1.0f, (guint64)opt.seed);
+  g_autofree float *x = g_new (float, (gsize) B *T_LEN);
+  fill_normal (x, (gsize) B * T_LEN, 1.0f, (guint64) opt.seed);
   const double flop = 2.0 * B * conv_macs (sd_model_get_arch (m), T_LEN);
 
   volatile float sink = sd_model_forward (m, ws, x, B, T_LEN)[0];
@@ -524,7 +525,7 @@ bench_infer_fcn_b64 (GError **error)
       sink += sd_model_forward (m, ws, x, B, T_LEN)[0];
     samples[r] = 1e3 * (now_s () - t0) / n;
   }
-  (void)sink;
+  (void) sink;
   double ms = median (samples, opt.repeat);
   double gflops = flop / (ms * 1e-3) / 1e9;
 
@@ -568,27 +569,27 @@ typedef struct
 static inline float
 signf (float u)
 {
-  return (float)((u > 0.0f) - (u < 0.0f));
+  return (float) ((u > 0.0f) - (u < 0.0f));
 }
 
 static double
 bench_own_dream_step (BenchDream *d)
 {
   const int B = d->B, K = d->K, T = T_LEN;
-  const float l2w = (float)DREAM_L2, tvw = (float)DREAM_TV;
-  const float step = (float)DREAM_STEP;
-  const float lo = (float)DREAM_LO, hi = (float)DREAM_HI;
+  const float l2w = (float) DREAM_L2, tvw = (float) DREAM_TV;
+  const float step = (float) DREAM_STEP;
+  const float lo = (float) DREAM_LO, hi = (float) DREAM_HI;
   const float *logits = sd_model_forward (d->model, d->ws, d->x, B, T);
   sd_model_backward (d->model, d->ws, d->dlogits, NULL, d->dx);
 
   double J = 0.0;
   for (int b = 0; b < B; b++) {
-    float *x = d->x + (gsize)b * T;
-    float *g = d->dx + (gsize)b * T;
+    float *x = d->x + (gsize) b * T;
+    float *g = d->dx + (gsize) b * T;
     double l2 = 0.0, tv = 0.0;
     J += logits[b * K + DREAM_TARGET];
     for (int t = 0; t < T; t++) {
-      l2 += (double)x[t] * x[t];
+      l2 += (double) x[t] * x[t];
       g[t] -= 2.0f * l2w * x[t];
     }
     for (int t = 0; t < T - 1; t++) {
@@ -620,9 +621,9 @@ bench_dream (int B, GError **error)
   if (ws == NULL)
     return FALSE;
   const int K = sd_model_get_n_classes (m);
-  BenchDream d = { m, ws, B, K, g_new (float, (gsize)B *T_LEN),
-    g_new (float, (gsize)B *T_LEN), g_new0 (float, (gsize)B *K) };
-  fill_normal (d.x, (gsize)B * T_LEN, 0.1f, (guint64)opt.seed);
+  BenchDream d = { m, ws, B, K, g_new (float, (gsize) B *T_LEN),
+    g_new (float, (gsize) B *T_LEN), g_new0 (float, (gsize) B *K) };
+  fill_normal (d.x, (gsize) B * T_LEN, 0.1f, (guint64) opt.seed);
   for (int b = 0; b < B; b++)
     d.dlogits[b * K + DREAM_TARGET] = 1.0f;
 
@@ -731,6 +732,7 @@ main (int argc, char **argv)
       "- seqdream benchmarks (one JSON object per line)");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_autoptr (GError) error = NULL;
+  char **argv0 = g_strdupv (argv); /* for execv, before parsing */
 
   setlocale (LC_ALL, "");
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
@@ -752,6 +754,16 @@ main (int argc, char **argv)
   }
   setlocale (LC_NUMERIC, "C");
   openblas_set_num_threads (1);
+  if (g_strcmp0 (g_getenv ("OPENBLAS_NUM_THREADS"), "1") != 0) {
+    /* The pthread OpenBLAS starts its worker threads when it is loaded,
+     * before main; they stay idle after openblas_set_num_threads (1) but
+     * still wake up now and then. Start again without them. */
+    g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+    g_setenv ("OPENBLAS_NUM_THREADS", "1", TRUE);
+    if (self != NULL)
+      execv (self, argv0);
+    /* Not fatal: the measurements are single-threaded either way. */
+  }
 
   g_auto (GStrv) wanted = only ? g_strsplit (only, ",", -1) : NULL;
   if (wanted != NULL)
@@ -779,5 +791,6 @@ main (int argc, char **argv)
     }
   }
   g_free (opt.forda_train);
+  g_strfreev (argv0);
   return status;
 }

@@ -77,7 +77,7 @@ sd_arch_from_preset (
     arch_add_conv (arch, 64, 3);
     arch_add_conv (arch, 64, 3);
   } else {
-    g_autofree char *list = g_strjoinv (", ", (char **)preset_names);
+    g_autofree char *list = g_strjoinv (", ", (char **) preset_names);
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "unknown architecture '%s' (known: %s)", name, list);
     return FALSE;
@@ -102,7 +102,7 @@ get_int_member (
         hi);
     return FALSE;
   }
-  *out = (int)v;
+  *out = (int) v;
   return TRUE;
 }
 
@@ -118,7 +118,7 @@ get_int_array (JsonObject *o, const char *key, int lo, int hi, int *out,
   }
   JsonArray *a = json_node_get_array (n);
   guint len = json_array_get_length (a);
-  if (len < 1 || (int)len > max_n) {
+  if (len < 1 || (int) len > max_n) {
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
         "arch: stage '%s' has %u entries, expected 1 to %d", key, len, max_n);
     return FALSE;
@@ -137,9 +137,9 @@ get_int_array (JsonObject *o, const char *key, int lo, int hi, int *out,
           key, i, v, lo, hi);
       return FALSE;
     }
-    out[i] = (int)v;
+    out[i] = (int) v;
   }
-  *n_out = (int)len;
+  *n_out = (int) len;
   return TRUE;
 }
 
@@ -164,7 +164,7 @@ get_float_member (JsonObject *o, const char *key, float def, float lo, float hi,
         "arch: '%s' = %g is outside [%g, %g]", key, v, lo, hi);
     return FALSE;
   }
-  *out = (float)v;
+  *out = (float) v;
   return TRUE;
 }
 
@@ -259,7 +259,7 @@ sd_arch_from_json (const char *json, SdArch *arch, GError **error)
     }
     s->n_convs = nc;
   }
-  arch->n_stages = (int)n_stages;
+  arch->n_stages = (int) n_stages;
   return TRUE;
 }
 

@@ -198,9 +198,9 @@ label_table_resolve (const LabelTable *t, const char *const *known,
         g_free (map);
         return NULL;
       }
-      map[i] = (guint)k;
+      map[i] = (guint) k;
     }
-    *labels_out = g_strdupv ((char **)known);
+    *labels_out = g_strdupv ((char **) known);
     *n_classes_out = g_strv_length (*labels_out);
     return map;
   }
@@ -225,7 +225,7 @@ label_table_resolve (const LabelTable *t, const char *const *known,
   }
   *n_classes_out = names->len;
   g_ptr_array_add (names, NULL);
-  *labels_out = (char **)g_ptr_array_free (names, FALSE);
+  *labels_out = (char **) g_ptr_array_free (names, FALSE);
   g_free (keys);
   return map;
 }
@@ -299,7 +299,7 @@ ucr_parse_line (
 
     if (n_fields == 0) {
       label = tok;
-      label_len = (gsize)(s - tok);
+      label_len = (gsize) (s - tok);
       if (memchr (label, '\0', label_len) != NULL) {
         g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
             "%s:%u: the label holds a NUL byte (not a text file?)", p->path,
@@ -312,15 +312,15 @@ ucr_parse_line (
       float f;
 
       if (end != s) {
-        g_autofree char *q = quote_token (tok, (gsize)(s - tok));
+        g_autofree char *q = quote_token (tok, (gsize) (s - tok));
         g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
             "%s:%u: value %u, %s, is not a number", p->path, line, n_values + 1,
             q);
         return FALSE;
       }
-      f = (float)v;
+      f = (float) v;
       if (!isfinite (f)) {
-        g_autofree char *q = quote_token (tok, (gsize)(s - tok));
+        g_autofree char *q = quote_token (tok, (gsize) (s - tok));
         g_set_error (error, SD_ERROR, SD_ERROR_NONFINITE,
             "%s:%u: value %u, %s, is %s", p->path, line, n_values + 1, q,
             isfinite (v) ? "out of the range of a 32-bit float" : "not finite");
@@ -388,18 +388,18 @@ ucr_finish (UcrParser *p, const char *const *known, GError **error)
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
         "%s:%u: label “%s” is not one of the known labels (%s)", p->path,
         g_array_index (p->labels.first_seen, guint, unknown),
-        (const char *)g_ptr_array_index (p->labels.tokens, unknown), set);
+        (const char *) g_ptr_array_index (p->labels.tokens, unknown), set);
     return NULL;
   }
 
   ds = g_new0 (SdDataset, 1);
   ds->n = n;
   ds->length = p->length;
-  ds->x = (float *)(void *)g_array_free (p->x, FALSE);
+  ds->x = (float *) (void *) g_array_free (p->x, FALSE);
   p->x = NULL;
   ds->y = g_new (int, n);
   for (i = 0; i < n; i++)
-    ds->y[i] = (int)map[g_array_index (p->row_label, guint, i)];
+    ds->y[i] = (int) map[g_array_index (p->row_label, guint, i)];
   ds->n_classes = n_classes;
   ds->labels = names;
   ds->sample_rate = 0;
@@ -455,11 +455,11 @@ sd_dataset_load_ucr (
       eol++;
     if (!reserved && p.length > 0) {
       /* Reserve room for the whole file, guessed from the first row. */
-      gsize rows = len / (gsize)(eol + 1 - s) + 2;
+      gsize rows = len / (gsize) (eol + 1 - s) + 2;
       guint have = p.x->len;
 
       if (rows <= G_MAXUINT / p.length) {
-        g_array_set_size (p.x, (guint)rows * p.length);
+        g_array_set_size (p.x, (guint) rows * p.length);
         g_array_set_size (p.x, have);
       }
       reserved = TRUE;
@@ -519,12 +519,12 @@ open_sound (const char *path, SF_INFO *info, GError **error)
 static gint64
 split_point (gint64 n, double train_fraction)
 {
-  double p = train_fraction * (double)n;
+  double p = train_fraction * (double) n;
   double r = nearbyint (p);
 
   if (fabs (p - r) <= 1e-9 * MAX (1.0, p))
-    return (gint64)r;
-  return (gint64)floor (p);
+    return (gint64) r;
+  return (gint64) floor (p);
 }
 
 /* The windows of one recording: starts first, first + hop, ..., count. */
@@ -549,8 +549,8 @@ plan_windows (WindowPlan *plan, gint64 n, guint window, guint hop,
     limit = plan->train_end;
   else if (part == SD_SPLIT_TEST)
     plan->first = plan->train_end + window;
-  if (limit - plan->first >= (gint64)window)
-    plan->count = (guint64)(limit - plan->first - window) / hop + 1;
+  if (limit - plan->first >= (gint64) window)
+    plan->count = (guint64) (limit - plan->first - window) / hop + 1;
   else
     plan->count = 0;
 }
@@ -621,7 +621,7 @@ read_windows (const SdWavSource *src, const WindowPlan *plan, int rate,
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
         "“%s”: read only %" G_GINT64_FORMAT " of its %" G_GINT64_FORMAT
         " samples (truncated file?)",
-        src->path, (gint64)got, plan->n_samples);
+        src->path, (gint64) got, plan->n_samples);
     g_free (buf);
     return FALSE;
   }
@@ -629,12 +629,12 @@ read_windows (const SdWavSource *src, const WindowPlan *plan, int rate,
     if (!isfinite (buf[i])) {
       g_set_error (error, SD_ERROR, SD_ERROR_NONFINITE,
           "“%s”: sample %" G_GINT64_FORMAT " (at %.6f s) is not finite (%g)",
-          src->path, i, (double)i / rate, (double)buf[i]);
+          src->path, i, (double) i / rate, (double) buf[i]);
       g_free (buf);
       return FALSE;
     }
   for (w = 0; w < plan->count; w++)
-    memcpy (dst + w * window, buf + plan->first + (gint64)(w * hop),
+    memcpy (dst + w * window, buf + plan->first + (gint64) (w * hop),
         window * sizeof (float));
   g_free (buf);
   return TRUE;
@@ -675,7 +675,7 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
   }
   if (part != SD_SPLIT_ALL && part != SD_SPLIT_TRAIN && part != SD_SPLIT_TEST) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG, "Unknown split part %d",
-        (int)part);
+        (int) part);
     return NULL;
   }
   if (part != SD_SPLIT_ALL && !(train_fraction > 0 && train_fraction < 1)) {
@@ -753,12 +753,12 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
             &sources[i], &plans[i], rate, window, hop, x + row * window, error))
       goto out;
     for (w = 0; w < plans[i].count; w++)
-      y[row + w] = (int)map[source_label[i]];
+      y[row + w] = (int) map[source_label[i]];
     row += plans[i].count;
   }
 
   ds = g_new0 (SdDataset, 1);
-  ds->n = (guint)total;
+  ds->n = (guint) total;
   ds->length = window;
   ds->x = g_steal_pointer (&x);
   ds->y = g_steal_pointer (&y);
@@ -796,7 +796,7 @@ sd_dataset_subset (const SdDataset *ds, const guint *idx, guint n)
   out = g_new0 (SdDataset, 1);
   out->n = n;
   out->length = ds->length;
-  out->x = g_new (float, (gsize)n *len);
+  out->x = g_new (float, (gsize) n *len);
   out->y = g_new (int, n);
   for (i = 0; i < n; i++) {
     memcpy (out->x + i * len, ds->x + idx[i] * len, len * sizeof (float));
@@ -848,5 +848,5 @@ sd_zscore_series (float *x, guint length)
     return;
   }
   for (i = 0; i < length; i++)
-    x[i] = (float)((x[i] - mean) / sd);
+    x[i] = (float) ((x[i] - mean) / sd);
 }

@@ -12,7 +12,7 @@ gsize
 sd_conv1d_scratch_size (int C, int K, int T)
 {
   g_return_val_if_fail (C > 0 && K > 0 && T > 0, 0);
-  return K == 1 ? 0 : (gsize)C * K * T;
+  return K == 1 ? 0 : (gsize) C * K * T;
 }
 
 /* inp (C,T) -> col (C*K,T); row (c,k) is channel c shifted by k - left.
@@ -22,19 +22,19 @@ im2col (float *col, const float *inp, int C, int T, int K)
 {
   const int left = (K - 1) / 2;
   for (int c = 0; c < C; c++) {
-    const float *x = inp + (gsize)c * T;
+    const float *x = inp + (gsize) c * T;
     for (int k = 0; k < K; k++) {
-      float *row = col + ((gsize)c * K + k) * T;
+      float *row = col + ((gsize) c * K + k) * T;
       const int s = k - left; /* row[t] = x[t + s] */
       const int t0 = MAX (0, -s);
       const int t1 = MIN (T, T - s);
       if (t1 <= t0) {
-        memset (row, 0, (gsize)T * sizeof (float));
+        memset (row, 0, (gsize) T * sizeof (float));
         continue;
       }
-      memset (row, 0, (gsize)t0 * sizeof (float));
-      memcpy (row + t0, x + t0 + s, (gsize)(t1 - t0) * sizeof (float));
-      memset (row + t1, 0, (gsize)(T - t1) * sizeof (float));
+      memset (row, 0, (gsize) t0 * sizeof (float));
+      memcpy (row + t0, x + t0 + s, (gsize) (t1 - t0) * sizeof (float));
+      memset (row + t1, 0, (gsize) (T - t1) * sizeof (float));
     }
   }
 }
@@ -46,9 +46,9 @@ col2im_add (float *inp, const float *col, int C, int T, int K)
 {
   const int left = (K - 1) / 2;
   for (int c = 0; c < C; c++) {
-    float *x = inp + (gsize)c * T;
+    float *x = inp + (gsize) c * T;
     for (int k = 0; k < K; k++) {
-      const float *row = col + ((gsize)c * K + k) * T;
+      const float *row = col + ((gsize) c * K + k) * T;
       const int s = k - left;
       const int t0 = MAX (0, -s);
       const int t1 = MIN (T, T - s);
@@ -70,8 +70,8 @@ sd_conv1d_forward (float *out, const float *inp, const float *weight,
 
   const int CK = C * K;
   for (int b = 0; b < B; b++) {
-    const float *x = inp + (gsize)b * C * T;
-    float *o = out + (gsize)b * OC * T;
+    const float *x = inp + (gsize) b * C * T;
+    float *o = out + (gsize) b * OC * T;
     const float *m = x; /* K == 1: the input already is the column matrix */
     if (K > 1) {
       im2col (col, x, C, T, K);
@@ -81,7 +81,7 @@ sd_conv1d_forward (float *out, const float *inp, const float *weight,
     float beta = 0.0f;
     if (bias != NULL) {
       for (int oc = 0; oc < OC; oc++) {
-        float *orow = o + (gsize)oc * T;
+        float *orow = o + (gsize) oc * T;
         const float bv = bias[oc];
         for (int t = 0; t < T; t++)
           orow[t] = bv;
@@ -108,20 +108,20 @@ sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
 
   const int CK = C * K;
   for (int b = 0; b < B; b++) {
-    const float *g = dout + (gsize)b * OC * T;
+    const float *g = dout + (gsize) b * OC * T;
 
     if (dbias != NULL) {
       for (int oc = 0; oc < OC; oc++) {
-        const float *grow = g + (gsize)oc * T;
+        const float *grow = g + (gsize) oc * T;
         double s = 0.0;
         for (int t = 0; t < T; t++)
           s += grow[t];
-        dbias[oc] += (float)s;
+        dbias[oc] += (float) s;
       }
     }
 
     if (dweight != NULL) {
-      const float *x = inp + (gsize)b * C * T;
+      const float *x = inp + (gsize) b * C * T;
       const float *m = x;
       if (K > 1) {
         im2col (col, x, C, T, K);
@@ -132,7 +132,7 @@ sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
     }
 
     if (dinp != NULL) {
-      float *dx = dinp + (gsize)b * C * T;
+      float *dx = dinp + (gsize) b * C * T;
       if (K == 1) {
         cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, C, T, OC, 1.0f,
             weight, C, g, T, 1.0f, dx, T);
@@ -159,51 +159,51 @@ sd_batchnorm_forward_train (float *out, float *mean, float *rstd,
   g_return_if_fail (out != NULL && inp != NULL);
   g_return_if_fail (B > 0 && C > 0 && T > 0);
 
-  const gsize n = (gsize)B * T;
+  const gsize n = (gsize) B * T;
   for (int c = 0; c < C; c++) {
     double s = 0.0;
     for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize)b * C + c) * T;
+      const float *x = inp + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++)
         s += x[t];
     }
-    const double mu = s / (double)n;
+    const double mu = s / (double) n;
     double ss = 0.0;
     for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize)b * C + c) * T;
+      const float *x = inp + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++) {
         const double d = x[t] - mu;
         ss += d * d;
       }
     }
-    const double var = ss / (double)n;
-    const double rs = 1.0 / sqrt (var + (double)eps);
+    const double var = ss / (double) n;
+    const double rs = 1.0 / sqrt (var + (double) eps);
 
     /* (x - mean) first, not x*scale + shift: folding the mean into the
      * shift cancels catastrophically when |mean| >> std */
-    const float muf = (float)mu;
-    const float scale = (float)((gamma != NULL ? gamma[c] : 1.0) * rs);
+    const float muf = (float) mu;
+    const float scale = (float) ((gamma != NULL ? gamma[c] : 1.0) * rs);
     const float shift = beta != NULL ? beta[c] : 0.0f;
     for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize)b * C + c) * T;
-      float *o = out + ((gsize)b * C + c) * T;
+      const float *x = inp + ((gsize) b * C + c) * T;
+      float *o = out + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++)
         o[t] = (x[t] - muf) * scale + shift;
     }
 
     if (mean != NULL)
-      mean[c] = (float)mu;
+      mean[c] = (float) mu;
     if (rstd != NULL)
-      rstd[c] = (float)rs;
+      rstd[c] = (float) rs;
     if (running_mean != NULL)
       running_mean[c]
-          = (float)((1.0 - momentum) * running_mean[c] + momentum * mu);
+          = (float) ((1.0 - momentum) * running_mean[c] + momentum * mu);
     if (running_var != NULL) {
       /* n == 1 has no unbiased estimate (PyTorch refuses to train then);
        * fall back to the biased one rather than dividing by zero */
-      const double uvar = n > 1 ? var * (double)n / (double)(n - 1) : var;
+      const double uvar = n > 1 ? var * (double) n / (double) (n - 1) : var;
       running_var[c]
-          = (float)((1.0 - momentum) * running_var[c] + momentum * uvar);
+          = (float) ((1.0 - momentum) * running_var[c] + momentum * uvar);
     }
   }
 }
@@ -219,35 +219,35 @@ sd_batchnorm_backward_train (float *dinp, float *dgamma, float *dbeta,
   g_return_if_fail (rstd != NULL);
   g_return_if_fail (B > 0 && C > 0 && T > 0);
 
-  const double n = (double)B * T;
+  const double n = (double) B * T;
   for (int c = 0; c < C; c++) {
     const float mu = mean[c];
     const float rs = rstd[c];
     double sum_dy = 0.0, sum_dy_xhat = 0.0;
     for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize)b * C + c) * T;
-      const float *dy = dout + ((gsize)b * C + c) * T;
+      const float *x = inp + ((gsize) b * C + c) * T;
+      const float *dy = dout + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++) {
         sum_dy += dy[t];
-        sum_dy_xhat += (double)dy[t] * ((x[t] - mu) * rs);
+        sum_dy_xhat += (double) dy[t] * ((x[t] - mu) * rs);
       }
     }
     if (dgamma != NULL)
-      dgamma[c] += (float)sum_dy_xhat;
+      dgamma[c] += (float) sum_dy_xhat;
     if (dbeta != NULL)
-      dbeta[c] += (float)sum_dy;
+      dbeta[c] += (float) sum_dy;
     if (dinp == NULL)
       continue;
 
     /* dx = a*dy + b*xhat + c0, all per-channel constants */
     const double gm = gamma != NULL ? gamma[c] : 1.0;
-    const float a = (float)(gm * rs);
-    const float bx = (float)(-gm * rs * sum_dy_xhat / n);
-    const float c0 = (float)(-gm * rs * sum_dy / n);
+    const float a = (float) (gm * rs);
+    const float bx = (float) (-gm * rs * sum_dy_xhat / n);
+    const float c0 = (float) (-gm * rs * sum_dy / n);
     for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize)b * C + c) * T;
-      const float *dy = dout + ((gsize)b * C + c) * T;
-      float *dx = dinp + ((gsize)b * C + c) * T;
+      const float *x = inp + ((gsize) b * C + c) * T;
+      const float *dy = dout + ((gsize) b * C + c) * T;
+      float *dx = dinp + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++)
         dx[t] += a * dy[t] + bx * ((x[t] - mu) * rs) + c0;
     }
@@ -265,13 +265,13 @@ sd_batchnorm_forward_eval (float *out, const float *inp, const float *gamma,
   g_return_if_fail (B > 0 && C > 0 && T > 0);
 
   for (int c = 0; c < C; c++) {
-    const double rs = 1.0 / sqrt ((double)running_var[c] + (double)eps);
+    const double rs = 1.0 / sqrt ((double) running_var[c] + (double) eps);
     const float mu = running_mean[c];
-    const float scale = (float)((gamma != NULL ? gamma[c] : 1.0) * rs);
+    const float scale = (float) ((gamma != NULL ? gamma[c] : 1.0) * rs);
     const float shift = beta != NULL ? beta[c] : 0.0f;
     for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize)b * C + c) * T;
-      float *o = out + ((gsize)b * C + c) * T;
+      const float *x = inp + ((gsize) b * C + c) * T;
+      float *o = out + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++)
         o[t] = (x[t] - mu) * scale + shift;
     }
@@ -292,30 +292,30 @@ sd_batchnorm_backward_eval (float *dinp, float *dgamma, float *dbeta,
   g_return_if_fail (B > 0 && C > 0 && T > 0);
 
   for (int c = 0; c < C; c++) {
-    const double rs = 1.0 / sqrt ((double)running_var[c] + (double)eps);
+    const double rs = 1.0 / sqrt ((double) running_var[c] + (double) eps);
     if (dgamma != NULL || dbeta != NULL) {
       const float mu = running_mean != NULL ? running_mean[c] : 0.0f;
-      const float rsf = (float)rs;
+      const float rsf = (float) rs;
       double sum_dy = 0.0, sum_dy_xhat = 0.0;
       for (int b = 0; b < B; b++) {
-        const float *dy = dout + ((gsize)b * C + c) * T;
-        const float *x = inp != NULL ? inp + ((gsize)b * C + c) * T : NULL;
+        const float *dy = dout + ((gsize) b * C + c) * T;
+        const float *x = inp != NULL ? inp + ((gsize) b * C + c) * T : NULL;
         for (int t = 0; t < T; t++) {
           sum_dy += dy[t];
           if (x != NULL)
-            sum_dy_xhat += (double)dy[t] * ((x[t] - mu) * rsf);
+            sum_dy_xhat += (double) dy[t] * ((x[t] - mu) * rsf);
         }
       }
       if (dgamma != NULL)
-        dgamma[c] += (float)sum_dy_xhat;
+        dgamma[c] += (float) sum_dy_xhat;
       if (dbeta != NULL)
-        dbeta[c] += (float)sum_dy;
+        dbeta[c] += (float) sum_dy;
     }
     if (dinp != NULL) {
-      const float a = (float)((gamma != NULL ? gamma[c] : 1.0) * rs);
+      const float a = (float) ((gamma != NULL ? gamma[c] : 1.0) * rs);
       for (int b = 0; b < B; b++) {
-        const float *dy = dout + ((gsize)b * C + c) * T;
-        float *dx = dinp + ((gsize)b * C + c) * T;
+        const float *dy = dout + ((gsize) b * C + c) * T;
+        float *dx = dinp + ((gsize) b * C + c) * T;
         for (int t = 0; t < T; t++)
           dx[t] += a * dy[t];
       }
@@ -372,13 +372,13 @@ void
 sd_gap_forward (float *out, const float *inp, int B, int C, int T)
 {
   g_return_if_fail (B > 0 && C > 0 && T > 0);
-  const gsize rows = (gsize)B * C;
+  const gsize rows = (gsize) B * C;
   for (gsize r = 0; r < rows; r++) {
     const float *x = inp + r * T;
     double s = 0.0;
     for (int t = 0; t < T; t++)
       s += x[t];
-    out[r] = (float)(s / T);
+    out[r] = (float) (s / T);
   }
 }
 
@@ -389,9 +389,9 @@ sd_gap_backward (float *dinp, const float *dout, int B, int C, int T)
   g_return_if_fail (B > 0 && C > 0 && T > 0);
   if (dinp == NULL)
     return;
-  const gsize rows = (gsize)B * C;
+  const gsize rows = (gsize) B * C;
   for (gsize r = 0; r < rows; r++) {
-    const float g = dout[r] / (float)T;
+    const float g = dout[r] / (float) T;
     float *dx = dinp + r * T;
     for (int t = 0; t < T; t++)
       dx[t] += g;
@@ -411,7 +411,7 @@ sd_dense_forward (float *out, const float *inp, const float *weight,
   float beta = 0.0f;
   if (bias != NULL) {
     for (int b = 0; b < B; b++)
-      memcpy (out + (gsize)b * OUT, bias, (gsize)OUT * sizeof (float));
+      memcpy (out + (gsize) b * OUT, bias, (gsize) OUT * sizeof (float));
     beta = 1.0f;
   }
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, inp,
@@ -439,8 +439,8 @@ sd_dense_backward (float *dinp, float *dweight, float *dbias, const float *dout,
     for (int o = 0; o < OUT; o++) {
       double s = 0.0;
       for (int b = 0; b < B; b++)
-        s += dout[(gsize)b * OUT + o];
-      dbias[o] += (float)s;
+        s += dout[(gsize) b * OUT + o];
+      dbias[o] += (float) s;
     }
   }
 }
@@ -456,8 +456,8 @@ sd_softmax_forward (float *probs, const float *logits, int B, int K)
   g_return_if_fail (B > 0 && K > 0);
 
   for (int b = 0; b < B; b++) {
-    const float *z = logits + (gsize)b * K;
-    float *p = probs + (gsize)b * K;
+    const float *z = logits + (gsize) b * K;
+    float *p = probs + (gsize) b * K;
     float mx = z[0];
     for (int k = 1; k < K; k++)
       mx = MAX (mx, z[k]);
@@ -466,7 +466,7 @@ sd_softmax_forward (float *probs, const float *logits, int B, int K)
       p[k] = expf (z[k] - mx);
       s += p[k];
     }
-    const float inv = (float)(1.0 / s);
+    const float inv = (float) (1.0 / s);
     for (int k = 0; k < K; k++)
       p[k] *= inv;
   }
@@ -485,18 +485,18 @@ sd_crossentropy_forward_backward (
 
   double loss = 0.0;
   for (int b = 0; b < B; b++) {
-    const double p = probs[(gsize)b * K + labels[b]];
+    const double p = probs[(gsize) b * K + labels[b]];
     loss -= log (MAX (p, 1e-30));
   }
   if (dlogits != NULL) {
-    const float invB = 1.0f / (float)B;
+    const float invB = 1.0f / (float) B;
     for (int b = 0; b < B; b++) {
-      const float *p = probs + (gsize)b * K;
-      float *d = dlogits + (gsize)b * K;
+      const float *p = probs + (gsize) b * K;
+      float *d = dlogits + (gsize) b * K;
       for (int k = 0; k < K; k++)
         d[k] = p[k] * invB;
       d[labels[b]] -= invB;
     }
   }
-  return (float)(loss / B);
+  return (float) (loss / B);
 }

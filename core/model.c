@@ -129,7 +129,7 @@ add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1, gint64 d2,
   info->shape[1] = d1;
   info->shape[2] = d2;
   info->numel
-      = (gsize)d0 * (ndim > 1 ? (gsize)d1 : 1) * (ndim > 2 ? (gsize)d2 : 1);
+      = (gsize) d0 * (ndim > 1 ? (gsize) d1 : 1) * (ndim > 2 ? (gsize) d2 : 1);
   info->offset = m->n_params;
   info->trainable = trainable;
   m->n_params += info->numel;
@@ -297,7 +297,7 @@ model_alloc (const SdArch *arch, GError **error)
 static void
 model_init_params (SdModel *m, guint64 seed)
 {
-  guint32 s[2] = { (guint32)seed, (guint32)(seed >> 32) };
+  guint32 s[2] = { (guint32) seed, (guint32) (seed >> 32) };
   g_autoptr (GRand) rng = g_rand_new_with_seed_array (s, 2);
   float fc_bound = 1.0f;
 
@@ -315,14 +315,14 @@ model_init_params (SdModel *m, guint64 seed)
       float bound;
       if (t->ndim >= 2) {
         gint64 fan_in = t->shape[1] * (t->ndim == 3 ? t->shape[2] : 1);
-        bound = 1.0f / sqrtf ((float)fan_in);
+        bound = 1.0f / sqrtf ((float) fan_in);
         if (g_strcmp0 (t->name, "fc.weight") == 0)
           fc_bound = bound;
       } else {
         bound = fc_bound; /* fc.bias follows fc.weight */
       }
       for (gsize k = 0; k < t->numel; k++)
-        p[k] = (float)g_rand_double_range (rng, -bound, bound);
+        p[k] = (float) g_rand_double_range (rng, -bound, bound);
     }
   }
 }
@@ -369,7 +369,7 @@ sd_model_new (
   SdModel *m = model_alloc (arch, error);
   if (m == NULL)
     return NULL;
-  m->labels = g_strdupv ((char **)labels);
+  m->labels = g_strdupv ((char **) labels);
   model_init_params (m, seed);
   return m;
 }
@@ -438,7 +438,7 @@ sd_model_get_n_classes (const SdModel *model)
 const char *const *
 sd_model_get_labels (const SdModel *model)
 {
-  return (const char *const *)model->labels;
+  return (const char *const *) model->labels;
 }
 
 int
@@ -553,14 +553,14 @@ sd_model_get_params (SdModel *model)
 const char *const *
 sd_model_get_layer_names (const SdModel *model)
 {
-  return (const char *const *)model->layer_names;
+  return (const char *const *) model->layer_names;
 }
 
 void
 sd_model_normalize_input (const SdModel *model, float *x, int B, int T)
 {
   for (int b = 0; b < B; b++) {
-    float *row = x + (gsize)b * T;
+    float *row = x + (gsize) b * T;
     switch (model->norm.mode) {
       case SD_NORM_PER_SERIES: {
         double s = 0.0, ss = 0.0;
@@ -571,9 +571,9 @@ sd_model_normalize_input (const SdModel *model, float *x, int B, int T)
           ss += (row[t] - mean) * (row[t] - mean);
         double sd = sqrt (ss / T);
         /* A flat window carries no shape: map it to zeros, not NaN. */
-        float scale = sd > 1e-8 ? (float)(1.0 / sd) : 0.0f;
+        float scale = sd > 1e-8 ? (float) (1.0 / sd) : 0.0f;
         for (int t = 0; t < T; t++)
-          row[t] = (float)(row[t] - mean) * scale;
+          row[t] = (float) (row[t] - mean) * scale;
         break;
       }
       case SD_NORM_FIXED: {
@@ -664,7 +664,7 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
   }
   JsonArray *la = json_node_get_array (labels);
   guint n = json_array_get_length (la);
-  if ((int)n != m->arch.n_classes) {
+  if ((int) n != m->arch.n_classes) {
     g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
         "%s: %u labels for %d classes", file, n, m->arch.n_classes);
     return FALSE;
@@ -680,7 +680,7 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     }
     m->labels[i] = g_strdup (json_node_get_string (e));
   }
-  if (!check_labels ((const char *const *)m->labels, (int)n, file, error))
+  if (!check_labels ((const char *const *) m->labels, (int) n, file, error))
     return FALSE;
 
   g_autoptr (JsonParser) np = json_parser_new ();
@@ -711,15 +711,15 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
             file);
         return FALSE;
       }
-      m->norm.mean = (float)mean;
-      m->norm.std = (float)sd;
+      m->norm.mean = (float) mean;
+      m->norm.std = (float) sd;
     }
   }
 
   guint64 len;
   if (!parse_uint_meta (st, "train_length", 100000000, &len, error))
     return FALSE;
-  m->train_length = (guint)len;
+  m->train_length = (guint) len;
 
   const char *rate = sd_safetensors_get_metadata (st, "sample_rate");
   if (rate != NULL) {
@@ -749,8 +749,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
           "%s: metadata 'input_range' must be [lo, hi] with lo < hi", file);
       return FALSE;
     }
-    m->range_lo = (float)lo;
-    m->range_hi = (float)hi;
+    m->range_lo = (float) lo;
+    m->range_hi = (float) hi;
   }
 
   const char *prov = sd_safetensors_get_metadata (st, "provenance");
@@ -928,7 +928,7 @@ sd_workspace_new (
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
   }
-  gsize BT = (gsize)max_batch * max_length;
+  gsize BT = (gsize) max_batch * max_length;
   gsize col = 0;
   gsize total = 0;
   for (int i = 0; i < m->n_ops; i++)
@@ -937,15 +937,15 @@ sd_workspace_new (
           col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K, max_length));
   for (int i = 0; i < m->n_acts; i++)
     total += 2 * BT * m->act_channels[i];
-  gsize feat = (gsize)max_batch * m->feat_channels;
+  gsize feat = (gsize) max_batch * m->feat_channels;
   gsize extra = col + 2 * m->bn_channels_total + 2 * feat
-                + (gsize)max_batch * m->arch.n_classes;
+                + (gsize) max_batch * m->arch.n_classes;
   /* 2^31 floats = 8 GiB: far beyond any sensible window. */
-  if (total + extra > ((gsize)1 << 31)) {
+  if (total + extra > ((gsize) 1 << 31)) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "workspace for batch %d x length %d of '%s' would need %.1f GiB",
         max_batch, max_length, m->arch.name,
-        (double)(total + extra) * 4.0 / (1 << 30));
+        (double) (total + extra) * 4.0 / (1 << 30));
     return NULL;
   }
   SdWorkspace *ws = g_new0 (SdWorkspace, 1);
@@ -1016,7 +1016,7 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
 
   ws->B = B;
   ws->T = T;
-  memcpy (ws->act[0], x, (gsize)B * T * sizeof (float));
+  memcpy (ws->act[0], x, (gsize) B * T * sizeof (float));
   for (int i = 0; i < m->n_ops; i++) {
     const Op *op = &m->ops[i];
     switch (op->type) {
@@ -1036,11 +1036,11 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
         break;
       case OP_RELU:
         sd_relu_forward (
-            ws->act[op->out], ws->act[op->in], (gsize)B * op->C * T);
+            ws->act[op->out], ws->act[op->in], (gsize) B * op->C * T);
         break;
       case OP_ADD:
         sd_add_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
-            (gsize)B * op->C * T);
+            (gsize) B * op->C * T);
         break;
       case OP_GAP:
         sd_gap_forward (ws->pooled, ws->act[op->in], B, op->C, T);
@@ -1066,8 +1066,9 @@ sd_model_backward (
 
   g_return_if_fail (ws->model == m && B > 0);
   for (int i = 0; i < m->n_acts; i++)
-    memset (ws->dact[i], 0, (gsize)B * T * m->act_channels[i] * sizeof (float));
-  memset (ws->dpooled, 0, (gsize)B * m->feat_channels * sizeof (float));
+    memset (
+        ws->dact[i], 0, (gsize) B * T * m->act_channels[i] * sizeof (float));
+  memset (ws->dpooled, 0, (gsize) B * m->feat_channels * sizeof (float));
 
   for (int i = m->n_ops - 1; i >= 0; i--) {
     const Op *op = &m->ops[i];
@@ -1084,11 +1085,11 @@ sd_model_backward (
       case OP_ADD:
         sd_add_backward (ws->dact[op->in],
             (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
-            ws->dact[op->out], (gsize)B * op->C * T);
+            ws->dact[op->out], (gsize) B * op->C * T);
         break;
       case OP_RELU: {
         /* In place: the gradient buffer is masked where the output is 0. */
-        gsize n = (gsize)B * op->C * T;
+        gsize n = (gsize) B * op->C * T;
         float *d = ws->dact[op->out];
         const float *y = ws->act[op->out];
         for (gsize k = 0; k < n; k++)
@@ -1113,5 +1114,5 @@ sd_model_backward (
   }
 #undef G
   if (dx != NULL)
-    memcpy (dx, ws->dact[0], (gsize)B * T * sizeof (float));
+    memcpy (dx, ws->dact[0], (gsize) B * T * sizeof (float));
 }

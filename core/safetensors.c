@@ -19,7 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#define SD_ST_MAX_HEADER ((guint64)100 * 1024 * 1024)
+#define SD_ST_MAX_HEADER ((guint64) 100 * 1024 * 1024)
 #define SD_ST_MAX_JSON_DEPTH 64
 #define SD_ST_QUOTE_MAX 80 /* characters of a name quoted in a message */
 
@@ -47,14 +47,14 @@ static const struct
 const char *
 sd_dtype_to_string (SdDtype dtype)
 {
-  g_return_val_if_fail ((guint)dtype < G_N_ELEMENTS (dtype_info), "?");
+  g_return_val_if_fail ((guint) dtype < G_N_ELEMENTS (dtype_info), "?");
   return dtype_info[dtype].name;
 }
 
 gsize
 sd_dtype_size (SdDtype dtype)
 {
-  g_return_val_if_fail ((guint)dtype < G_N_ELEMENTS (dtype_info), 0);
+  g_return_val_if_fail ((guint) dtype < G_N_ELEMENTS (dtype_info), 0);
   return dtype_info[dtype].size;
 }
 
@@ -63,7 +63,7 @@ dtype_from_string (const char *s, SdDtype *dtype)
 {
   for (guint i = 0; i < G_N_ELEMENTS (dtype_info); i++) {
     if (strcmp (s, dtype_info[i].name) == 0) {
-      *dtype = (SdDtype)i;
+      *dtype = (SdDtype) i;
       return TRUE;
     }
   }
@@ -89,7 +89,7 @@ quote (const char *s)
       break;
     }
     if (c == '\'' || c == '\\')
-      g_string_append_printf (q, "\\%c", (char)c);
+      g_string_append_printf (q, "\\%c", (char) c);
     else if (!g_unichar_isprint (c))
       g_string_append_printf (q, "\\u{%04X}", c);
     else
@@ -163,7 +163,7 @@ describe_char (JsonCheck *c)
 
   if (c->pos >= c->len)
     return g_strdup ("end of header");
-  ch = (guchar)c->s[c->pos];
+  ch = (guchar) c->s[c->pos];
   if (ch > 0x20 && ch < 0x7f)
     return g_strdup_printf ("'%c'", ch);
   return g_strdup_printf ("byte 0x%02x", ch);
@@ -207,7 +207,7 @@ jc_string (JsonCheck *c, GString *out)
 
     if (c->pos >= c->len)
       return jc_fail (c, "unterminated string");
-    ch = (guchar)c->s[c->pos];
+    ch = (guchar) c->s[c->pos];
     if (ch == '"') {
       c->pos++;
       return TRUE;
@@ -216,7 +216,7 @@ jc_string (JsonCheck *c, GString *out)
       return jc_fail (c, "unescaped control character 0x%02x in a string", ch);
     if (ch != '\\') {
       if (out)
-        g_string_append_c (out, (char)ch);
+        g_string_append_c (out, (char) ch);
       c->pos++;
       continue;
     }
@@ -258,8 +258,8 @@ jc_string (JsonCheck *c, GString *out)
         if (u == 0)
           return jc_fail (c, "\\u0000 (NUL) in a string is not supported");
         if (u >= 0xDC00 && u <= 0xDFFF)
-          return jc_fail (c, "unpaired surrogate \\u%04x", (guint)u);
-        cp = (gunichar)u;
+          return jc_fail (c, "unpaired surrogate \\u%04x", (guint) u);
+        cp = (gunichar) u;
         if (u >= 0xD800 && u <= 0xDBFF) {
           int lo = -1;
 
@@ -267,9 +267,9 @@ jc_string (JsonCheck *c, GString *out)
               && c->s[c->pos + 7] == 'u')
             lo = jc_hex4 (c, c->pos + 8);
           if (lo < 0xDC00 || lo > 0xDFFF)
-            return jc_fail (c, "unpaired surrogate \\u%04x", (guint)u);
-          cp = 0x10000 + (((gunichar)u - 0xD800) << 10)
-               + ((gunichar)lo - 0xDC00);
+            return jc_fail (c, "unpaired surrogate \\u%04x", (guint) u);
+          cp = 0x10000 + (((gunichar) u - 0xD800) << 10)
+               + ((gunichar) lo - 0xDC00);
           c->pos += 6;
         }
         if (out)
@@ -302,8 +302,8 @@ jc_number (JsonCheck *c)
       return jc_fail (c, "number with a leading zero");
   } else {
     while (c->pos < c->len && g_ascii_isdigit (c->s[c->pos])) {
-      guint d = (guint)(c->s[c->pos] - '0');
-      if (v > ((guint64)G_MAXINT64 - d) / 10)
+      guint d = (guint) (c->s[c->pos] - '0');
+      if (v > ((guint64) G_MAXINT64 - d) / 10)
         overflow = TRUE;
       else
         v = v * 10 + d;
@@ -332,7 +332,7 @@ jc_number (JsonCheck *c)
     gsize n = c->pos - start;
     c->pos = start;
     return jc_fail (c, "integer %.*s%s does not fit in 64 bits",
-        (int)MIN (n, 40), c->s + start, n > 40 ? "..." : "");
+        (int) MIN (n, 40), c->s + start, n > 40 ? "..." : "");
   }
   return TRUE;
 }
@@ -568,7 +568,7 @@ get_count (const char *dn, const char *qname, const char *what, JsonNode *node,
         qname, what, v);
     return FALSE;
   }
-  *out = (guint64)v;
+  *out = (guint64) v;
   return TRUE;
 }
 
@@ -648,7 +648,7 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
         qname, n, SD_TENSOR_MAX_DIMS);
     return FALSE;
   }
-  e->view.ndim = (int)n;
+  e->view.ndim = (int) n;
   for (guint i = 0; i < n; i++) {
     char what[32];
     guint64 d;
@@ -657,18 +657,18 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
     if (!get_count (
             dn, qname, what, json_array_get_element (arr, i), &d, error))
       return FALSE;
-    e->view.shape[i] = (gint64)d;
+    e->view.shape[i] = (gint64) d;
   }
   for (guint i = 0; i < n; i++) {
-    if (!g_uint64_checked_mul (&numel, numel, (guint64)e->view.shape[i])
+    if (!g_uint64_checked_mul (&numel, numel, (guint64) e->view.shape[i])
         || numel > G_MAXINT64) {
-      g_autofree char *shape = format_shape ((int)n, e->view.shape);
+      g_autofree char *shape = format_shape ((int) n, e->view.shape);
       set_error (error, SD_ERROR_FORMAT, dn,
           "tensor %s: shape %s has too many elements (overflow)", qname, shape);
       return FALSE;
     }
   }
-  e->view.numel = (gint64)numel;
+  e->view.numel = (gint64) numel;
   if (!g_uint64_checked_mul (&nbytes, numel, sd_dtype_size (e->view.dtype))
       || nbytes > G_MAXSIZE) {
     g_autofree char *shape = format_shape (e->view.ndim, e->view.shape);
@@ -677,7 +677,7 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
         sd_dtype_to_string (e->view.dtype));
     return FALSE;
   }
-  e->view.nbytes = (gsize)nbytes;
+  e->view.nbytes = (gsize) nbytes;
 
   /* data_offsets */
   if (!JSON_NODE_HOLDS_ARRAY (offsets_node)) {
@@ -865,19 +865,19 @@ load (SdSafetensors *st, GError **error)
         n, size - 8);
     return FALSE;
   }
-  header = (const char *)data + 8;
+  header = (const char *) data + 8;
   data_size = size - 8 - n;
 
-  if (!g_utf8_validate_len (header, (gsize)n, &bad)) {
+  if (!g_utf8_validate_len (header, (gsize) n, &bad)) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "header is not valid UTF-8 (%s at byte %" G_GSIZE_FORMAT
         " of the header)",
-        *bad ? "invalid sequence" : "NUL byte", (gsize)(bad - header));
+        *bad ? "invalid sequence" : "NUL byte", (gsize) (bad - header));
     return FALSE;
   }
 
   check.s = header;
-  check.len = (gsize)n;
+  check.len = (gsize) n;
   jc_skip_ws (&check);
   if (check.pos < check.len && check.s[check.pos] != '{') {
     /* Say what it is, if it is some other JSON value. */
@@ -899,7 +899,7 @@ load (SdSafetensors *st, GError **error)
     g_clear_pointer (&check.err, g_free);
     set_error (error, SD_ERROR_FORMAT, dn,
         "header does not start with '{' (it begins with byte 0x%02x)",
-        (guchar)header[0]);
+        (guchar) header[0]);
     return FALSE;
   }
   if (check.pos > 0) {
@@ -920,7 +920,7 @@ load (SdSafetensors *st, GError **error)
   }
 
   parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, header, (gssize)n, &local)) {
+  if (!json_parser_load_from_data (parser, header, (gssize) n, &local)) {
     set_error (error, SD_ERROR_FORMAT, dn, "header is not valid JSON: %s",
         local->message);
     return FALSE;
@@ -957,7 +957,7 @@ load (SdSafetensors *st, GError **error)
     Entry *e = &st->entries[i];
 
     e->view.data = data + 8 + n + e->begin;
-    if (!g_hash_table_insert (st->by_name, (char *)e->view.name, &e->view)) {
+    if (!g_hash_table_insert (st->by_name, (char *) e->view.name, &e->view)) {
       /* cannot happen: the validator rejects duplicate keys */
       g_autofree char *qn = quote (e->view.name);
       set_error (
@@ -1018,7 +1018,7 @@ sd_safetensors_free (SdSafetensors *st)
   if (!st)
     return;
   for (guint i = 0; i < st->n_entries; i++)
-    g_free ((char *)st->entries[i].view.name);
+    g_free ((char *) st->entries[i].view.name);
   g_free (st->entries);
   g_hash_table_unref (st->by_name);
   g_ptr_array_unref (st->metadata_keys);
@@ -1225,7 +1225,7 @@ sd_safetensors_writer_add_f32 (SdSafetensorsWriter *w, const char *name,
 
   for (int i = 0; i < ndim; i++) {
     g_return_if_fail (shape[i] >= 0);
-    g_return_if_fail (g_uint64_checked_mul (&numel, numel, (guint64)shape[i])
+    g_return_if_fail (g_uint64_checked_mul (&numel, numel, (guint64) shape[i])
                       && numel <= G_MAXSIZE / 4);
     t.shape[i] = shape[i];
   }
@@ -1233,9 +1233,9 @@ sd_safetensors_writer_add_f32 (SdSafetensorsWriter *w, const char *name,
 
   t.name = g_strdup (name);
   t.ndim = ndim;
-  t.nbytes = (gsize)numel * 4;
+  t.nbytes = (gsize) numel * 4;
   t.data = g_malloc (t.nbytes);
-  for (gsize i = 0; i < (gsize)numel; i++) {
+  for (gsize i = 0; i < (gsize) numel; i++) {
     guint32 u;
 
     memcpy (&u, &data[i], 4);
@@ -1284,8 +1284,8 @@ sd_safetensors_writer_to_bytes (SdSafetensorsWriter *w)
     json_builder_end_array (b);
     json_builder_set_member_name (b, "data_offsets");
     json_builder_begin_array (b);
-    json_builder_add_int_value (b, (gint64)offset);
-    json_builder_add_int_value (b, (gint64)(offset + t->nbytes));
+    json_builder_add_int_value (b, (gint64) offset);
+    json_builder_add_int_value (b, (gint64) (offset + t->nbytes));
     json_builder_end_array (b);
     json_builder_end_object (b);
     offset += t->nbytes;
@@ -1313,10 +1313,10 @@ sd_safetensors_writer_to_bytes (SdSafetensorsWriter *w)
     json = g_string_free (fixed, FALSE);
   }
 
-  header_len = (json_len + 7) & ~(gsize)7;
-  total = 8 + header_len + (gsize)offset;
+  header_len = (json_len + 7) & ~(gsize) 7;
+  total = 8 + header_len + (gsize) offset;
   buf = g_malloc (total);
-  le = GUINT64_TO_LE ((guint64)header_len);
+  le = GUINT64_TO_LE ((guint64) header_len);
   memcpy (buf, &le, 8);
   memcpy (buf + 8, json, json_len);
   memset (buf + 8 + json_len, ' ', header_len - json_len);
@@ -1347,7 +1347,7 @@ sd_safetensors_writer_write (
 
   bytes = sd_safetensors_writer_to_bytes (w);
   data = g_bytes_get_data (bytes, &len);
-  if (!g_file_set_contents_full (path, data, (gssize)len,
+  if (!g_file_set_contents_full (path, data, (gssize) len,
           G_FILE_SET_CONTENTS_CONSISTENT, 0666, &local)) {
     g_autofree char *display = g_filename_display_name (path);
     set_error (error, SD_ERROR_IO, display, "cannot write: %s", local->message);

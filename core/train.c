@@ -64,7 +64,7 @@ static void
 shuffle (guint *idx, guint n, GRand *rng)
 {
   for (guint i = n; i > 1; i--) {
-    guint j = (guint)g_rand_int_range (rng, 0, (gint32)i);
+    guint j = (guint) g_rand_int_range (rng, 0, (gint32) i);
     guint t = idx[i - 1];
     idx[i - 1] = idx[j];
     idx[j] = t;
@@ -80,10 +80,10 @@ split_stratified (
   for (guint c = 0; c < d->n_classes; c++) {
     g_autoptr (GArray) cls = g_array_new (FALSE, FALSE, sizeof (guint));
     for (guint i = 0; i < d->n; i++)
-      if (d->y[i] == (int)c)
+      if (d->y[i] == (int) c)
         g_array_append_val (cls, i);
-    shuffle ((guint *)cls->data, cls->len, rng);
-    guint nv = (guint)floor (frac * cls->len + 0.5);
+    shuffle ((guint *) cls->data, cls->len, rng);
+    guint nv = (guint) floor (frac * cls->len + 0.5);
     if (nv >= cls->len && cls->len > 0)
       nv = cls->len - 1;
     for (guint i = 0; i < cls->len; i++)
@@ -103,8 +103,8 @@ optimizer_step (SdModel *model, const SdTrainConfig *c, OptState *s,
 {
   float *p = sd_model_get_params (model);
   s->step++;
-  double bc1 = 1.0 - pow (c->beta1, (double)s->step);
-  double bc2 = 1.0 - pow (c->beta2, (double)s->step);
+  double bc1 = 1.0 - pow (c->beta1, (double) s->step);
+  double bc2 = 1.0 - pow (c->beta2, (double) s->step);
 
   for (guint t = 0; t < sd_model_get_n_tensors (model); t++) {
     const SdParamInfo *info = sd_model_get_tensor (model, t);
@@ -114,8 +114,8 @@ optimizer_step (SdModel *model, const SdTrainConfig *c, OptState *s,
     float wd = info->ndim >= 2 ? c->weight_decay : 0.0f;
     gsize o = info->offset;
     if (c->optimizer == SD_OPTIMIZER_ADAM) {
-      float a = (float)(lr / bc1);
-      float ib2 = (float)(1.0 / sqrt (bc2));
+      float a = (float) (lr / bc1);
+      float ib2 = (float) (1.0 / sqrt (bc2));
       for (gsize k = o; k < o + info->numel; k++) {
         float g = grads[k];
         s->m[k] = c->beta1 * s->m[k] + (1 - c->beta1) * g;
@@ -133,6 +133,25 @@ optimizer_step (SdModel *model, const SdTrainConfig *c, OptState *s,
   }
 }
 
+/* Copy one training series into the batch, augmented as configured. */
+static void
+augment_copy (
+    float *dst, const float *src, guint T, const SdTrainConfig *c, GRand *rng)
+{
+  guint shift
+      = c->augment_shift ? (guint) g_rand_int_range (rng, 0, (gint32) T) : 0;
+  gboolean rev = c->augment_reverse && g_rand_boolean (rng);
+  /* dst[t] = src[(t + shift) mod T], read backwards when reversed. */
+  memcpy (dst, src + shift, (T - shift) * sizeof (float));
+  memcpy (dst + (T - shift), src, shift * sizeof (float));
+  if (rev)
+    for (guint i = 0, j = T - 1; i < j; i++, j--) {
+      float tmp = dst[i];
+      dst[i] = dst[j];
+      dst[j] = tmp;
+    }
+}
+
 /* Mean loss and accuracy of rows idx (or all rows when idx NULL) of the
  * normalised x, in eval mode. */
 static void
@@ -147,13 +166,13 @@ evaluate_rows (SdModel *model, SdWorkspace *ws, const float *x, const int *y,
   g_autofree int *labels = g_new (int, maxB);
 
   for (guint s = 0; s < n; s += maxB) {
-    int B = (int)MIN ((guint)maxB, n - s);
+    int B = (int) MIN ((guint) maxB, n - s);
     for (int b = 0; b < B; b++) {
       guint r = idx ? idx[s + b] : s + b;
-      memcpy (buf + (gsize)b * T, x + (gsize)r * T, T * sizeof (float));
+      memcpy (buf + (gsize) b * T, x + (gsize) r * T, T * sizeof (float));
       labels[b] = y[r];
     }
-    const float *logits = sd_model_forward (model, ws, buf, B, (int)T);
+    const float *logits = sd_model_forward (model, ws, buf, B, (int) T);
     sd_softmax_forward (probs, logits, B, K);
     l += sd_crossentropy_forward_backward (NULL, probs, labels, B, K) * B;
     for (int b = 0; b < B; b++) {
@@ -165,7 +184,7 @@ evaluate_rows (SdModel *model, SdWorkspace *ws, const float *x, const int *y,
     }
   }
   *loss = n ? l / n : NAN;
-  *acc = n ? (double)correct / n : NAN;
+  *acc = n ? (double) correct / n : NAN;
 }
 
 static gboolean
@@ -193,7 +212,7 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
         "training needs at least 2 series, got %u", data->n);
     return FALSE;
   }
-  if ((int)data->n_classes != K) {
+  if ((int) data->n_classes != K) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "the data have %u classes but the model has %d", data->n_classes, K);
     return FALSE;
@@ -206,8 +225,13 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
     }
 
   g_autoptr (GTimer) timer = g_timer_new ();
-  guint32 seed[2] = { (guint32)c->seed, (guint32)(c->seed >> 32) };
+  guint32 seed[2] = { (guint32) c->seed, (guint32) (c->seed >> 32) };
   g_autoptr (GRand) rng = g_rand_new_with_seed_array (seed, 2);
+  /* A separate stream, so switching augmentation on or off does not change
+   * the split or the order of the batches. */
+  guint32 aseed[3]
+      = { (guint32) c->seed, (guint32) (c->seed >> 32), 0x61756721u };
+  g_autoptr (GRand) aug_rng = g_rand_new_with_seed_array (aseed, 3);
 
   /* Normalise once; a fixed normalisation is fitted on the training part. */
   g_autoptr (GArray) tr = g_array_new (FALSE, FALSE, sizeof (guint));
@@ -220,28 +244,28 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
 
   SdNormalization norm = sd_model_get_normalization (model);
   if (norm.mode == SD_NORM_FIXED) {
-    double s = 0, ss = 0, cnt = (double)tr->len * T;
+    double s = 0, ss = 0, cnt = (double) tr->len * T;
     for (guint i = 0; i < tr->len; i++) {
-      const float *row = data->x + (gsize)g_array_index (tr, guint, i) * T;
+      const float *row = data->x + (gsize) g_array_index (tr, guint, i) * T;
       for (guint t = 0; t < T; t++)
         s += row[t];
     }
     double mean = s / cnt;
     for (guint i = 0; i < tr->len; i++) {
-      const float *row = data->x + (gsize)g_array_index (tr, guint, i) * T;
+      const float *row = data->x + (gsize) g_array_index (tr, guint, i) * T;
       for (guint t = 0; t < T; t++)
         ss += (row[t] - mean) * (row[t] - mean);
     }
-    norm.mean = (float)mean;
-    norm.std = (float)MAX (sqrt (ss / cnt), 1e-12);
+    norm.mean = (float) mean;
+    norm.std = (float) MAX (sqrt (ss / cnt), 1e-12);
     sd_model_set_normalization (model, norm);
   }
   g_autofree float *x
-      = g_memdup2 (data->x, (gsize)data->n * T * sizeof (float));
-  sd_model_normalize_input (model, x, (int)data->n, (int)T);
+      = g_memdup2 (data->x, (gsize) data->n * T * sizeof (float));
+  sd_model_normalize_input (model, x, (int) data->n, (int) T);
   float lo = INFINITY, hi = -INFINITY;
   for (guint i = 0; i < tr->len; i++) {
-    const float *row = x + (gsize)g_array_index (tr, guint, i) * T;
+    const float *row = x + (gsize) g_array_index (tr, guint, i) * T;
     for (guint t = 0; t < T; t++) {
       lo = MIN (lo, row[t]);
       hi = MAX (hi, row[t]);
@@ -252,13 +276,13 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
   sd_model_set_train_length (model, T);
   sd_model_set_sample_rate (model, data->sample_rate);
 
-  const int BS = (int)MIN ((guint)c->batch_size, tr->len);
+  const int BS = (int) MIN ((guint) c->batch_size, tr->len);
   g_autoptr (SdWorkspace) ws
-      = sd_workspace_new (model, BS, (int)T, SD_MODE_TRAIN, error);
+      = sd_workspace_new (model, BS, (int) T, SD_MODE_TRAIN, error);
   if (ws == NULL)
     return FALSE;
   g_autoptr (SdWorkspace) ews
-      = sd_workspace_new (model, 64, (int)T, SD_MODE_EVAL, error);
+      = sd_workspace_new (model, 64, (int) T, SD_MODE_EVAL, error);
   if (ews == NULL)
     return FALSE;
 
@@ -266,12 +290,12 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
   g_autofree float *best
       = g_memdup2 (sd_model_get_params (model), NP * sizeof (float));
   OptState opt = { g_new0 (float, NP), g_new0 (float, NP), 0 };
-  g_autofree float *buf = g_new (float, (gsize)64 * T);
-  g_autofree float *probs = g_new (float, (gsize)64 * K);
-  g_autofree float *dlogits = g_new (float, (gsize)BS *K);
+  g_autofree float *buf = g_new (float, (gsize) 64 * T);
+  g_autofree float *probs = g_new (float, (gsize) 64 * K);
+  g_autofree float *dlogits = g_new (float, (gsize) BS *K);
   g_autofree int *labels = g_new (int, BS);
-  guint *order = (guint *)tr->data;
-  const int n_batches = (int)((tr->len + BS - 1) / BS);
+  guint *order = (guint *) tr->data;
+  const int n_batches = (int) ((tr->len + BS - 1) / BS);
 
   float lr = c->lr;
   double best_val = INFINITY;
@@ -285,21 +309,21 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
     if (c->schedule == SD_SCHEDULE_COSINE)
       lr = c->min_lr
            + 0.5f * (c->lr - c->min_lr)
-                 * (1.0f + cosf ((float)G_PI * (epoch - 1) / c->epochs));
+                 * (1.0f + cosf ((float) G_PI * (epoch - 1) / c->epochs));
     shuffle (order, tr->len, rng);
     double eloss = 0.0;
     guint ecorrect = 0, eseen = 0;
     for (int bi = 0; bi < n_batches; bi++) {
-      int B = (int)MIN ((guint)BS, tr->len - bi * BS);
+      int B = (int) MIN ((guint) BS, tr->len - bi * BS);
       /* A batch of one has no batch statistics worth training on. */
       if (B < 2 && bi > 0)
         break;
       for (int b = 0; b < B; b++) {
         guint r = order[bi * BS + b];
-        memcpy (buf + (gsize)b * T, x + (gsize)r * T, T * sizeof (float));
+        augment_copy (buf + (gsize) b * T, x + (gsize) r * T, T, c, aug_rng);
         labels[b] = data->y[r];
       }
-      const float *logits = sd_model_forward (model, ws, buf, B, (int)T);
+      const float *logits = sd_model_forward (model, ws, buf, B, (int) T);
       sd_softmax_forward (probs, logits, B, K);
       float loss
           = sd_crossentropy_forward_backward (dlogits, probs, labels, B, K);
@@ -325,9 +349,9 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
       optimizer_step (model, c, &opt, grads, lr);
       if (c->callback) {
         double el = g_timer_elapsed (timer, NULL);
-        double done = (epoch - 1) + (double)(bi + 1) / n_batches;
-        SdTrainProgress p = { epoch, c->epochs, (float)(eloss / eseen),
-          (float)ecorrect / eseen, NAN, NAN, lr, el,
+        double done = (epoch - 1) + (double) (bi + 1) / n_batches;
+        SdTrainProgress p = { epoch, c->epochs, (float) (eloss / eseen),
+          (float) ecorrect / eseen, NAN, NAN, lr, el,
           el / done * (c->epochs - done), FALSE, bi + 1, n_batches };
         if (bi + 1 < n_batches)
           c->callback (&p, c->user_data);
@@ -343,8 +367,8 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
     }
     double vl = NAN, vacc = NAN;
     if (va->len > 0)
-      evaluate_rows (model, ews, x, data->y, T, (guint *)va->data, va->len, buf,
-          probs, &vl, &vacc);
+      evaluate_rows (model, ews, x, data->y, T, (guint *) va->data, va->len,
+          buf, probs, &vl, &vacc);
     double tl = eloss / MAX (eseen, 1);
     /* Without a validation split the training loss selects the model. */
     double sel = va->len > 0 ? vl : tl;
@@ -354,20 +378,20 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
       since_best = 0;
       since_plateau = 0;
       res.best_epoch = epoch;
-      res.best_val_loss = (float)vl;
-      res.best_val_acc = (float)vacc;
+      res.best_val_loss = (float) vl;
+      res.best_val_acc = (float) vacc;
       memcpy (best, sd_model_get_params (model), NP * sizeof (float));
     } else {
       since_best++;
       since_plateau++;
     }
     res.epochs_run = epoch;
-    res.final_train_loss = (float)tl;
-    res.final_train_acc = (float)ecorrect / MAX (eseen, 1);
+    res.final_train_loss = (float) tl;
+    res.final_train_acc = (float) ecorrect / MAX (eseen, 1);
     if (c->callback) {
       double el = g_timer_elapsed (timer, NULL);
-      SdTrainProgress p = { epoch, c->epochs, (float)tl, res.final_train_acc,
-        (float)vl, (float)vacc, lr, el, el / epoch * (c->epochs - epoch),
+      SdTrainProgress p = { epoch, c->epochs, (float) tl, res.final_train_acc,
+        (float) vl, (float) vacc, lr, el, el / epoch * (c->epochs - epoch),
         is_best, n_batches, n_batches };
       c->callback (&p, c->user_data);
     }
@@ -398,16 +422,16 @@ sd_model_predict (
   const int maxB = 64;
   const guint T = data->length;
   g_autoptr (SdWorkspace) ws
-      = sd_workspace_new (model, maxB, (int)T, SD_MODE_EVAL, error);
+      = sd_workspace_new (model, maxB, (int) T, SD_MODE_EVAL, error);
   if (ws == NULL)
     return FALSE;
-  g_autofree float *buf = g_new (float, (gsize)maxB *T);
+  g_autofree float *buf = g_new (float, (gsize) maxB *T);
   for (guint s = 0; s < data->n; s += maxB) {
-    int B = (int)MIN ((guint)maxB, data->n - s);
-    memcpy (buf, data->x + (gsize)s * T, (gsize)B * T * sizeof (float));
-    sd_model_normalize_input (model, buf, B, (int)T);
-    const float *logits = sd_model_forward (model, ws, buf, B, (int)T);
-    memcpy (logits_out + (gsize)s * K, logits, (gsize)B * K * sizeof (float));
+    int B = (int) MIN ((guint) maxB, data->n - s);
+    memcpy (buf, data->x + (gsize) s * T, (gsize) B * T * sizeof (float));
+    sd_model_normalize_input (model, buf, B, (int) T);
+    const float *logits = sd_model_forward (model, ws, buf, B, (int) T);
+    memcpy (logits_out + (gsize) s * K, logits, (gsize) B * K * sizeof (float));
   }
   return TRUE;
 }
@@ -428,18 +452,18 @@ SdEvalResult *
 sd_model_evaluate (SdModel *model, const SdDataset *data, GError **error)
 {
   const int K = sd_model_get_n_classes (model);
-  if ((int)data->n_classes > K) {
+  if ((int) data->n_classes > K) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "the data have %u classes but the model only %d", data->n_classes, K);
     return NULL;
   }
-  g_autofree float *logits = g_new (float, (gsize)data->n *K);
+  g_autofree float *logits = g_new (float, (gsize) data->n *K);
   if (!sd_model_predict (model, data, logits, error))
     return NULL;
   SdEvalResult *r = g_new0 (SdEvalResult, 1);
   r->n = data->n;
   r->n_classes = K;
-  r->confusion = g_new0 (guint, (gsize)K * K);
+  r->confusion = g_new0 (guint, (gsize) K * K);
   r->precision = g_new0 (double, K);
   r->recall = g_new0 (double, K);
   r->f1 = g_new0 (double, K);
@@ -447,7 +471,7 @@ sd_model_evaluate (SdModel *model, const SdDataset *data, GError **error)
   double loss = 0;
   guint correct = 0;
   for (guint i = 0; i < data->n; i++) {
-    const float *l = logits + (gsize)i * K;
+    const float *l = logits + (gsize) i * K;
     int pred = 0;
     for (int k = 1; k < K; k++)
       if (l[k] > l[pred])
@@ -457,7 +481,7 @@ sd_model_evaluate (SdModel *model, const SdDataset *data, GError **error)
     r->confusion[data->y[i] * K + pred]++;
     correct += pred == data->y[i];
   }
-  r->accuracy = data->n ? (double)correct / data->n : NAN;
+  r->accuracy = data->n ? (double) correct / data->n : NAN;
   r->loss = data->n ? loss / data->n : NAN;
   for (int k = 0; k < K; k++) {
     guint tp = r->confusion[k * K + k], col = 0, row = 0;
@@ -465,8 +489,8 @@ sd_model_evaluate (SdModel *model, const SdDataset *data, GError **error)
       col += r->confusion[j * K + k];
       row += r->confusion[k * K + j];
     }
-    r->precision[k] = col ? (double)tp / col : 0.0;
-    r->recall[k] = row ? (double)tp / row : 0.0;
+    r->precision[k] = col ? (double) tp / col : 0.0;
+    r->recall[k] = row ? (double) tp / row : 0.0;
     double s = r->precision[k] + r->recall[k];
     r->f1[k] = s > 0 ? 2 * r->precision[k] * r->recall[k] / s : 0.0;
   }

@@ -69,9 +69,9 @@ write_ramp (const char *name, int rate, guint n, float offset)
   guint i;
 
   for (i = 0; i < n; i++)
-    x[i] = offset + (float)i;
+    x[i] = offset + (float) i;
   return write_sound (
-      name, 1, rate, SF_FORMAT_WAV | SF_FORMAT_FLOAT, x, (sf_count_t)n);
+      name, 1, rate, SF_FORMAT_WAV | SF_FORMAT_FLOAT, x, (sf_count_t) n);
 }
 
 /* Asserts err is SD_ERROR/code and its message holds every needle (a
@@ -157,7 +157,7 @@ assert_zscored_rows (const SdDataset *ds, double tol)
   guint i, t;
 
   for (i = 0; i < ds->n; i++) {
-    const float *r = ds->x + (gsize)i * ds->length;
+    const float *r = ds->x + (gsize) i * ds->length;
     double m = 0, v = 0;
 
     for (t = 0; t < ds->length; t++)
@@ -193,11 +193,11 @@ test_ucr_fixtures (void)
   g_assert_cmpfloat (train->sample_rate, ==, 0);
   assert_labels (train, "-1", "1", NULL);
   for (i = 0; i < train->n; i++)
-    g_assert_cmpint (train->y[i], ==, (int)(i % 2));
+    g_assert_cmpint (train->y[i], ==, (int) (i % 2));
   assert_zscored_rows (train, 1e-4);
 
   test = sd_dataset_load_ucr (
-      test_path, (const char *const *)train->labels, &error);
+      test_path, (const char *const *) train->labels, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (test->n, ==, 20);
   g_assert_cmpuint (test->length, ==, 64);
@@ -459,7 +459,7 @@ test_ucr_forda (void)
 #endif
 
   small = sd_dataset_load_ucr (
-      train_path, (const char *const *)big->labels, &error);
+      train_path, (const char *const *) big->labels, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (small->n, ==, 577);
   g_assert_cmpuint (small->length, ==, 500);
@@ -478,7 +478,7 @@ assert_window_at (const SdDataset *ds, guint w, float start)
   guint k;
 
   for (k = 0; k < ds->length; k++)
-    g_assert_cmpfloat (ds->x[(gsize)w * ds->length + k], ==, start + k);
+    g_assert_cmpfloat (ds->x[(gsize) w * ds->length + k], ==, start + k);
 }
 
 static SdDataset *
@@ -537,17 +537,17 @@ check_split (const char *path, guint n_samples, guint window, guint hop,
   g_assert_cmpuint (train->n, ==, n_train);
   g_assert_cmpuint (test->n, ==, n_test);
   for (w = 0; w < train->n; w++)
-    assert_window_at (train, w, (float)(w * hop));
+    assert_window_at (train, w, (float) (w * hop));
   for (w = 0; w < test->n; w++)
-    assert_window_at (test, w, (float)(train_end + window + w * hop));
+    assert_window_at (test, w, (float) (train_end + window + w * hop));
 
   /* Train windows inside [0, train_end), test windows inside
    * [train_end + window, n): one full window of gap, no overlap. */
-  last_train_end = train->x[(gsize)train->n * window - 1] + 1;
+  last_train_end = train->x[(gsize) train->n * window - 1] + 1;
   first_test = test->x[0];
   g_assert_cmpfloat (last_train_end, <=, train_end);
   g_assert_cmpfloat (first_test, >=, train_end + window);
-  g_assert_cmpfloat (test->x[(gsize)test->n * window - 1], <, n_samples);
+  g_assert_cmpfloat (test->x[(gsize) test->n * window - 1], <, n_samples);
 }
 
 static void
@@ -766,7 +766,7 @@ test_wav_errors (void)
       { 10, 5, SD_SPLIT_TRAIN, -0.5, "train_fraction -0.5" },
       { 10, 5, SD_SPLIT_TEST, 1.5, "train_fraction 1.5" },
       { 10, 5, SD_SPLIT_TRAIN, NAN, "train_fraction nan" },
-      { 10, 5, (SdSplitPart)7, 0.5, "split part 7" },
+      { 10, 5, (SdSplitPart) 7, 0.5, "split part 7" },
     };
     guint i;
 
@@ -863,7 +863,7 @@ static guint
 expected_windows (gint64 n, guint window, guint hop, SdSplitPart part,
     double frac, gint64 *first)
 {
-  gint64 train_end = (gint64)floor (frac * n);
+  gint64 train_end = (gint64) floor (frac * n);
   gint64 lo = 0, hi = n;
 
   if (part == SD_SPLIT_TRAIN)
@@ -872,7 +872,7 @@ expected_windows (gint64 n, guint window, guint hop, SdSplitPart part,
     lo = train_end + window;
   if (first != NULL)
     *first = lo;
-  return hi - lo >= window ? (guint)((hi - lo - window) / hop + 1) : 0;
+  return hi - lo >= window ? (guint) ((hi - lo - window) / hop + 1) : 0;
 }
 
 static void
@@ -933,21 +933,21 @@ test_wav_cwru_097 (void)
   g_assert_cmpint (sf_readf_float (sf, raw, info.frames), ==, info.frames);
   sf_close (sf);
   for (w = 0; w < train->n; w++)
-    g_assert_true (memcmp (train->x + (gsize)w * window, raw + (gsize)w * hop,
+    g_assert_true (memcmp (train->x + (gsize) w * window, raw + (gsize) w * hop,
                        window * sizeof (float))
                    == 0);
   for (w = 0; w < test->n; w++)
     g_assert_true (
-        memcmp (test->x + (gsize)w * window, raw + test_first + (gsize)w * hop,
-            window * sizeof (float))
+        memcmp (test->x + (gsize) w * window,
+            raw + test_first + (gsize) w * hop, window * sizeof (float))
         == 0);
   /* ... so the last training window ends a full window before the first
    * test window starts: no overlap. */
   g_assert_cmpint (
-      (gint64)(train->n - 1) * hop + window + window, <=, test_first);
-  g_assert_cmpint ((gint64)(train->n - 1) * hop + window, <=, 170756);
+      (gint64) (train->n - 1) * hop + window + window, <=, test_first);
+  g_assert_cmpint ((gint64) (train->n - 1) * hop + window, <=, 170756);
   g_assert_cmpint (
-      test_first + (gint64)(test->n - 1) * hop + window, <=, row->n_samples);
+      test_first + (gint64) (test->n - 1) * hop + window, <=, row->n_samples);
 
   free_manifest (manifest);
 }
@@ -977,8 +977,8 @@ test_wav_cwru_all (void)
     g_autoptr (SdDataset) ds = NULL;
     guint expect = 0, row_i = 0;
 
-    ds = sd_dataset_load_wav_windows (
-        src, G_N_ELEMENTS (src), 2048, 1024, (SdSplitPart)p, 0.7, NULL, &error);
+    ds = sd_dataset_load_wav_windows (src, G_N_ELEMENTS (src), 2048, 1024,
+        (SdSplitPart) p, 0.7, NULL, &error);
     g_assert_no_error (error);
     assert_labels (
         ds, "ball", "inner_race", "normal", "outer_race_6oclock", NULL);
@@ -986,7 +986,7 @@ test_wav_cwru_all (void)
     for (i = 0; i < G_N_ELEMENTS (numbers); i++) {
       CwruRow *row = g_hash_table_lookup (manifest, numbers[i]);
       guint c = expected_windows (
-          row->n_samples, 2048, 1024, (SdSplitPart)p, 0.7, NULL);
+          row->n_samples, 2048, 1024, (SdSplitPart) p, 0.7, NULL);
       g_assert_cmpuint (c, >, 0);
       g_assert_cmpstr (ds->labels[ds->y[row_i]], ==, row->condition);
       g_assert_cmpstr (ds->labels[ds->y[row_i + c - 1]], ==, row->condition);

@@ -21,7 +21,7 @@ ref_tensor (SdSafetensors *st, const char *name, gsize expect_numel)
   if (v == NULL)
     g_error ("%s: reference tensor '%s' missing",
         sd_safetensors_get_display_name (st), name);
-  g_assert_cmpint (v->numel, ==, (gint64)expect_numel);
+  g_assert_cmpint (v->numel, ==, (gint64) expect_numel);
   float *d = g_new (float, v->numel);
   g_autoptr (GError) error = NULL;
   g_assert_true (sd_safetensors_copy_f32 (st, v, d, -1, NULL, TRUE, &error));
@@ -39,8 +39,8 @@ assert_close_floor (
 {
   double max_diff = 0, max_ref = 0;
   for (gsize i = 0; i < n; i++) {
-    max_diff = MAX (max_diff, fabs ((double)a[i] - ref[i]));
-    max_ref = MAX (max_ref, fabs ((double)ref[i]));
+    max_diff = MAX (max_diff, fabs ((double) a[i] - ref[i]));
+    max_ref = MAX (max_ref, fabs ((double) ref[i]));
   }
   double rel = max_diff / MAX (MAX (max_ref, floor), 1e-12);
   g_test_message (
@@ -109,26 +109,26 @@ test_golden (gconstpointer data)
   const SdTensorView *in = sd_safetensors_get (ref, "input");
   g_assert_nonnull (in);
   g_assert_cmpint (in->ndim, ==, 2);
-  const int B = (int)in->shape[0], T = (int)in->shape[1];
+  const int B = (int) in->shape[0], T = (int) in->shape[1];
   const int K = sd_model_get_n_classes (m);
-  g_autofree float *x = ref_tensor (ref, "input", (gsize)B * T);
+  g_autofree float *x = ref_tensor (ref, "input", (gsize) B * T);
   g_autofree float *ylab = ref_tensor (ref, "labels", B);
   g_autofree int *y = g_new (int, B);
   for (int b = 0; b < B; b++)
-    y[b] = (int)ylab[b];
+    y[b] = (int) ylab[b];
 
   /* Eval mode: logits and the input gradient of sum(logits * R). */
   {
     g_autoptr (SdWorkspace) ws
         = sd_workspace_new (m, B, T, SD_MODE_EVAL, &error);
-    g_autofree float *R = ref_tensor (ref, "eval.R", (gsize)B * K);
-    g_autofree float *logits = ref_tensor (ref, "eval.logits", (gsize)B * K);
-    g_autofree float *dxr = ref_tensor (ref, "eval.dx", (gsize)B * T);
-    g_autofree float *dx = g_new (float, (gsize)B *T);
+    g_autofree float *R = ref_tensor (ref, "eval.R", (gsize) B * K);
+    g_autofree float *logits = ref_tensor (ref, "eval.logits", (gsize) B * K);
+    g_autofree float *dxr = ref_tensor (ref, "eval.dx", (gsize) B * T);
+    g_autofree float *dx = g_new (float, (gsize) B *T);
     const float *l = sd_model_forward (m, ws, x, B, T);
-    assert_close ("eval.logits", l, logits, (gsize)B * K);
+    assert_close ("eval.logits", l, logits, (gsize) B * K);
     sd_model_backward (m, ws, R, NULL, dx);
-    assert_close ("eval.dx", dx, dxr, (gsize)B * T);
+    assert_close ("eval.dx", dx, dxr, (gsize) B * T);
   }
 
   /* Train mode: batch statistics, mean cross-entropy, every gradient, and
@@ -137,21 +137,21 @@ test_golden (gconstpointer data)
     gsize NP = sd_model_get_n_params (m);
     g_autoptr (SdWorkspace) ws
         = sd_workspace_new (m, B, T, SD_MODE_TRAIN, &error);
-    g_autofree float *logits = ref_tensor (ref, "train.logits", (gsize)B * K);
+    g_autofree float *logits = ref_tensor (ref, "train.logits", (gsize) B * K);
     g_autofree float *loss = ref_tensor (ref, "train.loss", 1);
-    g_autofree float *dxr = ref_tensor (ref, "train.dx", (gsize)B * T);
-    g_autofree float *dx = g_new (float, (gsize)B *T);
-    g_autofree float *probs = g_new (float, (gsize)B *K);
-    g_autofree float *dl = g_new (float, (gsize)B *K);
+    g_autofree float *dxr = ref_tensor (ref, "train.dx", (gsize) B * T);
+    g_autofree float *dx = g_new (float, (gsize) B *T);
+    g_autofree float *probs = g_new (float, (gsize) B *K);
+    g_autofree float *dl = g_new (float, (gsize) B *K);
     g_autofree float *grads = g_new0 (float, NP);
 
     const float *l = sd_model_forward (m, ws, x, B, T);
-    assert_close ("train.logits", l, logits, (gsize)B * K);
+    assert_close ("train.logits", l, logits, (gsize) B * K);
     sd_softmax_forward (probs, l, B, K);
     float c_loss = sd_crossentropy_forward_backward (dl, probs, y, B, K);
     assert_close ("train.loss", &c_loss, loss, 1);
     sd_model_backward (m, ws, dl, grads, dx);
-    assert_close ("train.dx", dx, dxr, (gsize)B * T);
+    assert_close ("train.dx", dx, dxr, (gsize) B * T);
 
     check_param_tensors (m, ref, "train", grads);
   }

@@ -29,7 +29,7 @@ static void
 fill_uniform (GRand *r, float *x, gsize n, double lo, double hi)
 {
   for (gsize i = 0; i < n; i++)
-    x[i] = (float)g_rand_double_range (r, lo, hi);
+    x[i] = (float) g_rand_double_range (r, lo, hi);
 }
 
 /* uniform in +-[lo,hi]: keeps relu inputs away from the kink at 0 */
@@ -38,7 +38,7 @@ fill_away_from_zero (GRand *r, float *x, gsize n, double lo, double hi)
 {
   for (gsize i = 0; i < n; i++) {
     const double v = g_rand_double_range (r, lo, hi);
-    x[i] = (float)(g_rand_boolean (r) ? v : -v);
+    x[i] = (float) (g_rand_boolean (r) ? v : -v);
   }
 }
 
@@ -47,7 +47,7 @@ dot (const float *a, const float *b, gsize n)
 {
   double s = 0.0;
   for (gsize i = 0; i < n; i++)
-    s += (double)a[i] * b[i];
+    s += (double) a[i] * b[i];
   return s;
 }
 
@@ -63,7 +63,7 @@ max_rel_err (const float *a, const double *b, gsize n, double floor_)
 {
   double e = 0.0;
   for (gsize i = 0; i < n; i++) {
-    const double d = fabs ((double)a[i] - b[i]) / MAX (floor_, fabs (b[i]));
+    const double d = fabs ((double) a[i] - b[i]) / MAX (floor_, fabs (b[i]));
     e = isnan (d) ? INFINITY : MAX (e, d);
   }
   return e;
@@ -93,13 +93,13 @@ fd_gradient (
 {
   for (gsize i = 0; i < n; i++) {
     const float v = p[i];
-    const float vp = (float)(v + eps), vm = (float)(v - eps);
+    const float vp = (float) (v + eps), vm = (float) (v - eps);
     p[i] = vp;
     const double lp = loss (ctx);
     p[i] = vm;
     const double lm = loss (ctx);
     p[i] = v;
-    num[i] = (lp - lm) / ((double)vp - (double)vm);
+    num[i] = (lp - lm) / ((double) vp - (double) vm);
   }
 }
 
@@ -151,7 +151,7 @@ conv_loss (gpointer p)
   ConvCtx *c = p;
   sd_conv1d_forward (
       c->out, c->x, c->w, c->b, c->B, c->C, c->OC, c->T, c->K, c->col);
-  return dot (c->out, c->R, (gsize)c->B * c->OC * c->T);
+  return dot (c->out, c->R, (gsize) c->B * c->OC * c->T);
 }
 
 /* naive 'same' conv: out[b,o,t] = bias[o] + sum w[o,c,k] x[b,c,t+k-left] */
@@ -168,9 +168,9 @@ conv_ref (float *out, const float *x, const float *w, const float *bias, int B,
           for (int k = 0; k < K; k++) {
             const int ti = t + k - left;
             if (ti >= 0 && ti < T)
-              s += (double)w[(o * C + c) * K + k] * x[(b * C + c) * T + ti];
+              s += (double) w[(o * C + c) * K + k] * x[(b * C + c) * T + ti];
           }
-        out[(b * OC + o) * T + t] = (float)s;
+        out[(b * OC + o) * T + t] = (float) s;
       }
 }
 
@@ -204,16 +204,16 @@ conv_ctx_new (GRand *r, int B, int C, int OC, int T, int K)
 {
   ConvCtx *c = g_new0 (ConvCtx, 1);
   c->B = B, c->C = C, c->OC = OC, c->T = T, c->K = K;
-  c->x = g_new (float, (gsize)B *C *T);
-  c->w = g_new (float, (gsize)OC *C *K);
+  c->x = g_new (float, (gsize) B *C *T);
+  c->w = g_new (float, (gsize) OC *C *K);
   c->b = g_new (float, OC);
-  c->out = g_new (float, (gsize)B *OC *T);
-  c->R = g_new (float, (gsize)B *OC *T);
+  c->out = g_new (float, (gsize) B *OC *T);
+  c->R = g_new (float, (gsize) B *OC *T);
   c->col = g_new0 (float, sd_conv1d_scratch_size (C, K, T) + 1);
-  fill_uniform (r, c->x, (gsize)B * C * T, -1, 1);
-  fill_uniform (r, c->w, (gsize)OC * C * K, -1, 1);
+  fill_uniform (r, c->x, (gsize) B * C * T, -1, 1);
+  fill_uniform (r, c->w, (gsize) OC * C * K, -1, 1);
   fill_uniform (r, c->b, OC, -1, 1);
-  fill_uniform (r, c->R, (gsize)B * OC * T, -1, 1);
+  fill_uniform (r, c->R, (gsize) B * OC * T, -1, 1);
   return c;
 }
 
@@ -244,7 +244,7 @@ test_conv_fd (gconstpointer data)
   const int *cfg = data;
   GRand *r = g_rand_new_with_seed (SEED + cfg[4]);
   ConvCtx *c = conv_ctx_new (r, cfg[0], cfg[1], cfg[2], cfg[3], cfg[4]);
-  const gsize nx = (gsize)c->B * c->C * c->T, nw = (gsize)c->OC * c->C * c->K;
+  const gsize nx = (gsize) c->B * c->C * c->T, nw = (gsize) c->OC * c->C * c->K;
   float *dx = g_new0 (float, nx), *dw = g_new0 (float, nw);
   float *db = g_new0 (float, c->OC);
 
@@ -272,8 +272,8 @@ test_conv_reference (void)
     for (guint it = 0; it < G_N_ELEMENTS (Ts); it++) {
       const int B = 2, C = 5, OC = 6, T = Ts[it], K = Ks[ik];
       ConvCtx *c = conv_ctx_new (r, B, C, OC, T, K);
-      const gsize nx = (gsize)B * C * T, nw = (gsize)OC * C * K;
-      const gsize no = (gsize)B * OC * T;
+      const gsize nx = (gsize) B * C * T, nw = (gsize) OC * C * K;
+      const gsize no = (gsize) B * OC * T;
       float *ref = g_new (float, no);
       for (int with_bias = 0; with_bias < 2; with_bias++) {
         const float *bias = with_bias ? c->b : NULL;
@@ -312,10 +312,10 @@ test_conv_same_padding (void)
   float x[10], out[10], w[8];
   float col[8 * 10];
   for (int t = 0; t < T; t++)
-    x[t] = (float)(t + 1);
+    x[t] = (float) (t + 1);
   for (guint i = 0; i < G_N_ELEMENTS (Ks); i++) {
     const int K = Ks[i];
-    g_assert_cmpuint (sd_conv1d_scratch_size (1, K, T), ==, (gsize)K * T);
+    g_assert_cmpuint (sd_conv1d_scratch_size (1, K, T), ==, (gsize) K * T);
     for (int k = 0; k < K; k++) {
       memset (w, 0, sizeof w);
       w[k] = 1.0f;
@@ -357,7 +357,7 @@ bn_train_loss (gpointer p)
   BnCtx *c = p;
   sd_batchnorm_forward_train (c->out, c->mean, c->rstd, c->x, c->gamma, c->beta,
       NULL, NULL, 0.1f, c->eps, c->B, c->C, c->T);
-  return dot (c->out, c->R, (gsize)c->B * c->C * c->T);
+  return dot (c->out, c->R, (gsize) c->B * c->C * c->T);
 }
 
 static double
@@ -366,14 +366,14 @@ bn_eval_loss (gpointer p)
   BnCtx *c = p;
   sd_batchnorm_forward_eval (
       c->out, c->x, c->gamma, c->beta, c->rm, c->rv, c->eps, c->B, c->C, c->T);
-  return dot (c->out, c->R, (gsize)c->B * c->C * c->T);
+  return dot (c->out, c->R, (gsize) c->B * c->C * c->T);
 }
 
 static BnCtx *
 bn_ctx_new (GRand *r, int B, int C, int T)
 {
   BnCtx *c = g_new0 (BnCtx, 1);
-  const gsize n = (gsize)B * C * T;
+  const gsize n = (gsize) B * C * T;
   c->B = B, c->C = C, c->T = T, c->eps = 1e-5f;
   c->x = g_new (float, n);
   c->out = g_new (float, n);
@@ -384,8 +384,8 @@ bn_ctx_new (GRand *r, int B, int C, int T)
   /* per-channel offsets and scales so the mean/var terms matter */
   for (int b = 0; b < B; b++)
     for (int ch = 0; ch < C; ch++) {
-      const float off = 0.5f * (float)ch - 0.3f, sc = 0.5f + 0.4f * ch;
-      float *xr = c->x + ((gsize)b * C + ch) * T;
+      const float off = 0.5f * (float) ch - 0.3f, sc = 0.5f + 0.4f * ch;
+      float *xr = c->x + ((gsize) b * C + ch) * T;
       fill_uniform (r, xr, T, -1, 1);
       for (int t = 0; t < T; t++)
         xr[t] = off + sc * xr[t];
@@ -419,7 +419,7 @@ test_bn_train_fd (void)
   GRand *r = g_rand_new_with_seed (SEED + 1);
   for (guint i = 0; i < G_N_ELEMENTS (bn_cfgs); i++) {
     BnCtx *c = bn_ctx_new (r, bn_cfgs[i][0], bn_cfgs[i][1], bn_cfgs[i][2]);
-    const gsize n = (gsize)c->B * c->C * c->T;
+    const gsize n = (gsize) c->B * c->C * c->T;
     float *dx = g_new0 (float, n), *dg = g_new0 (float, c->C);
     float *dbt = g_new0 (float, c->C);
     bn_train_loss (c);
@@ -440,7 +440,7 @@ test_bn_eval_fd (void)
   GRand *r = g_rand_new_with_seed (SEED + 2);
   for (guint i = 0; i < G_N_ELEMENTS (bn_cfgs); i++) {
     BnCtx *c = bn_ctx_new (r, bn_cfgs[i][0], bn_cfgs[i][1], bn_cfgs[i][2]);
-    const gsize n = (gsize)c->B * c->C * c->T;
+    const gsize n = (gsize) c->B * c->C * c->T;
     float *dx = g_new0 (float, n), *dg = g_new0 (float, c->C);
     float *dbt = g_new0 (float, c->C);
     sd_batchnorm_backward_eval (dx, dg, dbt, c->R, c->x, c->gamma, c->rm, c->rv,
@@ -463,9 +463,9 @@ test_bn_eval_values (void)
   for (int b = 0; b < c->B; b++)
     for (int ch = 0; ch < c->C; ch++)
       for (int t = 0; t < c->T; t++) {
-        const gsize i = ((gsize)b * c->C + ch) * c->T + t;
+        const gsize i = ((gsize) b * c->C + ch) * c->T + t;
         const double want = (c->x[i] - c->rm[ch])
-                                / sqrt ((double)c->rv[ch] + c->eps)
+                                / sqrt ((double) c->rv[ch] + c->eps)
                                 * c->gamma[ch]
                             + c->beta[ch];
         g_assert_cmpfloat_with_epsilon (c->out[i], want, 1e-5);
@@ -605,7 +605,7 @@ gap_loss (gpointer p)
 {
   GapCtx *c = p;
   sd_gap_forward (c->out, c->x, c->B, c->C, c->T);
-  return dot (c->out, c->R, (gsize)c->B * c->C);
+  return dot (c->out, c->R, (gsize) c->B * c->C);
 }
 
 static void
@@ -613,7 +613,7 @@ test_gap (void)
 {
   GRand *r = g_rand_new_with_seed (SEED + 6);
   GapCtx c = { .B = 3, .C = 4, .T = 5 };
-  const gsize n = (gsize)c.B * c.C * c.T, no = (gsize)c.B * c.C;
+  const gsize n = (gsize) c.B * c.C * c.T, no = (gsize) c.B * c.C;
   c.x = g_new (float, n), c.out = g_new (float, no), c.R = g_new (float, no);
   fill_uniform (r, c.x, n, -1, 1);
   fill_uniform (r, c.R, no, -1, 1);
@@ -644,7 +644,7 @@ dense_loss (gpointer p)
 {
   DenseCtx *c = p;
   sd_dense_forward (c->out, c->x, c->w, c->b, c->B, c->IN, c->OUT);
-  return dot (c->out, c->R, (gsize)c->B * c->OUT);
+  return dot (c->out, c->R, (gsize) c->B * c->OUT);
 }
 
 static DenseCtx *
@@ -652,15 +652,15 @@ dense_ctx_new (GRand *r, int B, int IN, int OUT)
 {
   DenseCtx *c = g_new0 (DenseCtx, 1);
   c->B = B, c->IN = IN, c->OUT = OUT;
-  c->x = g_new (float, (gsize)B *IN);
-  c->w = g_new (float, (gsize)OUT *IN);
+  c->x = g_new (float, (gsize) B *IN);
+  c->w = g_new (float, (gsize) OUT *IN);
   c->b = g_new (float, OUT);
-  c->out = g_new (float, (gsize)B *OUT);
-  c->R = g_new (float, (gsize)B *OUT);
-  fill_uniform (r, c->x, (gsize)B * IN, -1, 1);
-  fill_uniform (r, c->w, (gsize)OUT * IN, -1, 1);
+  c->out = g_new (float, (gsize) B *OUT);
+  c->R = g_new (float, (gsize) B *OUT);
+  fill_uniform (r, c->x, (gsize) B * IN, -1, 1);
+  fill_uniform (r, c->w, (gsize) OUT * IN, -1, 1);
   fill_uniform (r, c->b, OUT, -1, 1);
-  fill_uniform (r, c->R, (gsize)B * OUT, -1, 1);
+  fill_uniform (r, c->R, (gsize) B * OUT, -1, 1);
   return c;
 }
 
@@ -687,15 +687,15 @@ test_dense (void)
         for (int o = 0; o < OUT; o++) {
           double s = with_bias ? c->b[o] : 0.0;
           for (int k = 0; k < IN; k++)
-            s += (double)c->x[b * IN + k] * c->w[o * IN + k];
+            s += (double) c->x[b * IN + k] * c->w[o * IN + k];
           g_assert_cmpfloat_with_epsilon (c->out[b * OUT + o], s, 1e-5);
         }
     }
-    float *dx = g_new0 (float, (gsize)B *IN);
-    float *dw = g_new0 (float, (gsize)OUT *IN), *db = g_new0 (float, OUT);
+    float *dx = g_new0 (float, (gsize) B *IN);
+    float *dw = g_new0 (float, (gsize) OUT *IN), *db = g_new0 (float, OUT);
     sd_dense_backward (dx, dw, db, c->R, c->x, c->w, B, IN, OUT);
-    check_fd ("dense dinp", dense_loss, c, c->x, dx, (gsize)B * IN);
-    check_fd ("dense dweight", dense_loss, c, c->w, dw, (gsize)OUT * IN);
+    check_fd ("dense dinp", dense_loss, c, c->x, dx, (gsize) B * IN);
+    check_fd ("dense dweight", dense_loss, c, c->w, dw, (gsize) OUT * IN);
     check_fd ("dense dbias", dense_loss, c, c->b, db, OUT);
     g_free (dx), g_free (dw), g_free (db);
     dense_ctx_free (c);
@@ -728,7 +728,7 @@ test_softmax_ce_fd (void)
   const int cfgs[][2] = { { 4, 5 }, { 1, 2 }, { 3, 10 } };
   for (guint i = 0; i < G_N_ELEMENTS (cfgs); i++) {
     CeCtx c = { .B = cfgs[i][0], .K = cfgs[i][1] };
-    const gsize n = (gsize)c.B * c.K;
+    const gsize n = (gsize) c.B * c.K;
     c.logits = g_new (float, n), c.probs = g_new (float, n);
     c.labels = g_new (int, c.B);
     fill_uniform (r, c.logits, n, -3, 3);
@@ -912,7 +912,7 @@ test_backward_semantics (void)
   const int cks[] = { 1, 3, 8 };
   for (guint i = 0; i < G_N_ELEMENTS (cks); i++) {
     ConvCtx *c = conv_ctx_new (r, 2, 3, 4, 9, cks[i]);
-    const gsize sz[3] = { (gsize)2 * 3 * 9, (gsize)4 * 3 * cks[i], 4 };
+    const gsize sz[3] = { (gsize) 2 * 3 * 9, (gsize) 4 * 3 * cks[i], 4 };
     check_backward_semantics ("conv", conv_bw, c, sz);
     conv_ctx_free (c);
   }

@@ -26,7 +26,7 @@ fill_random (float *x, gsize n, guint32 seed)
 {
   g_autoptr (GRand) r = g_rand_new_with_seed (seed);
   for (gsize i = 0; i < n; i++)
-    x[i] = (float)g_rand_double_range (r, -1.5, 1.5);
+    x[i] = (float) g_rand_double_range (r, -1.5, 1.5);
 }
 
 /* Non-trivial BN statistics so eval mode differs from identity. */
@@ -41,9 +41,9 @@ perturb_bn (SdModel *m, guint32 seed)
       continue;
     for (gsize k = 0; k < t->numel; k++) {
       if (g_str_has_suffix (t->name, "running_var"))
-        p[t->offset + k] = (float)g_rand_double_range (r, 0.5, 2.0);
+        p[t->offset + k] = (float) g_rand_double_range (r, 0.5, 2.0);
       else
-        p[t->offset + k] += (float)g_rand_double_range (r, -0.3, 0.3);
+        p[t->offset + k] += (float) g_rand_double_range (r, -0.3, 0.3);
     }
   }
 }
@@ -262,11 +262,11 @@ check_model_input_gradient (const char *preset, SdMode mode)
     x[i] = keep + h;
     const float *l = sd_model_forward (m, ws, x, B, T);
     for (int k = 0; k < B * K; k++)
-      lp += (double)l[k] * R[k];
+      lp += (double) l[k] * R[k];
     x[i] = keep - h;
     l = sd_model_forward (m, ws, x, B, T);
     for (int k = 0; k < B * K; k++)
-      lm += (double)l[k] * R[k];
+      lm += (double) l[k] * R[k];
     x[i] = keep;
     num[i] = (lp - lm) / (2 * h);
     max_ref = MAX (max_ref, fabs (num[i]));
@@ -331,11 +331,11 @@ test_param_gradient (void)
       p[i] = keep + h;
       const float *l = sd_model_forward (m, ws, x, B, T);
       for (int j = 0; j < B * K; j++)
-        lp += (double)l[j] * R[j];
+        lp += (double) l[j] * R[j];
       p[i] = keep - h;
       l = sd_model_forward (m, ws, x, B, T);
       for (int j = 0; j < B * K; j++)
-        lm += (double)l[j] * R[j];
+        lm += (double) l[j] * R[j];
       p[i] = keep;
       double num = (lp - lm) / (2 * h);
       if (fabs (num - grads[i]) > 2e-2 * MAX (fabs (num), 1e-1))

@@ -20,16 +20,16 @@ make_file (
 {
   GByteArray *a = g_byte_array_new ();
   guint64 le;
-  gsize hl = header_len < 0 ? strlen (header) : (gsize)header_len;
+  gsize hl = header_len < 0 ? strlen (header) : (gsize) header_len;
 
-  le = GUINT64_TO_LE ((guint64)hl);
-  g_byte_array_append (a, (const guint8 *)&le, 8);
-  g_byte_array_append (a, (const guint8 *)header, (guint)hl);
+  le = GUINT64_TO_LE ((guint64) hl);
+  g_byte_array_append (a, (const guint8 *) &le, 8);
+  g_byte_array_append (a, (const guint8 *) header, (guint) hl);
   if (data) {
-    g_byte_array_append (a, data, (guint)data_len);
+    g_byte_array_append (a, data, (guint) data_len);
   } else {
     gsize old = a->len;
-    g_byte_array_set_size (a, (guint)(old + data_len));
+    g_byte_array_set_size (a, (guint) (old + data_len));
     memset (a->data + old, 0, data_len);
   }
   return g_byte_array_free_to_bytes (a);
@@ -43,7 +43,7 @@ write_fixture (const char *name, GBytes *bytes)
   const char *data = g_bytes_get_data (bytes, &len);
   GError *error = NULL;
 
-  g_file_set_contents (path, data, (gssize)len, &error);
+  g_file_set_contents (path, data, (gssize) len, &error);
   g_assert_no_error (error);
   return path;
 }
@@ -176,7 +176,7 @@ test_roundtrip (void)
   const guint8 *raw;
 
   for (int i = 0; i < N3; i++)
-    w3[i] = (float)i * 0.37f - 3.0f;
+    w3[i] = (float) i * 0.37f - 3.0f;
   w3[0] = -0.0f;
   w3[1] = FLT_MIN / 4;             /* denormal */
   w3[2] = bits_float (0x00000001); /* smallest denormal */
@@ -185,9 +185,9 @@ test_roundtrip (void)
   w3[5] = bits_float (0x7fc12345); /* NaN with a payload */
   w3[6] = -INFINITY;
   for (int i = 0; i < 15; i++)
-    w2[i] = 1.0f / (float)(i + 1);
+    w2[i] = 1.0f / (float) (i + 1);
   for (int i = 0; i < 5; i++)
-    b[i] = (float)-i;
+    b[i] = (float) -i;
 
   sd_safetensors_writer_add_metadata (w, meta_keys[0], "to be replaced");
   for (guint i = 0; i < G_N_ELEMENTS (meta_keys); i++)
@@ -213,8 +213,8 @@ test_roundtrip (void)
   g_assert_cmpuint (hl % 8, ==, 0);
   g_assert_cmpuint (len, ==, 8 + hl + 4 * (N3 + 15 + 5 + 1 + 0 + 5));
   g_assert_cmpint (raw[8], ==, '{');
-  g_assert_true (g_str_has_prefix (
-      (const char *)raw + 8, "{\"__metadata__\":{\"format\":\"pt\",\"arch\":"));
+  g_assert_true (g_str_has_prefix ((const char *) raw + 8,
+      "{\"__metadata__\":{\"format\":\"pt\",\"arch\":"));
   {
     gsize e = hl;
 
@@ -237,7 +237,7 @@ test_roundtrip (void)
   g_assert_null (sd_safetensors_get_metadata (st, "nope"));
   keys = sd_safetensors_get_metadata_keys (st);
   g_assert_cmpuint (
-      g_strv_length ((char **)keys), ==, G_N_ELEMENTS (meta_keys));
+      g_strv_length ((char **) keys), ==, G_N_ELEMENTS (meta_keys));
   for (guint i = 0; i < G_N_ELEMENTS (meta_keys); i++)
     g_assert_cmpstr (keys[i], ==, meta_keys[i]);
 
@@ -482,7 +482,7 @@ test_accept (void)
   t = sd_safetensors_get (st, "i");
   g_assert_cmpint (t->dtype, ==, SD_DTYPE_F64);
   g_assert_true (t->data
-                 == (const guint8 *)g_bytes_get_data (bytes, NULL) + 8
+                 == (const guint8 *) g_bytes_get_data (bytes, NULL) + 8
                         + strlen (header) + 28);
 }
 
@@ -772,7 +772,7 @@ test_deep_nesting (void)
   for (int i = 0; i < 100000; i++)
     g_string_append_c (h, ']');
   g_string_append_c (h, '}');
-  bytes = make_file (h->str, (gssize)h->len, NULL, 0);
+  bytes = make_file (h->str, (gssize) h->len, NULL, 0);
   g_string_free (h, TRUE);
   expect_open_fails (bytes, SD_ERROR_FORMAT, "nested deeper than 64 levels");
 }
@@ -959,8 +959,9 @@ static guint8
 random_byte (GRand *rng)
 {
   if (g_rand_boolean (rng))
-    return (guint8)g_rand_int_range (rng, 0, 256);
-  return (guint8)interesting[g_rand_int_range (rng, 0, sizeof interesting - 1)];
+    return (guint8) g_rand_int_range (rng, 0, 256);
+  return (
+      guint8) interesting[g_rand_int_range (rng, 0, sizeof interesting - 1)];
 }
 
 /* A copy of the valid file with 1-4 random mutations: bit flips, random or
@@ -969,10 +970,10 @@ random_byte (GRand *rng)
 static GBytes *
 mutate (GRand *rng, const guint8 *d, gsize len)
 {
-  GByteArray *m = g_byte_array_sized_new ((guint)len + 8);
+  GByteArray *m = g_byte_array_sized_new ((guint) len + 8);
   int n_mut = g_rand_int_range (rng, 1, 5);
 
-  g_byte_array_append (m, d, (guint)len);
+  g_byte_array_append (m, d, (guint) len);
   for (int k = 0; k < n_mut; k++) {
     guint64 hl;
     gsize pos;
@@ -984,19 +985,19 @@ mutate (GRand *rng, const guint8 *d, gsize len)
       hl = m->len - 8; /* length already broken: anywhere */
     /* mostly the header, which is where the parsing is */
     pos = g_rand_int_range (rng, 0, 4)
-              ? 8 + (gsize)g_rand_int_range (rng, 0, (gint32)MAX (hl, 1))
-              : (gsize)g_rand_int_range (rng, 0, (gint32)m->len);
+              ? 8 + (gsize) g_rand_int_range (rng, 0, (gint32) MAX (hl, 1))
+              : (gsize) g_rand_int_range (rng, 0, (gint32) m->len);
     pos = MIN (pos, m->len - 1);
     switch (g_rand_int_range (rng, 0, 4)) {
       case 0:
-        m->data[pos] ^= (guint8)(1u << g_rand_int_range (rng, 0, 8));
+        m->data[pos] ^= (guint8) (1u << g_rand_int_range (rng, 0, 8));
         break;
       case 1:
         m->data[pos] = random_byte (rng);
         break;
       case 2:
         if (pos >= 8 && pos < 8 + hl && hl > 1) {
-          g_byte_array_remove_index (m, (guint)pos);
+          g_byte_array_remove_index (m, (guint) pos);
           hl = GUINT64_TO_LE (hl - 1);
           memcpy (m->data, &hl, 8);
         }

@@ -26,9 +26,9 @@ train_fixture (
   SdArch arch;
   g_autoptr (GError) error = NULL;
   g_assert_true (
-      sd_arch_from_preset (preset, (int)d->n_classes, &arch, &error));
+      sd_arch_from_preset (preset, (int) d->n_classes, &arch, &error));
   SdModel *m
-      = sd_model_new (&arch, (const char *const *)d->labels, seed, &error);
+      = sd_model_new (&arch, (const char *const *) d->labels, seed, &error);
   g_assert_no_error (error);
   SdTrainConfig c;
   sd_train_config_init (&c);
@@ -57,7 +57,7 @@ test_learns_fixture (void)
     g_autoptr (SdEvalResult) r = sd_model_evaluate (m, test, &error);
     g_assert_no_error (error);
     g_test_message ("optimizer %d: test accuracy %.3f, best epoch %d",
-        (int)opts[i], r->accuracy, res.best_epoch);
+        (int) opts[i], r->accuracy, res.best_epoch);
     g_assert_cmpfloat (r->accuracy, >=, 0.9);
     g_assert_cmpint (res.epochs_run, ==, 25);
     g_assert_cmpint (res.best_epoch, >=, 1);
@@ -93,7 +93,7 @@ test_rejects_bad_config (void)
   SdArch arch;
   g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
   g_autoptr (SdModel) m
-      = sd_model_new (&arch, (const char *const *)d->labels, 1, NULL);
+      = sd_model_new (&arch, (const char *const *) d->labels, 1, NULL);
   struct
   {
     int epochs, batch;
@@ -138,7 +138,7 @@ test_divergence_is_an_error (void)
   SdArch arch;
   g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
   g_autoptr (SdModel) m
-      = sd_model_new (&arch, (const char *const *)d->labels, 1, NULL);
+      = sd_model_new (&arch, (const char *const *) d->labels, 1, NULL);
   SdTrainConfig c;
   sd_train_config_init (&c);
   c.optimizer = SD_OPTIMIZER_SGD;
@@ -167,7 +167,7 @@ test_evaluate_counts (void)
       diag += i == j ? r->confusion[i * 2 + j] : 0;
     }
   g_assert_cmpuint (total, ==, test->n);
-  g_assert_cmpfloat_with_epsilon (r->accuracy, (double)diag / total, 1e-12);
+  g_assert_cmpfloat_with_epsilon (r->accuracy, (double) diag / total, 1e-12);
   for (int k = 0; k < 2; k++) {
     g_assert_cmpfloat (r->f1[k], >=, 0);
     g_assert_cmpfloat (r->f1[k], <=, 1);

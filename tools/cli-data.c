@@ -60,7 +60,7 @@ sd_cli_load_data (const SdCliData *d, SdSplitPart part,
     src[i].path = paths[i];
     src[i].label = eq + 1;
   }
-  return sd_dataset_load_wav_windows (src, n, (guint)d->window, (guint)d->hop,
+  return sd_dataset_load_wav_windows (src, n, (guint) d->window, (guint) d->hop,
       part, d->train_fraction, labels, error);
 }
 

@@ -199,14 +199,14 @@ sd_cmd_predict (int argc, char **argv)
     return sd_cli_fail (error);
   int K = sd_model_get_n_classes (model);
   const char *const *labels = sd_model_get_labels (model);
-  g_autofree float *logits = g_new (float, (gsize)data->n *K);
+  g_autofree float *logits = g_new (float, (gsize) data->n *K);
   g_autofree float *p = g_new (float, K);
   if (!sd_model_predict (model, data, logits, &error))
     return sd_cli_fail (error);
   if (!json)
     printf ("%-7s %-12s %s\n", "index", "class", "probability");
   for (guint i = 0; i < data->n; i++) {
-    const float *l = logits + (gsize)i * K;
+    const float *l = logits + (gsize) i * K;
     int best = 0;
     for (int k = 1; k < K; k++)
       if (l[k] > l[best])

@@ -20,9 +20,9 @@ format_duration (char *buf, gsize n, double s)
   if (!isfinite (s) || s < 0)
     g_strlcpy (buf, "?", n);
   else if (s >= 3600)
-    g_snprintf (buf, n, "%dh%02dm", (int)(s / 3600), (int)fmod (s / 60, 60));
+    g_snprintf (buf, n, "%dh%02dm", (int) (s / 3600), (int) fmod (s / 60, 60));
   else if (s >= 60)
-    g_snprintf (buf, n, "%dm%02ds", (int)(s / 60), (int)fmod (s, 60));
+    g_snprintf (buf, n, "%dm%02ds", (int) (s / 60), (int) fmod (s, 60));
   else
     g_snprintf (buf, n, "%.0fs", s);
 }
@@ -38,7 +38,7 @@ on_progress (const SdTrainProgress *p, gpointer user_data)
   format_duration (eta, sizeof eta, p->eta_s);
   if (pr->tty) {
     const int width = 24;
-    int fill = (int)(width * (double)p->batch / p->n_batches);
+    int fill = (int) (width * (double) p->batch / p->n_batches);
     char bar[32];
     memset (bar, '#', fill);
     memset (bar + fill, '.', width - fill);
@@ -84,7 +84,7 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   json_builder_set_member_name (b, "arch");
   json_builder_add_string_value (b, arch);
   json_builder_set_member_name (b, "seed");
-  json_builder_add_int_value (b, (gint64)seed);
+  json_builder_add_int_value (b, (gint64) seed);
   json_builder_set_member_name (b, "epochs_run");
   json_builder_add_int_value (b, res->epochs_run);
   json_builder_set_member_name (b, "best_epoch");
@@ -96,6 +96,10 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   json_builder_add_double_value (b, cfg->lr);
   json_builder_set_member_name (b, "batch_size");
   json_builder_add_int_value (b, cfg->batch_size);
+  json_builder_set_member_name (b, "augment");
+  json_builder_add_string_value (
+      b, cfg->augment_shift ? (cfg->augment_reverse ? "shift,reverse" : "shift")
+                            : (cfg->augment_reverse ? "reverse" : "none"));
   if (!isnan (res->best_val_acc)) {
     json_builder_set_member_name (b, "val_accuracy");
     json_builder_add_double_value (b, res->best_val_acc);
@@ -122,10 +126,10 @@ sd_cmd_train (int argc, char **argv)
 {
   SdCliData data = SD_CLI_DATA_INIT;
   g_autofree char *out = NULL, *test = NULL, *protocol = NULL;
-  g_autofree char *arch_name = g_strdup ("resnet-small");
-  g_autofree char *optimizer = g_strdup ("adam");
-  g_autofree char *schedule = g_strdup ("plateau");
-  g_autofree char *normalize = g_strdup ("per-series");
+  /* GOption does not free a default it replaces: defaults are applied
+   * after parsing. */
+  g_autofree char *arch_name = NULL, *optimizer = NULL, *schedule = NULL;
+  g_autofree char *normalize = NULL;
   SdTrainConfig cfg;
   gint64 seed = 0;
   int threads = 0;
@@ -198,6 +202,10 @@ sd_cmd_train (int argc, char **argv)
         "Input normalisation stored in the model: per-series, fixed or none "
         "(default per-series)",
         "MODE" },
+    { "augment-shift", 0, 0, G_OPTION_ARG_NONE, &cfg.augment_shift,
+        "Augment: roll every training series by a random offset", NULL },
+    { "augment-reverse", 0, 0, G_OPTION_ARG_NONE, &cfg.augment_reverse,
+        "Augment: reverse training series in time with probability 1/2", NULL },
     { "test", 't', 0, G_OPTION_ARG_FILENAME, &test,
         "Held-out test file: its accuracy is printed and recorded in the "
         "model's provenance",
@@ -225,17 +233,25 @@ sd_cmd_train (int argc, char **argv)
     return 2;
   }
   int rc = 1;
+  if (arch_name == NULL)
+    arch_name = g_strdup ("resnet-small");
+  if (optimizer == NULL)
+    optimizer = g_strdup ("adam");
+  if (schedule == NULL)
+    schedule = g_strdup ("plateau");
+  if (normalize == NULL)
+    normalize = g_strdup ("per-series");
   if ((data.ucr == NULL && data.wav == NULL) || out == NULL) {
     fprintf (stderr, "seqdream train: --data (or --wav) and --out are "
                      "required (see --help)\n");
     rc = 2;
     goto done;
   }
-  cfg.lr = (float)lr;
-  cfg.min_lr = (float)MIN (min_lr, lr);
-  cfg.weight_decay = (float)wd;
-  cfg.momentum = (float)momentum;
-  cfg.seed = (guint64)seed;
+  cfg.lr = (float) lr;
+  cfg.min_lr = (float) MIN (min_lr, lr);
+  cfg.weight_decay = (float) wd;
+  cfg.momentum = (float) momentum;
+  cfg.seed = (guint64) seed;
   if (g_strcmp0 (optimizer, "adam") == 0)
     cfg.optimizer = SD_OPTIMIZER_ADAM;
   else if (g_strcmp0 (optimizer, "sgd") == 0)
@@ -281,12 +297,12 @@ sd_cmd_train (int argc, char **argv)
     g_autoptr (SdDataset) ts = NULL;
     g_autofree char *test_name = NULL;
     if (test) {
-      ts = sd_dataset_load_ucr (test, (const char *const *)ds->labels, &error);
+      ts = sd_dataset_load_ucr (test, (const char *const *) ds->labels, &error);
       test_name = g_strdup (test);
     } else if (data.wav) {
       /* Recordings: the held-out time segments are the test set. */
       ts = sd_cli_load_data (
-          &data, SD_SPLIT_TEST, (const char *const *)ds->labels, &error);
+          &data, SD_SPLIT_TEST, (const char *const *) ds->labels, &error);
       test_name = g_strdup_printf (
           "last %.0f%% of every recording", 100 * (1 - data.train_fraction));
     }
@@ -295,12 +311,12 @@ sd_cmd_train (int argc, char **argv)
       goto done;
     }
     SdArch arch;
-    if (!sd_arch_from_preset (arch_name, (int)ds->n_classes, &arch, &error)) {
+    if (!sd_arch_from_preset (arch_name, (int) ds->n_classes, &arch, &error)) {
       rc = sd_cli_fail (error);
       goto done;
     }
     g_autoptr (SdModel) model = sd_model_new (
-        &arch, (const char *const *)ds->labels, (guint64)seed, &error);
+        &arch, (const char *const *) ds->labels, (guint64) seed, &error);
     if (model == NULL) {
       rc = sd_cli_fail (error);
       goto done;
@@ -333,7 +349,7 @@ sd_cmd_train (int argc, char **argv)
     g_autofree char *base = data.ucr ? g_path_get_basename (data.ucr)
                                      : g_strjoinv (" ", data.wav);
     g_autofree char *prov = provenance_json (base, protocol, arch_name,
-        (guint64)seed, &cfg, &res, test_name, ev, orig_argc, orig_argv);
+        (guint64) seed, &cfg, &res, test_name, ev, orig_argc, orig_argv);
     sd_model_set_provenance (model, prov);
     if (!sd_model_save (model, out, &error)) {
       rc = sd_cli_fail (error);

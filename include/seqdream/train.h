@@ -53,7 +53,13 @@ typedef struct
   int plateau_patience;         /* 10 epochs */
   double val_fraction;          /* 0.2 (stratified); 0 = no validation */
   int early_stop_patience;      /* 30 epochs; 0 = never stop early */
-  guint64 seed;                 /* 0 */
+  /* Augmentation of every training batch, off by default; label-preserving
+   * for stationary signals such as engine noise or vibration:
+   * augment_shift rolls each series circularly by a random offset,
+   * augment_reverse reverses it in time with probability 1/2. */
+  gboolean augment_shift;
+  gboolean augment_reverse;
+  guint64 seed; /* 0 */
   SdTrainCallback callback;
   gpointer user_data;
 } SdTrainConfig;
