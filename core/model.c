@@ -1054,9 +1054,46 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
   return ws->logits;
 }
 
+int
+sd_model_find_layer (const SdModel *model, const char *name)
+{
+  for (int i = 0; model->layer_names[i] != NULL; i++)
+    if (g_strcmp0 (model->layer_names[i], name) == 0)
+      return i;
+  return -1;
+}
+
+const float *
+sd_workspace_get_layer_output (
+    const SdWorkspace *ws, int layer, int *channels, int *length)
+{
+  const SdModel *m = ws->model;
+  int n_stages = m->arch.n_stages;
+  g_return_val_if_fail (layer >= 0 && layer < n_stages + 2, NULL);
+  if (layer < n_stages) {
+    *channels = m->act_channels[m->stage_out[layer]];
+    *length = ws->T;
+    return ws->act[m->stage_out[layer]];
+  }
+  *length = 1;
+  if (layer == n_stages) {
+    *channels = m->feat_channels;
+    return ws->pooled;
+  }
+  *channels = m->arch.n_classes;
+  return ws->logits;
+}
+
 void
 sd_model_backward (
     SdModel *m, SdWorkspace *ws, const float *dlogits, float *grads, float *dx)
+{
+  sd_model_backward_full (m, ws, dlogits, NULL, 0, grads, dx);
+}
+
+void
+sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
+    const SdLayerGrad *extra, int n_extra, float *grads, float *dx)
 {
   const int B = ws->B, T = ws->T;
   const float *P = m->params;
@@ -1069,6 +1106,37 @@ sd_model_backward (
     memset (
         ws->dact[i], 0, (gsize) B * T * m->act_channels[i] * sizeof (float));
   memset (ws->dpooled, 0, (gsize) B * m->feat_channels * sizeof (float));
+  /* Injected gradients go in before the reverse walk: every consumer of an
+   * activation accumulates into its gradient before its producer reads
+   * it, so the order of the additions does not matter. */
+  const int K = m->arch.n_classes;
+  g_autofree float *dl = NULL;
+  for (int e = 0; e < n_extra; e++) {
+    int layer = extra[e].layer;
+    g_return_if_fail (layer >= 0 && layer < m->arch.n_stages + 2);
+    float *dst;
+    gsize n;
+    if (layer < m->arch.n_stages) {
+      dst = ws->dact[m->stage_out[layer]];
+      n = (gsize) B * m->act_channels[m->stage_out[layer]] * T;
+    } else if (layer == m->arch.n_stages) {
+      dst = ws->dpooled;
+      n = (gsize) B * m->feat_channels;
+    } else {
+      /* Rare (objectives normally come as dlogits): a copy is fine. */
+      if (dl == NULL) {
+        dl = g_new0 (float, (gsize) B *K);
+        if (dlogits)
+          memcpy (dl, dlogits, (gsize) B * K * sizeof (float));
+      }
+      dst = dl;
+      n = (gsize) B * K;
+    }
+    for (gsize k = 0; k < n; k++)
+      dst[k] += extra[e].grad[k];
+  }
+  if (dl != NULL)
+    dlogits = dl;
 
   for (int i = m->n_ops - 1; i >= 0; i--) {
     const Op *op = &m->ops[i];
@@ -1076,8 +1144,9 @@ sd_model_backward (
     float *din = (op->in == 0 && dx == NULL) ? NULL : ws->dact[op->in];
     switch (op->type) {
       case OP_DENSE:
-        sd_dense_backward (ws->dpooled, G (op->w), G (op->b), dlogits,
-            ws->pooled, P + op->w, B, op->C, op->OC);
+        if (dlogits != NULL)
+          sd_dense_backward (ws->dpooled, G (op->w), G (op->b), dlogits,
+              ws->pooled, P + op->w, B, op->C, op->OC);
         break;
       case OP_GAP:
         sd_gap_backward (ws->dact[op->in], ws->dpooled, B, op->C, T);

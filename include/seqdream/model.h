@@ -174,8 +174,31 @@ void sd_model_backward (SdModel *model, SdWorkspace *ws, const float *dlogits,
 
 /* Names of the layers whose outputs can be read or targeted, in order
  * ("stages.0", "stages.1", ..., "gap", "fc"). NULL-terminated, owned by the
- * model. */
+ * model. "gap" is the pooled feature vector (B,C), "fc" the logits (B,K);
+ * "stages.i" the output of stage i (B,C,T) after its final ReLU. */
 const char *const *sd_model_get_layer_names (const SdModel *model);
+/* Index into sd_model_get_layer_names, or -1. */
+int sd_model_find_layer (const SdModel *model, const char *name);
+
+/* The output of `layer` from the last forward: (B, C, T) for stages,
+ * (B, C) for "gap" (T = 1), (B, K) for "fc" (T = 1). Owned by ws. */
+const float *sd_workspace_get_layer_output (
+    const SdWorkspace *ws, int layer, int *channels, int *length);
+
+/* A gradient injected at a layer output: (B, C, T) as that layer's output
+ * in the last forward. */
+typedef struct
+{
+  int layer;
+  const float *grad;
+} SdLayerGrad;
+
+/* sd_model_backward with gradients of the objective with respect to
+ * intermediate layer outputs added (neuron and channel objectives,
+ * diversity terms). dlogits may be NULL (no gradient at the logits). */
+void sd_model_backward_full (SdModel *model, SdWorkspace *ws,
+    const float *dlogits, const SdLayerGrad *extra, int n_extra, float *grads,
+    float *dx);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdModel, sd_model_unref)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdWorkspace, sd_workspace_free)

@@ -10,3 +10,5 @@
 #include <seqdream/data.h>
 #include <seqdream/model.h>
 #include <seqdream/train.h>
+#include <seqdream/dream.h>
+#include <seqdream/metrics.h>
