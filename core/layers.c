@@ -148,6 +148,72 @@ sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
 
 /* ------------------------------------------------------------- batchnorm */
 
+/* Row reductions with 8 independent float accumulators: the compiler
+ * vectorises them (a single running sum is a serial dependency it may not
+ * reorder), and the rows (one channel of one series) are short enough for
+ * float partial sums; rows are combined in double. */
+static inline double
+row_sum (const float *x, int T)
+{
+  float a[8] = { 0 };
+  int t = 0;
+  for (; t + 8 <= T; t += 8)
+    for (int k = 0; k < 8; k++)
+      a[k] += x[t + k];
+  double s = 0.0;
+  for (; t < T; t++)
+    s += x[t];
+  for (int k = 0; k < 8; k++)
+    s += a[k];
+  return s;
+}
+
+/* sum (x - mu)^2 */
+static inline double
+row_sum_sq_dev (const float *x, int T, float mu)
+{
+  float a[8] = { 0 };
+  int t = 0;
+  for (; t + 8 <= T; t += 8)
+    for (int k = 0; k < 8; k++) {
+      float d = x[t + k] - mu;
+      a[k] += d * d;
+    }
+  double s = 0.0;
+  for (; t < T; t++) {
+    double d = x[t] - mu;
+    s += d * d;
+  }
+  for (int k = 0; k < 8; k++)
+    s += a[k];
+  return s;
+}
+
+/* sum dy and sum dy * (x - mu) */
+static inline void
+row_sum_dy_dev (const float *dy, const float *x, int T, float mu,
+    double *sum_dy, double *sum_dy_dev)
+{
+  float a[8] = { 0 }, b[8] = { 0 };
+  int t = 0;
+  for (; t + 8 <= T; t += 8)
+    for (int k = 0; k < 8; k++) {
+      a[k] += dy[t + k];
+      b[k] += dy[t + k] * (x[t + k] - mu);
+    }
+  double s = 0.0, sd = 0.0;
+  for (; t < T; t++) {
+    s += dy[t];
+    sd += (double) dy[t] * (x[t] - mu);
+  }
+  for (int k = 0; k < 8; k++) {
+    s += a[k];
+    sd += b[k];
+  }
+  *sum_dy += s;
+  *sum_dy_dev += sd;
+}
+
 /* inp (B,C,T) -> out (B,C,T); mean, rstd (C). Two-pass double statistics:
  * one-pass E[x^2]-E[x]^2 cancels badly for offset signals. */
 void
@@ -162,20 +228,20 @@ sd_batchnorm_forward_train (float *out, float *mean, float *rstd,
   const gsize n = (gsize) B * T;
   for (int c = 0; c < C; c++) {
     double s = 0.0;
-    for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize) b * C + c) * T;
-      for (int t = 0; t < T; t++)
-        s += x[t];
-    }
+    for (int b = 0; b < B; b++)
+      s += row_sum (inp + ((gsize) b * C + c) * T, T);
     const double mu = s / (double) n;
+    /* Two passes: the deviations are taken from the float mean, and the
+     * mean's own rounding is corrected by the exact identity
+     * sum (x - m)^2 = sum (x - mu)^2 + n (mu - m)^2. */
+    const float mf = (float) mu;
     double ss = 0.0;
-    for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize) b * C + c) * T;
-      for (int t = 0; t < T; t++) {
-        const double d = x[t] - mu;
-        ss += d * d;
-      }
-    }
+    for (int b = 0; b < B; b++)
+      ss += row_sum_sq_dev (inp + ((gsize) b * C + c) * T, T, mf);
+    const double sdev = s - (double) n * mf; /* sum (x - mf) */
+    ss -= sdev * sdev / (double) n;
+    if (ss < 0)
+      ss = 0;
     const double var = ss / (double) n;
     const double rs = 1.0 / sqrt (var + (double) eps);
 
@@ -223,15 +289,11 @@ sd_batchnorm_backward_train (float *dinp, float *dgamma, float *dbeta,
   for (int c = 0; c < C; c++) {
     const float mu = mean[c];
     const float rs = rstd[c];
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int b = 0; b < B; b++) {
-      const float *x = inp + ((gsize) b * C + c) * T;
-      const float *dy = dout + ((gsize) b * C + c) * T;
-      for (int t = 0; t < T; t++) {
-        sum_dy += dy[t];
-        sum_dy_xhat += (double) dy[t] * ((x[t] - mu) * rs);
-      }
-    }
+    double sum_dy = 0.0, sum_dy_dev = 0.0;
+    for (int b = 0; b < B; b++)
+      row_sum_dy_dev (dout + ((gsize) b * C + c) * T,
+          inp + ((gsize) b * C + c) * T, T, mu, &sum_dy, &sum_dy_dev);
+    const double sum_dy_xhat = sum_dy_dev * rs;
     if (dgamma != NULL)
       dgamma[c] += (float) sum_dy_xhat;
     if (dbeta != NULL)
@@ -296,16 +358,16 @@ sd_batchnorm_backward_eval (float *dinp, float *dgamma, float *dbeta,
     if (dgamma != NULL || dbeta != NULL) {
       const float mu = running_mean != NULL ? running_mean[c] : 0.0f;
       const float rsf = (float) rs;
-      double sum_dy = 0.0, sum_dy_xhat = 0.0;
+      double sum_dy = 0.0, sum_dy_dev = 0.0;
       for (int b = 0; b < B; b++) {
         const float *dy = dout + ((gsize) b * C + c) * T;
-        const float *x = inp != NULL ? inp + ((gsize) b * C + c) * T : NULL;
-        for (int t = 0; t < T; t++) {
-          sum_dy += dy[t];
-          if (x != NULL)
-            sum_dy_xhat += (double) dy[t] * ((x[t] - mu) * rsf);
-        }
+        if (inp != NULL)
+          row_sum_dy_dev (
+              dy, inp + ((gsize) b * C + c) * T, T, mu, &sum_dy, &sum_dy_dev);
+        else
+          sum_dy += row_sum (dy, T);
       }
+      const double sum_dy_xhat = sum_dy_dev * rsf;
       if (dgamma != NULL)
         dgamma[c] += (float) sum_dy_xhat;
       if (dbeta != NULL)
@@ -374,11 +436,7 @@ sd_gap_forward (float *out, const float *inp, int B, int C, int T)
   g_return_if_fail (B > 0 && C > 0 && T > 0);
   const gsize rows = (gsize) B * C;
   for (gsize r = 0; r < rows; r++) {
-    const float *x = inp + r * T;
-    double s = 0.0;
-    for (int t = 0; t < T; t++)
-      s += x[t];
-    out[r] = (float) (s / T);
+    out[r] = (float) (row_sum (inp + r * T, T) / T);
   }
 }
 

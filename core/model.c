@@ -1004,6 +1004,28 @@ sd_workspace_get_max_length (const SdWorkspace *ws)
   return ws->max_T;
 }
 
+/* Batch norm with running statistics followed by ReLU, fused:
+ * inp (B,C,T) -> out (B,C,T) = max ((x - mean) * scale + beta, 0). */
+static void
+bn_relu_forward_eval (float *out, const float *inp, const float *gamma,
+    const float *beta, const float *running_mean, const float *running_var,
+    float eps, int B, int C, int T)
+{
+  for (int c = 0; c < C; c++) {
+    const float scale
+        = (float) (gamma[c] / sqrt ((double) running_var[c] + (double) eps));
+    const float mu = running_mean[c], shift = beta[c];
+    for (int b = 0; b < B; b++) {
+      const float *x = inp + ((gsize) b * C + c) * T;
+      float *o = out + ((gsize) b * C + c) * T;
+      for (int t = 0; t < T; t++) {
+        float v = (x[t] - mu) * scale + shift;
+        o[t] = v > 0.0f ? v : 0.0f;
+      }
+    }
+  }
+}
+
 const float *
 sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
 {
@@ -1030,7 +1052,14 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
               ws->bn_mean + op->bn_slot, ws->bn_rstd + op->bn_slot,
               ws->act[op->in], P + op->w, P + op->b, P + op->rm, P + op->rv,
               m->arch.bn_momentum, eps, B, op->C, T);
-        else
+        else if (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
+                 && m->ops[i + 1].in == op->out) {
+          /* Eval: BN is a per-channel affine map; apply it and the ReLU
+           * that follows in one pass over the data. */
+          bn_relu_forward_eval (ws->act[op->out], ws->act[op->in], P + op->w,
+              P + op->b, P + op->rm, P + op->rv, eps, B, op->C, T);
+          i++;
+        } else
           sd_batchnorm_forward_eval (ws->act[op->out], ws->act[op->in],
               P + op->w, P + op->b, P + op->rm, P + op->rv, eps, B, op->C, T);
         break;
