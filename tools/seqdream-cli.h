@@ -2,12 +2,15 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <json-glib/json-glib.h>
 #include <seqdream/seqdream.h>
 
 int sd_cmd_train (int argc, char **argv);
 int sd_cmd_eval (int argc, char **argv);
 int sd_cmd_predict (int argc, char **argv);
 int sd_cmd_info (int argc, char **argv);
+int sd_cmd_dream (int argc, char **argv);
+int sd_cmd_plot (int argc, char **argv);
 
 /* Parse argv with a context named "seqdream SUB"; prints the error and
  * returns FALSE on failure. */
@@ -39,3 +42,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SdCliData, sd_cli_data_clear)
 gboolean sd_cli_parse_part (const char *s, SdSplitPart *part, GError **error);
 SdDataset *sd_cli_load_data (const SdCliData *d, SdSplitPart part,
     const char *const *labels, GError **error);
+
+/* Draws dreams given as JSON (one dream object or {"dreams": [...]}, as
+ * `seqdream dream` writes them) to out (.png or .svg): one panel per
+ * dream, with the class mean +/- 1 sd of `reference` (a UCR file, needs
+ * model; may be NULL) behind it, or with trace the convergence curves.
+ * In tools/cmd-plot.c. */
+gboolean sd_cli_plot_dream_json (JsonNode *root, const char *out,
+    const char *reference, SdModel *model, gboolean trace, GError **error);

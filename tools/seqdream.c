@@ -19,6 +19,8 @@ static const Command commands[] = {
   { "eval", sd_cmd_eval, "accuracy, per-class scores and confusion matrix" },
   { "predict", sd_cmd_predict, "logits and probabilities per series" },
   { "info", sd_cmd_info, "architecture, parameters, labels, provenance" },
+  { "dream", sd_cmd_dream, "dream a class prototype or a border sequence" },
+  { "plot", sd_cmd_plot, "draw dreams (PNG/SVG) or their convergence" },
 };
 
 static void

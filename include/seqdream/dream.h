@@ -143,7 +143,8 @@ typedef struct
 
 typedef struct
 {
-  int length;                 /* T; default the model's training length */
+  int length;                 /* T; default the model's training length
+                               * (0: that, else the dreamer's maximum) */
   int steps;                  /* 500 */
   SdDreamOptimizer optimizer; /* Adam */
   float lr;                   /* 0.05 */
@@ -165,30 +166,36 @@ void sd_dream_config_init (SdDreamConfig *config, const SdModel *model);
 /* Add a regulariser; FALSE when the list is full. */
 gboolean sd_dream_config_add (SdDreamConfig *config, SdRegularizer reg);
 
-/* Per-step record of one dream. */
+/* Per-step record of one dream. Entry s describes the sequence after s
+ * updates: entry 0 is the initial sequence, n_steps = steps + 1. */
 typedef struct
 {
   int n_steps;
   float *objective;   /* J without penalties (n_steps) */
   float *probability; /* target class probability (n_steps);
-                       * border: p_a / (p_a + p_b) */
+                       * border: p_a / (p_a + p_b); no class term:
+                       * the predicted class's */
   int n_regs;
-  float *reg_values; /* (n_regs, n_steps): penalty values; the
-                      * RMS change made by filters/projections */
+  float *reg_values; /* (n_regs, n_steps): weighted penalty values; the
+                      * RMS change made by filters/projections in the
+                      * update that produced entry s; the shift / factor
+                      * that jitter / scale drew for the gradient at s */
 } SdDreamTrace;
 
 typedef struct
 {
   float *sequence; /* T values, normalised input space */
   int length;
-  int steps; /* steps run */
-  int best_step;
+  int steps;            /* updates applied (fewer when it stopped early) */
+  int best_step;        /* trace entry of the returned sequence */
   gboolean converged;   /* the stop criterion was met */
   float objective;      /* at the returned sequence */
   float *logits;        /* K values at the returned sequence */
   float *probabilities; /* K */
   float probability;    /* of the target (border: p_a/(p_a+p_b)) */
-  float logit_margin;   /* z_a - max_{k != a} z_k (border: z_a-z_b) */
+  float logit_margin;   /* z_a - max_{k != a} z_k (border: z_a-z_b);
+                         * the target is the first class term, else the
+                         * predicted class */
   SdDreamTrace trace;
 } SdDreamResult;
 
@@ -203,10 +210,11 @@ SdDreamer *sd_dreamer_new (
     SdModel *model, int max_batch, int max_length, GError **error);
 void sd_dreamer_free (SdDreamer *d);
 
-/* Run n dreams as one batch. results[i] receives a new SdDreamResult.
- * Impossible configurations (bad classes, layers, lengths, weights) are
- * SD_ERROR_INVALID_ARG; a NaN or Inf in a gradient stops the run with
- * SD_ERROR_DIVERGED naming the dream and the step. */
+/* Run n dreams as one batch. results[i] receives a new SdDreamResult
+ * (NULL for all on failure). Impossible configurations (bad classes,
+ * layers, lengths, weights) are SD_ERROR_INVALID_ARG; a NaN or Inf in a
+ * gradient, the logits or a sequence (an initial series too) stops the
+ * run with SD_ERROR_DIVERGED naming the dream and the step. */
 gboolean sd_dreamer_run (SdDreamer *d, const SdDreamConfig *config,
     const SdDreamSpec *specs, int n, SdDreamResult **results, GError **error);
 

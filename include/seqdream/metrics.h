@@ -1,5 +1,5 @@
 /* seqdream: how realistic is a dream? Distances and spectra against the
- * real series of its class. Formulas and reasons: docs/dreaming.md.
+ * real series of its class. Formulas and reasons: docs/metrics.md.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
@@ -9,9 +9,12 @@
 G_BEGIN_DECLS
 
 /* Dynamic time warping distance (sqrt of the summed squared differences
- * along the best path) with a Sakoe-Chiba band of `band` samples; series
- * may differ in length by at most band. Returns INFINITY when the
- * distance exceeds `abandon_above` (early abandoning; pass INFINITY). */
+ * along the best path) with a Sakoe-Chiba band of `band` samples: cells
+ * with |i - j| <= band, so series may differ in length by at most band
+ * (band >= max (n, m) - 1 is unconstrained DTW). Returns INFINITY exactly
+ * when the distance exceeds `abandon_above` (early abandoning; pass
+ * INFINITY for none), NaN for NULL series, n or m < 1, band < 0 or
+ * |n - m| > band. O(n band) time, O(band) memory. */
 double sd_dtw_distance (const float *a, int n, const float *b, int m, int band,
     double abandon_above);
 
@@ -21,7 +24,8 @@ typedef struct _SdReference SdReference;
 
 typedef struct
 {
-  double dtw_band_fraction; /* band = fraction * length (0.1) */
+  double dtw_band_fraction; /* band = round (fraction * length), at most
+                             * length - 1 (0.1) */
   int max_per_class;        /* series per class used for the typical
                              * nearest-neighbour distance (200; the
                              * nearest neighbour itself is searched in
@@ -33,14 +37,19 @@ typedef struct
 
 void sd_reference_config_init (SdReferenceConfig *config);
 
-/* data's labels must be the model's (load it with the model's labels). */
+/* data's labels must be the model's (load it with the model's labels):
+ * data->labels[c] must equal the model's label c for every class of the
+ * data, which may hold fewer classes than the model (SD_ERROR_INVALID_ARG
+ * otherwise). The series are normalised with sd_model_normalize_input. A
+ * reference is immutable: any number of threads may use one at once. */
 SdReference *sd_reference_new (const SdModel *model, const SdDataset *data,
     const SdReferenceConfig *config, GError **error);
 void sd_reference_free (SdReference *ref);
 
 int sd_reference_get_length (const SdReference *ref);
 guint sd_reference_get_class_size (const SdReference *ref, int class_index);
-/* Mean and standard deviation over time of the class's series (length). */
+/* Mean and (population) standard deviation over time of the class's
+ * series (length values; NaN for a class without series). */
 const float *sd_reference_get_class_mean (
     const SdReference *ref, int class_index);
 const float *sd_reference_get_class_sd (
@@ -48,28 +57,43 @@ const float *sd_reference_get_class_sd (
 
 typedef struct
 {
-  /* Nearest real series of the target class (NaN when the dream's length
-   * differs from the reference's). Ratios divide by the class's median
-   * nearest-neighbour distance among its own series: 1.0 = as typical as a
-   * real series. */
+  /* Nearest real series of the target class, searched among all its
+   * series (NaN when the dream's length differs from the reference's).
+   * Ratios divide by the class's median leave-one-out nearest-neighbour
+   * distance among its own series: 1.0 = as typical as a real series (NaN
+   * when that median is 0 or unknown, e.g. a class of one series). */
   double nn_euclidean, nn_euclidean_ratio;
   double nn_dtw, nn_dtw_ratio;
-  int nn_index; /* row in the reference data */
+  int nn_index; /* row in the reference data of the Euclidean nearest
+                 * (the first on ties); -1 with NaN distances */
   /* Smoothness: mean |x[t+1] - x[t]| and the share of spectral energy above
-   * the cut-off, each also divided by the class median. */
+   * the cut-off, each also divided by the class median (NaN when that is
+   * 0; hf_energy is NaN for a constant dream). */
   double tv, tv_ratio;
   double hf_energy, hf_ratio;
   /* Spectral distance to the class mean power spectrum: half the L1
-   * distance of the two normalised spectra (0 = same shape, 1 = disjoint),
-   * Welch-averaged over reference-length segments for longer dreams. */
+   * distance of the two normalised spectra (0 = same shape, 1 = disjoint;
+   * a single real series is not 0: about 0.3-0.6 on FordA). The dream's
+   * spectrum is on the reference's frequency grid (Hann window of the
+   * reference length): Welch-averaged over reference-length segments
+   * overlapping by at least half when the dream is longer, Hann-windowed
+   * over its own length and zero-padded when shorter. NaN for a constant
+   * dream. */
   double spectral_distance;
-  /* An independent second model's verdict (-1 / NaN without one). */
+  /* An independent second model's verdict on the dream as given (-1 / NaN
+   * without one): its argmax class and its probability of the target. */
   int second_class;
   double second_probability; /* of the target class */
 } SdDreamMetrics;
 
-/* Metrics of x (T samples, normalised space) as a dream of target_class.
- * second may be NULL. */
+/* Metrics of x (T >= 2 samples, in the model's normalised input space)
+ * as a dream of target_class. second may be NULL; else it must normalise
+ * its input exactly as the reference's model (the dream is not normalised
+ * again) and have the same labels, or SD_ERROR_INVALID_ARG. Also
+ * SD_ERROR_INVALID_ARG for NULL arguments, T < 2, a class out of range or
+ * without reference series; SD_ERROR_NONFINITE for NaN / Inf samples.
+ * Thread-safe for a shared reference (the second model gets a workspace
+ * per call). */
 gboolean sd_dream_metrics (const SdReference *ref, int target_class,
     const float *x, int T, SdModel *second, SdDreamMetrics *out,
     GError **error);

@@ -1,0 +1,1609 @@
+/* Sequence Dreaming: gradient ascent on the input of a 1-D CNN classifier
+ * (activation maximisation) with the regularisers that keep a dream
+ * realistic. Every formula and default is in docs/dreaming.md.
+ *
+ * One step of a batch of A running dreams (x by dream, rows by forward):
+ *   evaluate   forward of x_s (A,T) -> J, probability, penalties, trace
+ *              entry s, keep-best, stop (a dream that stops freezes)
+ *   transform  jitter / scale drawn per dream -> a second forward
+ *   backward   dJ/dlogits, injected dJ/d(layer), diversity at "gap"
+ *              -> dx (A,T), mapped back through the transform
+ *   update     - penalty gradients, gradient filters, RMS clip, optimiser,
+ *              then sequence filters and projections in list order.
+ * Nothing is allocated inside the loop: every buffer is the dreamer's
+ * (sized at sd_dreamer_new) or the run's (sized before the first step).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "seqdream/dream.h"
+#include "seqdream/layers.h"
+
+#include <math.h>
+#include <string.h>
+
+#define ADAM_BETA1 0.9
+#define ADAM_BETA2 0.999
+#define ADAM_EPS 1e-8f
+/* Added to |f|^2 in the cosine similarity so a dead (all-zero) feature
+ * vector has a defined, zero similarity. */
+#define DIVERSITY_EPS 1e-8
+#define MAX_STEPS 10000000
+
+/* ------------------------------------------------------------- names */
+
+static const char *const reg_names[] = {
+  [SD_REG_L1] = "l1",
+  [SD_REG_L2] = "l2",
+  [SD_REG_TV] = "tv",
+  [SD_REG_TV2] = "tv2",
+  [SD_REG_EXP_SMOOTH] = "exp-smooth",
+  [SD_REG_EXP_SMOOTH_ZEROPHASE] = "exp-smooth-zerophase",
+  [SD_REG_GAUSSIAN] = "gaussian",
+  [SD_REG_CLIP] = "clip",
+  [SD_REG_NORM_BOUND] = "norm-bound",
+  [SD_REG_JITTER] = "jitter",
+  [SD_REG_SCALE] = "scale",
+};
+
+const char *
+sd_reg_type_to_string (SdRegType type)
+{
+  if ((guint) type >= G_N_ELEMENTS (reg_names))
+    return NULL;
+  return reg_names[type];
+}
+
+gboolean
+sd_reg_type_from_string (const char *s, SdRegType *type)
+{
+  if (s == NULL)
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (reg_names); i++) {
+    if (g_ascii_strcasecmp (s, reg_names[i]) == 0) {
+      if (type != NULL)
+        *type = (SdRegType) i;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+static gboolean
+is_penalty (SdRegType t)
+{
+  return t == SD_REG_L1 || t == SD_REG_L2 || t == SD_REG_TV || t == SD_REG_TV2;
+}
+
+static gboolean
+is_filter (SdRegType t)
+{
+  return t == SD_REG_EXP_SMOOTH || t == SD_REG_EXP_SMOOTH_ZEROPHASE
+         || t == SD_REG_GAUSSIAN;
+}
+
+static gboolean
+is_transform (SdRegType t)
+{
+  return t == SD_REG_JITTER || t == SD_REG_SCALE;
+}
+
+/* ---------------------------------------------------------- defaults */
+
+SdRegularizer
+sd_regularizer_default (SdRegType type)
+{
+  /* The reasons for every number are in docs/dreaming.md. */
+  SdRegularizer r;
+  memset (&r, 0, sizeof r);
+  r.type = type;
+  r.every = 1;
+  r.start = 0.0f;
+  r.end = 1.0f;
+  r.apply_to = SD_APPLY_SEQUENCE;
+  switch (type) {
+    case SD_REG_L1:
+    case SD_REG_L2:
+    case SD_REG_TV:
+    case SD_REG_TV2:
+      r.weight = 1.0f;
+      break;
+    case SD_REG_EXP_SMOOTH:
+    case SD_REG_EXP_SMOOTH_ZEROPHASE:
+      r.param = 0.8f;
+      r.every = 10;
+      break;
+    case SD_REG_GAUSSIAN:
+      r.param = 0.7f;
+      r.every = 10;
+      break;
+    case SD_REG_CLIP:
+      r.param = 0.0f; /* both 0: the model's training input range */
+      r.param2 = 0.0f;
+      break;
+    case SD_REG_NORM_BOUND:
+      r.param = 1.0f;
+      break;
+    case SD_REG_JITTER:
+      r.param = 8.0f;
+      break;
+    case SD_REG_SCALE:
+      r.param = 0.9f;
+      r.param2 = 1.1f;
+      break;
+  }
+  return r;
+}
+
+SdObjective
+sd_objective_centered (int class_index)
+{
+  SdObjective o;
+  memset (&o, 0, sizeof o);
+  o.n_terms = 1;
+  o.terms[0].type = SD_OBJECTIVE_LOGIT;
+  o.terms[0].weight = 1.0f;
+  o.terms[0].class_a = class_index;
+  return o;
+}
+
+SdObjective
+sd_objective_border (int class_a, int class_b)
+{
+  SdObjective o;
+  memset (&o, 0, sizeof o);
+  o.n_terms = 1;
+  o.terms[0].type = SD_OBJECTIVE_BORDER;
+  o.terms[0].weight = 1.0f;
+  o.terms[0].class_a = class_a;
+  o.terms[0].class_b = class_b;
+  return o;
+}
+
+void
+sd_dream_config_init (SdDreamConfig *c, const SdModel *model)
+{
+  g_return_if_fail (c != NULL);
+  memset (c, 0, sizeof *c);
+  c->length = model != NULL ? (int) sd_model_get_train_length (model) : 0;
+  c->steps = 500;
+  c->optimizer = SD_DREAM_OPT_ADAM;
+  c->lr = 0.05f;
+  c->lr_decay = 1.0f;
+  c->momentum = 0.9f;
+  c->grad_clip = 0.0f;
+  c->keep_best = TRUE;
+  c->stop_probability = 0.0f;
+  c->border_tolerance = 0.005f;
+  c->diversity = 0.0f;
+  c->n_regs = 0;
+}
+
+gboolean
+sd_dream_config_add (SdDreamConfig *c, SdRegularizer reg)
+{
+  g_return_val_if_fail (c != NULL, FALSE);
+  if (c->n_regs < 0 || c->n_regs >= SD_DREAM_MAX_REGS)
+    return FALSE;
+  c->regs[c->n_regs++] = reg;
+  return TRUE;
+}
+
+void
+sd_dream_result_free (SdDreamResult *r)
+{
+  if (r == NULL)
+    return;
+  g_free (r->sequence);
+  g_free (r->logits);
+  g_free (r->probabilities);
+  g_free (r->trace.objective);
+  g_free (r->trace.probability);
+  g_free (r->trace.reg_values);
+  g_free (r);
+}
+
+void
+sd_dream_denormalize (const SdModel *model, float *x, int T)
+{
+  g_return_if_fail (model != NULL && (x != NULL || T == 0));
+  SdNormalization norm = sd_model_get_normalization (model);
+  if (norm.mode != SD_NORM_FIXED)
+    return;
+  for (int t = 0; t < T; t++)
+    x[t] = x[t] * norm.std + norm.mean;
+}
+
+/* ----------------------------------------------------------- dreamer */
+
+struct _SdDreamer
+{
+  SdModel *model;
+  SdWorkspace *ws;
+  int max_B, max_T;
+  int K;
+  int n_stages; /* layers: stages.0 .. stages.{n_stages-1}, gap, fc */
+  int gap_layer, fc_layer;
+  int gap_C;
+  float *mem;     /* one allocation for everything below */
+  float *x;       /* (max_B, max_T) sequences, by dream */
+  float *best;    /* (max_B, max_T) best sequences, by dream */
+  float *g;       /* (max_B, max_T) gradient of J, by dream */
+  float *m1, *m2; /* (max_B, max_T) optimiser state, by dream */
+  float *xin;     /* (max_B, max_T) forward input, by row */
+  float *dx;      /* (max_B, max_T) input gradient, by row */
+  float *orig;    /* (max_T) a row before a filter or projection */
+  float *probs;   /* (max_B, K) by row */
+  float *dlogits; /* (max_B, K) by row */
+  float *feats;   /* (max_B, gap_C) latest "gap" features, by dream */
+  float *dgap;    /* (max_B, gap_C) gradient at "gap", by row */
+};
+
+SdDreamer *
+sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
+{
+  g_return_val_if_fail (model != NULL, NULL);
+  SdWorkspace *ws
+      = sd_workspace_new (model, max_batch, max_length, SD_MODE_EVAL, error);
+  if (ws == NULL)
+    return NULL;
+  SdDreamer *d = g_new0 (SdDreamer, 1);
+  d->model = sd_model_ref (model);
+  d->ws = ws;
+  d->max_B = max_batch;
+  d->max_T = max_length;
+  d->K = sd_model_get_n_classes (model);
+  d->n_stages = sd_model_get_arch (model)->n_stages;
+  d->gap_layer = sd_model_find_layer (model, "gap");
+  d->fc_layer = sd_model_find_layer (model, "fc");
+  g_assert (d->gap_layer == d->n_stages && d->fc_layer == d->n_stages + 1);
+  int len;
+  sd_workspace_get_layer_output (ws, d->gap_layer, &d->gap_C, &len);
+
+  gsize BT = (gsize) max_batch * max_length;
+  gsize BK = (gsize) max_batch * d->K;
+  gsize BC = (gsize) max_batch * d->gap_C;
+  gsize total = 7 * BT + max_length + 2 * BK + 2 * BC;
+  d->mem = g_try_new0 (float, total);
+  if (d->mem == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "out of memory for a dreamer of batch %d x length %d", max_batch,
+        max_length);
+    sd_dreamer_free (d);
+    return NULL;
+  }
+  float *p = d->mem;
+  float **bt[] = { &d->x, &d->best, &d->g, &d->m1, &d->m2, &d->xin, &d->dx };
+  for (guint i = 0; i < G_N_ELEMENTS (bt); i++) {
+    *bt[i] = p;
+    p += BT;
+  }
+  d->orig = p;
+  p += max_length;
+  d->probs = p;
+  p += BK;
+  d->dlogits = p;
+  p += BK;
+  d->feats = p;
+  p += BC;
+  d->dgap = p;
+  return d;
+}
+
+void
+sd_dreamer_free (SdDreamer *d)
+{
+  if (d == NULL)
+    return;
+  sd_workspace_free (d->ws);
+  sd_model_unref (d->model);
+  g_free (d->mem);
+  g_free (d);
+}
+
+/* ------------------------------------------------ penalties (O(T)) */
+
+static inline float
+signf (float u)
+{
+  return (float) ((u > 0.0f) - (u < 0.0f));
+}
+
+/* The unweighted, mean-normalised penalty P(x) of x (T). */
+static double
+penalty_value (SdRegType type, const float *x, int T)
+{
+  double s = 0.0;
+  switch (type) {
+    case SD_REG_L1:
+      for (int t = 0; t < T; t++)
+        s += fabsf (x[t]);
+      return s / T;
+    case SD_REG_L2:
+      for (int t = 0; t < T; t++)
+        s += (double) x[t] * x[t];
+      return s / T;
+    case SD_REG_TV:
+      for (int t = 0; t + 1 < T; t++)
+        s += fabsf (x[t + 1] - x[t]);
+      return T > 1 ? s / (T - 1) : 0.0;
+    case SD_REG_TV2:
+      for (int t = 0; t + 1 < T; t++) {
+        double u = (double) x[t + 1] - x[t];
+        s += u * u;
+      }
+      return T > 1 ? s / (T - 1) : 0.0;
+    default:
+      return 0.0;
+  }
+}
+
+/* g -= weight * dP/dx: J = objective - weight * P is ascended. */
+static void
+penalty_subtract_grad (
+    SdRegType type, const float *x, int T, float weight, float *g)
+{
+  switch (type) {
+    case SD_REG_L1: {
+      const float c = weight / T;
+      for (int t = 0; t < T; t++)
+        g[t] -= c * signf (x[t]);
+      break;
+    }
+    case SD_REG_L2: {
+      const float c = 2.0f * weight / T;
+      for (int t = 0; t < T; t++)
+        g[t] -= c * x[t];
+      break;
+    }
+    case SD_REG_TV: {
+      if (T < 2)
+        break;
+      /* dP/dx[t] = (sign(x[t]-x[t-1]) - sign(x[t+1]-x[t])) / (T-1) */
+      const float c = weight / (T - 1);
+      for (int t = 0; t + 1 < T; t++) {
+        float u = c * signf (x[t + 1] - x[t]);
+        g[t] += u;
+        g[t + 1] -= u;
+      }
+      break;
+    }
+    case SD_REG_TV2: {
+      if (T < 2)
+        break;
+      const float c = 2.0f * weight / (T - 1);
+      for (int t = 0; t + 1 < T; t++) {
+        float u = c * (x[t + 1] - x[t]);
+        g[t] += u;
+        g[t + 1] -= u;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* ------------------------------------------------- filters (O(T)) */
+
+/* y[0] = x[0], y[t] = a x[t] + (1-a) y[t-1], in place. */
+static void
+exp_smooth_forward (float *x, int T, float a)
+{
+  const float b = 1.0f - a;
+  float y = x[0];
+  for (int t = 1; t < T; t++) {
+    y = a * x[t] + b * y;
+    x[t] = y;
+  }
+}
+
+/* The same recurrence run from the end: y[T-1] = x[T-1]. */
+static void
+exp_smooth_backward (float *x, int T, float a)
+{
+  const float b = 1.0f - a;
+  float y = x[T - 1];
+  for (int t = T - 2; t >= 0; t--) {
+    y = a * x[t] + b * y;
+    x[t] = y;
+  }
+}
+
+/* Half-sample symmetric reflection (d c b a | a b c d | d c b a), any i. */
+static inline int
+reflect_index (int i, int T)
+{
+  int p = 2 * T;
+  i %= p;
+  if (i < 0)
+    i += p;
+  return i < T ? i : p - 1 - i;
+}
+
+/* Normalised Gaussian half-kernel w[0..R], R = ceil(3 sigma):
+ * w[k] = exp(-k^2 / (2 sigma^2)) / (w0 + 2 sum_{k>=1} ...). */
+static int
+gaussian_radius (float sigma)
+{
+  return MAX (1, (int) ceil (3.0 * sigma));
+}
+
+static void
+gaussian_kernel (float *w, float sigma, int R)
+{
+  double z = 0.0;
+  g_autofree double *e = g_new (double, R + 1);
+  for (int k = 0; k <= R; k++) {
+    e[k] = exp (-(double) k * k / (2.0 * (double) sigma * sigma));
+    z += k == 0 ? e[k] : 2.0 * e[k];
+  }
+  for (int k = 0; k <= R; k++)
+    w[k] = (float) (e[k] / z);
+}
+
+/* x (T) <- Gaussian filter of x with half-kernel w (R+1), reflected at
+ * both ends; pad has T + 2R floats. */
+static void
+gaussian_filter (float *x, int T, const float *w, int R, float *pad)
+{
+  for (int j = 0; j < R; j++) {
+    pad[j] = x[reflect_index (j - R, T)];
+    pad[T + R + j] = x[reflect_index (T + j, T)];
+  }
+  memcpy (pad + R, x, (gsize) T * sizeof (float));
+  const float *c = pad + R;
+  for (int t = 0; t < T; t++)
+    x[t] = w[0] * c[t];
+  for (int k = 1; k <= R; k++) {
+    const float wk = w[k];
+    const float *l = c - k, *r = c + k;
+    for (int t = 0; t < T; t++)
+      x[t] += wk * (l[t] + r[t]);
+  }
+}
+
+static double
+rms (const float *x, int T)
+{
+  double s = 0.0;
+  for (int t = 0; t < T; t++)
+    s += (double) x[t] * x[t];
+  return sqrt (s / T);
+}
+
+static double
+rms_diff (const float *a, const float *b, int T)
+{
+  double s = 0.0;
+  for (int t = 0; t < T; t++) {
+    double u = (double) a[t] - b[t];
+    s += u * u;
+  }
+  return sqrt (s / T);
+}
+
+static int
+first_nonfinite (const float *x, gsize n)
+{
+  for (gsize k = 0; k < n; k++)
+    if (!isfinite (x[k]))
+      return (int) k;
+  return -1;
+}
+
+/* --------------------------------------------------------- the run */
+
+typedef enum
+{
+  TARGET_NONE,     /* no class term: the predicted class is reported */
+  TARGET_CENTERED, /* LOGIT / PROBABILITY / LOG_PROBABILITY */
+  TARGET_BORDER,
+} TargetKind;
+
+typedef struct
+{
+  const SdObjective *obj;
+  TargetKind kind;
+  int a, b; /* target classes (the first class term) */
+  GRand *rng;
+  gboolean frozen, converged;
+  int steps; /* updates applied so far */
+  int best_step;
+  double best_score;
+  int shift;   /* transform of the current step: xin[(t+shift)%T] = */
+  float scale; /* scale * x[t] */
+  SdDreamResult *res;
+} Dream;
+
+typedef struct
+{
+  int layer;
+  int C;
+  float *grad; /* (A, C, T) injected dJ/d(layer output), by row */
+} Injection;
+
+typedef struct
+{
+  SdDreamer *d;
+  const SdDreamConfig *cfg;
+  int n, T, N; /* dreams, length, maximum number of updates */
+  int cap;     /* trace capacity per dream: N + 1 */
+  Dream *dreams;
+  int A;          /* rows in the current forward */
+  int *row_dream; /* (n) dream of each row */
+  gboolean *live; /* (n) the row's dream still takes this step */
+  Injection inj[SD_MAX_STAGES];
+  int n_inj;
+  gboolean inj_dirty;
+  gboolean use_gap; /* inject a gradient at "gap" */
+  float *kernel[SD_DREAM_MAX_REGS];
+  int radius[SD_DREAM_MAX_REGS];
+  float *pad;
+  gboolean clip_on[SD_DREAM_MAX_REGS];
+  float clip_lo[SD_DREAM_MAX_REGS], clip_hi[SD_DREAM_MAX_REGS];
+  /* the first step and the end of each regulariser's window */
+  int first[SD_DREAM_MAX_REGS];
+  double until[SD_DREAM_MAX_REGS];
+} Run;
+
+static gboolean
+reg_active (const Run *run, int r, int s)
+{
+  const SdRegularizer *reg = &run->cfg->regs[r];
+  return s >= run->first[r] && s < run->until[r]
+         && (s - run->first[r]) % reg->every == 0;
+}
+
+static inline float *
+trace_reg (const Dream *dr, const Run *run, int r, int s)
+{
+  return dr->res->trace.reg_values + (gsize) r * run->cap + s;
+}
+
+static void
+run_clear (Run *run)
+{
+  if (run->dreams != NULL) {
+    for (int i = 0; i < run->n; i++) {
+      if (run->dreams[i].rng != NULL)
+        g_rand_free (run->dreams[i].rng);
+      sd_dream_result_free (run->dreams[i].res);
+    }
+  }
+  g_free (run->dreams);
+  g_free (run->row_dream);
+  g_free (run->live);
+  for (int i = 0; i < run->n_inj; i++)
+    g_free (run->inj[i].grad);
+  for (int r = 0; r < SD_DREAM_MAX_REGS; r++)
+    g_free (run->kernel[r]);
+  g_free (run->pad);
+}
+
+/* ------------------------------------------------------- validation */
+
+#define FAIL(...)                                                              \
+  do {                                                                         \
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG, __VA_ARGS__);          \
+    return FALSE;                                                              \
+  } while (0)
+
+static int
+layer_channels (const SdDreamer *d, int layer)
+{
+  int C, len;
+  sd_workspace_get_layer_output (d->ws, layer, &C, &len);
+  return C;
+}
+
+static gboolean
+check_objective (
+    const SdDreamer *d, const SdObjective *o, int i, int T, GError **error)
+{
+  const int K = d->K;
+  const int n_layers = d->n_stages + 2;
+  if (o->n_terms < 1 || o->n_terms > SD_DREAM_MAX_TERMS)
+    FAIL ("dream %d: the objective has %d terms (expected 1..%d)", i,
+        o->n_terms, SD_DREAM_MAX_TERMS);
+  for (int k = 0; k < o->n_terms; k++) {
+    const SdObjectiveTerm *t = &o->terms[k];
+    if (!isfinite (t->weight))
+      FAIL ("dream %d, objective term %d: weight %g is not a finite number", i,
+          k, t->weight);
+    switch (t->type) {
+      case SD_OBJECTIVE_LOGIT:
+      case SD_OBJECTIVE_PROBABILITY:
+      case SD_OBJECTIVE_LOG_PROBABILITY:
+        if (t->class_a < 0 || t->class_a >= K)
+          FAIL ("dream %d, objective term %d: class %d is not a class of "
+                "the model (0..%d)",
+              i, k, t->class_a, K - 1);
+        break;
+      case SD_OBJECTIVE_BORDER:
+        if (t->class_a < 0 || t->class_a >= K || t->class_b < 0
+            || t->class_b >= K)
+          FAIL ("dream %d, objective term %d: border classes %d and %d must "
+                "be classes of the model (0..%d)",
+              i, k, t->class_a, t->class_b, K - 1);
+        if (t->class_a == t->class_b)
+          FAIL ("dream %d, objective term %d: border needs two different "
+                "classes (got %d twice)",
+              i, k, t->class_a);
+        break;
+      case SD_OBJECTIVE_CHANNEL:
+      case SD_OBJECTIVE_NEURON: {
+        if (t->layer < 0 || t->layer >= n_layers)
+          FAIL ("dream %d, objective term %d: layer %d does not exist "
+                "(0..%d, see sd_model_get_layer_names)",
+              i, k, t->layer, n_layers - 1);
+        int C = layer_channels (d, t->layer);
+        if (t->channel < 0 || t->channel >= C)
+          FAIL ("dream %d, objective term %d: channel %d is outside layer "
+                "%d's channels 0..%d",
+              i, k, t->channel, t->layer, C - 1);
+        if (t->type == SD_OBJECTIVE_NEURON) {
+          int L = t->layer < d->n_stages ? T : 1;
+          if (t->position < -L || t->position >= L)
+            FAIL ("dream %d, objective term %d: position %d is outside "
+                  "-%d..%d for layer %d",
+                i, k, t->position, L, L - 1, t->layer);
+        }
+        break;
+      }
+      default:
+        FAIL ("dream %d, objective term %d: unknown objective type %d", i, k,
+            (int) t->type);
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+check_reg (
+    const SdDreamer *d, const SdRegularizer *r, int k, int T, GError **error)
+{
+  const char *name = sd_reg_type_to_string (r->type);
+  if (name == NULL)
+    FAIL ("regulariser %d: unknown type %d", k, (int) r->type);
+  if (r->every < 1)
+    FAIL ("regulariser %d (%s): every = %d must be at least 1", k, name,
+        r->every);
+  if (!(r->start >= 0.0f && r->start < r->end && r->end <= 1.0f))
+    FAIL ("regulariser %d (%s): window [%g, %g) must satisfy 0 <= start < "
+          "end <= 1",
+        k, name, r->start, r->end);
+  if (r->apply_to != SD_APPLY_SEQUENCE && r->apply_to != SD_APPLY_GRADIENT)
+    FAIL ("regulariser %d (%s): apply_to %d is neither sequence nor "
+          "gradient",
+        k, name, (int) r->apply_to);
+  switch (r->type) {
+    case SD_REG_L1:
+    case SD_REG_L2:
+    case SD_REG_TV:
+    case SD_REG_TV2:
+      if (!(r->weight >= 0.0f && isfinite (r->weight)))
+        FAIL ("regulariser %d (%s): weight %g must be a finite number >= 0", k,
+            name, r->weight);
+      break;
+    case SD_REG_EXP_SMOOTH:
+    case SD_REG_EXP_SMOOTH_ZEROPHASE:
+      if (!(r->param > 0.0f && r->param <= 1.0f))
+        FAIL ("regulariser %d (%s): alpha %g must be in (0, 1]", k, name,
+            r->param);
+      break;
+    case SD_REG_GAUSSIAN:
+      if (!(r->param > 0.0f && r->param <= (float) T))
+        FAIL ("regulariser %d (%s): sigma %g must be in (0, %d] samples (the "
+              "dream length)",
+            k, name, r->param, T);
+      break;
+    case SD_REG_CLIP:
+      if (!isfinite (r->param) || !isfinite (r->param2))
+        FAIL ("regulariser %d (%s): bounds [%g, %g] must be finite", k, name,
+            r->param, r->param2);
+      if (!(r->param == 0.0f && r->param2 == 0.0f) && !(r->param < r->param2))
+        FAIL ("regulariser %d (%s): lower bound %g must be below the upper "
+              "bound %g (both 0: the model's input range)",
+            k, name, r->param, r->param2);
+      break;
+    case SD_REG_NORM_BOUND:
+      if (!(r->param > 0.0f && isfinite (r->param)))
+        FAIL ("regulariser %d (%s): RMS bound %g must be a finite number > "
+              "0",
+            k, name, r->param);
+      break;
+    case SD_REG_JITTER:
+      if (!(r->param >= 0.0f && r->param < (float) T))
+        FAIL ("regulariser %d (%s): shift %g must be in [0, %d) samples", k,
+            name, r->param, T);
+      break;
+    case SD_REG_SCALE:
+      if (!(r->param > 0.0f && r->param <= r->param2 && isfinite (r->param2)))
+        FAIL ("regulariser %d (%s): factor range [%g, %g] must satisfy 0 < "
+              "min <= max",
+            k, name, r->param, r->param2);
+      break;
+  }
+  return TRUE;
+}
+
+static gboolean
+check_config (const SdDreamer *d, const SdDreamConfig *c,
+    const SdDreamSpec *specs, int n, int *T_out, GError **error)
+{
+  if (n < 1 || n > d->max_B)
+    FAIL ("%d dreams do not fit this dreamer (1..%d per run)", n, d->max_B);
+  if (specs == NULL)
+    FAIL ("no dream specifications given for %d dreams", n);
+  int T = c->length;
+  if (T == 0)
+    T = (int) sd_model_get_train_length (d->model);
+  if (T == 0)
+    T = d->max_T;
+  if (T < 1 || T > d->max_T)
+    FAIL ("dream length %d is outside 1..%d (the dreamer's maximum length)", T,
+        d->max_T);
+  if (c->steps < 1 || c->steps > MAX_STEPS)
+    FAIL ("steps = %d must be in 1..%d", c->steps, MAX_STEPS);
+  if ((guint) c->optimizer > SD_DREAM_OPT_NORMALIZED)
+    FAIL ("unknown optimiser %d", (int) c->optimizer);
+  if (!(c->lr > 0.0f && isfinite (c->lr)))
+    FAIL ("learning rate %g must be a finite number > 0", c->lr);
+  if (!(c->lr_decay > 0.0f && c->lr_decay <= 1.0f))
+    FAIL ("learning-rate decay %g must be in (0, 1] (a per-step factor)",
+        c->lr_decay);
+  if (!(c->momentum >= 0.0f && c->momentum < 1.0f))
+    FAIL ("momentum %g must be in [0, 1)", c->momentum);
+  if (!(c->grad_clip >= 0.0f && isfinite (c->grad_clip)))
+    FAIL ("gradient clip %g must be a finite number >= 0 (0 = none)",
+        c->grad_clip);
+  if (!(c->stop_probability >= 0.0f && c->stop_probability <= 1.0f))
+    FAIL ("stop probability %g must be in [0, 1] (0 = run all steps)",
+        c->stop_probability);
+  if (!(c->border_tolerance >= 0.0f && c->border_tolerance < 0.5f))
+    FAIL ("border tolerance %g must be in [0, 0.5) (0 = run all steps)",
+        c->border_tolerance);
+  if (!(c->diversity >= 0.0f && isfinite (c->diversity)))
+    FAIL ("diversity weight %g must be a finite number >= 0", c->diversity);
+  if (c->n_regs < 0 || c->n_regs > SD_DREAM_MAX_REGS)
+    FAIL ("%d regularisers (expected 0..%d)", c->n_regs, SD_DREAM_MAX_REGS);
+  for (int k = 0; k < c->n_regs; k++)
+    if (!check_reg (d, &c->regs[k], k, T, error))
+      return FALSE;
+  for (int i = 0; i < n; i++) {
+    const SdDreamSpec *sp = &specs[i];
+    if (!check_objective (d, &sp->objective, i, T, error))
+      return FALSE;
+    switch (sp->init.type) {
+      case SD_INIT_GAUSSIAN:
+      case SD_INIT_UNIFORM:
+      case SD_INIT_ZEROS:
+      case SD_INIT_CONSTANT:
+        if (!isfinite (sp->init.scale))
+          FAIL ("dream %d: init scale %g is not a finite number", i,
+              sp->init.scale);
+        break;
+      case SD_INIT_SERIES:
+        if (sp->init.series == NULL)
+          FAIL ("dream %d: series initialisation without a series (%d "
+                "values expected)",
+              i, T);
+        break;
+      default:
+        FAIL ("dream %d: unknown initialisation %d", i, (int) sp->init.type);
+    }
+  }
+  *T_out = T;
+  return TRUE;
+}
+
+#undef FAIL
+
+/* -------------------------------------------------------- objective */
+
+static double
+logsumexp (const float *z, int K)
+{
+  double m = z[0];
+  for (int k = 1; k < K; k++)
+    m = MAX (m, z[k]);
+  double s = 0.0;
+  for (int k = 0; k < K; k++)
+    s += exp ((double) z[k] - m);
+  return m + log (s);
+}
+
+/* Value of a CHANNEL / NEURON term at forward row r (layer outputs of the
+ * last forward). */
+static double
+layer_term_value (const Run *run, const SdObjectiveTerm *t, int r)
+{
+  const SdDreamer *d = run->d;
+  int C, L;
+  const float *h = sd_workspace_get_layer_output (d->ws, t->layer, &C, &L);
+  h += ((gsize) r * C + t->channel) * L;
+  if (t->type == SD_OBJECTIVE_NEURON)
+    return h[t->position < 0 ? L + t->position : t->position];
+  double s = 0.0;
+  for (int k = 0; k < L; k++)
+    s += h[k];
+  return s / L;
+}
+
+/* J (no penalties, no diversity) of dream dr at forward row r with logits
+ * z (K). */
+static double
+objective_value (const Run *run, const Dream *dr, int r, const float *z)
+{
+  const int K = run->d->K;
+  const SdObjective *o = dr->obj;
+  double J = 0.0, lse = logsumexp (z, K);
+  for (int k = 0; k < o->n_terms; k++) {
+    const SdObjectiveTerm *t = &o->terms[k];
+    double v = 0.0;
+    switch (t->type) {
+      case SD_OBJECTIVE_LOGIT:
+        v = z[t->class_a];
+        break;
+      case SD_OBJECTIVE_PROBABILITY:
+        v = exp (z[t->class_a] - lse);
+        break;
+      case SD_OBJECTIVE_LOG_PROBABILITY:
+        v = z[t->class_a] - lse;
+        break;
+      case SD_OBJECTIVE_BORDER: {
+        double za = z[t->class_a], zb = z[t->class_b];
+        double m = MAX (za, zb);
+        double lab = m + log (exp (za - m) + exp (zb - m));
+        v = (lab - lse) - (za - zb) * (za - zb);
+        break;
+      }
+      case SD_OBJECTIVE_CHANNEL:
+      case SD_OBJECTIVE_NEURON:
+        v = layer_term_value (run, t, r);
+        break;
+    }
+    J += t->weight * v;
+  }
+  return J;
+}
+
+/* Target probability (border: p_a / (p_a + p_b)) and, for border dreams,
+ * the closeness |p_a - p_b| / (p_a + p_b) = |tanh ((z_a - z_b) / 2)|, both
+ * from the logits so they stay exact when p_a + p_b underflows. */
+static double
+target_probability (
+    const Dream *dr, const float *z, const float *p, int K, double *closeness)
+{
+  *closeness = NAN;
+  switch (dr->kind) {
+    case TARGET_CENTERED:
+      return p[dr->a];
+    case TARGET_BORDER: {
+      double u = (double) z[dr->a] - z[dr->b];
+      *closeness = fabs (tanh (0.5 * u));
+      return 1.0 / (1.0 + exp (-u));
+    }
+    case TARGET_NONE:
+    default: {
+      double m = p[0];
+      for (int k = 1; k < K; k++)
+        m = MAX (m, p[k]);
+      return m;
+    }
+  }
+}
+
+static double
+logit_margin (const Dream *dr, const float *z, int K)
+{
+  if (dr->kind == TARGET_BORDER)
+    return (double) z[dr->a] - z[dr->b];
+  int a = dr->a;
+  if (dr->kind == TARGET_NONE) {
+    a = 0;
+    for (int k = 1; k < K; k++)
+      if (z[k] > z[a])
+        a = k;
+  }
+  double best = -INFINITY;
+  for (int k = 0; k < K; k++)
+    if (k != a)
+      best = MAX (best, z[k]);
+  return K > 1 ? z[a] - best : 0.0;
+}
+
+/* dJ/dz (K) of the class terms and of CHANNEL/NEURON terms on "fc";
+ * OVERWRITES dz. */
+static void
+objective_dlogits (const Dream *dr, const float *z, const float *p, int K,
+    int fc_layer, float *dz)
+{
+  const SdObjective *o = dr->obj;
+  memset (dz, 0, (gsize) K * sizeof (float));
+  for (int k = 0; k < o->n_terms; k++) {
+    const SdObjectiveTerm *t = &o->terms[k];
+    const float w = t->weight;
+    const int a = t->class_a;
+    switch (t->type) {
+      case SD_OBJECTIVE_LOGIT:
+        dz[a] += w;
+        break;
+      case SD_OBJECTIVE_PROBABILITY: /* dp_a/dz_k = p_a (d_ak - p_k) */
+        for (int j = 0; j < K; j++)
+          dz[j] -= w * p[a] * p[j];
+        dz[a] += w * p[a];
+        break;
+      case SD_OBJECTIVE_LOG_PROBABILITY:
+        for (int j = 0; j < K; j++)
+          dz[j] -= w * p[j];
+        dz[a] += w;
+        break;
+      case SD_OBJECTIVE_BORDER: {
+        /* d log(p_a+p_b)/dz_k = [k=a] q_a + [k=b] q_b - p_k with
+         * q_a = p_a/(p_a+p_b) = sigmoid(z_a - z_b); the quadratic term
+         * gives -+2 (z_a - z_b). */
+        const int b = t->class_b;
+        double u = (double) z[a] - z[b];
+        double qa = 1.0 / (1.0 + exp (-u));
+        for (int j = 0; j < K; j++)
+          dz[j] -= w * p[j];
+        dz[a] += (float) (w * (qa - 2.0 * u));
+        dz[b] += (float) (w * ((1.0 - qa) + 2.0 * u));
+        break;
+      }
+      case SD_OBJECTIVE_CHANNEL:
+      case SD_OBJECTIVE_NEURON:
+        if (t->layer == fc_layer)
+          dz[t->channel] += w;
+        break;
+    }
+  }
+}
+
+/* The constant injected gradients at stage outputs for the live rows:
+ * CHANNEL w/T at every time of its channel, NEURON w at its position. */
+static void
+rebuild_injections (Run *run)
+{
+  const int T = run->T;
+  for (int l = 0; l < run->n_inj; l++) {
+    Injection *in = &run->inj[l];
+    memset (in->grad, 0, (gsize) run->A * in->C * T * sizeof (float));
+    for (int r = 0; r < run->A; r++) {
+      if (!run->live[r])
+        continue;
+      const SdObjective *o = run->dreams[run->row_dream[r]].obj;
+      for (int k = 0; k < o->n_terms; k++) {
+        const SdObjectiveTerm *t = &o->terms[k];
+        if ((t->type != SD_OBJECTIVE_CHANNEL && t->type != SD_OBJECTIVE_NEURON)
+            || t->layer != in->layer)
+          continue;
+        float *h = in->grad + ((gsize) r * in->C + t->channel) * T;
+        if (t->type == SD_OBJECTIVE_NEURON) {
+          h[t->position < 0 ? T + t->position : t->position] += t->weight;
+        } else {
+          const float w = t->weight / T;
+          for (int k2 = 0; k2 < T; k2++)
+            h[k2] += w;
+        }
+      }
+    }
+  }
+  run->inj_dirty = FALSE;
+}
+
+/* dgap rows: "gap" CHANNEL/NEURON terms, minus diversity * dD/df with
+ * D = mean over pairs i<j of cos(f_i, f_j) over all n dreams (frozen
+ * dreams keep their last features). */
+static void
+gap_gradient (Run *run)
+{
+  SdDreamer *d = run->d;
+  const int C = d->gap_C, n = run->n;
+  const float lambda = run->cfg->diversity;
+  memset (d->dgap, 0, (gsize) run->A * C * sizeof (float));
+  for (int r = 0; r < run->A; r++) {
+    if (!run->live[r])
+      continue;
+    const int i = run->row_dream[r];
+    const SdObjective *o = run->dreams[i].obj;
+    float *dg = d->dgap + (gsize) r * C;
+    for (int k = 0; k < o->n_terms; k++) {
+      const SdObjectiveTerm *t = &o->terms[k];
+      if ((t->type == SD_OBJECTIVE_CHANNEL || t->type == SD_OBJECTIVE_NEURON)
+          && t->layer == d->gap_layer)
+        dg[t->channel] += t->weight;
+    }
+    if (lambda <= 0.0f || n < 2)
+      continue;
+    const float *fi = d->feats + (gsize) i * C;
+    double ni2 = DIVERSITY_EPS;
+    for (int c = 0; c < C; c++)
+      ni2 += (double) fi[c] * fi[c];
+    const double ni = sqrt (ni2);
+    const double scale = lambda / (0.5 * n * (n - 1));
+    for (int j = 0; j < n; j++) {
+      if (j == i)
+        continue;
+      const float *fj = d->feats + (gsize) j * C;
+      double nj2 = DIVERSITY_EPS, dot = 0.0;
+      for (int c = 0; c < C; c++) {
+        nj2 += (double) fj[c] * fj[c];
+        dot += (double) fi[c] * fj[c];
+      }
+      const double nj = sqrt (nj2);
+      const double cos_ij = dot / (ni * nj);
+      /* d cos/d f_i = f_j / (n_i n_j) - cos f_i / n_i^2 */
+      const double aj = scale / (ni * nj), ai = scale * cos_ij / ni2;
+      for (int c = 0; c < C; c++)
+        dg[c] -= (float) (aj * fj[c] - ai * fi[c]);
+    }
+  }
+}
+
+/* ------------------------------------------------------------- init */
+
+static void
+init_dream (const SdInit *init, GRand *rng, float *x, int T)
+{
+  switch (init->type) {
+    case SD_INIT_GAUSSIAN:
+      /* Box-Muller on GRand: the same numbers for a seed everywhere. */
+      for (int t = 0; t < T; t += 2) {
+        double u1 = 1.0 - g_rand_double (rng), u2 = g_rand_double (rng);
+        double rr = sqrt (-2.0 * log (u1));
+        x[t] = (float) (init->scale * rr * cos (2.0 * G_PI * u2));
+        if (t + 1 < T)
+          x[t + 1] = (float) (init->scale * rr * sin (2.0 * G_PI * u2));
+      }
+      break;
+    case SD_INIT_UNIFORM:
+      for (int t = 0; t < T; t++)
+        x[t] = (float) g_rand_double_range (rng, -init->scale, init->scale);
+      break;
+    case SD_INIT_ZEROS:
+      memset (x, 0, (gsize) T * sizeof (float));
+      break;
+    case SD_INIT_CONSTANT:
+      for (int t = 0; t < T; t++)
+        x[t] = init->scale;
+      break;
+    case SD_INIT_SERIES:
+      memcpy (x, init->series, (gsize) T * sizeof (float));
+      break;
+  }
+}
+
+/* ------------------------------------------------------------ setup */
+
+static gboolean
+run_setup (Run *run, const SdDreamSpec *specs, GError **error)
+{
+  SdDreamer *d = run->d;
+  const SdDreamConfig *c = run->cfg;
+  const int n = run->n, T = run->T, K = d->K;
+  const int n_regs = c->n_regs;
+  const gsize cap = (gsize) run->cap;
+
+  run->dreams = g_new0 (Dream, n);
+  run->row_dream = g_new0 (int, n);
+  run->live = g_new0 (gboolean, n);
+  for (int i = 0; i < n; i++) {
+    Dream *dr = &run->dreams[i];
+    SdDreamResult *res = g_new0 (SdDreamResult, 1);
+    dr->res = res;
+    res->length = T;
+    res->sequence = g_new0 (float, T);
+    res->logits = g_new0 (float, K);
+    res->probabilities = g_new0 (float, K);
+    res->trace.n_regs = n_regs;
+    res->trace.objective = g_try_new0 (float, cap);
+    res->trace.probability = g_try_new0 (float, cap);
+    res->trace.reg_values = n_regs > 0 ? g_try_new0 (float, cap *n_regs) : NULL;
+    if (res->trace.objective == NULL || res->trace.probability == NULL
+        || (n_regs > 0 && res->trace.reg_values == NULL)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "out of memory for the trace of %d dreams x %d steps", n, c->steps);
+      return FALSE;
+    }
+    dr->obj = &specs[i].objective;
+    dr->kind = TARGET_NONE;
+    for (int k = 0; k < dr->obj->n_terms; k++) {
+      const SdObjectiveTerm *t = &dr->obj->terms[k];
+      if (t->type == SD_OBJECTIVE_CHANNEL || t->type == SD_OBJECTIVE_NEURON)
+        continue;
+      dr->kind
+          = t->type == SD_OBJECTIVE_BORDER ? TARGET_BORDER : TARGET_CENTERED;
+      dr->a = t->class_a;
+      dr->b = t->class_b;
+      break;
+    }
+    guint32 seed[2]
+        = { (guint32) specs[i].seed, (guint32) (specs[i].seed >> 32) };
+    dr->rng = g_rand_new_with_seed_array (seed, 2);
+    dr->best_score = -INFINITY;
+    dr->scale = 1.0f;
+    init_dream (&specs[i].init, dr->rng, d->x + (gsize) i * T, T);
+  }
+
+  /* injected gradients at the stage outputs the objectives name */
+  for (int l = 0; l < d->n_stages; l++) {
+    gboolean used = FALSE;
+    for (int i = 0; i < n && !used; i++)
+      for (int k = 0; k < specs[i].objective.n_terms; k++) {
+        const SdObjectiveTerm *t = &specs[i].objective.terms[k];
+        if ((t->type == SD_OBJECTIVE_CHANNEL || t->type == SD_OBJECTIVE_NEURON)
+            && t->layer == l)
+          used = TRUE;
+      }
+    if (!used)
+      continue;
+    Injection *in = &run->inj[run->n_inj++];
+    in->layer = l;
+    in->C = layer_channels (d, l);
+    in->grad = g_try_new0 (float, (gsize) n * in->C * T);
+    if (in->grad == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "out of memory for the gradient injected at layer %d", l);
+      return FALSE;
+    }
+  }
+  run->inj_dirty = TRUE;
+  run->use_gap = c->diversity > 0.0f && n > 1;
+  for (int i = 0; i < n; i++)
+    for (int k = 0; k < specs[i].objective.n_terms; k++) {
+      const SdObjectiveTerm *t = &specs[i].objective.terms[k];
+      if ((t->type == SD_OBJECTIVE_CHANNEL || t->type == SD_OBJECTIVE_NEURON)
+          && t->layer == d->gap_layer)
+        run->use_gap = TRUE;
+    }
+
+  /* regulariser windows, Gaussian kernels, clipping ranges */
+  int max_R = 0;
+  for (int r = 0; r < n_regs; r++) {
+    const SdRegularizer *reg = &c->regs[r];
+    run->first[r] = (int) ceil ((double) reg->start * run->N);
+    run->until[r] = (double) reg->end * run->N;
+    if (reg->type == SD_REG_GAUSSIAN) {
+      run->radius[r] = gaussian_radius (reg->param);
+      run->kernel[r] = g_new (float, run->radius[r] + 1);
+      gaussian_kernel (run->kernel[r], reg->param, run->radius[r]);
+      max_R = MAX (max_R, run->radius[r]);
+    } else if (reg->type == SD_REG_CLIP) {
+      float lo = reg->param, hi = reg->param2;
+      if (lo == 0.0f && hi == 0.0f)
+        sd_model_get_input_range (d->model, &lo, &hi);
+      run->clip_on[r] = isfinite (lo) && isfinite (hi) && lo < hi;
+      run->clip_lo[r] = lo;
+      run->clip_hi[r] = hi;
+    }
+  }
+  run->pad = g_new (float, (gsize) T + 2 * (gsize) max_R);
+  memset (d->m1, 0, (gsize) n * T * sizeof (float));
+  memset (d->m2, 0, (gsize) n * T * sizeof (float));
+  return TRUE;
+}
+
+/* ------------------------------------------------------- divergence */
+
+static gboolean
+diverged (GError **error, int dream, int step, const char *what, int index)
+{
+  if (step == 0 && strcmp (what, "the sequence") == 0)
+    g_set_error (error, SD_ERROR, SD_ERROR_DIVERGED,
+        "dream %d diverged at step 0: the initial sequence has a non-finite "
+        "value at index %d",
+        dream, index);
+  else
+    g_set_error (error, SD_ERROR, SD_ERROR_DIVERGED,
+        "dream %d diverged at step %d: %s has a non-finite value at index "
+        "%d (lower the learning rate or add a clip / norm-bound regulariser)",
+        dream, step, what, index);
+  return FALSE;
+}
+
+/* ----------------------------------------------------- one step */
+
+/* Forward of rows 0..A-1 of d->xin; softmax into d->probs; the features
+ * of the rows whose dream is live (or all rows) into d->feats. */
+static const float *
+forward_rows (Run *run, gboolean all_rows)
+{
+  SdDreamer *d = run->d;
+  const float *z = sd_model_forward (d->model, d->ws, d->xin, run->A, run->T);
+  sd_softmax_forward (d->probs, z, run->A, d->K);
+  int C, L;
+  const float *gap
+      = sd_workspace_get_layer_output (d->ws, d->gap_layer, &C, &L);
+  for (int r = 0; r < run->A; r++)
+    if (all_rows || run->live[r])
+      memcpy (d->feats + (gsize) run->row_dream[r] * C, gap + (gsize) r * C,
+          (gsize) C * sizeof (float));
+  return z;
+}
+
+/* Evaluate x_s of every running dream: trace entry s, keep-best, stop. */
+static gboolean
+evaluate (Run *run, int s, GError **error)
+{
+  SdDreamer *d = run->d;
+  const SdDreamConfig *c = run->cfg;
+  const int T = run->T, K = d->K;
+  for (int r = 0; r < run->A; r++) {
+    const int i = run->row_dream[r];
+    const float *x = d->x + (gsize) i * T;
+    int bad = first_nonfinite (x, T);
+    if (bad >= 0)
+      return diverged (error, i, s, "the sequence", bad);
+    memcpy (d->xin + (gsize) r * T, x, (gsize) T * sizeof (float));
+  }
+  const float *logits = forward_rows (run, TRUE);
+  for (int r = 0; r < run->A; r++) {
+    const int i = run->row_dream[r];
+    Dream *dr = &run->dreams[i];
+    SdDreamTrace *tr = &dr->res->trace;
+    const float *z = logits + (gsize) r * K;
+    const float *x = d->x + (gsize) i * T;
+    int bad = first_nonfinite (z, K);
+    if (bad >= 0)
+      return diverged (error, i, s, "the model output (logits)", bad);
+    double closeness;
+    double J = objective_value (run, dr, r, z);
+    double p
+        = target_probability (dr, z, d->probs + (gsize) r * K, K, &closeness);
+    tr->objective[s] = (float) J;
+    tr->probability[s] = (float) p;
+    tr->n_steps = s + 1;
+    dr->steps = s;
+    for (int k = 0; k < c->n_regs; k++) {
+      const SdRegularizer *reg = &c->regs[k];
+      if (is_penalty (reg->type))
+        *trace_reg (dr, run, k, s)
+            = (float) (reg->weight * penalty_value (reg->type, x, T));
+      else if (reg->type == SD_REG_SCALE)
+        *trace_reg (dr, run, k, s) = 1.0f; /* overwritten when drawn */
+    }
+    double score = dr->kind == TARGET_BORDER ? -closeness : J;
+    if (c->keep_best && score > dr->best_score) {
+      dr->best_score = score;
+      dr->best_step = s;
+      memcpy (d->best + (gsize) i * T, x, (gsize) T * sizeof (float));
+    }
+    gboolean stop = FALSE;
+    if (dr->kind == TARGET_CENTERED && c->stop_probability > 0.0f)
+      stop = p >= c->stop_probability;
+    else if (dr->kind == TARGET_BORDER && c->border_tolerance > 0.0f)
+      stop = closeness <= 2.0 * c->border_tolerance;
+    if (stop) {
+      dr->converged = TRUE;
+      dr->frozen = TRUE;
+      run->live[r] = FALSE;
+      run->inj_dirty = TRUE;
+    }
+  }
+  return TRUE;
+}
+
+/* Apply filter / projection k to x (T) in place. */
+static void
+apply_filter (Run *run, int k, float *x)
+{
+  const SdRegularizer *reg = &run->cfg->regs[k];
+  const int T = run->T;
+  switch (reg->type) {
+    case SD_REG_EXP_SMOOTH:
+      exp_smooth_forward (x, T, reg->param);
+      break;
+    case SD_REG_EXP_SMOOTH_ZEROPHASE:
+      exp_smooth_forward (x, T, reg->param);
+      exp_smooth_backward (x, T, reg->param);
+      break;
+    case SD_REG_GAUSSIAN:
+      gaussian_filter (x, T, run->kernel[k], run->radius[k], run->pad);
+      break;
+    case SD_REG_CLIP:
+      if (run->clip_on[k]) {
+        const float lo = run->clip_lo[k], hi = run->clip_hi[k];
+        for (int t = 0; t < T; t++)
+          x[t] = CLAMP (x[t], lo, hi);
+      }
+      break;
+    case SD_REG_NORM_BOUND: {
+      double v = rms (x, T);
+      if (v > reg->param) {
+        const float f = (float) (reg->param / v);
+        for (int t = 0; t < T; t++)
+          x[t] *= f;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+/* Gradient and update of every live dream: x_s -> x_{s+1}. */
+static gboolean
+update (Run *run, int s, GError **error)
+{
+  SdDreamer *d = run->d;
+  const SdDreamConfig *c = run->cfg;
+  const int T = run->T, K = d->K, A = run->A;
+
+  /* jitter / scale: a second forward of the transformed inputs */
+  gboolean transformed = FALSE;
+  for (int k = 0; k < c->n_regs; k++)
+    if (is_transform (c->regs[k].type) && reg_active (run, k, s))
+      transformed = TRUE;
+  if (transformed) {
+    for (int r = 0; r < A; r++) {
+      if (!run->live[r])
+        continue;
+      Dream *dr = &run->dreams[run->row_dream[r]];
+      int shift = 0;
+      double scale = 1.0;
+      for (int k = 0; k < c->n_regs; k++) {
+        const SdRegularizer *reg = &c->regs[k];
+        if (!is_transform (reg->type) || !reg_active (run, k, s))
+          continue;
+        if (reg->type == SD_REG_JITTER) {
+          int m = (int) reg->param;
+          int v = g_rand_int_range (dr->rng, -m, m + 1);
+          shift += v;
+          *trace_reg (dr, run, k, s) = (float) v;
+        } else {
+          double v = reg->param
+                     + (reg->param2 - reg->param) * g_rand_double (dr->rng);
+          scale *= v;
+          *trace_reg (dr, run, k, s) = (float) v;
+        }
+      }
+      shift %= T;
+      if (shift < 0)
+        shift += T;
+      dr->shift = shift;
+      dr->scale = (float) scale;
+      const float *x = d->x + (gsize) run->row_dream[r] * T;
+      float *xi = d->xin + (gsize) r * T;
+      const float f = dr->scale;
+      /* xin[(t + shift) mod T] = scale * x[t] */
+      for (int t = 0; t < T - shift; t++)
+        xi[t + shift] = f * x[t];
+      for (int t = T - shift; t < T; t++)
+        xi[t + shift - T] = f * x[t];
+    }
+    forward_rows (run, FALSE);
+  }
+  /* the logits of the last forward (the transformed one if any) */
+  int zC, zL;
+  const float *z = sd_workspace_get_layer_output (d->ws, d->fc_layer, &zC, &zL);
+
+  /* dJ at the logits, at "gap" and at the stage outputs */
+  for (int r = 0; r < A; r++) {
+    float *dz = d->dlogits + (gsize) r * K;
+    if (run->live[r])
+      objective_dlogits (&run->dreams[run->row_dream[r]], z + (gsize) r * K,
+          d->probs + (gsize) r * K, K, d->fc_layer, dz);
+    else
+      memset (dz, 0, (gsize) K * sizeof (float));
+  }
+  if (run->inj_dirty)
+    rebuild_injections (run);
+  SdLayerGrad extra[SD_MAX_STAGES + 1];
+  int n_extra = 0;
+  for (int l = 0; l < run->n_inj; l++)
+    extra[n_extra++] = (SdLayerGrad){ run->inj[l].layer, run->inj[l].grad };
+  if (run->use_gap) {
+    gap_gradient (run);
+    extra[n_extra++] = (SdLayerGrad){ d->gap_layer, d->dgap };
+  }
+  sd_model_backward_full (
+      d->model, d->ws, d->dlogits, extra, n_extra, NULL, d->dx);
+
+  const double lr = (double) c->lr * pow (c->lr_decay, s);
+  const int t_adam = s + 1;
+  const double bc1 = 1.0 - pow (ADAM_BETA1, t_adam);
+  const double bc2 = 1.0 - pow (ADAM_BETA2, t_adam);
+  for (int r = 0; r < A; r++) {
+    if (!run->live[r])
+      continue;
+    const int i = run->row_dream[r];
+    Dream *dr = &run->dreams[i];
+    float *x = d->x + (gsize) i * T;
+    float *g = d->g + (gsize) i * T;
+    const float *dxr = d->dx + (gsize) r * T;
+
+    /* back through the transform: g[t] = scale * dxin[(t + shift) % T] */
+    if (transformed) {
+      const int sh = dr->shift;
+      const float f = dr->scale;
+      for (int t = 0; t < T - sh; t++)
+        g[t] = f * dxr[t + sh];
+      for (int t = T - sh; t < T; t++)
+        g[t] = f * dxr[t + sh - T];
+    } else {
+      memcpy (g, dxr, (gsize) T * sizeof (float));
+    }
+    int bad = first_nonfinite (g, T);
+    if (bad >= 0)
+      return diverged (error, i, s, "the gradient", bad);
+
+    for (int k = 0; k < c->n_regs; k++) {
+      const SdRegularizer *reg = &c->regs[k];
+      if (is_penalty (reg->type) && reg->weight > 0.0f
+          && reg_active (run, k, s))
+        penalty_subtract_grad (reg->type, x, T, reg->weight, g);
+    }
+    for (int k = 0; k < c->n_regs; k++) {
+      const SdRegularizer *reg = &c->regs[k];
+      if (is_filter (reg->type) && reg->apply_to == SD_APPLY_GRADIENT
+          && reg_active (run, k, s)) {
+        memcpy (d->orig, g, (gsize) T * sizeof (float));
+        apply_filter (run, k, g);
+        *trace_reg (dr, run, k, s + 1) = (float) rms_diff (g, d->orig, T);
+      }
+    }
+    if (c->grad_clip > 0.0f) {
+      double v = rms (g, T);
+      if (v > c->grad_clip) {
+        const float f = (float) (c->grad_clip / v);
+        for (int t = 0; t < T; t++)
+          g[t] *= f;
+      }
+    }
+
+    /* ascent */
+    float *m1 = d->m1 + (gsize) i * T, *m2 = d->m2 + (gsize) i * T;
+    switch (c->optimizer) {
+      case SD_DREAM_OPT_ADAM: {
+        const float b1 = (float) ADAM_BETA1, b2 = (float) ADAM_BETA2;
+        const float step = (float) (lr / bc1);
+        const float rs = (float) (1.0 / sqrt (bc2));
+        for (int t = 0; t < T; t++) {
+          m1[t] = b1 * m1[t] + (1.0f - b1) * g[t];
+          m2[t] = b2 * m2[t] + (1.0f - b2) * g[t] * g[t];
+          x[t] += step * m1[t] / (sqrtf (m2[t]) * rs + ADAM_EPS);
+        }
+        break;
+      }
+      case SD_DREAM_OPT_SGD: {
+        const float mu = c->momentum, step = (float) lr;
+        for (int t = 0; t < T; t++) {
+          m1[t] = mu * m1[t] + g[t];
+          x[t] += step * m1[t];
+        }
+        break;
+      }
+      case SD_DREAM_OPT_NORMALIZED: {
+        double v = rms (g, T);
+        if (v > 0.0) {
+          const float step = (float) (lr / v);
+          for (int t = 0; t < T; t++)
+            x[t] += step * g[t];
+        }
+        break;
+      }
+    }
+
+    for (int k = 0; k < c->n_regs; k++) {
+      const SdRegularizer *reg = &c->regs[k];
+      gboolean on_x
+          = (is_filter (reg->type) && reg->apply_to == SD_APPLY_SEQUENCE)
+            || reg->type == SD_REG_CLIP || reg->type == SD_REG_NORM_BOUND;
+      if (on_x && reg_active (run, k, s)) {
+        memcpy (d->orig, x, (gsize) T * sizeof (float));
+        apply_filter (run, k, x);
+        *trace_reg (dr, run, k, s + 1) = (float) rms_diff (x, d->orig, T);
+      }
+    }
+    bad = first_nonfinite (x, T);
+    if (bad >= 0)
+      return diverged (error, i, s, "the sequence", bad);
+  }
+  return TRUE;
+}
+
+/* The returned sequences, one forward on them, the result fields. */
+static void
+finish (Run *run)
+{
+  SdDreamer *d = run->d;
+  const SdDreamConfig *c = run->cfg;
+  const int T = run->T, K = d->K, n = run->n;
+  for (int i = 0; i < n; i++) {
+    Dream *dr = &run->dreams[i];
+    SdDreamResult *res = dr->res;
+    const float *src = d->x + (gsize) i * T;
+    res->steps = dr->steps;
+    res->converged = dr->converged;
+    res->best_step = dr->steps;
+    if (!dr->converged && c->keep_best) {
+      src = d->best + (gsize) i * T;
+      res->best_step = dr->best_step;
+    }
+    memcpy (res->sequence, src, (gsize) T * sizeof (float));
+    memcpy (d->xin + (gsize) i * T, src, (gsize) T * sizeof (float));
+    run->row_dream[i] = i;
+    /* the trace rows were laid out with stride cap: make it n_steps */
+    SdDreamTrace *tr = &res->trace;
+    for (int k = 1; k < tr->n_regs; k++)
+      memmove (tr->reg_values + (gsize) k * tr->n_steps,
+          tr->reg_values + (gsize) k * run->cap,
+          (gsize) tr->n_steps * sizeof (float));
+  }
+  run->A = n;
+  const float *z = forward_rows (run, TRUE);
+  for (int i = 0; i < n; i++) {
+    Dream *dr = &run->dreams[i];
+    SdDreamResult *res = dr->res;
+    const float *zi = z + (gsize) i * K;
+    memcpy (res->logits, zi, (gsize) K * sizeof (float));
+    memcpy (res->probabilities, d->probs + (gsize) i * K,
+        (gsize) K * sizeof (float));
+    double closeness;
+    res->objective = (float) objective_value (run, dr, i, zi);
+    res->probability = (float) target_probability (
+        dr, zi, res->probabilities, K, &closeness);
+    res->logit_margin = (float) logit_margin (dr, zi, K);
+  }
+}
+
+gboolean
+sd_dreamer_run (SdDreamer *d, const SdDreamConfig *config,
+    const SdDreamSpec *specs, int n, SdDreamResult **results, GError **error)
+{
+  g_return_val_if_fail (d != NULL, FALSE);
+  g_return_val_if_fail (config != NULL, FALSE);
+  g_return_val_if_fail (results != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  for (int i = 0; i < n; i++)
+    results[i] = NULL;
+
+  int T;
+  if (!check_config (d, config, specs, n, &T, error))
+    return FALSE;
+
+  Run run;
+  memset (&run, 0, sizeof run);
+  run.d = d;
+  run.cfg = config;
+  run.n = n;
+  run.T = T;
+  run.N = config->steps;
+  run.cap = config->steps + 1;
+  gboolean ok = run_setup (&run, specs, error);
+
+  for (int s = 0; ok; s++) {
+    /* the rows of this step: the dreams still running, in index order */
+    int A = 0;
+    for (int i = 0; i < n; i++)
+      if (!run.dreams[i].frozen) {
+        run.row_dream[A] = i;
+        run.live[A] = TRUE;
+        A++;
+      }
+    if (A == 0)
+      break;
+    if (A != run.A)
+      run.inj_dirty = TRUE;
+    run.A = A;
+    ok = evaluate (&run, s, error);
+    if (!ok || s == run.N)
+      break;
+    gboolean any_live = FALSE;
+    for (int r = 0; r < A; r++)
+      any_live |= run.live[r];
+    if (any_live)
+      ok = update (&run, s, error);
+  }
+
+  if (ok) {
+    finish (&run);
+    for (int i = 0; i < n; i++) {
+      results[i] = run.dreams[i].res;
+      run.dreams[i].res = NULL;
+    }
+  }
+  run_clear (&run);
+  return ok;
+}

@@ -1,0 +1,1716 @@
+/* Dreaming: every gradient of the engine against finite differences of an
+ * independent re-implementation, every filter and projection against a
+ * hand-computed result, batching, determinism, divergence, validation,
+ * the trace, and (when present) dreams on the real FordA model.
+ *
+ * Most checks run one SGD step (lr 1, no momentum) from a given series:
+ * the returned sequence is then x0 + dJ/dx, so the engine's gradient is
+ * read back through the public API.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <seqdream/seqdream.h>
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const labels2[] = { "-1", "1", NULL };
+static const char *const labels3[] = { "a", "b", "c", NULL };
+
+#define TT 32 /* dream length of the unit tests */
+/* Finite differences, 6 estimates per coordinate: central, forward and
+ * backward at steps 1e-2 and 1e-3 (FD_N floats per coordinate block). */
+#define FD_N 6
+
+static SdModel *
+new_model (const char *preset, int K, guint64 seed)
+{
+  SdArch arch;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_arch_from_preset (preset, K, &arch, &error));
+  SdModel *m = sd_model_new (&arch, K == 2 ? labels2 : labels3, seed, &error);
+  g_assert_no_error (error);
+  return m;
+}
+
+/* Non-trivial BN statistics so eval mode is not an identity. */
+static void
+perturb_bn (SdModel *m, guint32 seed)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+  float *p = sd_model_get_params (m);
+  for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+    const SdParamInfo *t = sd_model_get_tensor (m, i);
+    if (strstr (t->name, ".bn.") == NULL)
+      continue;
+    for (gsize k = 0; k < t->numel; k++) {
+      if (g_str_has_suffix (t->name, "running_var"))
+        p[t->offset + k] = (float) g_rand_double_range (r, 0.5, 2.0);
+      else
+        p[t->offset + k] += (float) g_rand_double_range (r, -0.3, 0.3);
+    }
+  }
+}
+
+static SdModel *
+test_model (int K)
+{
+  SdModel *m = new_model ("resnet-small", K, 7);
+  perturb_bn (m, 11);
+  return m;
+}
+
+/* A fresh model's logits hardly depend on its input; scaled up 20 times
+ * they move like a trained classifier's, so dreams reach their targets in
+ * tens of steps. */
+static SdModel *
+confident_model (int K)
+{
+  SdModel *m = test_model (K);
+  const SdParamInfo *w = sd_model_find_tensor (m, "fc.weight");
+  for (gsize k = 0; k < w->numel; k++)
+    sd_model_get_params (m)[w->offset + k] *= 20.0f;
+  return m;
+}
+
+static void
+fill_random (float *x, int n, guint32 seed, double amp)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (seed);
+  for (int i = 0; i < n; i++)
+    x[i] = (float) g_rand_double_range (r, -amp, amp);
+}
+
+static SdDreamSpec
+series_spec (SdObjective obj, const float *x)
+{
+  SdDreamSpec s;
+  memset (&s, 0, sizeof s);
+  s.objective = obj;
+  s.init.type = SD_INIT_SERIES;
+  s.init.series = x;
+  s.seed = 1;
+  return s;
+}
+
+/* One plain SGD step: x1 = x0 + dJ/dx (without the filters the config
+ * may add after it). */
+static void
+one_step_config (SdDreamConfig *c, SdModel *m)
+{
+  sd_dream_config_init (c, m);
+  c->length = TT;
+  c->steps = 1;
+  c->optimizer = SD_DREAM_OPT_SGD;
+  c->momentum = 0.0f;
+  c->lr = 1.0f;
+  c->keep_best = FALSE;
+  c->border_tolerance = 0.0f;
+}
+
+/* Runs n dreams; g (n, TT) receives result - x0. */
+static void
+engine_gradient (SdModel *m, const SdDreamConfig *c, const SdDreamSpec *specs,
+    int n, float *g)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, n, TT, &error);
+  g_assert_no_error (error);
+  SdDreamResult *res[8];
+  g_assert_true (sd_dreamer_run (d, c, specs, n, res, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < n; i++) {
+    g_assert_cmpint (res[i]->steps, ==, 1);
+    for (int t = 0; t < TT; t++)
+      g[i * TT + t] = res[i]->sequence[t] - specs[i].init.series[t];
+    sd_dream_result_free (res[i]);
+  }
+}
+
+/* The same for one dream of length T. */
+static void
+engine_gradient_at (SdModel *m, const SdDreamConfig *c, const SdDreamSpec *spec,
+    float *g, int T)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, T, &error);
+  g_autoptr (SdDreamResult) r = NULL;
+  g_assert_true (sd_dreamer_run (d, c, spec, 1, &r, &error));
+  g_assert_no_error (error);
+  for (int t = 0; t < T; t++)
+    g[t] = r->sequence[t] - spec->init.series[t];
+}
+
+/* ---- an independent objective, in double, from a plain forward ---- */
+
+static double
+term_value (
+    SdWorkspace *ws, const SdObjectiveTerm *t, const float *z, int K, int row)
+{
+  double m = z[0];
+  for (int k = 1; k < K; k++)
+    m = MAX (m, z[k]);
+  double s = 0.0;
+  for (int k = 0; k < K; k++)
+    s += exp (z[k] - m);
+  double lse = m + log (s);
+  switch (t->type) {
+    case SD_OBJECTIVE_LOGIT:
+      return z[t->class_a];
+    case SD_OBJECTIVE_PROBABILITY:
+      return exp (z[t->class_a] - lse);
+    case SD_OBJECTIVE_LOG_PROBABILITY:
+      return z[t->class_a] - lse;
+    case SD_OBJECTIVE_BORDER: {
+      double pa = exp (z[t->class_a] - lse), pb = exp (z[t->class_b] - lse);
+      double u = z[t->class_a] - z[t->class_b];
+      return log (pa + pb) - u * u;
+    }
+    case SD_OBJECTIVE_CHANNEL:
+    case SD_OBJECTIVE_NEURON: {
+      int C, L;
+      const float *h = sd_workspace_get_layer_output (ws, t->layer, &C, &L);
+      h += ((gsize) row * C + t->channel) * L;
+      if (t->type == SD_OBJECTIVE_NEURON)
+        return h[t->position < 0 ? L + t->position : t->position];
+      double a = 0.0;
+      for (int k = 0; k < L; k++)
+        a += h[k];
+      return a / L;
+    }
+  }
+  g_assert_not_reached ();
+}
+
+static double
+objective_of (SdModel *m, SdWorkspace *ws, const SdObjective *o, const float *x)
+{
+  const float *z = sd_model_forward (m, ws, x, 1, TT);
+  int K = sd_model_get_n_classes (m);
+  double J = 0.0;
+  for (int k = 0; k < o->n_terms; k++)
+    J += o->terms[k].weight * term_value (ws, &o->terms[k], z, K, 0);
+  return J;
+}
+
+typedef double (*Score) (const float *x, gpointer data);
+
+/* Finite differences of f at x (n values), times `sign`: fd[j*n + i] for
+ * j = central, forward, backward at h = 1e-2, then the same at 1e-3. */
+static void
+fd_gradient (
+    Score f, gpointer data, const float *x0, int n, double sign, double *fd)
+{
+  g_autofree float *x = g_memdup2 (x0, (gsize) n * sizeof (float));
+  const double f0 = f (x, data);
+  for (int k = 0; k < 2; k++) {
+    const double h = k ? 1e-3 : 1e-2;
+    double *c = fd + 3 * k * n;
+    for (int i = 0; i < n; i++) {
+      x[i] = x0[i] + (float) h;
+      double up = f (x, data);
+      x[i] = x0[i] - (float) h;
+      double dn = f (x, data);
+      x[i] = x0[i];
+      c[i] = sign * (up - dn) / (2.0 * h);
+      c[n + i] = sign * (up - f0) / h;
+      c[2 * n + i] = sign * (f0 - dn) / h;
+    }
+  }
+}
+
+/* Every g[i] within rtol * max |fd| of one of its estimates. Two effects
+ * make a single estimate miss the exact derivative: the float32 forward
+ * rounds at ~1e-7 of its values (noise ~1e-7 / h, which the larger step
+ * keeps small), and the networks are piecewise linear (ReLU), so a step
+ * that crosses a kink mixes two slopes (the smaller step, or the side
+ * without the kink, sees only the slope at x). A wrong gradient matches
+ * none of them. */
+static void
+assert_gradient_close (const float *g, const double *fd, int n, double rtol)
+{
+  double scale = 0.0;
+  for (int i = 0; i < n; i++)
+    scale = MAX (scale, fabs (fd[i]));
+  g_assert_cmpfloat (scale, >, 0.0);
+  for (int i = 0; i < n; i++) {
+    double e = INFINITY;
+    for (int j = 0; j < FD_N; j++)
+      e = MIN (e, fabs (g[i] - fd[j * n + i]));
+    if (e > rtol * scale)
+      g_error ("gradient differs from finite differences at %d: %g vs %g "
+               "(h 1e-2), %g (h 1e-3); max |fd| %g",
+          i, g[i], fd[i], fd[3 * n + i], scale);
+  }
+}
+
+typedef struct
+{
+  SdModel *m;
+  SdWorkspace *ws;
+  const SdObjective *o;
+  float scale; /* transform: scale * roll (x, shift) */
+  int shift;
+} ObjFx;
+
+static double
+score_objective (const float *x, gpointer data)
+{
+  ObjFx *f = data;
+  float xin[TT];
+  for (int t = 0; t < TT; t++)
+    xin[((t + f->shift) % TT + TT) % TT] = f->scale * x[t];
+  return objective_of (f->m, f->ws, f->o, xin);
+}
+
+static void
+check_objective_gradient (SdModel *m, SdObjective o, guint32 seed)
+{
+  SdDreamConfig c;
+  one_step_config (&c, m);
+  float x0[TT], g[TT];
+  double fd[FD_N * TT];
+  fill_random (x0, TT, seed, 1.5);
+  SdDreamSpec spec = series_spec (o, x0);
+  engine_gradient (m, &c, &spec, 1, g);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 4, TT, SD_MODE_EVAL, NULL);
+  ObjFx f = { m, ws, &o, 1.0f, 0 };
+  fd_gradient (score_objective, &f, x0, TT, 1.0, fd);
+  assert_gradient_close (g, fd, TT, 1e-2);
+}
+
+static void
+test_class_objective_gradients (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  check_objective_gradient (m, sd_objective_centered (1), 1);
+  SdObjective o = sd_objective_centered (2);
+  o.terms[0].type = SD_OBJECTIVE_PROBABILITY;
+  check_objective_gradient (m, o, 2);
+  o.terms[0].type = SD_OBJECTIVE_LOG_PROBABILITY;
+  check_objective_gradient (m, o, 3);
+}
+
+/* Separates the logits of a fresh model (z_a - z_b ~ 1, not ~ 0) so the
+ * border gradient stands well above the rounding of the forward. */
+static void
+shift_bias (SdModel *m, const float *delta)
+{
+  const SdParamInfo *b = sd_model_find_tensor (m, "fc.bias");
+  for (gsize k = 0; k < b->numel; k++)
+    sd_model_get_params (m)[b->offset + k] += delta[k];
+}
+
+static void
+test_border_gradient (void)
+{
+  /* Three classes, so log(p_a + p_b) is not constant. */
+  g_autoptr (SdModel) m = test_model (3);
+  shift_bias (m, (float[]){ 1.0f, -0.5f, 0.0f });
+  check_objective_gradient (m, sd_objective_border (0, 2), 4);
+  check_objective_gradient (m, sd_objective_border (1, 0), 5);
+  /* binary: log(p_a + p_b) = 0, only the quadratic term is left */
+  g_autoptr (SdModel) m2 = new_model ("resnet-small", 2, 3);
+  perturb_bn (m2, 4);
+  shift_bias (m2, (float[]){ 0.0f, 1.0f });
+  check_objective_gradient (m2, sd_objective_border (1, 0), 6);
+}
+
+static void
+test_layer_objective_gradients (void)
+{
+  /* CHANNEL and NEURON go through sd_model_backward_full's injection
+   * (channels that are alive, not all-zero after the ReLU, at these x) */
+  g_autoptr (SdModel) m = test_model (2);
+  SdObjective o;
+  memset (&o, 0, sizeof o);
+  o.n_terms = 1;
+  o.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_CHANNEL,
+    .weight = 1.0f,
+    .layer = sd_model_find_layer (m, "stages.1"),
+    .channel = 3 };
+  check_objective_gradient (m, o, 7);
+  o.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = 2.0f,
+    .layer = sd_model_find_layer (m, "stages.2"),
+    .channel = 11,
+    .position = -4 };
+  check_objective_gradient (m, o, 8);
+  o.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_CHANNEL,
+    .weight = 1.0f,
+    .layer = sd_model_find_layer (m, "gap"),
+    .channel = 11 };
+  check_objective_gradient (m, o, 9);
+  o.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = 1.0f,
+    .layer = sd_model_find_layer (m, "fc"),
+    .channel = 1 };
+  check_objective_gradient (m, o, 10);
+  o.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = 1.0f,
+    .layer = sd_model_find_layer (m, "stages.0"),
+    .channel = 9,
+    .position = 0 };
+  check_objective_gradient (m, o, 11);
+}
+
+static void
+test_weighted_terms_gradient (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  SdObjective o;
+  memset (&o, 0, sizeof o);
+  o.n_terms = 5;
+  o.terms[0] = (SdObjectiveTerm){
+    .type = SD_OBJECTIVE_LOGIT, .weight = 0.5f, .class_a = 0
+  };
+  o.terms[1] = (SdObjectiveTerm){
+    .type = SD_OBJECTIVE_PROBABILITY, .weight = 2.0f, .class_a = 1
+  };
+  o.terms[2] = (SdObjectiveTerm){
+    .type = SD_OBJECTIVE_LOG_PROBABILITY, .weight = -1.0f, .class_a = 2
+  };
+  o.terms[3] = (SdObjectiveTerm){
+    .type = SD_OBJECTIVE_CHANNEL, .weight = 0.7f, .layer = 1, .channel = 2
+  };
+  o.terms[4] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = -0.3f,
+    .layer = 1,
+    .channel = 2,
+    .position = 10 };
+  check_objective_gradient (m, o, 12);
+}
+
+/* ---- penalties ---- */
+
+typedef struct
+{
+  SdModel *m;
+  SdRegType type;
+  float weight;
+} PenFx;
+
+/* The penalty as the engine reports it (trace entry 0), so the value and
+ * the gradient of the engine are checked against each other. */
+static double
+score_penalty_trace (const float *x, gpointer data)
+{
+  PenFx *f = data;
+  SdDreamConfig c;
+  one_step_config (&c, f->m);
+  SdRegularizer r = sd_regularizer_default (f->type);
+  r.weight = f->weight;
+  sd_dream_config_add (&c, r);
+  SdObjective o = sd_objective_centered (0);
+  o.terms[0].weight = 0.0f;
+  SdDreamSpec spec = series_spec (o, x);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (f->m, 1, TT, &error);
+  g_autoptr (SdDreamResult) res = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+  return res->trace.reg_values[0];
+}
+
+static double
+penalty_by_hand (SdRegType type, const float *x, int T)
+{
+  double s = 0.0;
+  for (int t = 0; t < T; t++) {
+    double u = t + 1 < T ? (double) x[t + 1] - x[t] : 0.0;
+    switch (type) {
+      case SD_REG_L1:
+        s += fabs (x[t]) / T;
+        break;
+      case SD_REG_L2:
+        s += (double) x[t] * x[t] / T;
+        break;
+      case SD_REG_TV:
+        s += fabs (u) / (T - 1);
+        break;
+      case SD_REG_TV2:
+        s += u * u / (T - 1);
+        break;
+      default:
+        g_assert_not_reached ();
+    }
+  }
+  return s;
+}
+
+static void
+test_penalty_gradients (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  const SdRegType types[] = { SD_REG_L1, SD_REG_L2, SD_REG_TV, SD_REG_TV2 };
+  float x0[TT];
+  /* away from the kinks of |x| and |x[t+1]-x[t]| */
+  g_autoptr (GRand) r = g_rand_new_with_seed (5);
+  x0[0] = 0.4f;
+  for (int t = 0; t < TT; t++) {
+    float v = (float) g_rand_double_range (r, 0.1, 1.0);
+    float sgn = g_rand_boolean (r) ? 1.0f : -1.0f;
+    if (t > 0)
+      x0[t] = x0[t - 1] + sgn * v;
+    if (fabsf (x0[t]) < 0.05f)
+      x0[t] += 0.2f;
+  }
+  for (guint k = 0; k < G_N_ELEMENTS (types); k++) {
+    const float w = 3.0f;
+    SdDreamConfig c;
+    one_step_config (&c, m);
+    SdRegularizer reg = sd_regularizer_default (types[k]);
+    reg.weight = w;
+    sd_dream_config_add (&c, reg);
+    SdObjective o = sd_objective_centered (0);
+    o.terms[0].weight = 0.0f;
+    SdDreamSpec spec = series_spec (o, x0);
+    float g[TT];
+    double fd[FD_N * TT];
+    engine_gradient (m, &c, &spec, 1, g);
+    PenFx f = { m, types[k], w };
+    /* the value, against the formula of docs/dreaming.md */
+    g_assert_cmpfloat_with_epsilon (score_penalty_trace (x0, &f),
+        w * penalty_by_hand (types[k], x0, TT), 1e-5);
+    /* J = objective - penalty */
+    fd_gradient (score_penalty_trace, &f, x0, TT, -1.0, fd);
+    assert_gradient_close (g, fd, TT, 1e-2);
+  }
+}
+
+/* ---- filters and projections ---- */
+
+/* The sequence after one step with a zero gradient and one regulariser:
+ * exactly that regulariser applied to x0. */
+static void
+apply_one (SdModel *m, SdRegularizer reg, const float *x0, int T, float *out,
+    float *change)
+{
+  SdDreamConfig c;
+  one_step_config (&c, m);
+  c.length = T;
+  sd_dream_config_add (&c, reg);
+  SdObjective o = sd_objective_centered (0);
+  o.terms[0].weight = 0.0f;
+  SdDreamSpec spec = series_spec (o, x0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, T, &error);
+  g_autoptr (SdDreamResult) res = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+  g_assert_no_error (error);
+  memcpy (out, res->sequence, (gsize) T * sizeof (float));
+  g_assert_cmpint (res->trace.n_steps, ==, 2);
+  g_assert_cmpfloat (res->trace.reg_values[0], ==, 0.0f);
+  if (change)
+    *change = res->trace.reg_values[1];
+}
+
+static double
+rms_diff (const float *a, const float *b, int T)
+{
+  double s = 0.0;
+  for (int t = 0; t < T; t++)
+    s += ((double) a[t] - b[t]) * ((double) a[t] - b[t]);
+  return sqrt (s / T);
+}
+
+static void
+test_exp_smoothing (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  float x[TT], y[TT], change;
+  fill_random (x, TT, 21, 2.0);
+  SdRegularizer reg = sd_regularizer_default (SD_REG_EXP_SMOOTH);
+  reg.param = 0.3f;
+  reg.every = 1;
+  apply_one (m, reg, x, TT, y, &change);
+  /* y[0] = x[0], y[t] = a x[t] + (1-a) y[t-1] */
+  double e[TT];
+  e[0] = x[0];
+  for (int t = 1; t < TT; t++)
+    e[t] = 0.3 * x[t] + 0.7 * e[t - 1];
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (y[t], e[t], 1e-5);
+  g_assert_cmpfloat_with_epsilon (change, rms_diff (x, y, TT), 1e-6);
+
+  /* zero-phase: the causal pass, then the same recurrence backwards */
+  reg.type = SD_REG_EXP_SMOOTH_ZEROPHASE;
+  apply_one (m, reg, x, TT, y, NULL);
+  for (int t = TT - 2; t >= 0; t--)
+    e[t] = 0.3 * e[t] + 0.7 * e[t + 1];
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (y[t], e[t], 1e-5);
+
+  /* a centred impulse comes out symmetric (no phase shift), the causal
+   * one does not */
+  enum
+  {
+    N = 61
+  };
+  float imp[N] = { 0 }, z[N];
+  imp[N / 2] = 1.0f;
+  reg.param = 0.5f;
+  apply_one (m, reg, imp, N, z, NULL);
+  for (int k = 1; k <= N / 2; k++)
+    g_assert_cmpfloat_with_epsilon (z[N / 2 - k], z[N / 2 + k], 1e-7);
+  g_assert_cmpfloat (z[N / 2], >, z[N / 2 + 1]);
+  reg.type = SD_REG_EXP_SMOOTH;
+  apply_one (m, reg, imp, N, z, NULL);
+  g_assert_cmpfloat (z[N / 2 - 1], ==, 0.0f);
+  g_assert_cmpfloat (z[N / 2 + 1], >, 0.0f);
+
+  /* a constant is unchanged by both */
+  float cst[TT], out[TT];
+  for (int t = 0; t < TT; t++)
+    cst[t] = 1.25f;
+  for (int k = 0; k < 2; k++) {
+    reg.type = k ? SD_REG_EXP_SMOOTH : SD_REG_EXP_SMOOTH_ZEROPHASE;
+    apply_one (m, reg, cst, TT, out, &change);
+    for (int t = 0; t < TT; t++)
+      g_assert_cmpfloat_with_epsilon (out[t], 1.25f, 1e-6);
+    g_assert_cmpfloat (change, <, 1e-6);
+  }
+}
+
+static void
+test_gaussian_filter (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  const double sigma = 1.5;
+  const int R = 5; /* ceil (3 sigma) */
+  double w[R + 2], z = 0.0;
+  for (int k = 0; k <= R; k++) {
+    w[k] = exp (-k * k / (2 * sigma * sigma));
+    z += k ? 2 * w[k] : w[k];
+  }
+  w[R + 1] = 0.0;
+  for (int k = 0; k <= R; k++)
+    w[k] /= z;
+  SdRegularizer reg = sd_regularizer_default (SD_REG_GAUSSIAN);
+  reg.param = (float) sigma;
+  reg.every = 1;
+
+  /* an impulse in the middle gives the kernel, which sums to 1 */
+  float imp[TT] = { 0 }, y[TT];
+  imp[16] = 1.0f;
+  apply_one (m, reg, imp, TT, y, NULL);
+  double sum = 0.0;
+  for (int t = 0; t < TT; t++) {
+    int k = abs (t - 16);
+    g_assert_cmpfloat_with_epsilon (y[t], k <= R ? w[k] : 0.0, 1e-7);
+    sum += y[t];
+  }
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);
+
+  /* at the edge the half-sample reflection (x[-1] = x[0]) folds the
+   * kernel back: y[t] = w[t] + w[t+1]; the sum is still 1 */
+  float edge[TT] = { 0 };
+  edge[0] = 1.0f;
+  apply_one (m, reg, edge, TT, y, NULL);
+  sum = 0.0;
+  for (int t = 0; t < TT; t++) {
+    double e = t <= R ? w[t] + w[t + 1] : 0.0;
+    g_assert_cmpfloat_with_epsilon (y[t], e, 1e-7);
+    sum += y[t];
+  }
+  g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-6);
+  memset (edge, 0, sizeof edge);
+  edge[TT - 1] = 1.0f;
+  apply_one (m, reg, edge, TT, y, NULL);
+  for (int t = 0; t < TT; t++) {
+    int k = TT - 1 - t;
+    g_assert_cmpfloat_with_epsilon (y[t], k <= R ? w[k] + w[k + 1] : 0.0, 1e-7);
+  }
+
+  /* a constant is unchanged, even with a kernel wider than the series */
+  float cst[8], out[8];
+  for (int t = 0; t < 8; t++)
+    cst[t] = -0.75f;
+  reg.param = 8.0f;
+  apply_one (m, reg, cst, 8, out, NULL);
+  for (int t = 0; t < 8; t++)
+    g_assert_cmpfloat_with_epsilon (out[t], -0.75f, 1e-6);
+}
+
+static void
+test_projections (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  float x[TT], y[TT], change;
+  fill_random (x, TT, 31, 3.0);
+
+  SdRegularizer clip = sd_regularizer_default (SD_REG_CLIP);
+  clip.param = -1.0f;
+  clip.param2 = 0.5f;
+  apply_one (m, clip, x, TT, y, &change);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat (y[t], ==, CLAMP (x[t], -1.0f, 0.5f));
+  g_assert_cmpfloat_with_epsilon (change, rms_diff (x, y, TT), 1e-6);
+
+  /* both 0: the model's input range; an infinite range clips nothing */
+  clip.param = clip.param2 = 0.0f;
+  apply_one (m, clip, x, TT, y, &change);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat (y[t], ==, x[t]);
+  sd_model_set_input_range (m, -0.5f, 0.7f);
+  apply_one (m, clip, x, TT, y, NULL);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat (y[t], ==, CLAMP (x[t], -0.5f, 0.7f));
+
+  /* RMS bound: scaled onto the bound when above it, untouched below */
+  SdRegularizer nb = sd_regularizer_default (SD_REG_NORM_BOUND);
+  nb.param = 0.5f;
+  apply_one (m, nb, x, TT, y, NULL);
+  double rx = 0.0, ry = 0.0;
+  for (int t = 0; t < TT; t++) {
+    rx += (double) x[t] * x[t] / TT;
+    ry += (double) y[t] * y[t] / TT;
+  }
+  g_assert_cmpfloat (sqrt (rx), >, 0.5);
+  g_assert_cmpfloat_with_epsilon (sqrt (ry), 0.5, 1e-6);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (y[t], x[t] * 0.5 / sqrt (rx), 1e-6);
+  nb.param = 10.0f;
+  apply_one (m, nb, x, TT, y, &change);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat (y[t], ==, x[t]);
+  g_assert_cmpfloat (change, ==, 0.0f);
+}
+
+/* ---- transforms ---- */
+
+static void
+check_transform (SdModel *m, SdRegularizer *regs, int n_regs, guint32 seed)
+{
+  SdDreamConfig c;
+  one_step_config (&c, m);
+  for (int k = 0; k < n_regs; k++)
+    sd_dream_config_add (&c, regs[k]);
+  float x0[TT];
+  double fd[FD_N * TT];
+  fill_random (x0, TT, seed, 1.5);
+  SdObjective o = sd_objective_centered (1);
+  SdDreamSpec spec = series_spec (o, x0);
+  spec.seed = seed;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, TT, &error);
+  g_autoptr (SdDreamResult) res = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+  /* the draw of step 0 is in the trace: shift in samples, the factor */
+  const int ns = res->trace.n_steps;
+  ObjFx f = { m, NULL, &o, 1.0f, 0 };
+  for (int k = 0; k < n_regs; k++) {
+    float v = res->trace.reg_values[k * ns + 0];
+    if (regs[k].type == SD_REG_JITTER) {
+      g_assert_cmpfloat (fabsf (v), <=, regs[k].param);
+      g_assert_cmpfloat (v, ==, rintf (v));
+      f.shift += (int) v;
+    } else {
+      g_assert_cmpfloat (v, >=, regs[k].param);
+      g_assert_cmpfloat (v, <=, regs[k].param2);
+      f.scale *= v;
+    }
+    /* the last entry (no update after it) shows no transform */
+    g_assert_cmpfloat (res->trace.reg_values[k * ns + 1], ==,
+        regs[k].type == SD_REG_JITTER ? 0.0f : 1.0f);
+  }
+  float g[TT];
+  for (int t = 0; t < TT; t++)
+    g[t] = res->sequence[t] - x0[t];
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 1, TT, SD_MODE_EVAL, NULL);
+  f.ws = ws;
+  fd_gradient (score_objective, &f, x0, TT, 1.0, fd);
+  assert_gradient_close (g, fd, TT, 1e-2);
+  /* the objective of the trace is at x itself, not at the transform */
+  ObjFx plain = { m, ws, &o, 1.0f, 0 };
+  g_assert_cmpfloat_with_epsilon (
+      res->trace.objective[0], score_objective (x0, &plain), 1e-4);
+}
+
+static void
+test_transform_gradients (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  SdRegularizer scale = sd_regularizer_default (SD_REG_SCALE);
+  scale.param = scale.param2 = 1.7f;
+  check_transform (m, &scale, 1, 41);
+  SdRegularizer jitter = sd_regularizer_default (SD_REG_JITTER);
+  jitter.param = 5.0f;
+  /* several seeds: different shifts, including negative ones */
+  for (guint32 s = 42; s < 46; s++)
+    check_transform (m, &jitter, 1, s);
+  SdRegularizer both[2] = { jitter, sd_regularizer_default (SD_REG_SCALE) };
+  both[1].param = 0.6f;
+  both[1].param2 = 1.4f;
+  check_transform (m, both, 2, 47);
+  check_transform (m, both, 2, 48);
+}
+
+/* ---- diversity ---- */
+
+typedef struct
+{
+  SdModel *m;
+  SdWorkspace *ws;
+  float *xs; /* (n, TT), one entry of which the FD moves */
+  int n;
+} DivFx;
+
+/* D = mean over pairs of cos (gap_i, gap_j), |f| = sqrt (f.f + 1e-8) */
+static double
+diversity_of (SdModel *m, SdWorkspace *ws, const float *xs, int n)
+{
+  sd_model_forward (m, ws, xs, n, TT);
+  int C, L;
+  const float *f = sd_workspace_get_layer_output (
+      ws, sd_model_find_layer (m, "gap"), &C, &L);
+  double D = 0.0;
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++) {
+      double dot = 0.0, ni = 1e-8, nj = 1e-8;
+      for (int c = 0; c < C; c++) {
+        dot += (double) f[i * C + c] * f[j * C + c];
+        ni += (double) f[i * C + c] * f[i * C + c];
+        nj += (double) f[j * C + c] * f[j * C + c];
+      }
+      D += dot / sqrt (ni * nj);
+    }
+  return D / (0.5 * n * (n - 1));
+}
+
+static double
+score_diversity (const float *x, gpointer data)
+{
+  DivFx *f = data;
+  return diversity_of (f->m, f->ws, x, f->n);
+}
+
+static void
+test_diversity_gradient (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  enum
+  {
+    N = 3
+  };
+  float xs[N * TT], g[N * TT];
+  double fd[FD_N * N * TT];
+  fill_random (xs, N * TT, 51, 1.5);
+  SdDreamConfig c;
+  one_step_config (&c, m);
+  c.diversity = 2.0f;
+  SdDreamSpec specs[N];
+  for (int i = 0; i < N; i++) {
+    SdObjective o = sd_objective_centered (i % 2);
+    o.terms[0].weight = 0.0f;
+    specs[i] = series_spec (o, xs + i * TT);
+  }
+  engine_gradient (m, &c, specs, N, g);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, N, TT, SD_MODE_EVAL, NULL);
+  DivFx f = { m, ws, xs, N };
+  /* J = ... - diversity * D */
+  fd_gradient (score_diversity, &f, xs, N * TT, -2.0, fd);
+  assert_gradient_close (g, fd, N * TT, 1e-2);
+  /* the term is why the dreams differ: it pushes their features apart */
+  for (int k = 0; k < N * TT; k++)
+    xs[k] += 0.05f * g[k];
+  double D1 = diversity_of (m, ws, xs, N);
+  for (int k = 0; k < N * TT; k++)
+    xs[k] -= 0.05f * g[k];
+  g_assert_cmpfloat (D1, <, diversity_of (m, ws, xs, N));
+}
+
+/* ---- whole runs ---- */
+
+static SdDreamSpec
+noise_spec (SdObjective o, guint64 seed)
+{
+  SdDreamSpec s;
+  memset (&s, 0, sizeof s);
+  s.objective = o;
+  s.init.type = SD_INIT_GAUSSIAN;
+  s.init.scale = 0.1f;
+  s.seed = seed;
+  return s;
+}
+
+static void
+realistic_config (SdDreamConfig *c, SdModel *m, int T, int steps)
+{
+  sd_dream_config_init (c, m);
+  c->length = T;
+  c->steps = steps;
+  /* light penalties: the logits of an untrained model move ~100 times
+   * less per unit of input than those of a trained one */
+  SdRegularizer l2 = sd_regularizer_default (SD_REG_L2);
+  l2.weight = 0.01f;
+  sd_dream_config_add (c, l2);
+  SdRegularizer tv = sd_regularizer_default (SD_REG_TV);
+  tv.weight = 0.01f;
+  sd_dream_config_add (c, tv);
+  sd_dream_config_add (c, sd_regularizer_default (SD_REG_GAUSSIAN));
+  SdRegularizer clip = sd_regularizer_default (SD_REG_CLIP);
+  clip.param = -3.0f;
+  clip.param2 = 3.0f;
+  sd_dream_config_add (c, clip);
+  sd_dream_config_add (c, sd_regularizer_default (SD_REG_JITTER));
+  sd_dream_config_add (c, sd_regularizer_default (SD_REG_SCALE));
+}
+
+static void
+test_determinism (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  enum
+  {
+    T = 64
+  };
+  SdDreamConfig c;
+  realistic_config (&c, m, T, 30);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 2, T, NULL);
+  SdDreamSpec specs[2] = { noise_spec (sd_objective_centered (0), 5),
+    noise_spec (sd_objective_centered (0), 6) };
+  specs[1].init.type = SD_INIT_UNIFORM;
+  SdDreamResult *a[2], *b[2];
+  g_assert_true (sd_dreamer_run (d, &c, specs, 2, a, NULL));
+  g_assert_true (sd_dreamer_run (d, &c, specs, 2, b, NULL));
+  for (int i = 0; i < 2; i++) {
+    g_assert_cmpmem (
+        a[i]->sequence, T * sizeof (float), b[i]->sequence, T * sizeof (float));
+    g_assert_cmpmem (a[i]->trace.reg_values,
+        a[i]->trace.n_steps * 6 * sizeof (float), b[i]->trace.reg_values,
+        b[i]->trace.n_steps * 6 * sizeof (float));
+  }
+  /* another seed, another dream */
+  specs[0].seed = 99;
+  SdDreamResult *e[2];
+  g_assert_true (sd_dreamer_run (d, &c, specs, 2, e, NULL));
+  g_assert_true (memcmp (e[0]->sequence, a[0]->sequence, T * sizeof (float)));
+  g_assert_cmpmem (
+      e[1]->sequence, T * sizeof (float), a[1]->sequence, T * sizeof (float));
+  for (int i = 0; i < 2; i++) {
+    sd_dream_result_free (a[i]);
+    sd_dream_result_free (b[i]);
+    sd_dream_result_free (e[i]);
+  }
+}
+
+static void
+test_init_types (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = TT;
+  c.steps = 1;
+  c.lr = 1e-30f; /* the returned sequence is the initial one */
+  c.keep_best = FALSE;
+  SdDreamSpec s = noise_spec (sd_objective_centered (0), 3);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, TT, NULL);
+  const SdInitType types[]
+      = { SD_INIT_GAUSSIAN, SD_INIT_UNIFORM, SD_INIT_ZEROS, SD_INIT_CONSTANT };
+  for (guint k = 0; k < G_N_ELEMENTS (types); k++) {
+    s.init.type = types[k];
+    s.init.scale = 0.5f;
+    g_autoptr (SdDreamResult) r = NULL;
+    g_assert_true (sd_dreamer_run (d, &c, &s, 1, &r, NULL));
+    double mean = 0.0, ms = 0.0, mx = 0.0;
+    for (int t = 0; t < TT; t++) {
+      mean += r->sequence[t] / TT;
+      ms += r->sequence[t] * r->sequence[t] / TT;
+      mx = MAX (mx, fabs (r->sequence[t]));
+    }
+    if (types[k] == SD_INIT_GAUSSIAN) {
+      g_assert_cmpfloat (sqrt (ms), >, 0.3);
+      g_assert_cmpfloat (sqrt (ms), <, 0.7);
+    } else if (types[k] == SD_INIT_UNIFORM) {
+      g_assert_cmpfloat (mx, <=, 0.5);
+      g_assert_cmpfloat (mx, >, 0.3);
+    } else {
+      g_assert_cmpfloat_with_epsilon (
+          mean, types[k] == SD_INIT_ZEROS ? 0.0 : 0.5, 1e-6);
+      g_assert_cmpfloat_with_epsilon (ms, mean * mean, 1e-6);
+    }
+  }
+}
+
+static void
+test_batch_equals_single (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  enum
+  {
+    T = 64,
+    N = 4
+  };
+  SdDreamConfig c;
+  realistic_config (&c, m, T, 60);
+  /* some dreams stop, freeze and leave the batch, at different steps */
+  c.stop_probability = 0.36f;
+  c.border_tolerance = 0.04f;
+  SdObjective neuron;
+  memset (&neuron, 0, sizeof neuron);
+  neuron.n_terms = 1;
+  neuron.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = 1.0f,
+    .layer = 1,
+    .channel = 2,
+    .position = 20 };
+  SdDreamSpec specs[N] = { noise_spec (sd_objective_centered (0), 1),
+    noise_spec (sd_objective_centered (2), 2),
+    noise_spec (sd_objective_border (1, 2), 3), noise_spec (neuron, 4) };
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, N, T, NULL);
+  SdDreamResult *batch[N];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, specs, N, batch, &error));
+  g_assert_no_error (error);
+  gboolean some_stopped = FALSE;
+  for (int i = 0; i < N; i++) {
+    SdDreamResult *one;
+    g_assert_true (sd_dreamer_run (d, &c, specs + i, 1, &one, &error));
+    g_assert_cmpint (one->steps, ==, batch[i]->steps);
+    g_assert_cmpint (one->converged, ==, batch[i]->converged);
+    g_assert_cmpint (one->best_step, ==, batch[i]->best_step);
+    for (int t = 0; t < T; t++)
+      g_assert_cmpfloat_with_epsilon (
+          one->sequence[t], batch[i]->sequence[t], 1e-5);
+    g_assert_cmpfloat_with_epsilon (one->objective, batch[i]->objective,
+        1e-5 * MAX (1.0, fabs (one->objective)));
+    g_test_message (
+        "dream %d: %d steps, p %g", i, batch[i]->steps, batch[i]->probability);
+    some_stopped |= batch[i]->steps < c.steps;
+    sd_dream_result_free (one);
+    sd_dream_result_free (batch[i]);
+  }
+  g_assert_true (some_stopped);
+}
+
+static void
+test_divergence (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 2, TT, NULL);
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = TT;
+  c.steps = 20;
+
+  /* a NaN in an initial series */
+  float x[TT];
+  fill_random (x, TT, 61, 1.0);
+  x[5] = NAN;
+  SdDreamSpec specs[2] = { noise_spec (sd_objective_centered (0), 1),
+    series_spec (sd_objective_centered (1), x) };
+  SdDreamResult *res[2] = { (SdDreamResult *) 1, (SdDreamResult *) 1 };
+  g_autoptr (GError) error = NULL;
+  g_assert_false (sd_dreamer_run (d, &c, specs, 2, res, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_DIVERGED);
+  g_assert_nonnull (strstr (error->message, "dream 1 diverged at step 0"));
+  g_assert_nonnull (strstr (error->message, "index 5"));
+  g_assert_null (res[0]);
+  g_assert_null (res[1]);
+  g_clear_error (&error);
+
+  /* an exploding plain SGD: |x| grows 1000-fold per step until Inf */
+  c.optimizer = SD_DREAM_OPT_SGD;
+  c.momentum = 0.0f;
+  c.lr = 1e4f;
+  SdRegularizer l2 = sd_regularizer_default (SD_REG_L2);
+  l2.weight = 1.6f;
+  sd_dream_config_add (&c, l2);
+  x[5] = 0.5f;
+  g_assert_false (sd_dreamer_run (d, &c, specs, 1, res, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_DIVERGED);
+  g_assert_nonnull (strstr (error->message, "dream 0 diverged at step"));
+  g_assert_null (res[0]);
+  g_clear_error (&error);
+
+  /* the same dreamer still works afterwards */
+  c.lr = 0.05f;
+  c.optimizer = SD_DREAM_OPT_ADAM;
+  g_assert_true (sd_dreamer_run (d, &c, specs, 2, res, &error));
+  g_assert_no_error (error);
+  sd_dream_result_free (res[0]);
+  sd_dream_result_free (res[1]);
+}
+
+typedef void (*Mutate) (SdDreamConfig *c, SdDreamSpec *s, int *n);
+
+static void
+mut_class (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.terms[0].class_a = 5;
+}
+static void
+mut_border_same (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective = sd_objective_border (1, 1);
+}
+static void
+mut_border_class (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective = sd_objective_border (0, -1);
+}
+static void
+mut_layer (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.terms[0] = (SdObjectiveTerm){
+    .type = SD_OBJECTIVE_CHANNEL, .weight = 1, .layer = 99
+  };
+}
+static void
+mut_channel (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.terms[0] = (SdObjectiveTerm){
+    .type = SD_OBJECTIVE_CHANNEL, .weight = 1, .layer = 0, .channel = 10
+  };
+}
+static void
+mut_position (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = 1,
+    .layer = 1,
+    .channel = 0,
+    .position = -(TT + 1) };
+}
+static void
+mut_gap_position (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.terms[0] = (SdObjectiveTerm){ .type = SD_OBJECTIVE_NEURON,
+    .weight = 1,
+    .layer = 3,
+    .channel = 0,
+    .position = 1 };
+}
+static void
+mut_terms (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.n_terms = 0;
+}
+static void
+mut_weight (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->objective.terms[0].weight = INFINITY;
+}
+static void
+mut_length (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->length = TT + 1;
+}
+static void
+mut_steps (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->steps = 0;
+}
+static void
+mut_lr (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->lr = 0.0f;
+}
+static void
+mut_lr_nan (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->lr = NAN;
+}
+static void
+mut_decay (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->lr_decay = 1.5f;
+}
+static void
+mut_momentum (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->momentum = 1.0f;
+}
+static void
+mut_tolerance (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  c->border_tolerance = -0.1f;
+}
+static void
+mut_batch (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  *n = 3;
+}
+static void
+mut_series (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  s->init.type = SD_INIT_SERIES;
+  s->init.series = NULL;
+}
+static void
+add_reg (SdDreamConfig *c, SdRegType type, float param, float param2)
+{
+  SdRegularizer r = sd_regularizer_default (type);
+  r.param = param;
+  r.param2 = param2;
+  sd_dream_config_add (c, r);
+}
+static void
+mut_sigma (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_GAUSSIAN, 0.0f, 0.0f);
+}
+static void
+mut_alpha (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_EXP_SMOOTH, 1.5f, 0.0f);
+}
+static void
+mut_alpha0 (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_EXP_SMOOTH_ZEROPHASE, 0.0f, 0.0f);
+}
+static void
+mut_clip (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_CLIP, 1.0f, -1.0f);
+}
+static void
+mut_norm (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_NORM_BOUND, -1.0f, 0.0f);
+}
+static void
+mut_jitter (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_JITTER, (float) TT, 0.0f);
+}
+static void
+mut_scale (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  add_reg (c, SD_REG_SCALE, 1.2f, 0.8f);
+}
+static void
+mut_penalty (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  SdRegularizer r = sd_regularizer_default (SD_REG_TV);
+  r.weight = -1.0f;
+  sd_dream_config_add (c, r);
+}
+static void
+mut_every (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  SdRegularizer r = sd_regularizer_default (SD_REG_L2);
+  r.every = 0;
+  sd_dream_config_add (c, r);
+}
+static void
+mut_window (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  SdRegularizer r = sd_regularizer_default (SD_REG_L2);
+  r.start = 0.5f;
+  r.end = 0.5f;
+  sd_dream_config_add (c, r);
+}
+static void
+mut_window_end (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  SdRegularizer r = sd_regularizer_default (SD_REG_L2);
+  r.end = 1.5f;
+  sd_dream_config_add (c, r);
+}
+static void
+mut_type (SdDreamConfig *c, SdDreamSpec *s, int *n)
+{
+  SdRegularizer r = sd_regularizer_default (SD_REG_L2);
+  r.type = (SdRegType) 42;
+  sd_dream_config_add (c, r);
+}
+
+static void
+test_rejects_bad_config (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 2, TT, NULL);
+  struct
+  {
+    Mutate mutate;
+    const char *message;
+  } cases[] = {
+    { mut_class, "class 5 is not a class of the model (0..1)" },
+    { mut_border_same, "two different classes" },
+    { mut_border_class, "border classes 0 and -1" },
+    { mut_layer, "layer 99 does not exist" },
+    { mut_channel, "channel 10 is outside layer 0's channels 0..9" },
+    { mut_position, "position -33 is outside -32..31" },
+    { mut_gap_position, "position 1 is outside -1..0 for layer 3" },
+    { mut_terms, "0 terms" },
+    { mut_weight, "weight inf is not a finite number" },
+    { mut_length, "length 33 is outside 1..32" },
+    { mut_steps, "steps = 0" },
+    { mut_lr, "learning rate 0 must be" },
+    { mut_lr_nan, "learning rate nan" },
+    { mut_decay, "decay 1.5 must be in (0, 1]" },
+    { mut_momentum, "momentum 1 must be in [0, 1)" },
+    { mut_tolerance, "border tolerance -0.1" },
+    { mut_batch, "3 dreams do not fit this dreamer (1..2" },
+    { mut_series, "without a series" },
+    { mut_sigma, "gaussian): sigma 0 must be in (0, 32]" },
+    { mut_alpha, "exp-smooth): alpha 1.5 must be in (0, 1]" },
+    { mut_alpha0, "exp-smooth-zerophase): alpha 0" },
+    { mut_clip, "lower bound 1 must be below the upper bound -1" },
+    { mut_norm, "RMS bound -1" },
+    { mut_jitter, "shift 32 must be in [0, 32)" },
+    { mut_scale, "factor range [1.2, 0.8]" },
+    { mut_penalty, "tv): weight -1 must be" },
+    { mut_every, "every = 0 must be at least 1" },
+    { mut_window, "window [0.5, 0.5)" },
+    { mut_window_end, "window [0, 1.5)" },
+    { mut_type, "unknown type 42" },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    SdDreamConfig c;
+    sd_dream_config_init (&c, m);
+    c.length = TT;
+    c.steps = 3;
+    SdDreamSpec s[3];
+    for (int i = 0; i < 3; i++)
+      s[i] = noise_spec (sd_objective_centered (0), i);
+    int n = 1;
+    cases[k].mutate (&c, s, &n);
+    SdDreamResult *res[3] = { NULL, NULL, NULL };
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_dreamer_run (d, &c, s, n, res, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+    if (strstr (error->message, cases[k].message) == NULL)
+      g_error ("case %u: '%s' does not contain '%s'", k, error->message,
+          cases[k].message);
+    g_assert_null (res[0]);
+  }
+}
+
+static void
+test_trace_and_keep_best (void)
+{
+  g_autoptr (SdModel) m = confident_model (2);
+  enum
+  {
+    T = 64,
+    STEPS = 80
+  };
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = T;
+  c.steps = STEPS;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, T, NULL);
+  SdDreamSpec s = noise_spec (sd_objective_centered (1), 9);
+
+  /* Adam on a logit alone: the objective climbs, with few setbacks */
+  g_autoptr (SdDreamResult) plain = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &plain, NULL));
+  g_assert_cmpint (plain->trace.n_regs, ==, 0);
+  g_assert_null (plain->trace.reg_values);
+  int down = 0;
+  for (int k = 1; k < plain->trace.n_steps; k++)
+    down += plain->trace.objective[k] < plain->trace.objective[k - 1];
+  g_assert_cmpint (down, <, STEPS / 10);
+  g_assert_cmpfloat (
+      plain->trace.objective[STEPS], >, plain->trace.objective[0] + 2.0f);
+
+  /* with penalties the objective peaks and comes back down a little */
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_L2));
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_TV2));
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_EXP_SMOOTH));
+  g_autoptr (SdDreamResult) r = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &r, NULL));
+  const SdDreamTrace *tr = &r->trace;
+  /* entry s is the sequence after s updates: 0 .. steps */
+  g_assert_cmpint (r->steps, ==, STEPS);
+  g_assert_cmpint (tr->n_steps, ==, STEPS + 1);
+  g_assert_cmpint (tr->n_regs, ==, 3);
+  g_assert_false (r->converged);
+  /* keep-best: the highest objective of the trace, re-evaluated */
+  int best = 0;
+  for (int k = 0; k < tr->n_steps; k++)
+    if (tr->objective[k] > tr->objective[best])
+      best = k;
+  g_assert_cmpint (r->best_step, ==, best);
+  g_assert_cmpint (best, >, 0);
+  g_assert_cmpint (best, <, STEPS);
+  g_assert_cmpfloat_with_epsilon (r->objective, tr->objective[best], 1e-5);
+  g_assert_cmpfloat_with_epsilon (r->logits[1], r->objective, 1e-6);
+  g_assert_cmpfloat_with_epsilon (
+      r->logit_margin, r->logits[1] - r->logits[0], 1e-6);
+  g_assert_cmpfloat_with_epsilon (r->probability, r->probabilities[1], 1e-7);
+  g_assert_cmpfloat_with_epsilon (
+      r->probabilities[0] + r->probabilities[1], 1.0, 1e-6);
+  g_assert_cmpfloat_with_epsilon (r->probability, tr->probability[best], 1e-6);
+  /* penalties: weight * P at every entry; the filter acts every 10 steps:
+   * entries 1, 11, 21, ... show its change */
+  double l2 = 0.0;
+  for (int t = 0; t < T; t++)
+    l2 += (double) r->sequence[t] * r->sequence[t] / T;
+  g_assert_cmpfloat_with_epsilon (tr->reg_values[best], l2, 1e-5);
+  const float *smooth = tr->reg_values + 2 * tr->n_steps;
+  for (int k = 0; k < tr->n_steps; k++) {
+    if (k % 10 == 1)
+      g_assert_cmpfloat (smooth[k], >, 0.0f);
+    else
+      g_assert_cmpfloat (smooth[k], ==, 0.0f);
+  }
+
+  /* the returned values are those of a fresh forward of the sequence */
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 1, T, SD_MODE_EVAL, NULL);
+  const float *z = sd_model_forward (m, ws, r->sequence, 1, T);
+  g_assert_cmpmem (z, 2 * sizeof (float), r->logits, 2 * sizeof (float));
+
+  /* without keep-best the last sequence comes back */
+  c.keep_best = FALSE;
+  g_autoptr (SdDreamResult) last = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &last, NULL));
+  g_assert_cmpint (last->best_step, ==, STEPS);
+  g_assert_cmpfloat_with_epsilon (
+      last->objective, last->trace.objective[STEPS], 1e-5);
+}
+
+static void
+test_stopping (void)
+{
+  g_autoptr (SdModel) m = confident_model (3);
+  enum
+  {
+    T = 64
+  };
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = T;
+  c.steps = 300;
+  c.stop_probability = 0.95f;
+  c.border_tolerance = 0.005f;
+  SdRegularizer l2 = sd_regularizer_default (SD_REG_L2);
+  l2.weight = 0.01f;
+  sd_dream_config_add (&c, l2);
+  SdRegularizer tv = sd_regularizer_default (SD_REG_TV);
+  tv.weight = 0.01f;
+  sd_dream_config_add (&c, tv);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 3, T, NULL);
+  /* (class 2 of this random model is out of reach: the features it
+   * weighs positively are dead for every input the ascent finds) */
+  SdDreamSpec specs[3] = { noise_spec (sd_objective_centered (0), 1),
+    noise_spec (sd_objective_border (0, 1), 2),
+    noise_spec (sd_objective_border (0, 2), 3) };
+  SdDreamResult *r[3];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, specs, 3, r, &error));
+  for (int i = 0; i < 3; i++) {
+    const SdDreamTrace *tr = &r[i]->trace;
+    g_assert_true (r[i]->converged);
+    g_assert_cmpint (r[i]->steps, <, c.steps);
+    g_assert_cmpint (tr->n_steps, ==, r[i]->steps + 1);
+    g_assert_cmpint (r[i]->best_step, ==, r[i]->steps);
+    /* the stop entry is the first that meets the criterion */
+    for (int k = 0; k < tr->n_steps; k++) {
+      gboolean met = i == 0 ? tr->probability[k] >= 0.95f
+                            : fabsf (tr->probability[k] - 0.5f) <= 0.005f;
+      g_assert_cmpint (met, ==, k == tr->n_steps - 1);
+    }
+    if (i == 0) {
+      g_assert_cmpfloat (r[i]->probability, >=, 0.95f);
+    } else {
+      /* border: p_a / (p_a + p_b) within tol of 1/2 */
+      int a = specs[i].objective.terms[0].class_a;
+      int b = specs[i].objective.terms[0].class_b;
+      double q = r[i]->probabilities[a]
+                 / (r[i]->probabilities[a] + r[i]->probabilities[b]);
+      g_assert_cmpfloat_with_epsilon (r[i]->probability, q, 1e-6);
+      g_assert_cmpfloat (fabs (q - 0.5), <=, 0.005 + 1e-6);
+      g_assert_cmpfloat_with_epsilon (
+          r[i]->logit_margin, r[i]->logits[a] - r[i]->logits[b], 1e-6);
+    }
+    /* the trace rows were laid out for all steps; now for n_steps */
+    double tv_x = 0.0;
+    for (int t = 0; t + 1 < T; t++)
+      tv_x += fabs (r[i]->sequence[t + 1] - r[i]->sequence[t]) / (T - 1);
+    g_assert_cmpfloat_with_epsilon (
+        tr->reg_values[tr->n_steps + tr->n_steps - 1], 0.01 * tv_x, 1e-7);
+  }
+  for (int i = 0; i < 3; i++)
+    sd_dream_result_free (r[i]);
+}
+
+static void
+test_optimizers_and_schedule (void)
+{
+  g_autoptr (SdModel) m = confident_model (2);
+  enum
+  {
+    T = 48
+  };
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, T, NULL);
+  float x0[T];
+  fill_random (x0, T, 71, 1.0);
+  SdDreamSpec s = series_spec (sd_objective_centered (0), x0);
+
+  /* the gradients g0 at x0 and g1 at x1 = x0 + 0.01 g0 */
+  float g0[T], x1[T], g1[T];
+  SdDreamConfig one;
+  one_step_config (&one, m);
+  one.length = T;
+  engine_gradient_at (m, &one, &s, g0, T);
+  for (int t = 0; t < T; t++)
+    x1[t] = x0[t] + 0.01f * g0[t];
+  SdDreamSpec s1 = series_spec (sd_objective_centered (0), x1);
+  engine_gradient_at (m, &one, &s1, g1, T);
+
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = T;
+  c.steps = 1;
+  c.keep_best = FALSE;
+  /* the first Adam step is lr g / (|g| + 1e-8): about lr sign (g) */
+  g_autoptr (SdDreamResult) a = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &a, NULL));
+  for (int t = 0; t < T; t++)
+    g_assert_cmpfloat_with_epsilon (
+        a->sequence[t], x0[t] + 0.05f * g0[t] / (fabsf (g0[t]) + 1e-8f), 1e-6);
+  /* normalised ascent: a step of RMS exactly lr */
+  c.optimizer = SD_DREAM_OPT_NORMALIZED;
+  c.lr = 0.3f;
+  g_autoptr (SdDreamResult) nr = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &nr, NULL));
+  g_assert_cmpfloat_with_epsilon (rms_diff (nr->sequence, x0, T), 0.3, 1e-6);
+  /* gradient clipping by RMS, then plain SGD: a step of RMS lr * clip */
+  c.optimizer = SD_DREAM_OPT_SGD;
+  c.lr = 2.0f;
+  c.grad_clip = 1e-3f;
+  g_autoptr (SdDreamResult) cl = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &cl, NULL));
+  g_assert_cmpfloat_with_epsilon (rms_diff (cl->sequence, x0, T), 2e-3, 1e-7);
+  /* SGD momentum and lr decay: step 1 moves by lr decay (mu g0 + g1) */
+  c.grad_clip = 0.0f;
+  c.lr = 0.01f;
+  c.momentum = 0.5f;
+  c.lr_decay = 0.5f;
+  c.steps = 2;
+  g_autoptr (SdDreamResult) sg = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &sg, NULL));
+  for (int t = 0; t < T; t++)
+    g_assert_cmpfloat_with_epsilon (
+        sg->sequence[t], x1[t] + 0.005f * (0.5f * g0[t] + g1[t]), 1e-6);
+}
+
+static void
+test_reg_names_and_defaults (void)
+{
+  const char *names[]
+      = { "l1", "l2", "tv", "tv2", "exp-smooth", "exp-smooth-zerophase",
+          "gaussian", "clip", "norm-bound", "jitter", "scale" };
+  for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
+    SdRegType t;
+    g_assert_true (sd_reg_type_from_string (names[k], &t));
+    g_assert_cmpint (t, ==, (int) k);
+    g_assert_cmpstr (sd_reg_type_to_string (t), ==, names[k]);
+  }
+  SdRegType t;
+  g_assert_false (sd_reg_type_from_string ("blur", &t));
+  g_assert_false (sd_reg_type_from_string (NULL, &t));
+  g_assert_null (sd_reg_type_to_string ((SdRegType) 99));
+
+  /* every default is a valid configuration and runs */
+  g_autoptr (SdModel) m = test_model (2);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, 64, NULL);
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = 64;
+  c.steps = 12;
+  for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
+    SdRegularizer r = sd_regularizer_default ((SdRegType) k);
+    g_assert_cmpint (r.type, ==, (int) k);
+    g_assert_cmpint (r.every, >=, 1);
+    g_assert_cmpfloat (r.start, ==, 0.0f);
+    g_assert_cmpfloat (r.end, ==, 1.0f);
+    g_assert_true (sd_dream_config_add (&c, r));
+  }
+  SdDreamSpec s = noise_spec (sd_objective_centered (0), 1);
+  g_autoptr (SdDreamResult) res = NULL;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &s, 1, &res, &error));
+  g_assert_no_error (error);
+  /* the list is bounded */
+  while (c.n_regs < SD_DREAM_MAX_REGS)
+    g_assert_true (sd_dream_config_add (&c, sd_regularizer_default (0)));
+  g_assert_false (sd_dream_config_add (&c, sd_regularizer_default (0)));
+
+  /* config defaults */
+  sd_model_set_train_length (m, 123);
+  sd_dream_config_init (&c, m);
+  g_assert_cmpint (c.length, ==, 123);
+  g_assert_cmpint (c.steps, ==, 500);
+  g_assert_cmpint (c.optimizer, ==, SD_DREAM_OPT_ADAM);
+  g_assert_cmpfloat (c.lr, ==, 0.05f);
+  g_assert_cmpfloat (c.border_tolerance, ==, 0.005f);
+  g_assert_true (c.keep_best);
+}
+
+static void
+test_denormalize (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  float x[3] = { -1.0f, 0.0f, 2.0f };
+  sd_dream_denormalize (m, x, 3); /* per-series: unchanged */
+  g_assert_cmpfloat (x[0], ==, -1.0f);
+  sd_model_set_normalization (m, (SdNormalization){ SD_NORM_FIXED, 2, 3 });
+  sd_dream_denormalize (m, x, 3);
+  g_assert_cmpfloat (x[0], ==, -1.0f);
+  g_assert_cmpfloat (x[1], ==, 2.0f);
+  g_assert_cmpfloat (x[2], ==, 8.0f);
+}
+
+/* ---- the real FordA classifier ---- */
+
+static char *
+forda_model_path (void)
+{
+  const char *env = g_getenv ("SEQDREAM_FORDA_MODEL");
+  if (env != NULL)
+    return g_strdup (env);
+  const char *data = g_getenv ("SEQDREAM_TEST_DATA");
+  if (data == NULL)
+    return NULL;
+  return g_build_filename (
+      data, "..", "..", "models", "forda-resnet-small.safetensors", NULL);
+}
+
+static SdModel *
+load_forda (void)
+{
+  g_autofree char *path = forda_model_path ();
+  if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("models/forda-resnet-small.safetensors is absent (set "
+                 "SEQDREAM_FORDA_MODEL to a FordA model)");
+    return NULL;
+  }
+  g_autoptr (GError) error = NULL;
+  SdModel *m = sd_model_load (path, &error);
+  g_assert_no_error (error);
+  /* a stand-in written by some other run is not the classifier: the
+   * provenance must name FordA as the training data */
+  const char *prov = sd_model_get_provenance (m);
+  g_autoptr (JsonNode) node = prov ? json_from_string (prov, NULL) : NULL;
+  const char *data = NULL;
+  if (node != NULL && JSON_NODE_HOLDS_OBJECT (node))
+    data = json_object_get_string_member_with_default (
+        json_node_get_object (node), "data", NULL);
+  g_autofree char *lower = g_ascii_strdown (data ? data : "", -1);
+  if (sd_model_get_n_classes (m) != 2 || strstr (lower, "forda") == NULL) {
+    g_test_skip ("the model file is not a FordA classifier (the data of "
+                 "its provenance is not FordA)");
+    sd_model_unref (m);
+    return NULL;
+  }
+  return m;
+}
+
+static void
+test_forda_centered (void)
+{
+  g_autoptr (SdModel) m = load_forda ();
+  if (m == NULL)
+    return;
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.stop_probability = 0.99f;
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_CLIP));
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_NORM_BOUND));
+  sd_dream_config_add (
+      &c, sd_regularizer_default (SD_REG_EXP_SMOOTH_ZEROPHASE));
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 4, c.length, NULL);
+  SdDreamSpec specs[4];
+  for (int i = 0; i < 4; i++)
+    specs[i] = noise_spec (sd_objective_centered (i % 2), 100 + i);
+  SdDreamResult *r[4];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, specs, 4, r, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 4; i++) {
+    g_test_message ("centered class %d from noise: p %.4f after %d steps",
+        i % 2, r[i]->probability, r[i]->steps);
+    g_assert_true (r[i]->converged);
+    g_assert_cmpfloat (r[i]->probability, >=, 0.99f);
+    g_assert_cmpfloat (r[i]->probabilities[i % 2], >=, 0.99f);
+  }
+  /* small noise may already be one class; so also dream each class from
+   * the other class's dream, across the boundary */
+  float *from[4];
+  for (int i = 0; i < 4; i++) {
+    from[i] = g_memdup2 (r[i ^ 1]->sequence, c.length * sizeof (float));
+    specs[i].init.type = SD_INIT_SERIES;
+    specs[i].init.series = from[i];
+  }
+  for (int i = 0; i < 4; i++)
+    sd_dream_result_free (r[i]);
+  g_assert_true (sd_dreamer_run (d, &c, specs, 4, r, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 4; i++) {
+    g_test_message ("centered class %d from class %d: p %.4f after %d steps",
+        i % 2, 1 - i % 2, r[i]->probability, r[i]->steps);
+    g_assert_true (r[i]->converged);
+    g_assert_cmpint (r[i]->steps, >, 0);
+    g_assert_cmpfloat (r[i]->probabilities[i % 2], >=, 0.99f);
+    sd_dream_result_free (r[i]);
+    g_free (from[i]);
+  }
+}
+
+static void
+test_forda_border (void)
+{
+  g_autoptr (SdModel) m = load_forda ();
+  if (m == NULL)
+    return;
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_CLIP));
+  sd_dream_config_add (&c, sd_regularizer_default (SD_REG_L2));
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 4, c.length, NULL);
+  SdDreamSpec specs[4];
+  for (int i = 0; i < 4; i++)
+    specs[i] = noise_spec (
+        i % 2 ? sd_objective_border (1, 0) : sd_objective_border (0, 1),
+        200 + i);
+  SdDreamResult *r[4];
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, specs, 4, r, &error));
+  g_assert_no_error (error);
+  for (int i = 0; i < 4; i++) {
+    g_test_message ("border dream %d: p %.4f after %d steps", i,
+        r[i]->probabilities[0], r[i]->steps);
+    g_assert_true (r[i]->converged);
+    g_assert_cmpfloat (fabsf (r[i]->probabilities[0] - 0.5f), <=, 0.01f);
+    sd_dream_result_free (r[i]);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func (
+      "/dream/class-objective-gradients", test_class_objective_gradients);
+  g_test_add_func ("/dream/border-gradient", test_border_gradient);
+  g_test_add_func (
+      "/dream/layer-objective-gradients", test_layer_objective_gradients);
+  g_test_add_func (
+      "/dream/weighted-terms-gradient", test_weighted_terms_gradient);
+  g_test_add_func ("/dream/penalty-gradients", test_penalty_gradients);
+  g_test_add_func ("/dream/exp-smoothing", test_exp_smoothing);
+  g_test_add_func ("/dream/gaussian-filter", test_gaussian_filter);
+  g_test_add_func ("/dream/projections", test_projections);
+  g_test_add_func ("/dream/transform-gradients", test_transform_gradients);
+  g_test_add_func ("/dream/diversity-gradient", test_diversity_gradient);
+  g_test_add_func ("/dream/determinism", test_determinism);
+  g_test_add_func ("/dream/init-types", test_init_types);
+  g_test_add_func ("/dream/batch-equals-single", test_batch_equals_single);
+  g_test_add_func ("/dream/divergence", test_divergence);
+  g_test_add_func ("/dream/rejects-bad-config", test_rejects_bad_config);
+  g_test_add_func ("/dream/trace-and-keep-best", test_trace_and_keep_best);
+  g_test_add_func ("/dream/stopping", test_stopping);
+  g_test_add_func (
+      "/dream/optimizers-and-schedule", test_optimizers_and_schedule);
+  g_test_add_func (
+      "/dream/reg-names-and-defaults", test_reg_names_and_defaults);
+  g_test_add_func ("/dream/denormalize", test_denormalize);
+  g_test_add_func ("/dream/forda-centered", test_forda_centered);
+  g_test_add_func ("/dream/forda-border", test_forda_border);
+  return g_test_run ();
+}

@@ -1,0 +1,752 @@
+/* seqdream dream: Sequence Dreaming from the command line.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "seqdream-cli.h"
+
+#include <json-glib/json-glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct
+{
+  char *model_path, *class_label, *mode, *other, *init, *reference;
+  char *second_path, *json_out, *csv_out, *plot_out, *optimizer, *preset;
+  char *clip, *scale;
+  char **regs;
+  int steps, batch, length, threads, jitter;
+  gint64 seed;
+  double lr, lr_decay, grad_clip, stop_probability, border_tolerance;
+  double diversity, l1, l2, tv, tv2, exp_smooth, exp_smooth_zp, gaussian;
+  double norm_bound;
+  gboolean filter_gradient, no_keep_best, quiet;
+} DreamOptions;
+
+static void
+dream_options_clear (DreamOptions *o)
+{
+  char **strs[] = { &o->model_path, &o->class_label, &o->mode, &o->other,
+    &o->init, &o->reference, &o->second_path, &o->json_out, &o->csv_out,
+    &o->plot_out, &o->optimizer, &o->preset, &o->clip, &o->scale };
+  for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
+    g_clear_pointer (strs[i], g_free);
+  g_clear_pointer (&o->regs, g_strfreev);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DreamOptions, dream_options_clear)
+
+static gboolean
+parse_range (
+    const char *s, const char *what, float *lo, float *hi, GError **error)
+{
+  char *end = NULL;
+  double a = g_ascii_strtod (s, &end);
+  if (end == s || *end != ':')
+    goto bad;
+  const char *s2 = end + 1;
+  double b = g_ascii_strtod (s2, &end);
+  if (end == s2 || *end != '\0' || !isfinite (a) || !isfinite (b) || !(a < b))
+    goto bad;
+  *lo = (float) a;
+  *hi = (float) b;
+  return TRUE;
+bad:
+  g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+      "%s '%s' must be LO:HI with LO < HI", what, s);
+  return FALSE;
+}
+
+/* --reg TYPE[:key=value,...] with keys weight, param, param2, every, start,
+ * end, apply (sequence|gradient). */
+static gboolean
+parse_reg_spec (const char *spec, SdRegularizer *reg, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (spec, ":", 2);
+  SdRegType type;
+  if (!sd_reg_type_from_string (parts[0], &type)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "--reg '%s': unknown regularizer '%s' (l1, l2, tv, tv2, exp-smooth, "
+        "exp-smooth-zerophase, gaussian, clip, norm-bound, jitter, scale)",
+        spec, parts[0]);
+    return FALSE;
+  }
+  *reg = sd_regularizer_default (type);
+  if (parts[1] == NULL)
+    return TRUE;
+  g_auto (GStrv) kvs = g_strsplit (parts[1], ",", -1);
+  for (int i = 0; kvs[i]; i++) {
+    const char *eq = strchr (kvs[i], '=');
+    if (eq == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--reg '%s': '%s' is not KEY=VALUE", spec, kvs[i]);
+      return FALSE;
+    }
+    g_autofree char *key = g_strndup (kvs[i], eq - kvs[i]);
+    const char *val = eq + 1;
+    if (strcmp (key, "apply") == 0) {
+      if (strcmp (val, "sequence") == 0)
+        reg->apply_to = SD_APPLY_SEQUENCE;
+      else if (strcmp (val, "gradient") == 0)
+        reg->apply_to = SD_APPLY_GRADIENT;
+      else {
+        g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+            "--reg '%s': apply must be sequence or gradient", spec);
+        return FALSE;
+      }
+      continue;
+    }
+    char *end = NULL;
+    double v = g_ascii_strtod (val, &end);
+    if (end == val || *end != '\0' || !isfinite (v)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--reg '%s': '%s' is not a number", spec, val);
+      return FALSE;
+    }
+    if (strcmp (key, "weight") == 0)
+      reg->weight = (float) v;
+    else if (strcmp (key, "param") == 0)
+      reg->param = (float) v;
+    else if (strcmp (key, "param2") == 0)
+      reg->param2 = (float) v;
+    else if (strcmp (key, "every") == 0)
+      reg->every = (int) v;
+    else if (strcmp (key, "start") == 0)
+      reg->start = (float) v;
+    else if (strcmp (key, "end") == 0)
+      reg->end = (float) v;
+    else {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--reg '%s': unknown key '%s' (weight, param, param2, every, "
+          "start, end, apply)",
+          spec, key);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+add_reg (SdDreamConfig *c, SdRegularizer r, GError **error)
+{
+  if (!sd_dream_config_add (c, r)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "too many regularizers (at most %d)", SD_DREAM_MAX_REGS);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The recommended combination (docs/dreaming.md, measured in
+ * docs/forda-report.md). */
+static gboolean
+add_preset (SdDreamConfig *c, const char *preset, GError **error)
+{
+  if (preset == NULL || strcmp (preset, "none") == 0)
+    return TRUE;
+  if (strcmp (preset, "recommended") != 0) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "unknown --preset '%s' (none, recommended)", preset);
+    return FALSE;
+  }
+  SdRegularizer l2 = sd_regularizer_default (SD_REG_L2);
+  SdRegularizer tv = sd_regularizer_default (SD_REG_TV);
+  SdRegularizer g = sd_regularizer_default (SD_REG_GAUSSIAN);
+  SdRegularizer clip = sd_regularizer_default (SD_REG_CLIP);
+  SdRegularizer jit = sd_regularizer_default (SD_REG_JITTER);
+  return add_reg (c, l2, error) && add_reg (c, tv, error)
+         && add_reg (c, g, error) && add_reg (c, clip, error)
+         && add_reg (c, jit, error);
+}
+
+static gboolean
+build_config (
+    const DreamOptions *o, SdModel *model, SdDreamConfig *c, GError **error)
+{
+  sd_dream_config_init (c, model);
+  if (o->length > 0)
+    c->length = o->length;
+  if (o->steps != 0)
+    c->steps = o->steps;
+  if (o->lr != 0)
+    c->lr = (float) o->lr;
+  if (o->lr_decay != 0)
+    c->lr_decay = (float) o->lr_decay;
+  if (o->grad_clip != 0)
+    c->grad_clip = (float) o->grad_clip;
+  if (o->stop_probability != 0)
+    c->stop_probability = (float) o->stop_probability;
+  if (o->border_tolerance != 0)
+    c->border_tolerance = (float) o->border_tolerance;
+  c->diversity = (float) o->diversity;
+  if (o->no_keep_best)
+    c->keep_best = FALSE;
+  if (o->optimizer) {
+    if (strcmp (o->optimizer, "adam") == 0)
+      c->optimizer = SD_DREAM_OPT_ADAM;
+    else if (strcmp (o->optimizer, "sgd") == 0)
+      c->optimizer = SD_DREAM_OPT_SGD;
+    else if (strcmp (o->optimizer, "normalized") == 0)
+      c->optimizer = SD_DREAM_OPT_NORMALIZED;
+    else {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "unknown optimizer '%s' (adam, sgd, normalized)", o->optimizer);
+      return FALSE;
+    }
+  }
+  if (!add_preset (c, o->preset, error))
+    return FALSE;
+
+  SdApplyTo apply = o->filter_gradient ? SD_APPLY_GRADIENT : SD_APPLY_SEQUENCE;
+  struct
+  {
+    double v;
+    SdRegType type;
+    gboolean is_weight;
+  } simple[] = {
+    { o->l1, SD_REG_L1, TRUE },
+    { o->l2, SD_REG_L2, TRUE },
+    { o->tv, SD_REG_TV, TRUE },
+    { o->tv2, SD_REG_TV2, TRUE },
+    { o->exp_smooth, SD_REG_EXP_SMOOTH, FALSE },
+    { o->exp_smooth_zp, SD_REG_EXP_SMOOTH_ZEROPHASE, FALSE },
+    { o->gaussian, SD_REG_GAUSSIAN, FALSE },
+    { o->norm_bound, SD_REG_NORM_BOUND, FALSE },
+    { o->jitter, SD_REG_JITTER, FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (simple); i++) {
+    if (simple[i].v == 0)
+      continue;
+    SdRegularizer r = sd_regularizer_default (simple[i].type);
+    if (simple[i].is_weight)
+      r.weight = (float) simple[i].v;
+    else
+      r.param = (float) simple[i].v;
+    r.apply_to = apply;
+    if (!add_reg (c, r, error))
+      return FALSE;
+  }
+  if (o->clip) {
+    SdRegularizer r = sd_regularizer_default (SD_REG_CLIP);
+    if (strcmp (o->clip, "auto") != 0
+        && !parse_range (o->clip, "--clip", &r.param, &r.param2, error))
+      return FALSE;
+    if (!add_reg (c, r, error))
+      return FALSE;
+  }
+  if (o->scale) {
+    SdRegularizer r = sd_regularizer_default (SD_REG_SCALE);
+    if (!parse_range (o->scale, "--scale", &r.param, &r.param2, error)
+        || !add_reg (c, r, error))
+      return FALSE;
+  }
+  for (int i = 0; o->regs && o->regs[i]; i++) {
+    SdRegularizer r;
+    if (!parse_reg_spec (o->regs[i], &r, error) || !add_reg (c, r, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* --init noise|uniform|zeros|constant:V|series:FILE:ROW (ROW 0-based). */
+static gboolean
+parse_init (const char *s, SdModel *model, int length, SdInit *init,
+    float **series_out, GError **error)
+{
+  init->type = SD_INIT_GAUSSIAN;
+  init->scale = 0.1f;
+  init->series = NULL;
+  if (s == NULL || strcmp (s, "noise") == 0)
+    return TRUE;
+  if (strcmp (s, "uniform") == 0) {
+    init->type = SD_INIT_UNIFORM;
+    return TRUE;
+  }
+  if (strcmp (s, "zeros") == 0) {
+    init->type = SD_INIT_ZEROS;
+    return TRUE;
+  }
+  if (g_str_has_prefix (s, "constant:")) {
+    char *end = NULL;
+    double v = g_ascii_strtod (s + 9, &end);
+    if (end == s + 9 || *end != '\0' || !isfinite (v)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--init '%s': constant:VALUE needs a number", s);
+      return FALSE;
+    }
+    init->type = SD_INIT_CONSTANT;
+    init->scale = (float) v;
+    return TRUE;
+  }
+  if (g_str_has_prefix (s, "series:")) {
+    const char *colon = strrchr (s + 7, ':');
+    guint64 row;
+    if (colon == NULL
+        || !g_ascii_string_to_unsigned (
+            colon + 1, 10, 0, G_MAXUINT32, &row, NULL)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--init '%s' must be series:FILE:ROW", s);
+      return FALSE;
+    }
+    g_autofree char *path = g_strndup (s + 7, colon - (s + 7));
+    g_autoptr (SdDataset) ds = sd_dataset_load_ucr (path, NULL, error);
+    if (ds == NULL)
+      return FALSE;
+    if (row >= ds->n) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--init: %s has %u series, row %" G_GUINT64_FORMAT
+          " does not exist (rows count from 0)",
+          path, ds->n, row);
+      return FALSE;
+    }
+    if ((int) ds->length != length) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--init: series of %s have %u samples but the dream length is %d "
+          "(set --length)",
+          path, ds->length, length);
+      return FALSE;
+    }
+    float *x = g_memdup2 (
+        ds->x + (gsize) row * ds->length, ds->length * sizeof (float));
+    sd_model_normalize_input (model, x, 1, length);
+    init->type = SD_INIT_SERIES;
+    init->series = x;
+    *series_out = x;
+    return TRUE;
+  }
+  g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+      "unknown --init '%s' (noise, uniform, zeros, constant:V, "
+      "series:FILE:ROW)",
+      s);
+  return FALSE;
+}
+
+static void
+add_array (JsonBuilder *b, const char *name, const float *v, int n)
+{
+  json_builder_set_member_name (b, name);
+  json_builder_begin_array (b);
+  for (int i = 0; i < n; i++)
+    json_builder_add_double_value (b, v[i]);
+  json_builder_end_array (b);
+}
+
+static void
+add_metric (JsonBuilder *b, const char *name, double v)
+{
+  json_builder_set_member_name (b, name);
+  if (isfinite (v))
+    json_builder_add_double_value (b, v);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
+    const SdDreamConfig *c, const SdDreamSpec *spec, const char *mode,
+    const SdDreamResult *r, const SdDreamMetrics *m, SdModel *second)
+{
+  const char *const *labels = sd_model_get_labels (model);
+  const SdObjectiveTerm *t = &spec->objective.terms[0];
+  int K = sd_model_get_n_classes (model);
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, o->model_path);
+  json_builder_set_member_name (b, "class");
+  json_builder_add_string_value (b, labels[t->class_a]);
+  json_builder_set_member_name (b, "class_index");
+  json_builder_add_int_value (b, t->class_a);
+  json_builder_set_member_name (b, "mode");
+  json_builder_add_string_value (b, mode);
+  if (t->type == SD_OBJECTIVE_BORDER) {
+    json_builder_set_member_name (b, "other");
+    json_builder_add_string_value (b, labels[t->class_b]);
+  }
+  json_builder_set_member_name (b, "seed");
+  json_builder_add_int_value (b, (gint64) spec->seed);
+  json_builder_set_member_name (b, "length");
+  json_builder_add_int_value (b, r->length);
+  json_builder_set_member_name (b, "sample_rate");
+  json_builder_add_double_value (b, sd_model_get_sample_rate (model));
+  json_builder_set_member_name (b, "steps");
+  json_builder_add_int_value (b, r->steps);
+  json_builder_set_member_name (b, "best_step");
+  json_builder_add_int_value (b, r->best_step);
+  json_builder_set_member_name (b, "converged");
+  json_builder_add_boolean_value (b, r->converged);
+  add_metric (b, "probability", r->probability);
+  add_metric (b, "logit_margin", r->logit_margin);
+  add_metric (b, "objective", r->objective);
+  add_array (b, "logits", r->logits, K);
+  add_array (b, "probabilities", r->probabilities, K);
+  add_array (b, "sequence", r->sequence, r->length);
+  SdNormalization norm = sd_model_get_normalization (model);
+  if (norm.mode == SD_NORM_FIXED) {
+    /* The same dream in the units of the data. */
+    g_autofree float *u = g_memdup2 (r->sequence, r->length * sizeof (float));
+    sd_dream_denormalize (model, u, r->length);
+    add_array (b, "sequence_units", u, r->length);
+  }
+
+  json_builder_set_member_name (b, "trace");
+  json_builder_begin_object (b);
+  add_array (b, "objective", r->trace.objective, r->trace.n_steps);
+  add_array (b, "probability", r->trace.probability, r->trace.n_steps);
+  json_builder_set_member_name (b, "regularizers");
+  json_builder_begin_object (b);
+  for (int i = 0; i < r->trace.n_regs && i < c->n_regs; i++) {
+    /* Unique keys: "l2", "tv", "gaussian", and "l2#2" for a repeat. */
+    g_autofree char *key = NULL;
+    int seen = 0;
+    for (int j = 0; j < i; j++)
+      seen += c->regs[j].type == c->regs[i].type;
+    key = seen ? g_strdup_printf (
+              "%s#%d", sd_reg_type_to_string (c->regs[i].type), seen + 1)
+               : g_strdup (sd_reg_type_to_string (c->regs[i].type));
+    add_array (b, key, r->trace.reg_values + (gsize) i * r->trace.n_steps,
+        r->trace.n_steps);
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+
+  json_builder_set_member_name (b, "metrics");
+  json_builder_begin_object (b);
+  add_metric (b, "probability", r->probability);
+  add_metric (b, "logit_margin", r->logit_margin);
+  if (m != NULL) {
+    add_metric (b, "nn_euclidean", m->nn_euclidean);
+    add_metric (b, "nn_euclidean_ratio", m->nn_euclidean_ratio);
+    add_metric (b, "nn_dtw", m->nn_dtw);
+    add_metric (b, "nn_dtw_ratio", m->nn_dtw_ratio);
+    if (m->nn_index >= 0) {
+      json_builder_set_member_name (b, "nn_index");
+      json_builder_add_int_value (b, m->nn_index);
+    }
+    add_metric (b, "tv", m->tv);
+    add_metric (b, "tv_ratio", m->tv_ratio);
+    add_metric (b, "hf_energy", m->hf_energy);
+    add_metric (b, "hf_ratio", m->hf_ratio);
+    add_metric (b, "spectral_distance", m->spectral_distance);
+    if (second != NULL && m->second_class >= 0) {
+      json_builder_set_member_name (b, "second_model");
+      json_builder_add_string_value (b, o->second_path);
+      json_builder_set_member_name (b, "second_model_class");
+      json_builder_add_string_value (
+          b, sd_model_get_labels (second)[m->second_class]);
+      add_metric (b, "second_model_probability", m->second_probability);
+      json_builder_set_member_name (b, "second_model_agrees");
+      json_builder_add_boolean_value (b, m->second_class == t->class_a);
+    }
+  }
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+}
+
+static gboolean
+write_csv (const char *path, SdDreamResult **results, int n,
+    const SdDreamSpec *specs, SdModel *model, GError **error)
+{
+  g_autoptr (GString) s = g_string_new ("t");
+  const char *const *labels = sd_model_get_labels (model);
+  double rate = sd_model_get_sample_rate (model);
+  if (rate > 0)
+    g_string_append (s, ",time_s");
+  for (int i = 0; i < n; i++)
+    g_string_append_printf (s, ",dream%d_%s_seed%" G_GUINT64_FORMAT, i,
+        labels[specs[i].objective.terms[0].class_a], specs[i].seed);
+  g_string_append_c (s, '\n');
+  for (int t = 0; t < results[0]->length; t++) {
+    g_string_append_printf (s, "%d", t);
+    if (rate > 0)
+      g_string_append_printf (s, ",%.9g", t / rate);
+    for (int i = 0; i < n; i++)
+      g_string_append_printf (s, ",%.9g", results[i]->sequence[t]);
+    g_string_append_c (s, '\n');
+  }
+  return g_file_set_contents (path, s->str, (gssize) s->len, error);
+}
+
+int
+sd_cmd_dream (int argc, char **argv)
+{
+  g_auto (DreamOptions) o = { 0 };
+  o.batch = 1;
+  GError *error = NULL;
+  GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
+                                 &o.model_path, "Model file (.safetensors)",
+                                 "FILE" },
+    { "class", 'c', 0, G_OPTION_ARG_STRING, &o.class_label,
+        "Class to dream (its label as in `seqdream info`)", "LABEL" },
+    { "mode", 0, 0, G_OPTION_ARG_STRING, &o.mode,
+        "centered (deep inside the class, default) or border (on the "
+        "decision boundary with --other)",
+        "MODE" },
+    { "other", 0, 0, G_OPTION_ARG_STRING, &o.other,
+        "Border: the other class (default: the other class of a binary "
+        "model)",
+        "LABEL" },
+    { "steps", 'n', 0, G_OPTION_ARG_INT, &o.steps,
+        "Optimisation steps (default 500)", "N" },
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &o.seed,
+        "Seed of the first dream; dream i of a batch uses seed + i", "S" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &o.batch,
+        "Dreams run together, seeds S, S+1, ... (default 1)", "B" },
+    { "length", 'l', 0, G_OPTION_ARG_INT, &o.length,
+        "Dream length in samples (default: the model's training length)", "T" },
+    { "init", 0, 0, G_OPTION_ARG_STRING, &o.init,
+        "Start: noise (default), uniform, zeros, constant:V or "
+        "series:FILE:ROW (a real series, row from 0)",
+        "INIT" },
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o.optimizer,
+        "adam (default), sgd or normalized", "NAME" },
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Step size (default 0.05)",
+        "LR" },
+    { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr_decay,
+        "Learning-rate factor per step (default 1)", "F" },
+    { "grad-clip", 0, 0, G_OPTION_ARG_DOUBLE, &o.grad_clip,
+        "Clip the gradient's RMS to this (default off)", "G" },
+    { "stop-probability", 0, 0, G_OPTION_ARG_DOUBLE, &o.stop_probability,
+        "Centered: stop once the class probability reaches this", "P" },
+    { "border-tolerance", 0, 0, G_OPTION_ARG_DOUBLE, &o.border_tolerance,
+        "Border: stop once |p - 0.5| <= this (default 0.005)", "TOL" },
+    { "no-keep-best", 0, 0, G_OPTION_ARG_NONE, &o.no_keep_best,
+        "Return the last sequence rather than the best seen", NULL },
+    { "diversity", 0, 0, G_OPTION_ARG_DOUBLE, &o.diversity,
+        "Weight of the batch diversity term (default 0)", "W" },
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
+        "Regularizers: none (default) or recommended (docs/dreaming.md); "
+        "the options below add to it",
+        "NAME" },
+    { "l1", 0, 0, G_OPTION_ARG_DOUBLE, &o.l1, "L1 penalty weight", "W" },
+    { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &o.l2, "L2 penalty weight", "W" },
+    { "tv", 0, 0, G_OPTION_ARG_DOUBLE, &o.tv,
+        "Total-variation (absolute) penalty weight", "W" },
+    { "tv2", 0, 0, G_OPTION_ARG_DOUBLE, &o.tv2,
+        "Total-variation (squared) penalty weight", "W" },
+    { "exp-smooth", 0, 0, G_OPTION_ARG_DOUBLE, &o.exp_smooth,
+        "Causal exponential smoothing with this alpha", "ALPHA" },
+    { "exp-smooth-zerophase", 0, 0, G_OPTION_ARG_DOUBLE, &o.exp_smooth_zp,
+        "Zero-phase (forward-backward) exponential smoothing", "ALPHA" },
+    { "gaussian", 0, 0, G_OPTION_ARG_DOUBLE, &o.gaussian,
+        "Gaussian filter with this sigma (samples)", "SIGMA" },
+    { "filter-gradient", 0, 0, G_OPTION_ARG_NONE, &o.filter_gradient,
+        "Apply --exp-smooth* and --gaussian to the gradient, not the "
+        "sequence",
+        NULL },
+    { "clip", 0, 0, G_OPTION_ARG_STRING, &o.clip,
+        "Clip to LO:HI, or auto (the model's training range)", "RANGE" },
+    { "norm-bound", 0, 0, G_OPTION_ARG_DOUBLE, &o.norm_bound,
+        "Keep the RMS of the sequence at most this", "R" },
+    { "jitter", 0, 0, G_OPTION_ARG_INT, &o.jitter,
+        "Random circular shift of up to N samples before each step", "N" },
+    { "scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
+        "Random amplitude factor in LO:HI before each step", "RANGE" },
+    { "reg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.regs,
+        "Any regularizer with its schedule, e.g. gaussian:param=2,every=5,"
+        "end=0.8 or l2:weight=0.1,apply=gradient (repeatable)",
+        "SPEC" },
+    { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o.reference,
+        "Real training data (UCR) for the quality metrics", "FILE" },
+    { "second-model", 0, 0, G_OPTION_ARG_FILENAME, &o.second_path,
+        "An independently trained model: does it agree with the dreamed "
+        "class?",
+        "FILE" },
+    { "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json_out,
+        "Write the dream(s), trace and metrics as JSON (- for stdout)",
+        "FILE" },
+    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &o.csv_out,
+        "Write the sequences as CSV, one column per dream", "FILE" },
+    { "plot", 'p', 0, G_OPTION_ARG_FILENAME, &o.plot_out,
+        "Plot the dream(s) (.png or .svg; with --reference the class "
+        "mean +/- 1 sd is drawn behind)",
+        "FILE" },
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &o.threads, "OpenBLAS threads",
+        "N" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No summary on stdout",
+        NULL },
+    { NULL } };
+  g_autoptr (GOptionContext) ctx
+      = g_option_context_new ("- dream a "
+                              "class prototype (Sequence Dreaming)");
+  g_option_context_set_summary (ctx,
+      "Optimises an input sequence until the "
+      "model's class score is maximal (centered)\nor the sequence sits on "
+      "the decision boundary (border).\nExample: seqdream dream --model "
+      "forda.safetensors --class 1 --preset recommended \\\n  --reference "
+      "FordA_TEST.tsv --json dream.json --plot dream.png");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!sd_cli_parse (ctx, &argc, &argv))
+    return 2;
+  if (o.model_path == NULL || o.class_label == NULL) {
+    fprintf (stderr, "seqdream dream: --model and --class are required (see "
+                     "--help)\n");
+    return 2;
+  }
+  if (o.batch < 1 || o.batch > 4096) {
+    fprintf (stderr, "seqdream dream: --batch %d is impossible (1 to 4096)\n",
+        o.batch);
+    return 2;
+  }
+  sd_cli_set_threads (o.threads);
+
+  g_autoptr (SdModel) model = sd_model_load (o.model_path, &error);
+  if (model == NULL)
+    return sd_cli_fail (error);
+  int K = sd_model_get_n_classes (model);
+  int cls = sd_model_find_label (model, o.class_label);
+  if (cls < 0) {
+    g_autofree char *list
+        = g_strjoinv (", ", (char **) sd_model_get_labels (model));
+    fprintf (stderr, "seqdream dream: %s has no class '%s' (classes: %s)\n",
+        o.model_path, o.class_label, list);
+    return 1;
+  }
+  const char *mode = o.mode ? o.mode : "centered";
+  SdObjective objective;
+  if (strcmp (mode, "centered") == 0) {
+    objective = sd_objective_centered (cls);
+  } else if (strcmp (mode, "border") == 0) {
+    int other = -1;
+    if (o.other)
+      other = sd_model_find_label (model, o.other);
+    else if (K == 2)
+      other = 1 - cls;
+    if (other < 0 || other == cls) {
+      fprintf (stderr,
+          "seqdream dream: border mode needs --other LABEL, a "
+          "class of the model other than '%s'\n",
+          o.class_label);
+      return 2;
+    }
+    objective = sd_objective_border (cls, other);
+  } else {
+    fprintf (stderr,
+        "seqdream dream: unknown --mode '%s' (centered, "
+        "border)\n",
+        mode);
+    return 2;
+  }
+
+  SdDreamConfig config;
+  if (!build_config (&o, model, &config, &error))
+    return sd_cli_fail (error);
+  g_autofree float *init_series = NULL;
+  SdInit init;
+  if (!parse_init (o.init, model, config.length, &init, &init_series, &error))
+    return sd_cli_fail (error);
+
+  g_autofree SdDreamSpec *specs = g_new0 (SdDreamSpec, o.batch);
+  for (int i = 0; i < o.batch; i++) {
+    specs[i].objective = objective;
+    specs[i].init = init;
+    specs[i].seed = (guint64) o.seed + (guint64) i;
+  }
+  g_autoptr (SdDreamer) dreamer
+      = sd_dreamer_new (model, o.batch, config.length, &error);
+  if (dreamer == NULL)
+    return sd_cli_fail (error);
+  g_autofree SdDreamResult **results = g_new0 (SdDreamResult *, o.batch);
+  /* Declared before the first goto: cleanups run at every exit. */
+  g_autoptr (SdReference) ref = NULL;
+  g_autoptr (SdModel) second = NULL;
+  g_autofree SdDreamMetrics *metrics = NULL;
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+  int rc = 0;
+  if (!sd_dreamer_run (dreamer, &config, specs, o.batch, results, &error)) {
+    rc = sd_cli_fail (error);
+    goto out;
+  }
+
+  /* Quality metrics against the real data. */
+  if (o.second_path) {
+    second = sd_model_load (o.second_path, &error);
+    if (second == NULL) {
+      rc = sd_cli_fail (error);
+      goto out;
+    }
+  }
+  if (o.reference) {
+    g_autoptr (SdDataset) ds = sd_dataset_load_ucr (
+        o.reference, sd_model_get_labels (model), &error);
+    SdReferenceConfig rc_cfg;
+    sd_reference_config_init (&rc_cfg);
+    if (ds != NULL)
+      ref = sd_reference_new (model, ds, &rc_cfg, &error);
+    if (ref == NULL) {
+      rc = sd_cli_fail (error);
+      goto out;
+    }
+    metrics = g_new0 (SdDreamMetrics, o.batch);
+    for (int i = 0; i < o.batch; i++)
+      if (!sd_dream_metrics (ref, cls, results[i]->sequence, results[i]->length,
+              second, &metrics[i], &error)) {
+        rc = sd_cli_fail (error);
+        goto out;
+      }
+  } else if (second) {
+    fprintf (stderr, "seqdream dream: --second-model needs --reference "
+                     "(the metrics are computed together)\n");
+    rc = 2;
+    goto out;
+  }
+
+  if (o.batch > 1) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "dreams");
+    json_builder_begin_array (b);
+  }
+  for (int i = 0; i < o.batch; i++)
+    build_dream_json (b, &o, model, &config, &specs[i], mode, results[i],
+        metrics ? &metrics[i] : NULL, second);
+  if (o.batch > 1) {
+    json_builder_end_array (b);
+    json_builder_end_object (b);
+  }
+  root = json_builder_get_root (b);
+  if (o.json_out) {
+    g_autofree char *text = json_to_string (root, FALSE);
+    if (strcmp (o.json_out, "-") == 0)
+      printf ("%s\n", text);
+    else if (!g_file_set_contents (o.json_out, text, -1, &error)) {
+      rc = sd_cli_fail (error);
+      goto out;
+    }
+  }
+  if (o.csv_out
+      && !write_csv (o.csv_out, results, o.batch, specs, model, &error)) {
+    rc = sd_cli_fail (error);
+    goto out;
+  }
+  if (o.plot_out
+      && !sd_cli_plot_dream_json (
+          root, o.plot_out, o.reference, model, FALSE, &error)) {
+    rc = sd_cli_fail (error);
+    goto out;
+  }
+  if (!o.quiet && !(o.json_out && strcmp (o.json_out, "-") == 0)) {
+    const char *const *labels = sd_model_get_labels (model);
+    for (int i = 0; i < o.batch; i++) {
+      SdDreamResult *r = results[i];
+      printf ("%s dream of class %s (seed %" G_GUINT64_FORMAT "): p = %.4f, "
+              "margin %.3f, %d steps%s",
+          mode, labels[cls], specs[i].seed, r->probability, r->logit_margin,
+          r->steps, r->converged ? " (converged)" : "");
+      if (metrics)
+        printf (", NN ratio %.2f (DTW %.2f), spectral distance %.3f",
+            metrics[i].nn_euclidean_ratio, metrics[i].nn_dtw_ratio,
+            metrics[i].spectral_distance);
+      if (metrics && second)
+        printf (", second model: %s (p = %.3f)",
+            metrics[i].second_class >= 0
+                ? sd_model_get_labels (second)[metrics[i].second_class]
+                : "?",
+            metrics[i].second_probability);
+      printf ("\n");
+    }
+  }
+out:
+  for (int i = 0; i < o.batch; i++)
+    sd_dream_result_free (results[i]);
+  return rc;
+}
