@@ -42,6 +42,7 @@ static const char *const reg_names[] = {
   [SD_REG_NORM_BOUND] = "norm-bound",
   [SD_REG_JITTER] = "jitter",
   [SD_REG_SCALE] = "scale",
+  [SD_REG_NOISE] = "noise",
 };
 
 const char *
@@ -83,7 +84,7 @@ is_filter (SdRegType t)
 static gboolean
 is_transform (SdRegType t)
 {
-  return t == SD_REG_JITTER || t == SD_REG_SCALE;
+  return t == SD_REG_JITTER || t == SD_REG_SCALE || t == SD_REG_NOISE;
 }
 
 /* ---------------------------------------------------------- defaults */
@@ -128,6 +129,9 @@ sd_regularizer_default (SdRegType type)
     case SD_REG_SCALE:
       r.param = 0.9f;
       r.param2 = 1.1f;
+      break;
+    case SD_REG_NOISE:
+      r.param = 0.3f;
       break;
   }
   return r;
@@ -174,6 +178,9 @@ sd_dream_config_init (SdDreamConfig *c, const SdModel *model)
   c->stop_probability = 0.0f;
   c->border_tolerance = 0.005f;
   c->diversity = 0.0f;
+  c->znormalize
+      = model != NULL
+        && sd_model_get_normalization (model).mode == SD_NORM_PER_SERIES;
   c->n_regs = 0;
 }
 
@@ -722,6 +729,12 @@ check_reg (
               "min <= max",
             k, name, r->param, r->param2);
       break;
+    case SD_REG_NOISE:
+      if (!(r->param >= 0.0f && isfinite (r->param)))
+        FAIL ("regulariser %d (%s): noise sd %g must be a finite number >= "
+              "0",
+            k, name, r->param);
+      break;
   }
   return TRUE;
 }
@@ -1076,6 +1089,39 @@ init_dream (const SdInit *init, GRand *rng, float *x, int T)
 
 /* ------------------------------------------------------------ setup */
 
+/* x (T) -> (x - mean) / sd in place (population sd); a flat series becomes
+ * zeros, as sd_model_normalize_input does. */
+static void
+znorm_row (float *x, int T)
+{
+  double m = 0.0, v = 0.0;
+  for (int t = 0; t < T; t++)
+    m += x[t];
+  m /= T;
+  for (int t = 0; t < T; t++)
+    v += (x[t] - m) * (x[t] - m);
+  double sd = sqrt (v / T);
+  const float f = sd > 1e-8 ? (float) (1.0 / sd) : 0.0f, mf = (float) m;
+  for (int t = 0; t < T; t++)
+    x[t] = (x[t] - mf) * f;
+}
+
+/* Project g onto the tangent space of the z-normalised series at y (mean 0,
+ * sd 1): remove the mean and the component along y, the gradient of
+ * f (znorm (y)) at a normalised y. */
+static void
+znorm_project_grad (float *g, const float *y, int T)
+{
+  double mg = 0.0, gy = 0.0;
+  for (int t = 0; t < T; t++) {
+    mg += g[t];
+    gy += (double) g[t] * y[t];
+  }
+  const float a = (float) (mg / T), b = (float) (gy / T);
+  for (int t = 0; t < T; t++)
+    g[t] -= a + b * y[t];
+}
+
 static gboolean
 run_setup (Run *run, const SdDreamSpec *specs, GError **error)
 {
@@ -1124,6 +1170,8 @@ run_setup (Run *run, const SdDreamSpec *specs, GError **error)
     dr->best_score = -INFINITY;
     dr->scale = 1.0f;
     init_dream (&specs[i].init, dr->rng, d->x + (gsize) i * T, T);
+    if (run->cfg->znormalize)
+      znorm_row (d->x + (gsize) i * T, T);
   }
 
   /* injected gradients at the stage outputs the objectives name */
@@ -1341,12 +1389,16 @@ update (Run *run, int s, GError **error)
         continue;
       Dream *dr = &run->dreams[run->row_dream[r]];
       int shift = 0;
-      double scale = 1.0;
+      double scale = 1.0, noise = 0.0;
       for (int k = 0; k < c->n_regs; k++) {
         const SdRegularizer *reg = &c->regs[k];
         if (!is_transform (reg->type) || !reg_active (run, k, s))
           continue;
-        if (reg->type == SD_REG_JITTER) {
+        if (reg->type == SD_REG_NOISE) {
+          /* independent noise sources add in variance */
+          noise = sqrt (noise * noise + (double) reg->param * reg->param);
+          *trace_reg (dr, run, k, s) = reg->param;
+        } else if (reg->type == SD_REG_JITTER) {
           int m = (int) reg->param;
           int v = g_rand_int_range (dr->rng, -m, m + 1);
           shift += v;
@@ -1371,6 +1423,16 @@ update (Run *run, int s, GError **error)
         xi[t + shift] = f * x[t];
       for (int t = T - shift; t < T; t++)
         xi[t + shift - T] = f * x[t];
+      /* additive noise leaves the gradient as it is (d xin / d x = f) */
+      if (noise > 0.0)
+        for (int t = 0; t < T; t += 2) {
+          /* Box-Muller: two normal draws per two uniforms */
+          double u1 = g_rand_double (dr->rng), u2 = g_rand_double (dr->rng);
+          double rad = sqrt (-2.0 * log (1.0 - u1)) * noise;
+          xi[t] += (float) (rad * cos (2.0 * G_PI * u2));
+          if (t + 1 < T)
+            xi[t + 1] += (float) (rad * sin (2.0 * G_PI * u2));
+        }
     }
     forward_rows (run, FALSE);
   }
@@ -1427,6 +1489,8 @@ update (Run *run, int s, GError **error)
     int bad = first_nonfinite (g, T);
     if (bad >= 0)
       return diverged (error, i, s, "the gradient", bad);
+    if (c->znormalize)
+      znorm_project_grad (g, x, T);
 
     for (int k = 0; k < c->n_regs; k++) {
       const SdRegularizer *reg = &c->regs[k];
@@ -1496,6 +1560,8 @@ update (Run *run, int s, GError **error)
         *trace_reg (dr, run, k, s + 1) = (float) rms_diff (x, d->orig, T);
       }
     }
+    if (c->znormalize)
+      znorm_row (x, T);
     bad = first_nonfinite (x, T);
     if (bad >= 0)
       return diverged (error, i, s, "the sequence", bad);

@@ -98,6 +98,9 @@ static void
 one_step_config (SdDreamConfig *c, SdModel *m)
 {
   sd_dream_config_init (c, m);
+  /* The checks below are of raw gradients; z-normalisation is tested
+   * on its own. */
+  c->znormalize = FALSE;
   c->length = TT;
   c->steps = 1;
   c->optimizer = SD_DREAM_OPT_SGD;
@@ -836,6 +839,7 @@ static void
 realistic_config (SdDreamConfig *c, SdModel *m, int T, int steps)
 {
   sd_dream_config_init (c, m);
+  c->znormalize = FALSE;
   c->length = T;
   c->steps = steps;
   /* light penalties: the logits of an untrained model move ~100 times
@@ -899,6 +903,7 @@ test_init_types (void)
   g_autoptr (SdModel) m = test_model (2);
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   c.length = TT;
   c.steps = 1;
   c.lr = 1e-30f; /* the returned sequence is the initial one */
@@ -990,6 +995,7 @@ test_divergence (void)
   g_autoptr (SdDreamer) d = sd_dreamer_new (m, 2, TT, NULL);
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   c.length = TT;
   c.steps = 20;
 
@@ -1261,6 +1267,7 @@ test_rejects_bad_config (void)
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
     SdDreamConfig c;
     sd_dream_config_init (&c, m);
+    c.znormalize = FALSE;
     c.length = TT;
     c.steps = 3;
     SdDreamSpec s[3];
@@ -1290,6 +1297,7 @@ test_trace_and_keep_best (void)
   };
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   c.length = T;
   c.steps = STEPS;
   g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, T, NULL);
@@ -1373,6 +1381,7 @@ test_stopping (void)
   };
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   c.length = T;
   c.steps = 300;
   c.stop_probability = 0.95f;
@@ -1454,6 +1463,7 @@ test_optimizers_and_schedule (void)
 
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   c.length = T;
   c.steps = 1;
   c.keep_best = FALSE;
@@ -1511,6 +1521,7 @@ test_reg_names_and_defaults (void)
   g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, 64, NULL);
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   c.length = 64;
   c.steps = 12;
   for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
@@ -1534,6 +1545,7 @@ test_reg_names_and_defaults (void)
   /* config defaults */
   sd_model_set_train_length (m, 123);
   sd_dream_config_init (&c, m);
+  c.znormalize = FALSE;
   g_assert_cmpint (c.length, ==, 123);
   g_assert_cmpint (c.steps, ==, 500);
   g_assert_cmpint (c.optimizer, ==, SD_DREAM_OPT_ADAM);
@@ -1681,6 +1693,68 @@ test_forda_border (void)
   }
 }
 
+/* With znormalize (the default for per-series models) every dream stays a
+ * z-normalised series, so the model scores it exactly as it would score it
+ * after its own input normalisation; and the step direction is the
+ * gradient of f (znorm (x)), which finite differences of the objective
+ * through the normalisation confirm. */
+static void
+test_znormalize (void)
+{
+  g_autoptr (SdModel) m = confident_model (2);
+  g_assert_cmpint (sd_model_get_normalization (m).mode, ==, SD_NORM_PER_SERIES);
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  g_assert_true (c.znormalize);
+  c.length = 64;
+  c.steps = 40;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 2, 64, &error);
+  SdDreamSpec specs[2]
+      = { { sd_objective_centered (1), { SD_INIT_GAUSSIAN, 0.1f, NULL }, 3 },
+          { sd_objective_centered (0), { SD_INIT_UNIFORM, 0.5f, NULL }, 4 } };
+  SdDreamResult *res[2];
+  g_assert_true (sd_dreamer_run (d, &c, specs, 2, res, &error));
+  g_assert_no_error (error);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 1, 64, SD_MODE_EVAL, NULL);
+  for (int i = 0; i < 2; i++) {
+    const float *x = res[i]->sequence;
+    double mean = 0, var = 0;
+    for (int t = 0; t < 64; t++)
+      mean += x[t];
+    mean /= 64;
+    for (int t = 0; t < 64; t++)
+      var += (x[t] - mean) * (x[t] - mean);
+    g_assert_cmpfloat (fabs (mean), <, 1e-5);
+    g_assert_cmpfloat (fabs (sqrt (var / 64) - 1.0), <, 1e-4);
+    /* normalising again changes nothing the model sees */
+    float y[64];
+    memcpy (y, x, sizeof y);
+    sd_model_normalize_input (m, y, 1, 64);
+    const float *z = sd_model_forward (m, ws, y, 1, 64);
+    g_assert_cmpfloat (fabs (z[0] - res[i]->logits[0]), <, 1e-4);
+    g_assert_cmpfloat (fabs (z[1] - res[i]->logits[1]), <, 1e-4);
+    sd_dream_result_free (res[i]);
+  }
+
+  /* One SGD step of lr h from a normalised x moves along the projected
+   * gradient g: then J(znorm (x + h g)) - J(x) ~ h |g|^2 > 0, and the
+   * move keeps the mean at 0. */
+  c.steps = 1;
+  c.optimizer = SD_DREAM_OPT_SGD;
+  c.momentum = 0.0f;
+  c.lr = 1e-3f;
+  c.keep_best = FALSE;
+  float x0[64];
+  fill_random (x0, 64, 9, 1.0);
+  sd_model_normalize_input (m, x0, 1, 64);
+  SdDreamSpec one = series_spec (sd_objective_centered (1), x0);
+  SdDreamResult *r1;
+  g_assert_true (sd_dreamer_run (d, &c, &one, 1, &r1, &error));
+  g_assert_cmpfloat (r1->trace.objective[1], >, r1->trace.objective[0]);
+  sd_dream_result_free (r1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1710,6 +1784,7 @@ main (int argc, char **argv)
   g_test_add_func (
       "/dream/reg-names-and-defaults", test_reg_names_and_defaults);
   g_test_add_func ("/dream/denormalize", test_denormalize);
+  g_test_add_func ("/dream/znormalize", test_znormalize);
   g_test_add_func ("/dream/forda-centered", test_forda_centered);
   g_test_add_func ("/dream/forda-border", test_forda_border);
   return g_test_run ();

@@ -98,6 +98,10 @@ typedef enum
                                 * param samples before each forward */
   SD_REG_SCALE,                /* transform: random amplitude factor in
                                 * [param, param2] before each forward */
+  SD_REG_NOISE,                /* transform: Gaussian noise of sd param
+                                * added before each forward (robustness
+                                * to noise, as expectation over
+                                * transformations) */
 } SdRegType;
 
 typedef enum
@@ -158,6 +162,13 @@ typedef struct
                                * p_b) <= 2 tol, i.e. |p - 0.5| <= tol
                                * for binary models (0.005) */
   float diversity;            /* weight of the batch diversity term (0) */
+  gboolean znormalize;        /* keep every dream z-normalised (mean 0,
+                               * population sd 1) after each step and
+                               * project its gradient accordingly: a
+                               * model with per-series normalisation only
+                               * ever sees such inputs, and without it a
+                               * dream can win by amplitude alone. Default
+                               * TRUE for those models, else FALSE */
   int n_regs;
   SdRegularizer regs[SD_DREAM_MAX_REGS];
 } SdDreamConfig;

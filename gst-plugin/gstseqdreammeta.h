@@ -1,0 +1,27 @@
+/* GStreamer seqdream: the per-buffer classification result.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gst/gst.h>
+
+G_BEGIN_DECLS
+
+/* Name of the GstCustomMeta the seqdream element attaches; also the name of
+ * its GstStructure. Applications that do not link the plugin read it with
+ * gst_buffer_get_custom_meta (buffer, "SeqDreamMeta"). */
+#define GST_SEQ_DREAM_META_NAME "SeqDreamMeta"
+
+/* Registers the meta (once; registered without tags, so that elements that
+ * copy untagged metas keep it). Returns its info. */
+const GstMetaInfo *gst_seq_dream_meta_get_info (void);
+
+/* Adds one SeqDreamMeta to a writable buffer with a copy of every field of
+ * result (the fields of the "seqdream" element message). */
+GstCustomMeta *gst_buffer_add_seq_dream_meta (
+    GstBuffer *buffer, const GstStructure *result);
+
+/* The first SeqDreamMeta of buffer, or NULL; iterate with
+ * gst_buffer_iterate_meta and gst_custom_meta_has_name for the others. */
+GstCustomMeta *gst_buffer_get_seq_dream_meta (GstBuffer *buffer);
+
+G_END_DECLS
