@@ -544,21 +544,9 @@ bench_infer_fcn_b64 (GError **error)
 
 /* ------------------------------------------------------ (d) dream step */
 
-typedef struct
-{
-  SdModel *model;
-  SdWorkspace *ws;
-  int B, K;
-  float *x, *dx, *dlogits;
-} BenchDream;
-
-/* The bench's OWN stand-in for a dream step (the dreaming engine is not
- * part of libseqdream yet): gradient ascent on the input of
- *   J = sum_b logits[b, target] - l2 sum x^2 - tv sum_t |x[t+1] - x[t]|
- * exactly as torch_bench.py defines it:
- *   g = dJ/dx = backward(one-hot dlogits) - 2 l2 x + tv-subgradient,
- *   x = clamp (x + step * g, lo, hi).
- * Returns J at the x the step started from. */
+/* The dream step of torch_bench.py: gradient ascent on the input of
+ *   J = sum_b logits[b, target] - l2 sum x^2 - tv sum_t |x[t+1] - x[t]|,
+ *   x = clamp (x + step * dJ/dx, lo, hi). */
 #define DREAM_TARGET 0
 #define DREAM_L2 1e-3
 #define DREAM_TV 1e-2
@@ -566,48 +554,55 @@ typedef struct
 #define DREAM_LO -5.0
 #define DREAM_HI 5.0
 
-static inline float
-signf (float u)
+/* The same dream step through the library's engine (sd_dreamer_run): the
+ * logit objective, L2 and TV penalties (the engine's penalties are means,
+ * so the weights are the sums' weights times T and T - 1), SGD without
+ * momentum, a clip to [-5, 5], no keep-best, no z-normalisation. One
+ * repeat is one run of n steps; every step is one forward and one backward
+ * as on the PyTorch side (plus the engine's per-step trace). */
+static gboolean
+bench_engine_dream (int B, int n, const float *x0, SdDreamer *dreamer,
+    SdModel *m, double *steps_per_s, GError **error)
 {
-  return (float) ((u > 0.0f) - (u < 0.0f));
-}
-
-static double
-bench_own_dream_step (BenchDream *d)
-{
-  const int B = d->B, K = d->K, T = T_LEN;
-  const float l2w = (float) DREAM_L2, tvw = (float) DREAM_TV;
-  const float step = (float) DREAM_STEP;
-  const float lo = (float) DREAM_LO, hi = (float) DREAM_HI;
-  const float *logits = sd_model_forward (d->model, d->ws, d->x, B, T);
-  sd_model_backward (d->model, d->ws, d->dlogits, NULL, d->dx);
-
-  double J = 0.0;
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = T_LEN;
+  c.steps = n;
+  c.optimizer = SD_DREAM_OPT_SGD;
+  c.momentum = 0.0f;
+  c.lr = (float) DREAM_STEP;
+  c.keep_best = FALSE;
+  c.znormalize = FALSE;
+  c.border_tolerance = 0.0f;
+  SdRegularizer l2 = sd_regularizer_default (SD_REG_L2);
+  l2.weight = (float) (DREAM_L2 * T_LEN);
+  SdRegularizer tv = sd_regularizer_default (SD_REG_TV);
+  tv.weight = (float) (DREAM_TV * (T_LEN - 1));
+  SdRegularizer clip = sd_regularizer_default (SD_REG_CLIP);
+  clip.param = (float) DREAM_LO;
+  clip.param2 = (float) DREAM_HI;
+  sd_dream_config_add (&c, l2);
+  sd_dream_config_add (&c, tv);
+  sd_dream_config_add (&c, clip);
+  g_autofree SdDreamSpec *specs = g_new0 (SdDreamSpec, B);
   for (int b = 0; b < B; b++) {
-    float *x = d->x + (gsize) b * T;
-    float *g = d->dx + (gsize) b * T;
-    double l2 = 0.0, tv = 0.0;
-    J += logits[b * K + DREAM_TARGET];
-    for (int t = 0; t < T; t++) {
-      l2 += (double) x[t] * x[t];
-      g[t] -= 2.0f * l2w * x[t];
-    }
-    for (int t = 0; t < T - 1; t++) {
-      float u = x[t + 1] - x[t];
-      float s = tvw * signf (u);
-      tv += fabsf (u);
-      g[t] += s;
-      g[t + 1] -= s;
-    }
-    J -= DREAM_L2 * l2 + DREAM_TV * tv;
-    for (int t = 0; t < T; t++)
-      x[t] = CLAMP (x[t] + step * g[t], lo, hi);
+    specs[b].objective = sd_objective_centered (DREAM_TARGET);
+    specs[b].init.type = SD_INIT_SERIES;
+    specs[b].init.series = x0 + (gsize) b * T_LEN;
+    specs[b].seed = (guint64) b;
   }
-  return J;
+  g_autofree SdDreamResult **res = g_new0 (SdDreamResult *, B);
+  double t0 = now_s ();
+  if (!sd_dreamer_run (dreamer, &c, specs, B, res, error))
+    return FALSE;
+  *steps_per_s = n / (now_s () - t0);
+  for (int b = 0; b < B; b++)
+    sd_dream_result_free (res[b]);
+  return TRUE;
 }
 
-/* resnet-small eval, batch B, x = 0.1 N(0,1); 3 warm-up steps; a repeat
- * is 100 steps for B=1, 20 for B=16 (5 with --quick). */
+/* resnet-small eval, batch B, x = 0.1 N(0,1); a warm-up run of 3 steps; a
+ * repeat is 100 steps for B=1, 20 for B=16 (5 with --quick). */
 static gboolean
 bench_dream (int B, GError **error)
 {
@@ -616,35 +611,23 @@ bench_dream (int B, GError **error)
   g_autoptr (SdModel) m = new_model ("resnet-small", error);
   if (m == NULL)
     return FALSE;
-  g_autoptr (SdWorkspace) ws
-      = sd_workspace_new (m, B, T_LEN, SD_MODE_EVAL, error);
-  if (ws == NULL)
+  g_autoptr (SdDreamer) dreamer = sd_dreamer_new (m, B, T_LEN, error);
+  if (dreamer == NULL)
     return FALSE;
-  const int K = sd_model_get_n_classes (m);
-  BenchDream d = { m, ws, B, K, g_new (float, (gsize) B *T_LEN),
-    g_new (float, (gsize) B *T_LEN), g_new0 (float, (gsize) B *K) };
-  fill_normal (d.x, (gsize) B * T_LEN, 0.1f, (guint64) opt.seed);
-  for (int b = 0; b < B; b++)
-    d.dlogits[b * K + DREAM_TARGET] = 1.0f;
+  g_autofree float *x0 = g_new (float, (gsize) B *T_LEN);
+  fill_normal (x0, (gsize) B * T_LEN, 0.1f, (guint64) opt.seed);
 
-  double J = 0;
-  for (int i = 0; i < 3; i++)
-    J = bench_own_dream_step (&d);
+  double v;
+  if (!bench_engine_dream (B, 3, x0, dreamer, m, &v, error))
+    return FALSE;
   g_autofree double *samples = g_new (double, opt.repeat);
-  for (int r = 0; r < opt.repeat; r++) {
-    double t0 = now_s ();
-    for (int i = 0; i < n; i++)
-      J = bench_own_dream_step (&d);
-    samples[r] = n / (now_s () - t0);
-  }
-  double v = median (samples, opt.repeat);
-  g_free (d.x);
-  g_free (d.dx);
-  g_free (d.dlogits);
+  for (int r = 0; r < opt.repeat; r++)
+    if (!bench_engine_dream (B, n, x0, dreamer, m, &samples[r], error))
+      return FALSE;
+  v = median (samples, opt.repeat);
 
   JsonBuilder *b = emit_begin (name, v, "steps/s", samples, opt.repeat);
   add_double (b, "series_per_s", v * B);
-  add_double (b, "last_objective", J);
   config_begin (b, "resnet-small", "eval", B);
   add_int (b, "length", T_LEN);
   add_int (b, "target_class", DREAM_TARGET);
@@ -657,8 +640,7 @@ bench_dream (int B, GError **error)
   json_builder_add_double_value (b, DREAM_HI);
   json_builder_end_array (b);
   add_int (b, "steps_per_repeat", n);
-  add_string (b, "implementation",
-      "bench_own_dream_step (stand-in on sd_model_forward/backward)");
+  add_string (b, "implementation", "sd_dreamer_run (libseqdream's engine)");
   emit_end (b);
   return TRUE;
 }
