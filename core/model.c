@@ -57,7 +57,8 @@ struct _SdModel
   Op ops[MAX_OPS];
   int n_ops;
   int n_acts;
-  int act_channels[MAX_ACTS]; /* channels of each (B,C,T) activation */
+  int act_channels[MAX_ACTS];  /* channels of each (B,C,T) activation */
+  gboolean conv_out[MAX_ACTS]; /* written by a conv, read only by its BN */
   int n_bn;
   int bn_channels_total;
   int stage_out[SD_MAX_STAGES]; /* activation index of each stage output */
@@ -166,6 +167,7 @@ compile_conv_bn (SdModel *m, const char *prefix, int in, int C, int OC, int K)
   Op *conv = new_op (m, OP_CONV);
   conv->in = in;
   conv->out = new_act (m, OC);
+  m->conv_out[conv->out] = TRUE;
   conv->C = C;
   conv->OC = OC;
   conv->K = K;
@@ -1019,8 +1021,7 @@ bn_relu_forward_eval (float *out, const float *inp, const float *gamma,
       const float *x = inp + ((gsize) b * C + c) * T;
       float *o = out + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++) {
-        float v = (x[t] - mu) * scale + shift;
-        o[t] = v > 0.0f ? v : 0.0f;
+        o[t] = fmaxf ((x[t] - mu) * scale + shift, 0.0f);
       }
     }
   }
@@ -1113,6 +1114,34 @@ sd_workspace_get_layer_output (
   return ws->logits;
 }
 
+/* Eval-mode batch norm backward for the input only, optionally through the
+ * ReLU on its output y: dinp = gamma * rstd * (y > 0 ? dout : 0). dinp is
+ * OVERWRITTEN (it is a conv output's gradient, read by nothing else). */
+static void
+bn_relu_backward_eval_input (float *dinp, const float *dout, const float *y,
+    const float *gamma, const float *running_var, float eps, int B, int C,
+    int T)
+{
+  for (int c = 0; c < C; c++) {
+    const float a
+        = (float) (gamma[c] / sqrt ((double) running_var[c] + (double) eps));
+    for (int b = 0; b < B; b++) {
+      const gsize o = ((gsize) b * C + c) * T;
+      const float *dy = dout + o;
+      float *dx = dinp + o;
+      if (y != NULL) {
+        const float *yy = y + o;
+        /* branch-free, so it vectorises: the signs are random */
+        for (int t = 0; t < T; t++)
+          dx[t] = (float) (yy[t] > 0.0f) * (a * dy[t]);
+      } else {
+        for (int t = 0; t < T; t++)
+          dx[t] = a * dy[t];
+      }
+    }
+  }
+}
+
 void
 sd_model_backward (
     SdModel *m, SdWorkspace *ws, const float *dlogits, float *grads, float *dx)
@@ -1131,9 +1160,14 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
 #define G(off) (grads ? grads + (off) : NULL)
 
   g_return_if_fail (ws->model == m && B > 0);
+  /* Input gradients only (dreaming): a conv output's gradient is written,
+   * not accumulated, by its batch norm (its only reader), fused with the
+   * ReLU mask that follows the BN; those buffers need no zeroing. */
+  const gboolean fast = !train && grads == NULL;
   for (int i = 0; i < m->n_acts; i++)
-    memset (
-        ws->dact[i], 0, (gsize) B * T * m->act_channels[i] * sizeof (float));
+    if (!(fast && m->conv_out[i]))
+      memset (
+          ws->dact[i], 0, (gsize) B * T * m->act_channels[i] * sizeof (float));
   memset (ws->dpooled, 0, (gsize) B * m->feat_channels * sizeof (float));
   /* Injected gradients go in before the reverse walk: every consumer of an
    * activation accumulates into its gradient before its producer reads
@@ -1186,12 +1220,15 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
             ws->dact[op->out], (gsize) B * op->C * T);
         break;
       case OP_RELU: {
+        if (fast && i > 0 && m->ops[i - 1].type == OP_BN
+            && m->ops[i - 1].out == op->in)
+          break; /* the BN below applies the mask */
         /* In place: the gradient buffer is masked where the output is 0. */
         gsize n = (gsize) B * op->C * T;
         float *d = ws->dact[op->out];
         const float *y = ws->act[op->out];
         for (gsize k = 0; k < n; k++)
-          d[k] = y[k] > 0.0f ? d[k] : 0.0f;
+          d[k] *= (float) (y[k] > 0.0f); /* branch-free: vectorises */
         break;
       }
       case OP_BN:
@@ -1199,6 +1236,13 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
           sd_batchnorm_backward_train (din, G (op->w), G (op->b),
               ws->dact[op->out], ws->act[op->in], ws->bn_mean + op->bn_slot,
               ws->bn_rstd + op->bn_slot, P + op->w, B, op->C, T);
+        else if (fast)
+          bn_relu_backward_eval_input (ws->dact[op->in], ws->dact[op->out],
+              (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
+                  && m->ops[i + 1].in == op->out)
+                  ? ws->act[op->out]
+                  : NULL,
+              P + op->w, P + op->rv, eps, B, op->C, T);
         else
           sd_batchnorm_backward_eval (din, G (op->w), G (op->b),
               ws->dact[op->out], ws->act[op->in], P + op->w, P + op->rm,
