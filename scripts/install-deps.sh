@@ -10,7 +10,8 @@ packages="meson ninja-build pkg-config gcc clang-format python3
 libglib2.0-dev libopenblas-dev libjson-glib-dev libsndfile1-dev
 libcairo2-dev libfftw3-dev
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
-gstreamer1.0-plugins-base gstreamer1.0-plugins-good"
+gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0"
 
 if [ "${1:-}" = "--torch" ]; then
   packages="$packages python3-torch"
