@@ -10,6 +10,9 @@
 
 #include "gstseqdream.h"
 #include "gstseqdreammeta.h"
+#ifdef HAVE_SEQDREAMVIZ
+#include "gstseqdreamviz.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -19,6 +22,9 @@ plugin_init (GstPlugin *plugin)
   gst_seq_dream_meta_get_info ();
 
   ret |= GST_ELEMENT_REGISTER (seqdream, plugin);
+#ifdef HAVE_SEQDREAMVIZ
+  ret |= GST_ELEMENT_REGISTER (seqdreamviz, plugin);
+#endif
 
   return ret;
 }
