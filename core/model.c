@@ -1021,7 +1021,9 @@ bn_relu_forward_eval (float *out, const float *inp, const float *gamma,
       const float *x = inp + ((gsize) b * C + c) * T;
       float *o = out + ((gsize) b * C + c) * T;
       for (int t = 0; t < T; t++) {
-        o[t] = fmaxf ((x[t] - mu) * scale + shift, 0.0f);
+        /* a select, not fmaxf: fmaxf's NaN rules make it a libm call */
+        const float v = (x[t] - mu) * scale + shift;
+        o[t] = v > 0.0f ? v : 0.0f;
       }
     }
   }
@@ -1228,7 +1230,7 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
         float *d = ws->dact[op->out];
         const float *y = ws->act[op->out];
         for (gsize k = 0; k < n; k++)
-          d[k] *= (float) (y[k] > 0.0f); /* branch-free: vectorises */
+          d[k] = y[k] > 0.0f ? d[k] : 0.0f;
         break;
       }
       case OP_BN:
