@@ -1640,6 +1640,12 @@ sd_dreamer_run (SdDreamer *d, const SdDreamConfig *config,
   gboolean ok = run_setup (&run, specs, error);
 
   for (int s = 0; ok; s++) {
+    if (config->cancel != NULL && g_atomic_int_get (config->cancel)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_CANCELLED,
+          "dream cancelled at step %d of %d", s, config->steps);
+      ok = FALSE;
+      break;
+    }
     /* the rows of this step: the dreams still running, in index order */
     int A = 0;
     for (int i = 0; i < n; i++)

@@ -278,6 +278,7 @@ struct _GstSeqDream
   gboolean started; /* model loaded; the signal may build requests */
   gboolean worker_stop;
   gboolean flushing;
+  gint dream_cancel; /* atomic: stops the dream in progress between steps */
   guint generation;
   GQueue items;
   guint n_dreams_queued;
@@ -1074,6 +1075,7 @@ make_dream_config (
   SdDreamConfig c;
 
   sd_dream_config_init (&c, self->model);
+  c.cancel = &self->dream_cancel;
   c.length = (int) T;
   c.steps = (int) s->steps;
   c.lr = (float) s->learning_rate;
@@ -1584,6 +1586,11 @@ worker_dream (GstSeqDream *self, Item *item)
   GST_DEBUG_OBJECT (self, "dreaming %s of class %d for %" GST_TIME_FORMAT,
       mode_nick (item->mode), item->class_a, GST_TIME_ARGS (item->pts));
   if (!sd_dreamer_run (self->dreamer, &item->config, &spec, 1, res, &error)) {
+    if (g_error_matches (error, SD_ERROR, SD_ERROR_CANCELLED)) {
+      GST_DEBUG_OBJECT (self, "dream cancelled by a flush or a stop");
+      g_clear_error (&error);
+      return;
+    }
     GST_ELEMENT_WARNING (self, STREAM, FAILED,
         ("Dream of class %d (%s) failed: %s", item->class_a,
             mode_nick (item->mode), error->message),
@@ -2031,6 +2038,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_FLUSH_START:
       g_mutex_lock (&self->dream_lock);
       self->flushing = TRUE;
+      g_atomic_int_set (&self->dream_cancel, 1);
       clear_items_locked (self);
       g_mutex_unlock (&self->dream_lock);
       /* Unblocks a push of the worker. */
@@ -2042,6 +2050,9 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_pad_push_event (self->dream_srcpad, gst_event_ref (event));
       g_mutex_lock (&self->dream_lock);
       self->flushing = FALSE;
+      /* A dream still running from before the flush is stale anyway (its
+       * generation); new ones must not see the cancel. */
+      g_atomic_int_set (&self->dream_cancel, 0);
       g_mutex_unlock (&self->dream_lock);
       GST_PAD_STREAM_UNLOCK (self->dream_srcpad);
       restart_windows (self);
@@ -2063,6 +2074,7 @@ gst_seq_dream_stop (GstSeqDream *self)
 
   g_mutex_lock (&self->dream_lock);
   self->worker_stop = TRUE;
+  g_atomic_int_set (&self->dream_cancel, 1);
   self->started = FALSE;
   self->have_last = FALSE;
   clear_items_locked (self);
@@ -2070,7 +2082,7 @@ gst_seq_dream_stop (GstSeqDream *self)
   self->worker = NULL;
   g_mutex_unlock (&self->dream_lock);
 
-  /* Waits for a dream in progress (sd_dreamer_run cannot be cancelled). */
+  /* The dream in progress stops at its next step (dream_cancel). */
   if (worker != NULL)
     g_thread_join (worker);
 
@@ -2231,6 +2243,7 @@ gst_seq_dream_start (GstSeqDream *self)
   g_mutex_lock (&self->dream_lock);
   self->worker_stop = FALSE;
   self->flushing = FALSE;
+  g_atomic_int_set (&self->dream_cancel, 0);
   self->started = TRUE;
   self->have_last = FALSE;
   self->dropped = 0;

@@ -171,6 +171,10 @@ typedef struct
                                * TRUE for those models, else FALSE */
   int n_regs;
   SdRegularizer regs[SD_DREAM_MAX_REGS];
+  /* Cancellation: when not NULL, the run checks g_atomic_int_get (cancel)
+   * before every step and stops with SD_ERROR_CANCELLED once it is non-zero
+   * (no results). Set it from any thread. */
+  const gint *cancel;
 } SdDreamConfig;
 
 void sd_dream_config_init (SdDreamConfig *config, const SdModel *model);

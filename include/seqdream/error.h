@@ -19,6 +19,7 @@ typedef enum
   SD_ERROR_NONFINITE,   /* NaN or Inf where a finite value is required */
   SD_ERROR_INVALID_ARG, /* an impossible parameter value */
   SD_ERROR_DIVERGED,    /* an optimisation produced NaN/Inf */
+  SD_ERROR_CANCELLED,   /* stopped on request (SdDreamConfig.cancel) */
 } SdErrorCode;
 
 G_END_DECLS

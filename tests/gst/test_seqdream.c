@@ -1380,6 +1380,11 @@ GST_END_TEST;
 
 /* ---- state changes with dreams in flight ---- */
 
+/* 200 PLAYING -> NULL/READY/PAUSED cycles, every fourth with a flushing
+ * seek, each after 0-30 ms of streaming with dreams requested at every
+ * window: dreams in progress are cancelled or dropped as stale. */
+#define N_STATE_CYCLES 200
+
 GST_START_TEST (test_state_changes_with_dreams)
 {
   gchar *desc = g_strdup_printf (
@@ -1397,7 +1402,7 @@ GST_START_TEST (test_state_changes_with_dreams)
   GRand *r = g_rand_new_with_seed (42);
 
   fail_unless (pipeline != NULL);
-  for (guint i = 0; i < 60; i++) {
+  for (guint i = 0; i < N_STATE_CYCLES; i++) {
     const GstState down[]
         = { GST_STATE_NULL, GST_STATE_READY, GST_STATE_PAUSED };
     GstMessage *m;
@@ -1426,7 +1431,7 @@ GST_START_TEST (test_state_changes_with_dreams)
   }
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
-  fail_unless (dreams > 0, "no dream finished in 60 runs");
+  fail_unless (dreams > 0, "no dream finished in %u runs", N_STATE_CYCLES);
 
   g_rand_free (r);
   gst_object_unref (bus);
@@ -1464,7 +1469,14 @@ seqdream_suite (void)
   tcase_add_test (tc, test_dream_queue_drops_oldest);
   tcase_add_test (tc, test_flush_restarts);
   tcase_add_test (tc, test_rate_change_and_new_stream);
-  tcase_add_test (tc, test_state_changes_with_dreams);
+  {
+    /* 200 cycles take a few seconds, several times that under ASan. */
+    TCase *tc_states = tcase_create ("state-changes");
+    tcase_set_timeout (tc_states, 280);
+    tcase_add_checked_fixture (tc_states, setup_paths, teardown_paths);
+    suite_add_tcase (s, tc_states);
+    tcase_add_test (tc_states, test_state_changes_with_dreams);
+  }
   return s;
 }
 
