@@ -1755,6 +1755,34 @@ test_znormalize (void)
   sd_dream_result_free (r1);
 }
 
+/* A set cancel flag stops the run before its next step with
+ * SD_ERROR_CANCELLED and no results; the dreamer stays usable. */
+static void
+test_cancel (void)
+{
+  g_autoptr (SdModel) m = confident_model (2);
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = 32;
+  c.steps = 50;
+  gint cancel = 1;
+  c.cancel = &cancel;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, 32, &error);
+  SdDreamSpec spec
+      = { sd_objective_centered (1), { SD_INIT_GAUSSIAN, 0.1f, NULL }, 1 };
+  SdDreamResult *r = (SdDreamResult *) 0x1;
+  g_assert_false (sd_dreamer_run (d, &c, &spec, 1, &r, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_CANCELLED);
+  g_assert_null (r);
+  g_clear_error (&error);
+  g_atomic_int_set (&cancel, 0);
+  g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &r, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (r->steps, ==, 50);
+  sd_dream_result_free (r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1785,6 +1813,7 @@ main (int argc, char **argv)
       "/dream/reg-names-and-defaults", test_reg_names_and_defaults);
   g_test_add_func ("/dream/denormalize", test_denormalize);
   g_test_add_func ("/dream/znormalize", test_znormalize);
+  g_test_add_func ("/dream/cancel", test_cancel);
   g_test_add_func ("/dream/forda-centered", test_forda_centered);
   g_test_add_func ("/dream/forda-border", test_forda_border);
   return g_test_run ();
