@@ -53,3 +53,9 @@ echo "|---|---|---|---|"
 run "identity" identity
 run "seqdream (default model)" seqdream
 run "seqdream, a dream every second" seqdream dream-trigger=interval dream-interval=1000000000
+
+# Time inside the element per live buffer (probes on its pads) and the
+# latency from a dream's trigger to its message, dreams every second.
+if [ -x "$B/bench/seqdream-pipeline-bench" ]; then
+  "$B/bench/seqdream-pipeline-bench" "$REC" --dream-interval-ms 1000
+fi
