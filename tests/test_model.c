@@ -574,6 +574,35 @@ test_normalize_input (void)
   g_assert_cmpfloat (y[1], ==, 2.0f);
 }
 
+/* In eval mode the rows of a batch are independent: a batch of 9 gives
+ * each row's logits and input gradient as if it were alone (the element
+ * scores several windows of a buffer as one batch, the dreamer runs many
+ * dreams as one). */
+static void
+test_eval_batch_rows_independent (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = new_model ("resnet-small", 3, 4);
+  perturb_bn (m, 6);
+  const int B = 9, T = 41, K = 3;
+  g_autoptr (SdWorkspace) wb = sd_workspace_new (m, B, T, SD_MODE_EVAL, &error);
+  g_autoptr (SdWorkspace) w1 = sd_workspace_new (m, 1, T, SD_MODE_EVAL, &error);
+  g_assert_no_error (error);
+  float x[9 * 41], R[9 * 3], dxb[9 * 41], dx1[41], lb[9 * 3];
+  fill_random (x, B * T, 17);
+  fill_random (R, B * K, 18);
+  memcpy (lb, sd_model_forward (m, wb, x, B, T), sizeof lb);
+  sd_model_backward (m, wb, R, NULL, dxb);
+  for (int b = 0; b < B; b++) {
+    const float *l = sd_model_forward (m, w1, x + b * T, 1, T);
+    for (int k = 0; k < K; k++)
+      g_assert_cmpfloat_with_epsilon (l[k], lb[b * K + k], 1e-5);
+    sd_model_backward (m, w1, R + b * K, NULL, dx1);
+    for (int t = 0; t < T; t++)
+      g_assert_cmpfloat_with_epsilon (dx1[t], dxb[b * T + t], 1e-6);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -584,6 +613,8 @@ main (int argc, char **argv)
   g_test_add_func ("/model/save-load-round-trip", test_save_load_round_trip);
   g_test_add_func (
       "/model/forward-lengths-and-batches", test_forward_lengths_and_batches);
+  g_test_add_func (
+      "/model/eval-batch-rows-independent", test_eval_batch_rows_independent);
   g_test_add_func ("/model/input-gradient", test_input_gradient);
   g_test_add_func ("/model/param-gradient", test_param_gradient);
   g_test_add_func (
