@@ -1956,8 +1956,21 @@ set_caps (GstSeqDream *self, GstCaps *caps)
   dream_caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING,
       "F32LE", "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT,
       self->rate, "channels", G_TYPE_INT, 1, NULL);
-  ev = gst_event_new_caps (dream_caps);
-  gst_pad_store_sticky_event (self->dream_srcpad, ev);
+  /* Store the caps only when they change: storing an equal caps event again
+   * marks it as not yet sent, and the dream thread would repeat it. */
+  ev = gst_pad_get_sticky_event (self->dream_srcpad, GST_EVENT_CAPS, 0);
+  if (ev != NULL) {
+    GstCaps *current;
+    gst_event_parse_caps (ev, &current);
+    if (!gst_caps_is_equal (current, dream_caps)) {
+      gst_event_unref (ev);
+      ev = NULL;
+    }
+  }
+  if (ev == NULL) {
+    ev = gst_event_new_caps (dream_caps);
+    gst_pad_store_sticky_event (self->dream_srcpad, ev);
+  }
   gst_event_unref (ev);
   gst_caps_unref (dream_caps);
   return TRUE;
