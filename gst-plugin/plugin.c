@@ -10,6 +10,7 @@
 
 #include "gstseqdream.h"
 #include "gstseqdreammeta.h"
+#include "gstvibrationsrc.h"
 #ifdef HAVE_SEQDREAMVIZ
 #include "gstseqdreamviz.h"
 #endif
@@ -22,6 +23,7 @@ plugin_init (GstPlugin *plugin)
   gst_seq_dream_meta_get_info ();
 
   ret |= GST_ELEMENT_REGISTER (seqdream, plugin);
+  ret |= GST_ELEMENT_REGISTER (vibrationsrc, plugin);
 #ifdef HAVE_SEQDREAMVIZ
   ret |= GST_ELEMENT_REGISTER (seqdreamviz, plugin);
 #endif
