@@ -5,31 +5,13 @@ SD=$1
 DATA=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-n=0
-fail=0
 
-ok () {
-  n=$((n + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
+. "$(dirname "$0")/tap.sh"
 
-# expect_fail DESCRIPTION SUBSTRING CMD...: non-zero exit and SUBSTRING on stderr
-expect_fail () {
-  desc=$1; want=$2; shift 2
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then
-    ok 1 "$desc (exited 0)"
-  elif grep -qF -- "$want" "$TMP/err"; then
-    ok 0 "$desc"
-  else
-    echo "# stderr: $(cat "$TMP/err")"
-    ok 1 "$desc (stderr lacks '$want')"
-  fi
-}
-
-echo "1..25"
+echo "1..27"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
-for c in train eval predict info; do
+for c in train eval predict info dream plot; do
   "$SD" $c --help >"$TMP/out" 2>&1 && grep -q -- "--" "$TMP/out"
   ok $? "seqdream $c --help"
 done

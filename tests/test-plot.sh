@@ -5,31 +5,13 @@ SD=$1
 DATA=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-n=0
-fail=0
 # Under LeakSanitizer: fontconfig (behind cairo's text) keeps caches it
 # never frees; those are not ours.
 printf 'leak:libfontconfig.so\n' >"$TMP/lsan.supp"
 LSAN_OPTIONS="suppressions=$TMP/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 export LSAN_OPTIONS
 
-ok () {
-  n=$((n + 1))
-  if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fail=1; fi
-}
-
-# expect_fail DESCRIPTION SUBSTRING CMD...: non-zero exit and SUBSTRING on stderr
-expect_fail () {
-  desc=$1; want=$2; shift 2
-  if "$@" >"$TMP/out" 2>"$TMP/err"; then
-    ok 1 "$desc (exited 0)"
-  elif grep -qF -- "$want" "$TMP/err"; then
-    ok 0 "$desc"
-  else
-    echo "# stderr: $(cat "$TMP/err")"
-    ok 1 "$desc (stderr lacks '$want')"
-  fi
-}
+. "$(dirname "$0")/tap.sh"
 
 # run DESCRIPTION CMD...: exit 0, stderr shown as a TAP comment otherwise
 run () {
