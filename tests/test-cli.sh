@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..27"
+echo "1..30"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot; do
@@ -69,6 +69,24 @@ expect_fail "train on ragged data names the file and line" "ragged.tsv:2:" "$SD"
 expect_fail "unknown architecture" "unknown architecture 'vgg'" "$SD" train --data "$DATA/ucr-small.tsv" --arch vgg --out "$TMP/x.safetensors"
 expect_fail "negative epochs" "epochs" "$SD" train --data "$DATA/ucr-small.tsv" --epochs -3 --out "$TMP/x.safetensors"
 expect_fail "eval without --data" "--data" "$SD" eval --model "$TMP/m.safetensors"
+
+"$SD" dream --model "$TMP/m.safetensors" --class 1 --steps 30 --batch 2 --seed 4 \
+  --init "sample:$DATA/ucr-small.tsv" --reg noise:param=0.2 --json "$TMP/d.json" -q \
+  && python3 - "$TMP/d.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))["dreams"]
+assert len(d) == 2 and all(len(x["sequence"]) == 64 for x in d)
+assert d[0]["sequence"] != d[1]["sequence"]
+for x in d:
+    m = sum(x["sequence"]) / 64
+    sd = (sum((v - m) ** 2 for v in x["sequence"]) / 64) ** 0.5
+    assert abs(m) < 1e-4 and abs(sd - 1) < 1e-3, (m, sd)   # z-normalised
+    assert len(x["trace"]["regularizers"]["noise"]) == x["steps"] + 1
+PY
+ok $? "dream from real series (sample:), noise transform, z-normalised results"
+expect_fail "dream with an unknown class" "has no class '7'" "$SD" dream --model "$TMP/m.safetensors" --class 7
+grep '^-1' "$DATA/ucr-small.tsv" >"$TMP/neg.tsv"
+expect_fail "dream from a file without the class" "has no series of class '1'" "$SD" dream --model "$TMP/m.safetensors" --class 1 --init "sample:$TMP/neg.tsv"
 
 W="--wav $DATA/wav-normal.wav=normal --wav $DATA/wav-fault.wav=fault --window 256 --hop 128"
 # shellcheck disable=SC2086

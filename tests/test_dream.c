@@ -1783,6 +1783,55 @@ test_cancel (void)
   sd_dream_result_free (r);
 }
 
+/* The noise transform: sd 0 changes nothing (the gradient passes through
+ * unchanged); sd > 0 changes the dream, reproducibly for a seed, and the
+ * trace records the sd of each step. */
+static void
+test_noise_transform (void)
+{
+  g_autoptr (SdModel) m = confident_model (2);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, 48, &error);
+  SdDreamSpec spec
+      = { sd_objective_centered (1), { SD_INIT_GAUSSIAN, 0.1f, NULL }, 5 };
+  float *seq[4];
+  for (int v = 0; v < 4; v++) {
+    SdDreamConfig c;
+    sd_dream_config_init (&c, m);
+    c.length = 48;
+    c.steps = 20;
+    c.keep_best = FALSE;
+    if (v > 0) {
+      SdRegularizer r = sd_regularizer_default (SD_REG_NOISE);
+      g_assert_cmpfloat (r.param, ==, 0.3f);
+      r.param = v == 1 ? 0.0f : 0.3f;
+      sd_dream_config_add (&c, r);
+    }
+    SdDreamResult *res;
+    g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+    g_assert_no_error (error);
+    if (v >= 2)
+      g_assert_cmpfloat (res->trace.reg_values[3], ==, 0.3f);
+    seq[v] = g_memdup2 (res->sequence, 48 * sizeof (float));
+    sd_dream_result_free (res);
+  }
+  g_assert_cmpmem (seq[0], 48 * 4, seq[1], 48 * 4);
+  g_assert_true (memcmp (seq[0], seq[2], 48 * 4) != 0);
+  g_assert_cmpmem (seq[2], 48 * 4, seq[3], 48 * 4);
+  for (int v = 0; v < 4; v++)
+    g_free (seq[v]);
+
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  SdRegularizer bad = sd_regularizer_default (SD_REG_NOISE);
+  bad.param = -1.0f;
+  sd_dream_config_add (&c, bad);
+  SdDreamResult *res;
+  g_assert_false (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "noise sd"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1814,6 +1863,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dream/denormalize", test_denormalize);
   g_test_add_func ("/dream/znormalize", test_znormalize);
   g_test_add_func ("/dream/cancel", test_cancel);
+  g_test_add_func ("/dream/noise-transform", test_noise_transform);
   g_test_add_func ("/dream/forda-centered", test_forda_centered);
   g_test_add_func ("/dream/forda-border", test_forda_border);
   return g_test_run ();
