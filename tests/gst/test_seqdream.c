@@ -639,6 +639,147 @@ GST_START_TEST (test_discont_restarts_window)
 
 GST_END_TEST;
 
+/* Zero-length buffers, a timestamp jump without DISCONT and buffers without
+ * timestamps: every buffer passes unchanged, and windows are counted and
+ * timed by samples from the first timestamp (a jump is only a restart when
+ * the buffer says DISCONT, as audio sources flag real gaps). */
+GST_START_TEST (test_odd_buffers)
+{
+  GstBus *bus;
+  GstElement *el = make_seqdream (&bus, "window", 37, "hop", 37, NULL);
+  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  gfloat *x = make_signal (200, 5);
+  GstBuffer *in[6], *out;
+  GList *msgs, *l;
+  guint i = 0, k;
+
+  gst_harness_set_src_caps (h, f32_caps (1000));
+  in[0] = make_buffer (x, 50, 0, 1000, 0);
+  in[1] = gst_buffer_new (); /* zero length, no timestamp */
+  in[2] = gst_buffer_new (); /* zero length, stamped */
+  GST_BUFFER_PTS (in[2]) = 50 * GST_MSECOND;
+  GST_BUFFER_DURATION (in[2]) = 0;
+  /* 50 samples stamped 5 s later, no DISCONT flag */
+  in[3] = make_buffer (x + 50, 50, 50, 1000, 5 * GST_SECOND);
+  in[4] = make_buffer (x + 100, 60, 100, 1000, 0);
+  GST_BUFFER_PTS (in[4]) = GST_CLOCK_TIME_NONE;
+  GST_BUFFER_DURATION (in[4]) = GST_CLOCK_TIME_NONE;
+  in[5] = make_buffer (x + 160, 40, 160, 1000, 0);
+
+  for (k = 0; k < G_N_ELEMENTS (in); k++) {
+    GstMapInfo a, b;
+
+    fail_unless_equals_int (
+        gst_harness_push (h, gst_buffer_ref (in[k])), GST_FLOW_OK);
+    out = gst_harness_pull (h);
+    fail_unless (out != NULL, "buffer %u did not come out", k);
+    fail_unless_equals_uint64 (GST_BUFFER_PTS (out), GST_BUFFER_PTS (in[k]));
+    fail_unless_equals_uint64 (
+        GST_BUFFER_DURATION (out), GST_BUFFER_DURATION (in[k]));
+    fail_unless_equals_int (GST_BUFFER_FLAGS (out) & GST_BUFFER_FLAG_DISCONT,
+        GST_BUFFER_FLAGS (in[k]) & GST_BUFFER_FLAG_DISCONT);
+    fail_unless (gst_buffer_map (out, &a, GST_MAP_READ));
+    fail_unless (gst_buffer_map (in[k], &b, GST_MAP_READ));
+    fail_unless_equals_uint64 (a.size, b.size);
+    fail_unless (a.size == 0 || memcmp (a.data, b.data, a.size) == 0);
+    gst_buffer_unmap (out, &a);
+    gst_buffer_unmap (in[k], &b);
+    gst_buffer_unref (out);
+    gst_buffer_unref (in[k]);
+  }
+
+  /* 200 samples, window = hop = 37: windows at 0, 37, ..., 148. */
+  msgs = pop_element_messages (bus, "seqdream");
+  fail_unless_equals_int (g_list_length (msgs), 5);
+  for (l = msgs; l != NULL; l = l->next, i++) {
+    const GstStructure *st = gst_message_get_structure (l->data);
+    gdouble p[2], conf;
+    gint top;
+
+    fail_unless_equals_uint64 (get_u64 (st, "timestamp"), i * 37 * GST_MSECOND);
+    reference_probabilities (x + i * 37, 37, p, &top);
+    fail_unless (gst_structure_get_double (st, "confidence", &conf));
+    fail_unless (fabs (conf - p[top]) < 1e-6);
+  }
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+
+  g_free (x);
+  gst_harness_teardown (h);
+  gst_element_set_bus (el, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (el);
+}
+
+GST_END_TEST;
+
+/* window 0 and hop 0 mean the model's training length and half of it; a
+ * hop longer than the window skips samples; a window no workspace can hold
+ * fails the start with a message that names it. */
+GST_START_TEST (test_property_limits)
+{
+  GstBus *bus;
+  GstElement *el;
+  GstHarness *h;
+  gfloat *x = make_signal (400, 9);
+  GList *msgs;
+  GstMessage *err;
+  g_autoptr (GError) gerr = NULL;
+  g_autofree gchar *debug = NULL;
+
+  /* window 0, hop 0: 37 and 18 (the golden model's training length 37). */
+  el = make_seqdream (&bus, "window", 0, "hop", 0, NULL);
+  h = gst_harness_new_with_element (el, "sink", "src");
+  gst_harness_set_src_caps (h, f32_caps (1000));
+  fail_unless_equals_int (
+      gst_harness_push (h, make_buffer (x, 400, 0, 1000, 0)), GST_FLOW_OK);
+  msgs = pop_element_messages (bus, "seqdream");
+  fail_unless_equals_int (g_list_length (msgs), (400 - 37) / 18 + 1);
+  fail_unless_equals_uint64 (
+      get_u64 (gst_message_get_structure (msgs->next->data), "timestamp"),
+      18 * GST_MSECOND);
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  gst_harness_teardown (h);
+  gst_element_set_bus (el, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (el);
+
+  /* hop 100 > window 37: windows at 0, 100, 200, 300. */
+  el = make_seqdream (&bus, "window", 37, "hop", 100, NULL);
+  h = gst_harness_new_with_element (el, "sink", "src");
+  gst_harness_set_src_caps (h, f32_caps (1000));
+  fail_unless_equals_int (
+      gst_harness_push (h, make_buffer (x, 400, 0, 1000, 0)), GST_FLOW_OK);
+  msgs = pop_element_messages (bus, "seqdream");
+  fail_unless_equals_int (g_list_length (msgs), 4);
+  fail_unless_equals_uint64 (
+      get_u64 (
+          gst_message_get_structure (g_list_last (msgs)->data), "timestamp"),
+      300 * GST_MSECOND);
+  g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
+  gst_harness_teardown (h);
+  gst_element_set_bus (el, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (el);
+
+  /* The largest window the property allows: no workspace for it. */
+  el = make_seqdream (&bus, "window", G_MAXINT / 4, NULL);
+  fail_unless_equals_int (
+      gst_element_set_state (el, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+  err = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (err != NULL, "no error message");
+  gst_message_parse_error (err, &gerr, &debug);
+  fail_unless (
+      strstr (gerr->message, "536870911") != NULL, "%s", gerr->message);
+  gst_message_unref (err);
+  gst_element_set_state (el, GST_STATE_NULL);
+  gst_element_set_bus (el, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (el);
+  g_free (x);
+}
+
+GST_END_TEST;
+
 /* Windows of 40 at 1 kHz; returns the "seqdream" messages after EOS. */
 static GList *
 run_to_eos (guint hop, guint total, GstBus **bus_out)
@@ -1467,6 +1608,8 @@ seqdream_suite (void)
   tcase_add_test (tc, test_post_messages_false_keeps_meta);
   tcase_add_test (tc, test_discont_restarts_window);
   tcase_add_test (tc, test_eos_partial_window);
+  tcase_add_test (tc, test_odd_buffers);
+  tcase_add_test (tc, test_property_limits);
   tcase_add_test (tc, test_nan_input);
   tcase_add_test (tc, test_missing_model_file);
   tcase_add_test (tc, test_bad_model_file);
