@@ -18,8 +18,14 @@ sd_arch_list_presets (void)
 static void
 arch_init (SdArch *arch, const char *name, int n_classes)
 {
+  const char *valid_end;
+
   memset (arch, 0, sizeof *arch);
   g_strlcpy (arch->name, name, sizeof arch->name);
+  /* A long name is cut at a character boundary: cut inside a UTF-8
+   * sequence it could not be written to a model file again. */
+  if (!g_utf8_validate (arch->name, -1, &valid_end))
+    arch->name[valid_end - arch->name] = '\0';
   arch->in_channels = 1;
   arch->n_classes = n_classes;
   arch->bn_eps = 1e-5f;

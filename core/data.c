@@ -407,32 +407,19 @@ ucr_finish (UcrParser *p, const char *const *known, GError **error)
   return ds;
 }
 
-SdDataset *
-sd_dataset_load_ucr (
-    const char *path, const char *const *labels, GError **error)
+/* Parses buf, len bytes followed by a '\0' (g_ascii_strtod stops at a
+ * terminator, not at len: a value at the very end needs the NUL). */
+static SdDataset *
+ucr_parse (const char *buf, gsize len, const char *display_name,
+    const char *const *labels, GError **error)
 {
-  g_autoptr (GError) local = NULL;
-  g_autofree char *buf = NULL;
-  gsize len = 0;
   const char *s, *end;
   UcrParser p = { 0 };
   SdDataset *ds = NULL;
   guint line = 0;
   gboolean reserved = FALSE;
 
-  g_return_val_if_fail (path != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (labels != NULL && !check_label_set (labels, error))
-    return NULL;
-
-  if (!g_file_get_contents (path, &buf, &len, &local)) {
-    /* GLib's message names the path and the reason. */
-    g_set_error_literal (error, SD_ERROR, SD_ERROR_IO, local->message);
-    return NULL;
-  }
-
-  p.path = path;
+  p.path = display_name;
   p.x = g_array_new (FALSE, FALSE, sizeof (float));
   p.row_label = g_array_new (FALSE, FALSE, sizeof (guint));
   label_table_init (&p.labels);
@@ -475,6 +462,53 @@ out:
   g_array_free (p.row_label, TRUE);
   label_table_clear (&p.labels);
   return ds;
+}
+
+SdDataset *
+sd_dataset_load_ucr (
+    const char *path, const char *const *labels, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *buf = NULL;
+  gsize len = 0;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (labels != NULL && !check_label_set (labels, error))
+    return NULL;
+
+  /* NUL-terminated, as ucr_parse needs. */
+  if (!g_file_get_contents (path, &buf, &len, &local)) {
+    /* GLib's message names the path and the reason. */
+    g_set_error_literal (error, SD_ERROR, SD_ERROR_IO, local->message);
+    return NULL;
+  }
+  return ucr_parse (buf, len, path, labels, error);
+}
+
+SdDataset *
+sd_dataset_load_ucr_from_bytes (GBytes *bytes, const char *display_name,
+    const char *const *labels, GError **error)
+{
+  g_autofree char *buf = NULL;
+  const char *data;
+  gsize len = 0;
+
+  g_return_val_if_fail (bytes != NULL, NULL);
+  g_return_val_if_fail (display_name != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (labels != NULL && !check_label_set (labels, error))
+    return NULL;
+
+  /* A NUL-terminated copy: the bytes need not be followed by one. */
+  data = g_bytes_get_data (bytes, &len);
+  buf = g_malloc (len + 1);
+  if (len > 0)
+    memcpy (buf, data, len);
+  buf[len] = '\0';
+  return ucr_parse (buf, len, display_name, labels, error);
 }
 
 /* ------------------------------------------------------------------ */

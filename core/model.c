@@ -11,6 +11,7 @@
 #include "seqdream/safetensors.h"
 #include "sd-private.h"
 
+#include <float.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -271,8 +272,10 @@ compile_arch (SdModel *m, GError **error)
   return TRUE;
 }
 
+/* The model of an architecture, without its parameters (m->params NULL,
+ * m->n_params counted). */
 static SdModel *
-model_alloc (const SdArch *arch, GError **error)
+model_compile (const SdArch *arch, GError **error)
 {
   SdModel *m = g_new0 (SdModel, 1);
   m->ref_count = 1;
@@ -289,7 +292,16 @@ model_alloc (const SdArch *arch, GError **error)
     sd_model_unref (m);
     return NULL;
   }
-  m->params = g_new0 (float, m->n_params);
+  return m;
+}
+
+static SdModel *
+model_alloc (const SdArch *arch, GError **error)
+{
+  SdModel *m = model_compile (arch, error);
+
+  if (m != NULL)
+    m->params = g_new0 (float, m->n_params);
   return m;
 }
 
@@ -704,12 +716,15 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     }
     if (m->norm.mode == SD_NORM_FIXED) {
       double mean, sd;
+      /* Stored as floats: they must stay finite, and std positive, as
+       * floats (1e300 would be Inf, 1e-50 zero). */
       if (!json_number (json_object_get_member (o, "mean"), &mean)
           || !json_number (json_object_get_member (o, "std"), &sd)
-          || !(sd > 0)) {
+          || !(fabs (mean) <= FLT_MAX && sd > 0 && sd <= FLT_MAX
+               && (float) sd > 0)) {
         g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-            "%s: fixed normalization needs a finite 'mean' and a positive "
-            "'std'",
+            "%s: fixed normalization needs a 'mean' and a positive 'std' "
+            "that are finite 32-bit floats",
             file);
         return FALSE;
       }
@@ -744,11 +759,17 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     double lo, hi;
     JsonArray *ra
         = JSON_NODE_HOLDS_ARRAY (range) ? json_node_get_array (range) : NULL;
+    /* lo < hi as the floats they are stored as ([1e-50, 2e-50] is [0, 0]
+     * in floats). */
     if (ra == NULL || json_array_get_length (ra) != 2
         || !json_number (json_array_get_element (ra, 0), &lo)
-        || !json_number (json_array_get_element (ra, 1), &hi) || !(lo < hi)) {
+        || !json_number (json_array_get_element (ra, 1), &hi)
+        || !(fabs (lo) <= FLT_MAX && fabs (hi) <= FLT_MAX
+             && (float) lo < (float) hi)) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-          "%s: metadata 'input_range' must be [lo, hi] with lo < hi", file);
+          "%s: metadata 'input_range' must be [lo, hi] with lo < hi, both "
+          "finite 32-bit floats",
+          file);
       return FALSE;
     }
     m->range_lo = (float) lo;
@@ -781,7 +802,7 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
     g_prefix_error (error, "%s: ", file);
     return NULL;
   }
-  g_autoptr (SdModel) m = model_alloc (&arch, error);
+  g_autoptr (SdModel) m = model_compile (&arch, error);
   if (m == NULL) {
     g_prefix_error (error, "%s: ", file);
     return NULL;
@@ -791,6 +812,10 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
   if (!load_metadata (m, st, error))
     return NULL;
 
+  /* Every tensor of the architecture must be in the file, as F32 of its
+   * shape, before the parameters are allocated: then the file holds them
+   * all and bounds the allocation, whatever size the architecture asks
+   * for (its limits allow terabytes). */
   for (guint i = 0; i < m->tensors->len; i++) {
     SdParamInfo *t = g_ptr_array_index (m->tensors, i);
     const SdTensorView *v = sd_safetensors_get (st, t->name);
@@ -800,6 +825,14 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
           t->name, arch.name);
       return NULL;
     }
+    if (!sd_safetensors_check_f32 (st, v, t->ndim, t->shape, error))
+      return NULL;
+  }
+  m->params = g_new0 (float, m->n_params);
+
+  for (guint i = 0; i < m->tensors->len; i++) {
+    SdParamInfo *t = g_ptr_array_index (m->tensors, i);
+    const SdTensorView *v = sd_safetensors_get (st, t->name);
     if (!sd_safetensors_copy_f32 (
             st, v, m->params + t->offset, t->ndim, t->shape, TRUE, error))
       return NULL;

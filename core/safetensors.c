@@ -1080,20 +1080,11 @@ sd_safetensors_get_metadata_keys (const SdSafetensors *st)
 }
 
 gboolean
-sd_safetensors_copy_f32 (const SdSafetensors *st, const SdTensorView *t,
-    float *dst, int expect_ndim, const gint64 *expect_shape,
-    gboolean require_finite, GError **error)
+sd_safetensors_check_f32 (const SdSafetensors *st, const SdTensorView *t,
+    int expect_ndim, const gint64 *expect_shape, GError **error)
 {
-  g_autofree char *qn = NULL;
+  g_autofree char *qn = quote (t->name);
 
-  g_return_val_if_fail (st != NULL, FALSE);
-  g_return_val_if_fail (t != NULL, FALSE);
-  g_return_val_if_fail (dst != NULL || t->numel == 0, FALSE);
-  g_return_val_if_fail (expect_ndim <= SD_TENSOR_MAX_DIMS, FALSE);
-  g_return_val_if_fail (expect_ndim <= 0 || expect_shape != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  qn = quote (t->name);
   if (t->dtype != SD_DTYPE_F32) {
     set_error (error, SD_ERROR_FORMAT, st->display_name,
         "tensor %s has dtype %s, expected F32", qn,
@@ -1113,6 +1104,26 @@ sd_safetensors_copy_f32 (const SdSafetensors *st, const SdTensorView *t,
       return FALSE;
     }
   }
+  return TRUE;
+}
+
+gboolean
+sd_safetensors_copy_f32 (const SdSafetensors *st, const SdTensorView *t,
+    float *dst, int expect_ndim, const gint64 *expect_shape,
+    gboolean require_finite, GError **error)
+{
+  g_autofree char *qn = NULL;
+
+  g_return_val_if_fail (st != NULL, FALSE);
+  g_return_val_if_fail (t != NULL, FALSE);
+  g_return_val_if_fail (dst != NULL || t->numel == 0, FALSE);
+  g_return_val_if_fail (expect_ndim <= SD_TENSOR_MAX_DIMS, FALSE);
+  g_return_val_if_fail (expect_ndim <= 0 || expect_shape != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!sd_safetensors_check_f32 (st, t, expect_ndim, expect_shape, error))
+    return FALSE;
+  qn = quote (t->name);
   for (gint64 i = 0; i < t->numel; i++) {
     guint32 u;
     float v;

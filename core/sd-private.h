@@ -3,6 +3,7 @@
 #pragma once
 
 #include <glib.h>
+#include <seqdream/safetensors.h>
 
 G_BEGIN_DECLS
 
@@ -10,5 +11,12 @@ G_BEGIN_DECLS
  * keys, nesting at most 64 deep); else an SD_ERROR_FORMAT error. Call it
  * before json-glib parses text from an untrusted file. */
 G_GNUC_INTERNAL gboolean sd_json_validate (const char *text, GError **error);
+
+/* The checks of sd_safetensors_copy_f32 without the copy: t is F32 and,
+ * when expect_ndim >= 0, of shape expect_shape; else an error naming the
+ * tensor and the file. */
+G_GNUC_INTERNAL gboolean sd_safetensors_check_f32 (const SdSafetensors *st,
+    const SdTensorView *t, int expect_ndim, const gint64 *expect_shape,
+    GError **error);
 
 G_END_DECLS

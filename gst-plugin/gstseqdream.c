@@ -959,10 +959,11 @@ append_samples (GstSeqDream *self, const gfloat *x, gsize n)
   gsize k = (gsize) MIN ((guint64) n, self->skip);
 
   self->skip -= k;
-  x += k;
   n -= k;
+  /* Before the pointer moves: an empty buffer maps to x == NULL. */
   if (n == 0)
     return;
+  x += k;
   if (self->acc_len + n > self->acc_cap) {
     self->acc_cap = MAX (self->acc_len + n, 2 * self->acc_cap);
     self->acc = g_renew (gfloat, self->acc, self->acc_cap);

@@ -422,6 +422,62 @@ test_ucr_missing (void)
   assert_error (error, SD_ERROR_IO, path, NULL);
 }
 
+/* The in-memory loader gives what the file loader gives, names the display
+ * name in errors, and stops at the end of the bytes even when they are
+ * followed by more digits (GBytes need not be NUL-terminated). */
+static void
+test_ucr_from_bytes (void)
+{
+  static const char text[] = "2\t0.5\t-1\n1\t3\t2.25" /* end */ "75\n";
+  g_autofree char *path = fixture_path ("ucr-3class.txt");
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  g_autoptr (GBytes) cut = NULL;
+  g_autoptr (GBytes) bad = NULL;
+  g_autoptr (SdDataset) from_file = NULL;
+  g_autoptr (SdDataset) from_mem = NULL;
+  g_autoptr (SdDataset) small = NULL;
+  g_autoptr (SdDataset) mapped = NULL;
+  static const char *const known[] = { "2", "1", NULL };
+
+  g_file_get_contents (path, &contents, &len, &error);
+  g_assert_no_error (error);
+  bytes = g_bytes_new (contents, len);
+  from_file = sd_dataset_load_ucr (path, NULL, &error);
+  g_assert_no_error (error);
+  from_mem = sd_dataset_load_ucr_from_bytes (bytes, "mem.txt", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (from_mem->n, ==, from_file->n);
+  g_assert_cmpuint (from_mem->length, ==, from_file->length);
+  g_assert_cmpmem (from_mem->x, from_mem->n * from_mem->length * sizeof (float),
+      from_file->x, from_file->n * from_file->length * sizeof (float));
+  g_assert_cmpmem (from_mem->y, from_mem->n * sizeof (int), from_file->y,
+      from_file->n * sizeof (int));
+  assert_labels (from_mem, "inner", "normal", "outer", NULL);
+
+  /* The last value ends with the bytes: 2.25, not 2.2575. */
+  cut = g_bytes_new_static (text, strlen ("2\t0.5\t-1\n1\t3\t2.25"));
+  small = sd_dataset_load_ucr_from_bytes (cut, "cut.txt", NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (small->n, ==, 2);
+  g_assert_cmpuint (small->length, ==, 2);
+  assert_labels (small, "1", "2", NULL);
+  g_assert_cmpint (small->y[0], ==, 1);
+  g_assert_cmpfloat (small->x[3], ==, 2.25f);
+
+  mapped = sd_dataset_load_ucr_from_bytes (cut, "cut.txt", known, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mapped->y[0], ==, 0);
+  g_assert_cmpint (mapped->y[1], ==, 1);
+
+  bad = g_bytes_new_static ("1\t2\t3\n1\t2\n", 10);
+  g_assert_null (sd_dataset_load_ucr_from_bytes (bad, "bad.txt", NULL, &error));
+  assert_error (
+      error, SD_ERROR_FORMAT, "bad.txt:2:", "expected 2 values", NULL);
+}
+
 static void
 test_ucr_forda (void)
 {
@@ -1135,6 +1191,7 @@ main (int argc, char **argv)
   g_test_add_func ("/data/ucr/errors", test_ucr_errors);
   g_test_add_func ("/data/ucr/binary", test_ucr_binary);
   g_test_add_func ("/data/ucr/missing", test_ucr_missing);
+  g_test_add_func ("/data/ucr/from-bytes", test_ucr_from_bytes);
   g_test_add_func ("/data/ucr/forda", test_ucr_forda);
   g_test_add_func ("/data/wav/all", test_wav_all);
   g_test_add_func ("/data/wav/split", test_wav_split);

@@ -98,6 +98,34 @@ test_arch_json_round_trip (void)
   }
 }
 
+/* A name longer than SdArch.name is cut at a character boundary, so that
+ * the model still saves and loads (found by fuzzing: cut inside a UTF-8
+ * sequence, the arch JSON could not be written back). */
+static void
+test_arch_json_long_name (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) json = g_string_new ("{\"name\":\"");
+  SdArch arch;
+
+  for (int i = 0; i < 40; i++)
+    g_string_append (json, "\u00e9"); /* 2 bytes in UTF-8: 80 in all */
+  g_string_append (json, "\",\"num_classes\":2,\"in_channels\":1,"
+                         "\"stages\":[{\"type\":\"conv\",\"channels\":[2],"
+                         "\"kernels\":[3]}]}");
+  g_assert_true (sd_arch_from_json (json->str, &arch, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_utf8_validate (arch.name, -1, NULL));
+  g_assert_cmpuint (strlen (arch.name), ==, 62); /* 31 characters */
+
+  g_autoptr (SdModel) m = sd_model_new (&arch, labels2, 1, &error);
+  g_assert_no_error (error);
+  g_autoptr (GBytes) bytes = sd_model_save_to_bytes (m);
+  g_autoptr (SdModel) l = sd_model_load_from_bytes (bytes, "long", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sd_model_get_arch (l)->name, ==, arch.name);
+}
+
 static void
 test_arch_json_rejects (void)
 {
@@ -426,6 +454,20 @@ test_load_rejects_bad_models (void)
   const char *bad_norm[] = { "normalization", "{\"mode\":\"minmax\"}", NULL };
   const char *bad_std[]
       = { "normalization", "{\"mode\":\"fixed\",\"mean\":0,\"std\":0}", NULL };
+  /* Valid as doubles, not as the floats they are kept in. */
+  const char *tiny_std[] = { "normalization",
+    "{\"mode\":\"fixed\",\"mean\":0,\"std\":1e-50}", NULL };
+  const char *huge_mean[] = { "normalization",
+    "{\"mode\":\"fixed\",\"mean\":1e300,\"std\":1}", NULL };
+  const char *float_range[] = { "input_range", "[1e-50, 2e-50]", NULL };
+  /* Within the architecture limits, 137 GB of parameters, in a file of a
+   * few kB: refused before anything is allocated (found by fuzzing). */
+  const char *huge_arch[] = { "arch",
+    "{\"name\":\"x\",\"num_classes\":2,\"in_channels\":1,\"stages\":["
+    "{\"type\":\"conv\",\"channels\":[4096],\"kernels\":[1024]},"
+    "{\"type\":\"conv\",\"channels\":[4096],\"kernels\":[1024]},"
+    "{\"type\":\"conv\",\"channels\":[4096],\"kernels\":[1024]}]}",
+    NULL };
   const char *bad_len[] = { "train_length", "-5", NULL };
   const char *bad_rate[] = { "sample_rate", "fast", NULL };
   const char *bad_range[] = { "input_range", "[3, 1]", NULL };
@@ -461,6 +503,14 @@ test_load_rejects_bad_models (void)
         "normalization" },
     { "std.safetensors", bad_std, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
         "positive 'std'" },
+    { "tiny-std.safetensors", tiny_std, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "positive 'std'" },
+    { "huge-mean.safetensors", huge_mean, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "32-bit floats" },
+    { "float-range.safetensors", float_range, NULL, NULL, 0, NULL,
+        SD_ERROR_MODEL, "input_range" },
+    { "huge-arch.safetensors", huge_arch, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
+        "expected shape [4096, 1, 1024]" },
     { "len.safetensors", bad_len, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
         "train_length" },
     { "rate.safetensors", bad_rate, NULL, NULL, 0, NULL, SD_ERROR_MODEL,
@@ -610,6 +660,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/presets-param-counts", test_presets_param_counts);
   g_test_add_func ("/model/arch-json-round-trip", test_arch_json_round_trip);
   g_test_add_func ("/model/arch-json-rejects", test_arch_json_rejects);
+  g_test_add_func ("/model/arch-json-long-name", test_arch_json_long_name);
   g_test_add_func ("/model/save-load-round-trip", test_save_load_round_trip);
   g_test_add_func (
       "/model/forward-lengths-and-batches", test_forward_lengths_and_batches);

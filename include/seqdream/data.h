@@ -30,6 +30,11 @@ typedef struct
  * test file onto the training labels) and an unknown label is an error. */
 SdDataset *sd_dataset_load_ucr (
     const char *path, const char *const *labels, GError **error);
+/* The same from a file already in memory (e.g. a GResource or a network
+ * buffer); display_name stands for the path in error messages. The bytes
+ * need not be NUL-terminated. */
+SdDataset *sd_dataset_load_ucr_from_bytes (GBytes *bytes,
+    const char *display_name, const char *const *labels, GError **error);
 
 /* One recording to cut into windows. */
 typedef struct
