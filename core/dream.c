@@ -10,6 +10,9 @@
  *              -> dx (A,T), mapped back through the transform
  *   update     - penalty gradients, gradient filters, RMS clip, optimiser,
  *              then sequence filters and projections in list order.
+ * The spectral regularisers (SPECTRUM, SPECTRAL_FILTER) work on direct
+ * DFTs of the bins 0..T/2 against a per-dream target spectrum prepared
+ * before the first step.
  * Nothing is allocated inside the loop: every buffer is the dreamer's
  * (sized at sd_dreamer_new) or the run's (sized before the first step).
  *
@@ -43,6 +46,8 @@ static const char *const reg_names[] = {
   [SD_REG_JITTER] = "jitter",
   [SD_REG_SCALE] = "scale",
   [SD_REG_NOISE] = "noise",
+  [SD_REG_SPECTRUM] = "spectrum",
+  [SD_REG_SPECTRAL_FILTER] = "spectral-filter",
 };
 
 const char *
@@ -71,14 +76,21 @@ sd_reg_type_from_string (const char *s, SdRegType *type)
 static gboolean
 is_penalty (SdRegType t)
 {
-  return t == SD_REG_L1 || t == SD_REG_L2 || t == SD_REG_TV || t == SD_REG_TV2;
+  return t == SD_REG_L1 || t == SD_REG_L2 || t == SD_REG_TV || t == SD_REG_TV2
+         || t == SD_REG_SPECTRUM;
 }
 
 static gboolean
 is_filter (SdRegType t)
 {
   return t == SD_REG_EXP_SMOOTH || t == SD_REG_EXP_SMOOTH_ZEROPHASE
-         || t == SD_REG_GAUSSIAN;
+         || t == SD_REG_GAUSSIAN || t == SD_REG_SPECTRAL_FILTER;
+}
+
+static gboolean
+uses_spectra (SdRegType t)
+{
+  return t == SD_REG_SPECTRUM || t == SD_REG_SPECTRAL_FILTER;
 }
 
 static gboolean
@@ -132,6 +144,13 @@ sd_regularizer_default (SdRegType type)
       break;
     case SD_REG_NOISE:
       r.param = 0.3f;
+      break;
+    case SD_REG_SPECTRUM:
+      r.weight = 1.0f;
+      r.param = 1e-4f;
+      break;
+    case SD_REG_SPECTRAL_FILTER:
+      r.param = 40.0f;
       break;
   }
   return r;
@@ -468,6 +487,266 @@ gaussian_filter (float *x, int T, const float *w, int R, float *pad)
   }
 }
 
+/* ------------------------------------------------ spectra (O(T^2)) */
+
+/* A direct real DFT: T is a few hundred to a few thousand samples, so
+ * O(T (T/2+1)) per dream and step costs little beside the network, and it
+ * needs no FFT planner (FFTW's is not thread-safe). */
+typedef struct
+{
+  int T, nb;
+  double *cs, *sn;         /* (T) cos, sin of 2 pi m / T */
+  double *win;             /* (T) periodic Hann window */
+  double *xc;              /* (T) work */
+  double *re, *im, *p, *a; /* (nb) work */
+} SpecWork;
+
+int
+sd_dream_spectrum_bins (int T)
+{
+  return T / 2 + 1;
+}
+
+static void
+spec_work_free (SpecWork *w)
+{
+  if (w == NULL)
+    return;
+  g_free (w->cs);
+  g_free (w);
+}
+
+static SpecWork *
+spec_work_new (int T)
+{
+  SpecWork *w = g_new0 (SpecWork, 1);
+  w->T = T;
+  w->nb = sd_dream_spectrum_bins (T);
+  w->cs = g_new (double, 4 * (gsize) T + 4 * (gsize) w->nb);
+  w->sn = w->cs + T;
+  w->win = w->sn + T;
+  w->xc = w->win + T;
+  w->re = w->xc + T;
+  w->im = w->re + w->nb;
+  w->p = w->im + w->nb;
+  w->a = w->p + w->nb;
+  for (int m = 0; m < T; m++) {
+    w->cs[m] = cos (2.0 * G_PI * m / T);
+    w->sn[m] = sin (2.0 * G_PI * m / T);
+    w->win[m] = 0.5 - 0.5 * w->cs[m];
+  }
+  return w;
+}
+
+/* One-sided power weight of bin k: DC and (even T) Nyquist count once,
+ * every other bin stands for two. */
+static inline double
+bin_weight (int k, int T)
+{
+  return (k == 0 || 2 * k == T) ? 1.0 : 2.0;
+}
+
+/* w->re / w->im: the DFT (bins 0..T/2) of the T values in w->xc. */
+static void
+spec_dft (SpecWork *w)
+{
+  const int T = w->T;
+  for (int k = 0; k < w->nb; k++) {
+    double re = 0.0, im = 0.0;
+    int m = 0;
+    for (int t = 0; t < T; t++) {
+      re += w->xc[t] * w->cs[m];
+      im -= w->xc[t] * w->sn[m];
+      m += k;
+      if (m >= T)
+        m -= T;
+    }
+    w->re[k] = re;
+    w->im[k] = im;
+  }
+}
+
+/* w->p <- the normalised power spectrum of x (and w->re, w->im its DFT);
+ * returns the total power S (0 for a constant x, p then 0). */
+static double
+spec_power (SpecWork *w, const float *x)
+{
+  const int T = w->T;
+  double mean = 0.0;
+  for (int t = 0; t < T; t++)
+    mean += x[t];
+  mean /= T;
+  for (int t = 0; t < T; t++)
+    w->xc[t] = ((double) x[t] - mean) * w->win[t];
+  spec_dft (w);
+  double S = 0.0;
+  for (int k = 0; k < w->nb; k++) {
+    w->p[k] = bin_weight (k, T) * (w->re[k] * w->re[k] + w->im[k] * w->im[k]);
+    S += w->p[k];
+  }
+  if (!(S > 0.0) || !isfinite (S)) {
+    memset (w->p, 0, (gsize) w->nb * sizeof (double));
+    return 0.0;
+  }
+  for (int k = 0; k < w->nb; k++)
+    w->p[k] /= S;
+  return S;
+}
+
+/* The SPECTRUM penalty of x against lq (nb: log (q_k + eps)):
+ * P = (1/nb) sum_k (log (p_k + eps) - lq_k)^2. With g != NULL also
+ * g -= weight * dP/dx. A constant x has no spectrum: P = 0, no gradient. */
+static double
+spectrum_penalty (SpecWork *w, const float *x, const double *lq, double eps,
+    float weight, float *g)
+{
+  const int T = w->T, nb = w->nb;
+  const double S = spec_power (w, x);
+  if (S == 0.0)
+    return 0.0;
+  double P = 0.0, bp = 0.0;
+  for (int k = 0; k < nb; k++) {
+    const double d = log (w->p[k] + eps) - lq[k];
+    P += d * d;
+    /* b_k = dP/dp_k */
+    w->a[k] = 2.0 * d / ((w->p[k] + eps) * nb);
+    bp += w->a[k] * w->p[k];
+  }
+  P /= nb;
+  if (g == NULL)
+    return P;
+  /* dP/dPow_k = (b_k - sum_j b_j p_j) / S (through the normalisation);
+   * Pow_k = m_k (re_k^2 + im_k^2), re_k = sum_t xc_t cos, im_k = -sum_t
+   * xc_t sin, so dP/dxc_t = 2 sum_k a_k (re_k cos - im_k sin) with
+   * a_k = m_k dP/dPow_k. */
+  for (int k = 0; k < nb; k++)
+    w->a[k] = bin_weight (k, T) * (w->a[k] - bp) / S;
+  for (int t = 0; t < T; t++)
+    w->xc[t] = 0.0;
+  for (int k = 0; k < nb; k++) {
+    const double ar = 2.0 * w->a[k] * w->re[k], ai = 2.0 * w->a[k] * w->im[k];
+    int m = 0;
+    for (int t = 0; t < T; t++) {
+      w->xc[t] += ar * w->cs[m] - ai * w->sn[m];
+      m += k;
+      if (m >= T)
+        m -= T;
+    }
+  }
+  /* back through the window and the mean removal */
+  double mg = 0.0;
+  for (int t = 0; t < T; t++) {
+    w->xc[t] *= w->win[t];
+    mg += w->xc[t];
+  }
+  mg /= T;
+  for (int t = 0; t < T; t++)
+    g[t] -= (float) (weight * (w->xc[t] - mg));
+  return P;
+}
+
+/* x (T) <- the circular filter of x with real gains h (nb) per DFT bin:
+ * y_t = (1/T) sum_{k=0..T-1} h_k X_k e^{2 pi i k t / T}, h_{T-k} = h_k. */
+static void
+spectral_filter (SpecWork *w, float *x, const double *h)
+{
+  const int T = w->T, nb = w->nb;
+  for (int t = 0; t < T; t++)
+    w->xc[t] = x[t];
+  spec_dft (w);
+  for (int t = 0; t < T; t++)
+    w->xc[t] = 0.0;
+  for (int k = 0; k < nb; k++) {
+    /* bins 1..ceil(T/2)-1 stand for themselves and their mirror */
+    const double f = bin_weight (k, T) * h[k] / T;
+    const double ar = f * w->re[k], ai = f * w->im[k];
+    int m = 0;
+    for (int t = 0; t < T; t++) {
+      w->xc[t] += ar * w->cs[m] - ai * w->sn[m];
+      m += k;
+      if (m >= T)
+        m -= T;
+    }
+  }
+  for (int t = 0; t < T; t++)
+    x[t] = (float) w->xc[t];
+}
+
+gboolean
+sd_dream_power_spectrum (const float *x, int T, float *spectrum)
+{
+  g_return_val_if_fail (x != NULL && spectrum != NULL && T >= 2, FALSE);
+  SpecWork *w = spec_work_new (T);
+  gboolean ok = spec_power (w, x) > 0.0;
+  if (ok)
+    for (int k = 0; k < w->nb; k++)
+      spectrum[k] = (float) w->p[k];
+  spec_work_free (w);
+  return ok;
+}
+
+gboolean
+sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
+    float *spectra, GError **error)
+{
+  g_return_val_if_fail (
+      model != NULL && data != NULL && spectra != NULL, FALSE);
+  const int K = sd_model_get_n_classes (model);
+  const int L = (int) data->length;
+  if (T < 2 || L < T) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "class spectra of length %d: the data's series have %d samples "
+        "(at least the dream length, and it at least 2)",
+        T, L);
+    return FALSE;
+  }
+  if ((int) data->n_classes > K) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "the data has %u classes, the model %d (load it with the model's "
+        "labels)",
+        data->n_classes, K);
+    return FALSE;
+  }
+  const char *const *labels = sd_model_get_labels (model);
+  for (guint c = 0; c < data->n_classes; c++)
+    if (g_strcmp0 (data->labels[c], labels[c]) != 0) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "class %u of the data is '%s', of the model '%s' (load the data "
+          "with the model's labels)",
+          c, data->labels[c], labels[c]);
+      return FALSE;
+    }
+  SpecWork *w = spec_work_new (T);
+  const int nb = w->nb;
+  g_autofree double *acc = g_new0 (double, (gsize) K *nb);
+  g_autofree int *count = g_new0 (int, K);
+  g_autofree float *x = g_new (float, L);
+  const int hop = MAX (1, T / 2);
+  const int n_seg = L == T ? 1 : 1 + (L - T + hop - 1) / hop;
+  for (guint i = 0; i < data->n; i++) {
+    const int c = data->y[i];
+    if (c < 0 || c >= K)
+      continue;
+    memcpy (x, data->x + (gsize) i * L, (gsize) L * sizeof (float));
+    sd_model_normalize_input (model, x, 1, L);
+    for (int s = 0; s < n_seg; s++) {
+      /* evenly spread, the last one ending at the series' end */
+      gint64 start = n_seg == 1 ? 0 : (gint64) s * (L - T) / (n_seg - 1);
+      if (spec_power (w, x + start) == 0.0)
+        continue;
+      for (int k = 0; k < nb; k++)
+        acc[(gsize) c * nb + k] += w->p[k];
+      count[c]++;
+    }
+  }
+  for (int c = 0; c < K; c++)
+    for (int k = 0; k < nb; k++)
+      spectra[(gsize) c * nb + k]
+          = count[c] > 0 ? (float) (acc[(gsize) c * nb + k] / count[c]) : NAN;
+  spec_work_free (w);
+  return TRUE;
+}
+
 static double
 rms (const float *x, int T)
 {
@@ -550,7 +829,18 @@ typedef struct
   /* the first step and the end of each regulariser's window */
   int first[SD_DREAM_MAX_REGS];
   double until[SD_DREAM_MAX_REGS];
+  /* SPECTRUM: log (q_k + eps), SPECTRAL_FILTER: the gains, (n, nb) by
+   * dream; their DFT tables and work space */
+  double *spec_target[SD_DREAM_MAX_REGS];
+  SpecWork *spec;
 } Run;
+
+/* The target row (nb) of dream i for spectral regulariser r. */
+static inline const double *
+spec_row (const Run *run, int r, int i)
+{
+  return run->spec_target[r] + (gsize) i * run->spec->nb;
+}
 
 static gboolean
 reg_active (const Run *run, int r, int s)
@@ -581,9 +871,12 @@ run_clear (Run *run)
   g_free (run->live);
   for (int i = 0; i < run->n_inj; i++)
     g_free (run->inj[i].grad);
-  for (int r = 0; r < SD_DREAM_MAX_REGS; r++)
+  for (int r = 0; r < SD_DREAM_MAX_REGS; r++) {
     g_free (run->kernel[r]);
+    g_free (run->spec_target[r]);
+  }
   g_free (run->pad);
+  spec_work_free (run->spec);
 }
 
 /* ------------------------------------------------------- validation */
@@ -735,7 +1028,28 @@ check_reg (
               "0",
             k, name, r->param);
       break;
+    case SD_REG_SPECTRUM:
+      if (!(r->weight >= 0.0f && isfinite (r->weight)))
+        FAIL ("regulariser %d (%s): weight %g must be a finite number >= 0", k,
+            name, r->weight);
+      if (!(r->param > 0.0f && isfinite (r->param)))
+        FAIL ("regulariser %d (%s): floor %g must be a finite number > 0", k,
+            name, r->param);
+      break;
+    case SD_REG_SPECTRAL_FILTER:
+      if (!isfinite (r->param))
+        FAIL ("regulariser %d (%s): noise level %g dB below the spectrum's "
+              "peak must be a finite number",
+            k, name, r->param);
+      break;
   }
+  if (uses_spectra (r->type) && r->spectra == NULL)
+    FAIL ("regulariser %d (%s): no class spectra (set spectra, see "
+          "sd_dream_class_spectra)",
+        k, name);
+  if (uses_spectra (r->type) && T < 2)
+    FAIL ("regulariser %d (%s): a dream of %d samples has no spectrum", k, name,
+        T);
   return TRUE;
 }
 
@@ -1122,6 +1436,65 @@ znorm_project_grad (float *g, const float *y, int T)
     g[t] -= a + b * y[t];
 }
 
+/* Per dream and spectral regulariser: the target spectrum q (the mean of
+ * all rows, or with param2 != 0 its class's row / the mean of its two
+ * border classes' rows) as log (q + eps) for SPECTRUM or as the Wiener
+ * gains q / (q + N) for SPECTRAL_FILTER. */
+static gboolean
+spectra_setup (Run *run, GError **error)
+{
+  const SdDreamConfig *c = run->cfg;
+  const int K = run->d->K, T = run->T;
+  for (int r = 0; r < c->n_regs; r++) {
+    const SdRegularizer *reg = &c->regs[r];
+    if (!uses_spectra (reg->type))
+      continue;
+    if (run->spec == NULL)
+      run->spec = spec_work_new (T);
+    const int nb = run->spec->nb;
+    double *tg = run->spec_target[r] = g_new (double, (gsize) run->n *nb);
+    for (int i = 0; i < run->n; i++) {
+      const Dream *dr = &run->dreams[i];
+      double *q = tg + (gsize) i * nb;
+      int rows[2] = { dr->a, dr->b }, n_rows = 1;
+      const gboolean all = dr->kind == TARGET_NONE || reg->param2 == 0.0f;
+      if (all)
+        n_rows = K;
+      else if (dr->kind == TARGET_BORDER)
+        n_rows = 2;
+      double qmax = 0.0;
+      for (int k = 0; k < nb; k++) {
+        double v = 0.0;
+        for (int j = 0; j < n_rows; j++) {
+          int row = all ? j : rows[j];
+          v += reg->spectra[(gsize) row * nb + k];
+        }
+        v /= n_rows;
+        if (!(v >= 0.0 && isfinite (v))) {
+          g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+              "regulariser %d (%s), dream %d: the class spectra have no "
+              "finite, non-negative value at bin %d for its class (a class "
+              "without reference series?)",
+              r, sd_reg_type_to_string (reg->type), i, k);
+          return FALSE;
+        }
+        q[k] = v;
+        qmax = MAX (qmax, v);
+      }
+      /* SPECTRAL_FILTER: the Wiener gain for the signal spectrum q in
+       * white noise `param` dB below its peak */
+      const double noise = qmax * pow (10.0, -reg->param / 10.0);
+      for (int k = 0; k < nb; k++) {
+        if (reg->type == SD_REG_SPECTRUM)
+          q[k] = log (q[k] + reg->param);
+        else
+          q[k] = q[k] > 0.0 ? q[k] / (q[k] + noise) : 0.0;
+      }
+    }
+  }
+  return TRUE;
+}
+
 static gboolean
 run_setup (Run *run, const SdDreamSpec *specs, GError **error)
 {
@@ -1227,6 +1600,8 @@ run_setup (Run *run, const SdDreamSpec *specs, GError **error)
     }
   }
   run->pad = g_new (float, (gsize) T + 2 * (gsize) max_R);
+  if (!spectra_setup (run, error))
+    return FALSE;
   memset (d->m1, 0, (gsize) n * T * sizeof (float));
   memset (d->m2, 0, (gsize) n * T * sizeof (float));
   return TRUE;
@@ -1305,14 +1680,21 @@ evaluate (Run *run, int s, GError **error)
     dr->steps = s;
     for (int k = 0; k < c->n_regs; k++) {
       const SdRegularizer *reg = &c->regs[k];
-      if (is_penalty (reg->type))
+      if (reg->type == SD_REG_SPECTRUM)
+        *trace_reg (dr, run, k, s)
+            = (float) (reg->weight
+                       * spectrum_penalty (run->spec, x, spec_row (run, k, i),
+                           reg->param, 0.0f, NULL));
+      else if (is_penalty (reg->type))
         *trace_reg (dr, run, k, s)
             = (float) (reg->weight * penalty_value (reg->type, x, T));
       else if (reg->type == SD_REG_SCALE)
         *trace_reg (dr, run, k, s) = 1.0f; /* overwritten when drawn */
     }
     double score = dr->kind == TARGET_BORDER ? -closeness : J;
-    if (c->keep_best && score > dr->best_score) {
+    /* entry 0 is the initialisation, not a dream: with noise it is often
+     * the strongest class evidence a filter then removes */
+    if (c->keep_best && s > 0 && score > dr->best_score) {
       dr->best_score = score;
       dr->best_step = s;
       memcpy (d->best + (gsize) i * T, x, (gsize) T * sizeof (float));
@@ -1334,7 +1716,7 @@ evaluate (Run *run, int s, GError **error)
 
 /* Apply filter / projection k to x (T) in place. */
 static void
-apply_filter (Run *run, int k, float *x)
+apply_filter (Run *run, int k, int i, float *x)
 {
   const SdRegularizer *reg = &run->cfg->regs[k];
   const int T = run->T;
@@ -1348,6 +1730,9 @@ apply_filter (Run *run, int k, float *x)
       break;
     case SD_REG_GAUSSIAN:
       gaussian_filter (x, T, run->kernel[k], run->radius[k], run->pad);
+      break;
+    case SD_REG_SPECTRAL_FILTER:
+      spectral_filter (run->spec, x, spec_row (run, k, i));
       break;
     case SD_REG_CLIP:
       if (run->clip_on[k]) {
@@ -1495,15 +1880,20 @@ update (Run *run, int s, GError **error)
     for (int k = 0; k < c->n_regs; k++) {
       const SdRegularizer *reg = &c->regs[k];
       if (is_penalty (reg->type) && reg->weight > 0.0f
-          && reg_active (run, k, s))
-        penalty_subtract_grad (reg->type, x, T, reg->weight, g);
+          && reg_active (run, k, s)) {
+        if (reg->type == SD_REG_SPECTRUM)
+          spectrum_penalty (
+              run->spec, x, spec_row (run, k, i), reg->param, reg->weight, g);
+        else
+          penalty_subtract_grad (reg->type, x, T, reg->weight, g);
+      }
     }
     for (int k = 0; k < c->n_regs; k++) {
       const SdRegularizer *reg = &c->regs[k];
       if (is_filter (reg->type) && reg->apply_to == SD_APPLY_GRADIENT
           && reg_active (run, k, s)) {
         memcpy (d->orig, g, (gsize) T * sizeof (float));
-        apply_filter (run, k, g);
+        apply_filter (run, k, i, g);
         *trace_reg (dr, run, k, s + 1) = (float) rms_diff (g, d->orig, T);
       }
     }
@@ -1556,7 +1946,7 @@ update (Run *run, int s, GError **error)
             || reg->type == SD_REG_CLIP || reg->type == SD_REG_NORM_BOUND;
       if (on_x && reg_active (run, k, s)) {
         memcpy (d->orig, x, (gsize) T * sizeof (float));
-        apply_filter (run, k, x);
+        apply_filter (run, k, i, x);
         *trace_reg (dr, run, k, s + 1) = (float) rms_diff (x, d->orig, T);
       }
     }

@@ -1328,8 +1328,8 @@ test_trace_and_keep_best (void)
   g_assert_cmpint (tr->n_regs, ==, 3);
   g_assert_false (r->converged);
   /* keep-best: the highest objective of the trace, re-evaluated */
-  int best = 0;
-  for (int k = 0; k < tr->n_steps; k++)
+  int best = 1; /* entry 0, the initialisation, is never returned */
+  for (int k = 1; k < tr->n_steps; k++)
     if (tr->objective[k] > tr->objective[best])
       best = k;
   g_assert_cmpint (r->best_step, ==, best);
@@ -1568,6 +1568,436 @@ test_denormalize (void)
   g_assert_cmpfloat (x[2], ==, 8.0f);
 }
 
+/* ---- spectra ---- */
+
+/* The normalised power spectrum of docs/dreaming.md, by hand: mean
+ * removed, periodic Hann window, one-sided |DFT|^2 with the bins between
+ * DC and Nyquist doubled, divided by the sum. FALSE for no power. */
+static gboolean
+spectrum_by_hand (const float *x, int T, double *p)
+{
+  const int nb = T / 2 + 1;
+  double mean = 0.0, total = 0.0;
+  for (int t = 0; t < T; t++)
+    mean += x[t];
+  mean /= T;
+  for (int k = 0; k < nb; k++) {
+    double re = 0.0, im = 0.0;
+    for (int t = 0; t < T; t++) {
+      double w = 0.5 - 0.5 * cos (2.0 * G_PI * t / T);
+      double v = (x[t] - mean) * w;
+      re += v * cos (2.0 * G_PI * k * t / T);
+      im -= v * sin (2.0 * G_PI * k * t / T);
+    }
+    p[k] = (k == 0 || 2 * k == T ? 1.0 : 2.0) * (re * re + im * im);
+    total += p[k];
+  }
+  if (!(total > 1e-20))
+    return FALSE;
+  for (int k = 0; k < nb; k++)
+    p[k] /= total;
+  return TRUE;
+}
+
+static void
+test_power_spectrum (void)
+{
+  const int lengths[] = { TT, 33 };
+  for (guint n = 0; n < G_N_ELEMENTS (lengths); n++) {
+    const int T = lengths[n], nb = T / 2 + 1;
+    g_assert_cmpint (sd_dream_spectrum_bins (T), ==, nb);
+    float x[33], p[17];
+    double e[17];
+    fill_random (x, T, 40 + n, 2.0);
+    g_assert_true (sd_dream_power_spectrum (x, T, p));
+    g_assert_true (spectrum_by_hand (x, T, e));
+    double sum = 0.0;
+    for (int k = 0; k < nb; k++) {
+      g_assert_cmpfloat_with_epsilon (p[k], e[k], 1e-6);
+      sum += p[k];
+    }
+    g_assert_cmpfloat_with_epsilon (sum, 1.0, 1e-5);
+    /* a sinusoid on bin 5 (plus an offset): the spectrum peaks there */
+    for (int t = 0; t < T; t++)
+      x[t] = 3.0f + (float) cos (2.0 * G_PI * 5 * t / T + 0.3);
+    g_assert_true (sd_dream_power_spectrum (x, T, p));
+    for (int k = 0; k < nb; k++)
+      if (k != 5)
+        g_assert_cmpfloat (p[k], <, p[5]);
+    /* a constant has none */
+    for (int t = 0; t < T; t++)
+      x[t] = -2.0f;
+    p[0] = 7.0f;
+    g_assert_false (sd_dream_power_spectrum (x, T, p));
+    g_assert_cmpfloat (p[0], ==, 7.0f);
+  }
+}
+
+/* Class spectra: the mean of the segments' spectra per class (segments of
+ * T with hop T/2, the last ending at the series' end), NaN for a class
+ * without series; labels and lengths are checked. */
+static void
+test_class_spectra (void)
+{
+  enum
+  {
+    L = 2 * TT,
+    N = 4,
+    NB = TT / 2 + 1
+  };
+  g_autoptr (SdModel) m3 = test_model (3);
+  float x[N * L];
+  int y[N] = { 0, 1, 0, 1 };
+  g_autoptr (GRand) r = g_rand_new_with_seed (3);
+  for (int i = 0; i < N; i++)
+    for (int t = 0; t < L; t++)
+      x[i * L + t]
+          = (float) (5.0 * sin (2.0 * G_PI * (y[i] ? 9 : 3) * t / TT + i)
+                     + g_rand_double_range (r, -1.0, 1.0));
+  char *labels[] = { "a", "b", NULL };
+  SdDataset ds = {
+    .n = N, .length = L, .x = x, .y = y, .n_classes = 2, .labels = labels
+  };
+  float spectra[3 * (L / 2 + 1)]; /* room for T = L too */
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_dream_class_spectra (m3, &ds, TT, spectra, &error));
+  g_assert_no_error (error);
+  for (int c = 0; c < 2; c++) {
+    double e[NB] = { 0 }, p[NB];
+    for (int i = 0; i < N; i++) {
+      if (y[i] != c)
+        continue;
+      /* 3 segments: 0, 16, 32 */
+      for (int s = 0; s < 3; s++) {
+        g_assert_true (spectrum_by_hand (x + i * L + s * TT / 2, TT, p));
+        for (int k = 0; k < NB; k++)
+          e[k] += p[k] / 6.0;
+      }
+    }
+    for (int k = 0; k < NB; k++)
+      g_assert_cmpfloat_with_epsilon (spectra[c * NB + k], e[k], 1e-6);
+    g_assert_cmpfloat (spectra[c * NB + (c ? 9 : 3)], >, 0.5f);
+  }
+  for (int k = 0; k < NB; k++)
+    g_assert_true (isnan (spectra[2 * NB + k]));
+
+  /* series of exactly T: one segment each */
+  g_assert_true (sd_dream_class_spectra (m3, &ds, L, spectra, &error));
+  double p[L / 2 + 1];
+  g_assert_true (spectrum_by_hand (x, L, p));
+  double e3 = p[3];
+  g_assert_true (spectrum_by_hand (x + 2 * L, L, p));
+  g_assert_cmpfloat_with_epsilon (spectra[3], (e3 + p[3]) / 2, 1e-6);
+
+  /* shorter series, foreign labels, more classes than the model */
+  g_assert_false (sd_dream_class_spectra (m3, &ds, L + 1, spectra, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_clear_error (&error);
+  labels[1] = "z";
+  g_assert_false (sd_dream_class_spectra (m3, &ds, TT, spectra, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "'z'"));
+  g_clear_error (&error);
+  g_autoptr (SdModel) m1 = new_model ("resnet-small", 2, 1);
+  char *three[] = { "-1", "1", "2", NULL };
+  ds.labels = three;
+  ds.n_classes = 3;
+  g_assert_false (sd_dream_class_spectra (m1, &ds, TT, spectra, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+}
+
+/* Three made-up class spectra of TT / 2 + 1 bins (rows sum to 1). */
+static void
+make_spectra (float *s)
+{
+  const int nb = TT / 2 + 1;
+  for (int c = 0; c < 3; c++) {
+    double sum = 0.0;
+    for (int k = 0; k < nb; k++) {
+      double v = exp (-0.5 * pow (k - 3.0 - 4.0 * c, 2)) + 1e-5 * k;
+      s[c * nb + k] = (float) v;
+      sum += v;
+    }
+    for (int k = 0; k < nb; k++)
+      s[c * nb + k] /= (float) sum;
+  }
+}
+
+/* The dream's target row: its class (own = TRUE) or the mean of all. */
+static void
+target_spectrum (
+    const float *spectra, const SdObjective *o, gboolean own, int K, double *q)
+{
+  const int nb = TT / 2 + 1;
+  const SdObjectiveTerm *t = &o->terms[0];
+  for (int k = 0; k < nb; k++) {
+    double v = 0.0;
+    if (!own) {
+      for (int c = 0; c < K; c++)
+        v += spectra[c * nb + k] / K;
+    } else if (t->type == SD_OBJECTIVE_BORDER) {
+      v = 0.5 * (spectra[t->class_a * nb + k] + spectra[t->class_b * nb + k]);
+    } else {
+      v = spectra[t->class_a * nb + k];
+    }
+    q[k] = v;
+  }
+}
+
+typedef struct
+{
+  const double *q;
+  double eps, weight;
+} SpecFx;
+
+/* weight * (1/nb) sum_k (log (p_k + eps) - log (q_k + eps))^2 */
+static double
+score_spectrum (const float *x, gpointer data)
+{
+  const SpecFx *f = data;
+  const int nb = TT / 2 + 1;
+  double p[TT / 2 + 1], s = 0.0;
+  if (!spectrum_by_hand (x, TT, p))
+    return 0.0;
+  for (int k = 0; k < nb; k++) {
+    double d = log (p[k] + f->eps) - log (f->q[k] + f->eps);
+    s += d * d;
+  }
+  return f->weight * s / nb;
+}
+
+static void
+test_spectrum_penalty_gradient (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  float spectra[3 * (TT / 2 + 1)];
+  make_spectra (spectra);
+  struct
+  {
+    SdObjective o;
+    gboolean own;
+    double eps;
+  } cases[] = {
+    { sd_objective_centered (1), TRUE, 1e-3 },
+    { sd_objective_border (0, 2), TRUE, 1e-2 },
+    { sd_objective_centered (2), FALSE, 1e-3 },
+  };
+  for (guint n = 0; n < G_N_ELEMENTS (cases); n++) {
+    const float w = 3.0f;
+    SdDreamConfig c;
+    one_step_config (&c, m);
+    SdRegularizer reg = sd_regularizer_default (SD_REG_SPECTRUM);
+    g_assert_cmpfloat (reg.weight, ==, 1.0f);
+    g_assert_cmpfloat (reg.param, ==, 1e-4f);
+    g_assert_cmpfloat (reg.param2, ==, 0.0f);
+    reg.weight = w;
+    reg.param = (float) cases[n].eps;
+    reg.param2 = cases[n].own ? 1.0f : 0.0f;
+    reg.spectra = spectra;
+    sd_dream_config_add (&c, reg);
+    SdObjective o = cases[n].o;
+    o.terms[0].weight = 0.0f;
+    float x0[TT], g[TT];
+    fill_random (x0, TT, 50 + n, 1.0);
+    SdDreamSpec spec = series_spec (o, x0);
+    double q[TT / 2 + 1], fd[FD_N * TT];
+    target_spectrum (spectra, &o, cases[n].own, 3, q);
+    SpecFx f = { q, (float) cases[n].eps, w };
+
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, TT, &error);
+    g_autoptr (SdDreamResult) res = NULL;
+    g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+    g_assert_no_error (error);
+    /* the traced value is weight * P (x0) */
+    g_assert_cmpfloat_with_epsilon (
+        res->trace.reg_values[0], score_spectrum (x0, &f), 1e-4);
+    for (int t = 0; t < TT; t++)
+      g[t] = res->sequence[t] - x0[t];
+    /* J = objective - penalty */
+    fd_gradient (score_spectrum, &f, x0, TT, -1.0, fd);
+    assert_gradient_close (g, fd, TT, 1e-2);
+    /* the normalised spectrum ignores offset and gain: the gradient is
+     * orthogonal to constants and to x - mean */
+    double sg = 0.0, sgx = 0.0, mean = 0.0, gn = 0.0, xn = 0.0;
+    for (int t = 0; t < TT; t++)
+      mean += x0[t] / TT;
+    for (int t = 0; t < TT; t++) {
+      sg += g[t];
+      sgx += g[t] * (x0[t] - mean);
+      gn += (double) g[t] * g[t];
+      xn += (x0[t] - mean) * (x0[t] - mean);
+    }
+    g_assert_cmpfloat (fabs (sg), <, 1e-4 * sqrt (gn * TT));
+    g_assert_cmpfloat (fabs (sgx), <, 1e-4 * sqrt (gn * xn));
+  }
+}
+
+/* The circular filter with the Wiener gains q / (q + 10^(-dB/10) max q). */
+static void
+wiener_by_hand (const float *x, const double *q, double db, float *y)
+{
+  const int nb = TT / 2 + 1;
+  double qmax = 0.0, h[TT / 2 + 1];
+  for (int k = 0; k < nb; k++)
+    qmax = MAX (qmax, q[k]);
+  for (int k = 0; k < nb; k++)
+    h[k] = q[k] / (q[k] + qmax * pow (10.0, -db / 10.0));
+  for (int t = 0; t < TT; t++) {
+    double s = 0.0;
+    for (int k = 0; k < TT; k++) {
+      double re = 0.0, im = 0.0;
+      for (int u = 0; u < TT; u++) {
+        re += x[u] * cos (2.0 * G_PI * k * u / TT);
+        im -= x[u] * sin (2.0 * G_PI * k * u / TT);
+      }
+      double hk = h[k <= TT / 2 ? k : TT - k];
+      s += hk
+           * (re * cos (2.0 * G_PI * k * t / TT)
+               - im * sin (2.0 * G_PI * k * t / TT));
+    }
+    y[t] = (float) (s / TT);
+  }
+}
+
+static void
+test_spectral_filter (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  float spectra[3 * (TT / 2 + 1)];
+  make_spectra (spectra);
+  SdRegularizer reg = sd_regularizer_default (SD_REG_SPECTRAL_FILTER);
+  g_assert_cmpfloat (reg.param, ==, 40.0f);
+  g_assert_cmpint (reg.every, ==, 1);
+  reg.param = 20.0f;
+  reg.spectra = spectra;
+  float x[TT], y[TT], e[TT], change;
+  double q[TT / 2 + 1];
+  fill_random (x, TT, 61, 1.0);
+
+  /* on the sequence: the default target is the mean of all classes */
+  SdObjective o = sd_objective_centered (0);
+  target_spectrum (spectra, &o, FALSE, 3, q);
+  apply_one (m, reg, x, TT, y, &change);
+  wiener_by_hand (x, q, 20.0, e);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (y[t], e[t], 1e-5);
+  g_assert_cmpfloat_with_epsilon (change, rms_diff (x, y, TT), 1e-6);
+  /* a component where the spectrum is high passes, one where it is low
+   * is removed: bin 7 (q at the peak of the mean) vs 16 (Nyquist, q ~ 5e-4
+   * of the peak) */
+  float s7[TT], s16[TT];
+  for (int t = 0; t < TT; t++) {
+    s7[t] = (float) cos (2.0 * G_PI * 7 * t / TT);
+    s16[t] = (float) cos (G_PI * t);
+  }
+  apply_one (m, reg, s7, TT, y, NULL);
+  g_assert_cmpfloat (rms_diff (y, s7, TT), <, 0.05);
+  apply_one (m, reg, s16, TT, y, NULL);
+  double r16 = 0.0;
+  for (int t = 0; t < TT; t++)
+    r16 += y[t] * y[t] / TT;
+  g_assert_cmpfloat (sqrt (r16), <, 0.1);
+
+  /* on the gradient, with the dream's own class: x1 = x0 + H (g) */
+  SdDreamConfig c;
+  one_step_config (&c, m);
+  o = sd_objective_centered (2);
+  SdDreamSpec spec = series_spec (o, x);
+  float g[TT], hg[TT];
+  engine_gradient (m, &c, &spec, 1, g);
+  reg.apply_to = SD_APPLY_GRADIENT;
+  reg.param2 = 1.0f;
+  sd_dream_config_add (&c, reg);
+  engine_gradient (m, &c, &spec, 1, hg);
+  target_spectrum (spectra, &o, TRUE, 3, q);
+  wiener_by_hand (g, q, 20.0, e);
+  double scale = 0.0;
+  for (int t = 0; t < TT; t++)
+    scale = MAX (scale, fabs (e[t]));
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (hg[t], e[t], 1e-4 * scale);
+}
+
+static void
+test_spectral_validation (void)
+{
+  g_autoptr (SdModel) m = test_model (2);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, TT, NULL);
+  float spectra[3 * (TT / 2 + 1)];
+  make_spectra (spectra);
+  struct
+  {
+    SdRegType type;
+    float param;
+    gboolean no_spectra, nan_row;
+    const char *message;
+  } cases[] = {
+    { SD_REG_SPECTRUM, 1e-4f, TRUE, FALSE, "spectrum): no class spectra" },
+    { SD_REG_SPECTRAL_FILTER, 40.0f, TRUE, FALSE,
+        "spectral-filter): no class spectra" },
+    { SD_REG_SPECTRUM, 0.0f, FALSE, FALSE, "floor 0 must be" },
+    { SD_REG_SPECTRAL_FILTER, NAN, FALSE, FALSE, "noise level nan dB" },
+    { SD_REG_SPECTRUM, 1e-4f, FALSE, TRUE, "no finite, non-negative value" },
+  };
+  for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
+    SdDreamConfig c;
+    sd_dream_config_init (&c, m);
+    c.length = TT;
+    c.steps = 2;
+    SdRegularizer r = sd_regularizer_default (cases[k].type);
+    r.param = cases[k].param;
+    r.param2 = 1.0f;
+    r.spectra = cases[k].no_spectra ? NULL : spectra;
+    spectra[TT / 2 + 1 + 4] = cases[k].nan_row ? NAN : 0.1f;
+    sd_dream_config_add (&c, r);
+    SdDreamSpec s = noise_spec (sd_objective_centered (1), 1);
+    SdDreamResult *res = NULL;
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_dreamer_run (d, &c, &s, 1, &res, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+    if (strstr (error->message, cases[k].message) == NULL)
+      g_error ("case %u: '%s' does not contain '%s'", k, error->message,
+          cases[k].message);
+    g_assert_null (res);
+  }
+}
+
+/* Keep-best never returns the initialisation: even when the first update
+ * lowers the objective, the result is entry 1. */
+static void
+test_keep_best_skips_init (void)
+{
+  g_autoptr (SdModel) m = confident_model (2);
+  float x0[TT];
+  fill_random (x0, TT, 77, 1.0);
+  /* an L2 penalty that halves x in one SGD step; the objective is the
+   * logit (of either sign) that is higher at x0 than at x0 / 2 */
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 1, TT, SD_MODE_EVAL, NULL);
+  float half[TT];
+  for (int t = 0; t < TT; t++)
+    half[t] = 0.5f * x0[t];
+  float z0[2], z1[2];
+  memcpy (z0, sd_model_forward (m, ws, x0, 1, TT), sizeof z0);
+  memcpy (z1, sd_model_forward (m, ws, half, 1, TT), sizeof z1);
+  SdObjective o = sd_objective_centered (0);
+  o.terms[0].weight = z0[0] > z1[0] ? 1e-6f : -1e-6f;
+  SdDreamConfig c;
+  one_step_config (&c, m);
+  c.keep_best = TRUE;
+  SdRegularizer l2 = sd_regularizer_default (SD_REG_L2);
+  l2.weight = (float) TT / 4.0f; /* x1 = x0 - 2 w x0 / T = x0 / 2 */
+  sd_dream_config_add (&c, l2);
+  SdDreamSpec spec = series_spec (o, x0);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, TT, NULL);
+  g_autoptr (SdDreamResult) r = NULL;
+  g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &r, NULL));
+  g_assert_cmpfloat (r->trace.objective[0], >, r->trace.objective[1]);
+  g_assert_cmpint (r->best_step, ==, 1);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (r->sequence[t], half[t], 1e-5);
+}
+
 /* ---- the real FordA classifier ---- */
 
 static char *
@@ -1689,6 +2119,63 @@ test_forda_border (void)
         r[i]->probabilities[0], r[i]->steps);
     g_assert_true (r[i]->converged);
     g_assert_cmpfloat (fabsf (r[i]->probabilities[0] - 0.5f), <=, 0.01f);
+    sd_dream_result_free (r[i]);
+  }
+}
+
+/* The recommended setting's centered dreams transfer: with the spectral
+ * filter of the FordA training spectrum, a class-1 and a class -1 dream of
+ * resnet-small reach p >= 0.99 and the independently trained fcn-small
+ * (never used in the dreaming) assigns each to its class
+ * (docs/forda-report.md measures 20 seeds per class). */
+static void
+test_forda_transfer (void)
+{
+  g_autoptr (SdModel) m = load_forda ();
+  if (m == NULL)
+    return;
+  g_autofree char *mpath = forda_model_path ();
+  g_autofree char *dir = g_path_get_dirname (mpath);
+  g_autofree char *fcn_path
+      = g_build_filename (dir, "forda-fcn-small.safetensors", NULL);
+  const char *data = g_getenv ("SEQDREAM_DATA");
+  g_autofree char *train_path = g_build_filename (
+      data ? data : "../shared/data", "forda", "FordA_TEST_partial.tsv", NULL);
+  if (!g_file_test (fcn_path, G_FILE_TEST_EXISTS)
+      || !g_file_test (train_path, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("the FordA fcn-small model or the FordA training data is "
+                 "absent (SEQDREAM_DATA)");
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) fcn = sd_model_load (fcn_path, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdDataset) train
+      = sd_dataset_load_ucr (train_path, sd_model_get_labels (m), &error);
+  g_assert_no_error (error);
+
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  const int T = c.length, nb = sd_dream_spectrum_bins (T);
+  g_autofree float *spectra = g_new (float, 2 * nb);
+  g_assert_true (sd_dream_class_spectra (m, train, T, spectra, &error));
+  g_assert_no_error (error);
+  SdRegularizer f = sd_regularizer_default (SD_REG_SPECTRAL_FILTER);
+  f.spectra = spectra;
+  sd_dream_config_add (&c, f);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 2, T, NULL);
+  SdDreamSpec specs[2] = { noise_spec (sd_objective_centered (0), 1),
+    noise_spec (sd_objective_centered (1), 1) };
+  SdDreamResult *r[2];
+  g_assert_true (sd_dreamer_run (d, &c, specs, 2, r, &error));
+  g_assert_no_error (error);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (fcn, 1, T, SD_MODE_EVAL, NULL);
+  for (int i = 0; i < 2; i++) {
+    const float *z = sd_model_forward (fcn, ws, r[i]->sequence, 1, T);
+    g_test_message ("class %d: p %.4f, fcn-small logits %.2f %.2f", i,
+        r[i]->probability, z[0], z[1]);
+    g_assert_cmpfloat (r[i]->probability, >=, 0.99f);
+    g_assert_cmpint (z[1] > z[0], ==, i);
     sd_dream_result_free (r[i]);
   }
 }
@@ -1864,7 +2351,15 @@ main (int argc, char **argv)
   g_test_add_func ("/dream/znormalize", test_znormalize);
   g_test_add_func ("/dream/cancel", test_cancel);
   g_test_add_func ("/dream/noise-transform", test_noise_transform);
+  g_test_add_func ("/dream/power-spectrum", test_power_spectrum);
+  g_test_add_func ("/dream/class-spectra", test_class_spectra);
+  g_test_add_func (
+      "/dream/spectrum-penalty-gradient", test_spectrum_penalty_gradient);
+  g_test_add_func ("/dream/spectral-filter", test_spectral_filter);
+  g_test_add_func ("/dream/spectral-validation", test_spectral_validation);
+  g_test_add_func ("/dream/keep-best-skips-init", test_keep_best_skips_init);
   g_test_add_func ("/dream/forda-centered", test_forda_centered);
   g_test_add_func ("/dream/forda-border", test_forda_border);
+  g_test_add_func ("/dream/forda-transfer", test_forda_transfer);
   return g_test_run ();
 }

@@ -12,7 +12,7 @@ typedef struct
 {
   char *model_path, *class_label, *mode, *other, *init, *reference;
   char *second_path, *json_out, *csv_out, *plot_out, *optimizer, *preset;
-  char *clip, *scale;
+  char *clip, *scale, *objective;
   char **regs;
   int steps, batch, length, threads, jitter;
   gint64 seed;
@@ -27,7 +27,8 @@ dream_options_clear (DreamOptions *o)
 {
   char **strs[] = { &o->model_path, &o->class_label, &o->mode, &o->other,
     &o->init, &o->reference, &o->second_path, &o->json_out, &o->csv_out,
-    &o->plot_out, &o->optimizer, &o->preset, &o->clip, &o->scale };
+    &o->plot_out, &o->optimizer, &o->preset, &o->clip, &o->scale,
+    &o->objective };
   for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
     g_clear_pointer (strs[i], g_free);
   g_clear_pointer (&o->regs, g_strfreev);
@@ -67,7 +68,7 @@ parse_reg_spec (const char *spec, SdRegularizer *reg, GError **error)
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "--reg '%s': unknown regularizer '%s' (l1, l2, tv, tv2, exp-smooth, "
         "exp-smooth-zerophase, gaussian, clip, norm-bound, jitter, scale, "
-        "noise)",
+        "noise, spectrum, spectral-filter)",
         spec, parts[0]);
     return FALSE;
   }
@@ -149,19 +150,13 @@ add_preset (SdDreamConfig *c, const char *preset, GError **error)
         "unknown --preset '%s' (none, recommended)", preset);
     return FALSE;
   }
-  /* Measured on FordA (docs/forda-report.md): a Gaussian low-pass at every
-   * step keeps the dream in the band real series occupy, clipping keeps it
-   * in their range and jitter makes it robust to shifts; with smoothing at
-   * every step the ascent needs a larger step and more of them. */
-  SdRegularizer g = sd_regularizer_default (SD_REG_GAUSSIAN);
-  g.param = 1.0f;
-  g.every = 1;
-  SdRegularizer clip = sd_regularizer_default (SD_REG_CLIP);
-  SdRegularizer jit = sd_regularizer_default (SD_REG_JITTER);
-  c->lr = 0.2f;
-  c->steps = 1000;
-  return add_reg (c, g, error) && add_reg (c, clip, error)
-         && add_reg (c, jit, error);
+  /* Measured on FordA (docs/forda-report.md): the Wiener filter of the
+   * mean class spectrum of the --reference data (40 dB below its peak, at
+   * every step) keeps the dream in the band real series occupy and out of
+   * the stop band whose faint noise floor the classifiers read; its dreams
+   * are what an independently trained model also calls the class. The
+   * engine's defaults for the rest (Adam, lr 0.05, 500 steps). */
+  return add_reg (c, sd_regularizer_default (SD_REG_SPECTRAL_FILTER), error);
 }
 
 static gboolean
@@ -251,6 +246,44 @@ build_config (
     if (!parse_reg_spec (o->regs[i], &r, error) || !add_reg (c, r, error))
       return FALSE;
   }
+  return TRUE;
+}
+
+/* The spectrum and spectral-filter regularisers take the class mean
+ * spectra of the --reference data (the training series). */
+static gboolean
+attach_spectra (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
+    float **spectra, GError **error)
+{
+  gboolean needed = FALSE;
+  for (int k = 0; k < c->n_regs; k++)
+    needed |= c->regs[k].type == SD_REG_SPECTRUM
+              || c->regs[k].type == SD_REG_SPECTRAL_FILTER;
+  if (!needed)
+    return TRUE;
+  if (o->reference == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "the spectrum and spectral-filter regularizers%s need --reference "
+        "(real training series of the classes: their mean spectra are the "
+        "target)",
+        o->preset && strcmp (o->preset, "recommended") == 0
+            ? " (--preset recommended uses the spectral filter)"
+            : "");
+    return FALSE;
+  }
+  g_autoptr (SdDataset) ds
+      = sd_dataset_load_ucr (o->reference, sd_model_get_labels (model), error);
+  if (ds == NULL)
+    return FALSE;
+  int T = c->length > 0 ? c->length : (int) ds->length;
+  *spectra = g_new (float,
+      (gsize) sd_model_get_n_classes (model) * sd_dream_spectrum_bins (T));
+  if (!sd_dream_class_spectra (model, ds, T, *spectra, error))
+    return FALSE;
+  for (int k = 0; k < c->n_regs; k++)
+    if (c->regs[k].type == SD_REG_SPECTRUM
+        || c->regs[k].type == SD_REG_SPECTRAL_FILTER)
+      c->regs[k].spectra = *spectra;
   return TRUE;
 }
 
@@ -402,7 +435,8 @@ add_metric (JsonBuilder *b, const char *name, double v)
 static void
 build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
     const SdDreamConfig *c, const SdDreamSpec *spec, const char *mode,
-    const SdDreamResult *r, const SdDreamMetrics *m, SdModel *second)
+    const SdDreamResult *r, const SdDreamMetrics *m, SdModel *second,
+    int init_row)
 {
   const char *const *labels = sd_model_get_labels (model);
   const SdObjectiveTerm *t = &spec->objective.terms[0];
@@ -423,6 +457,11 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
   }
   json_builder_set_member_name (b, "seed");
   json_builder_add_int_value (b, (gint64) spec->seed);
+  if (init_row >= 0) {
+    /* --init sample: the row of the real series the dream started from */
+    json_builder_set_member_name (b, "init_row");
+    json_builder_add_int_value (b, init_row);
+  }
   json_builder_set_member_name (b, "length");
   json_builder_add_int_value (b, r->length);
   json_builder_set_member_name (b, "sample_rate");
@@ -573,9 +612,14 @@ sd_cmd_dream (int argc, char **argv)
         "Return the last sequence rather than the best seen", NULL },
     { "diversity", 0, 0, G_OPTION_ARG_DOUBLE, &o.diversity,
         "Weight of the batch diversity term (default 0)", "W" },
+    { "objective", 0, 0, G_OPTION_ARG_STRING, &o.objective,
+        "Centered: logit (default, the raw class score), probability or "
+        "log-probability (both saturate)",
+        "NAME" },
     { "preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
-        "none (default) or recommended: Gaussian sigma 1 every step, clip "
-        "to the training range, jitter 8, lr 0.2, 1000 steps "
+        "none (default) or recommended: the spectral filter (the Wiener "
+        "filter of the --reference data's mean spectrum, 40 dB, every step; "
+        "needs --reference), Adam lr 0.05, 500 steps "
         "(docs/forda-report.md); other options add to or override it",
         "NAME" },
     { "l1", 0, 0, G_OPTION_ARG_DOUBLE, &o.l1, "L1 penalty weight", "W" },
@@ -604,10 +648,16 @@ sd_cmd_dream (int argc, char **argv)
         "Random amplitude factor in LO:HI before each step", "RANGE" },
     { "reg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.regs,
         "Any regularizer with its schedule, e.g. gaussian:param=2,every=5,"
-        "end=0.8 or l2:weight=0.1,apply=gradient (repeatable)",
+        "end=0.8 or l2:weight=0.1,apply=gradient (repeatable). "
+        "spectrum:weight=W,param=FLOOR (log-spectrum penalty) and "
+        "spectral-filter:param=DB (Wiener filter, DB below the peak) take "
+        "the mean spectrum of the --reference series (param2=1: of the "
+        "dreamed class only)",
         "SPEC" },
     { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o.reference,
-        "Real training data (UCR) for the quality metrics", "FILE" },
+        "Real training data (UCR) for the quality metrics and the spectral "
+        "regularizers",
+        "FILE" },
     { "second-model", 0, 0, G_OPTION_ARG_FILENAME, &o.second_path,
         "An independently trained model: does it agree with the dreamed "
         "class?",
@@ -666,6 +716,19 @@ sd_cmd_dream (int argc, char **argv)
   SdObjective objective;
   if (strcmp (mode, "centered") == 0) {
     objective = sd_objective_centered (cls);
+    if (o.objective == NULL || strcmp (o.objective, "logit") == 0)
+      ;
+    else if (strcmp (o.objective, "probability") == 0)
+      objective.terms[0].type = SD_OBJECTIVE_PROBABILITY;
+    else if (strcmp (o.objective, "log-probability") == 0)
+      objective.terms[0].type = SD_OBJECTIVE_LOG_PROBABILITY;
+    else {
+      fprintf (stderr,
+          "seqdream dream: unknown --objective '%s' (logit, probability, "
+          "log-probability)\n",
+          o.objective);
+      return 2;
+    }
   } else if (strcmp (mode, "border") == 0) {
     int other = -1;
     if (o.other)
@@ -690,6 +753,9 @@ sd_cmd_dream (int argc, char **argv)
 
   SdDreamConfig config;
   if (!build_config (&o, model, &config, &error))
+    return sd_cli_fail (error);
+  g_autofree float *spectra = NULL;
+  if (!attach_spectra (&o, model, &config, &spectra, &error))
     return sd_cli_fail (error);
   g_autofree float *init_series = NULL;
   SdInit init;
@@ -772,7 +838,8 @@ sd_cmd_dream (int argc, char **argv)
   }
   for (int i = 0; i < o.batch; i++)
     build_dream_json (b, &o, model, &config, &specs[i], mode, results[i],
-        metrics ? &metrics[i] : NULL, second);
+        metrics ? &metrics[i] : NULL, second,
+        sample_rows ? sample_rows[i] : -1);
   if (o.batch > 1) {
     json_builder_end_array (b);
     json_builder_end_object (b);

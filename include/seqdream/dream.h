@@ -8,8 +8,9 @@
  *          [+ diversity across the batch]
  *
  * with the regularisers that keep it realistic applied as loss terms (L1,
- * L2, total variation), as filters of the sequence or of its gradient
- * (exponential smoothing, Gaussian filtering) and as projections (value
+ * L2, total variation, distance to a class spectrum), as filters of the
+ * sequence or of its gradient (exponential smoothing, Gaussian filtering,
+ * the Wiener filter of a class spectrum) and as projections (value
  * clipping, norm bound). docs/dreaming.md gives every formula and default.
  *
  * Many dreams run as one batch through one forward and one backward per
@@ -18,6 +19,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <seqdream/data.h>
 #include <seqdream/model.h>
 
 G_BEGIN_DECLS
@@ -102,6 +104,18 @@ typedef enum
                                 * added before each forward (robustness
                                 * to noise, as expectation over
                                 * transformations) */
+  SD_REG_SPECTRUM,             /* penalty weight * mean over the T/2+1
+                                * frequency bins of (log (p_k + param) -
+                                * log (q_k + param))^2: p the dream's
+                                * normalised power spectrum, q the target
+                                * spectrum from `spectra` (param2 0: the
+                                * mean of all classes, 1: the dream's
+                                * class) */
+  SD_REG_SPECTRAL_FILTER,      /* filter: the Wiener filter of the target
+                                * spectrum q (as for SPECTRUM) in white
+                                * noise param dB below its peak: the DFT
+                                * of the sequence or gradient times
+                                * q_k / (q_k + 10^(-param/10) max q) */
 } SdRegType;
 
 typedef enum
@@ -119,6 +133,15 @@ typedef struct
   int every;           /* act every k-th step (>= 1) */
   float start, end;    /* active for steps in [start, end) * steps,
                         * 0 <= start < end <= 1 */
+  /* SPECTRUM, SPECTRAL_FILTER: (n_classes, T/2 + 1) normalised power
+   * spectra, one row per class of the model, from
+   * sd_dream_class_spectra for the dream length T. A dream's target is
+   * the mean of all rows (param2 = 0, the default), or with param2 = 1
+   * its class's row (a border dream: the mean of its two classes' rows;
+   * a dream without a class target keeps the mean of all). Not copied:
+   * it must outlive the run. A row with a NaN or negative value fails
+   * the run (SD_ERROR_INVALID_ARG). */
+  const float *spectra;
 } SdRegularizer;
 
 /* A regulariser of `type` with the defaults of docs/dreaming.md. */
@@ -127,6 +150,28 @@ const char *sd_reg_type_to_string (SdRegType type);
 gboolean sd_reg_type_from_string (const char *s, SdRegType *type);
 
 #define SD_DREAM_MAX_REGS 16
+
+/* Number of frequency bins of the spectra of a dream of length T:
+ * T/2 + 1. */
+int sd_dream_spectrum_bins (int T);
+
+/* The normalised power spectrum of x (T >= 2 samples) as the SPECTRUM
+ * regulariser sees it: mean removed, periodic Hann window, one-sided
+ * |DFT|^2 (bins 1..ceil(T/2)-1 doubled), divided by its sum.
+ * spectrum: sd_dream_spectrum_bins (T) values. FALSE (spectrum
+ * untouched) for a constant x. */
+gboolean sd_dream_power_spectrum (const float *x, int T, float *spectrum);
+
+/* The class mean spectra for SPECTRUM / SPECTRAL_FILTER: every series of
+ * data (labels mapped onto the model's, as sd_reference_new expects),
+ * normalised as the model normalises its input, cut into segments of T
+ * samples (hop T/2, the last segment ending at the series' end; one
+ * segment when the length is T), the mean of the segments' normalised
+ * power spectra per class. spectra: (n_classes, T/2 + 1); the rows of
+ * classes without series are NaN. SD_ERROR_INVALID_ARG when the series
+ * are shorter than T, T < 2 or data has more classes than the model. */
+gboolean sd_dream_class_spectra (const SdModel *model, const SdDataset *data,
+    int T, float *spectra, GError **error);
 
 /* ---- optimiser ---- */
 
