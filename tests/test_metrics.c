@@ -1,8 +1,9 @@
 /* Realism metrics of dreams: banded DTW against a naive reference, exact
  * early abandoning and pruned nearest-neighbour searches, reference
  * statistics of hand-made classes with known answers, spectra of sines and
- * white noise, the second model's verdict, argument checks, and the real
- * FordA data (from $SEQDREAM_DATA, skipped when absent).
+ * white noise, the second model's verdict, argument checks, the real
+ * FordA data (from $SEQDREAM_DATA, skipped when absent), and envelope
+ * spectra of synthetic bearing-defect and amplitude-modulated signals.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <seqdream/seqdream.h>
 
@@ -909,6 +910,285 @@ test_simd_variants (void)
   }
 }
 
+/* ---- envelope spectrum ---- */
+
+/* A bearing-defect signal: an impulse at every 1 / f_defect s (not on
+ * the sample grid) rings a resonance of f_res Hz decaying with tau s,
+ * plus white noise of sd noise (impulse amplitude 1). */
+static float *
+impulse_train (GRand *rng, guint n, double rate, double f_defect, double f_res,
+    double tau, double noise)
+{
+  float *x = g_new (float, n);
+  for (guint t = 0; t < n; t++) {
+    double u1 = g_rand_double_range (rng, 1e-12, 1.0);
+    double u2 = g_rand_double (rng);
+    x[t] = (float) (noise * sqrt (-2.0 * log (u1)) * cos (2.0 * G_PI * u2));
+  }
+  for (double t0 = 0.0; t0 < n / rate; t0 += 1.0 / f_defect)
+    for (guint t = (guint) ceil (t0 * rate); t < n; t++) {
+      double dt = t / rate - t0;
+      if (dt > 10.0 * tau)
+        break;
+      x[t] += (float) (exp (-dt / tau) * sin (2.0 * G_PI * f_res * dt));
+    }
+  return x;
+}
+
+static void
+test_envelope_impulse_train (void)
+{
+  const double rate = 48000.0, bpfi = 162.1, bpfo = 107.3;
+  g_autoptr (GRand) rng = g_rand_new_with_seed (5);
+  /* 0.2 s (5 Hz bins) and 1 s (1 Hz bins). */
+  const guint lengths[] = { 9600, 48000 };
+  for (gsize i = 0; i < G_N_ELEMENTS (lengths); i++) {
+    const guint n = lengths[i];
+    g_autofree float *x = impulse_train (rng, n, rate, bpfi, 3000.0, 5e-4, 0.2);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdEnvelopeSpectrum) s
+        = sd_envelope_spectrum (x, n, rate, 2000.0, 4000.0, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (s);
+    g_assert_cmpuint (s->n_bins, ==, n / 2 + 1);
+    g_assert_cmpfloat_with_epsilon (s->df, rate / n, 1e-12);
+    /* The ringing (about 970 units of energy a second) is in the band,
+     * the noise (1920) mostly not: a share of about 0.37. */
+    g_assert_cmpfloat (s->band_energy_share, >, 0.25);
+    g_assert_cmpfloat (s->band_energy_share, <, 0.5);
+    g_assert_cmpfloat (s->band_rms, >, 0.0);
+    g_assert_cmpfloat (s->envelope_mean, >, 0.0);
+
+    SdEnvelopePeak peak;
+    g_assert_true (sd_envelope_spectrum_peak (s, 20.0, 400.0, &peak, &error));
+    g_assert_no_error (error);
+    g_test_message ("n %u: dominant %.2f Hz (bin %.1f Hz), prominence %.1f", n,
+        peak.frequency, s->df, peak.prominence);
+    g_assert_cmpfloat (fabs (peak.frequency - bpfi), <=, s->df);
+    g_assert_cmpfloat (fabs (peak.frequency - bpfi), <=, 0.25 * s->df);
+    g_assert_cmpuint (peak.bin, ==, (guint) lround (bpfi / s->df));
+    g_assert_cmpfloat (peak.prominence, >, 10.0);
+    /* The defect frequency and its harmonics stand out, another fault's
+     * frequency does not. */
+    for (int h = 1; h <= 3; h++)
+      g_assert_cmpfloat (sd_envelope_spectrum_prominence (
+                             s, h * bpfi, 0.02 * h * bpfi, 20.0, 500.0),
+          >, 5.0);
+    g_assert_cmpfloat (
+        sd_envelope_spectrum_prominence (s, bpfo, 0.02 * bpfo, 20.0, 500.0), <,
+        3.0);
+    g_assert_cmpfloat (
+        sd_envelope_spectrum_median (s, 20.0, 500.0), <, peak.amplitude);
+
+    /* A band without the resonance sees only noise. */
+    g_autoptr (SdEnvelopeSpectrum) off
+        = sd_envelope_spectrum (x, n, rate, 12000.0, 20000.0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat (off->band_energy_share, <, 0.3);
+    g_assert_cmpfloat (
+        sd_envelope_spectrum_prominence (off, bpfi, 0.02 * bpfi, 20.0, 500.0),
+        <, 4.0);
+  }
+}
+
+/* An amplitude-modulated carrier c (1 + m cos (2 pi fm t)) cos (2 pi fc t):
+ * its envelope is c (1 + m cos), so the envelope spectrum has c m at fm. */
+static void
+test_envelope_am (void)
+{
+  const double rate = 48000.0, fc = 5000.0, c = 2.0, m = 0.5;
+  const guint n = 9600; /* 5 Hz bins */
+  g_autofree float *x = g_new (float, n);
+  const double fms[] = { 100.0, 137.3, 212.5 }; /* on a bin, off, half-way */
+  for (gsize i = 0; i < G_N_ELEMENTS (fms); i++) {
+    const double fm = fms[i];
+    for (guint t = 0; t < n; t++)
+      x[t] = (float) (c * (1.0 + m * cos (2.0 * G_PI * fm * t / rate))
+                      * cos (2.0 * G_PI * fc * t / rate + 0.3));
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdEnvelopeSpectrum) s
+        = sd_envelope_spectrum (x, n, rate, 4000.0, 6000.0, &error);
+    g_assert_no_error (error);
+    g_assert_cmpfloat_with_epsilon (s->envelope_mean, c, 5e-3 * c);
+    g_assert_cmpfloat_with_epsilon (s->band_energy_share, 1.0, 1e-3);
+    g_assert_cmpfloat_with_epsilon (
+        s->band_rms, c * sqrt ((1.0 + 0.5 * m * m) / 2.0), 5e-3 * c);
+    SdEnvelopePeak peak;
+    g_assert_true (sd_envelope_spectrum_peak (s, 20.0, 400.0, &peak, &error));
+    g_assert_no_error (error);
+    g_test_message ("fm %.1f Hz: %.3f Hz, amplitude %.4f", fm, peak.frequency,
+        peak.amplitude);
+    g_assert_cmpfloat (fabs (peak.frequency - fm), <, 0.05 * s->df);
+    /* Hann scalloping is 15 % half-way between bins; the interpolated
+     * amplitude recovers it to a few per cent. */
+    g_assert_cmpfloat (fabs (peak.amplitude - c * m), <, 0.05 * c * m);
+    if (fm == 100.0) {
+      g_assert_cmpfloat_with_epsilon (s->amplitude[20], c * m, 1e-3);
+      g_assert_cmpfloat_with_epsilon (peak.amplitude, c * m, 1e-3);
+      /* The Hilbert envelope itself, and Parseval for the power. */
+      double ms = 0.0, mean = 0.0, total = 0.0;
+      for (guint t = 0; t < n; t++)
+        mean += x[t] / (double) n;
+      for (guint t = 0; t < n; t++) {
+        ms += (x[t] - mean) * (x[t] - mean) / n;
+        g_assert_cmpfloat_with_epsilon (s->envelope[t],
+            c * (1.0 + m * cos (2.0 * G_PI * fm * t / rate)), 1e-3 * c);
+      }
+      for (guint k = 0; k < s->n_bins; k++)
+        total += s->power[k];
+      g_assert_cmpfloat_with_epsilon (total, ms, 1e-4 * ms);
+      /* The power is at fc and fc +/- fm. */
+      g_assert_cmpfloat_with_epsilon (
+          s->power[1000], c * c / 2.0, 1e-3 * c * c);
+      g_assert_cmpfloat_with_epsilon (
+          s->power[980] + s->power[1020], c * c * m * m / 4.0, 1e-3 * c * c);
+    }
+    /* The band only holds the carrier and its sidebands: nothing else in
+     * the envelope. */
+    g_assert_cmpfloat (
+        sd_envelope_spectrum_median (s, 20.0, 400.0), <, 1e-3 * c * m);
+  }
+
+  /* A pure tone has a constant envelope: no peak to find. */
+  for (guint t = 0; t < n; t++)
+    x[t] = (float) cos (2.0 * G_PI * fc * t / rate);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdEnvelopeSpectrum) s
+      = sd_envelope_spectrum (x, n, rate, 4000.0, 6000.0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (s->amplitude[20], <, 1e-4);
+
+  /* A constant signal: nothing in any band. */
+  for (guint t = 0; t < n; t++)
+    x[t] = 3.0f;
+  g_autoptr (SdEnvelopeSpectrum) flat
+      = sd_envelope_spectrum (x, n, rate, 4000.0, 6000.0, &error);
+  g_assert_no_error (error);
+  g_assert_true (isnan (flat->band_energy_share));
+  SdEnvelopePeak peak;
+  g_assert_false (sd_envelope_spectrum_peak (flat, 20.0, 400.0, &peak, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "constant envelope"));
+  g_assert_true (
+      isnan (sd_envelope_spectrum_prominence (flat, 100.0, 5.0, 20.0, 400.0)));
+}
+
+#define ASSERT_ENVELOPE_FAILS(x, n, rate, lo, hi, code, text)                  \
+  G_STMT_START                                                                 \
+  {                                                                            \
+    g_autoptr (GError) e_ = NULL;                                              \
+    g_assert_null (sd_envelope_spectrum (x, n, rate, lo, hi, &e_));            \
+    g_assert_error (e_, SD_ERROR, code);                                       \
+    if (strstr (e_->message, text) == NULL)                                    \
+      g_error ("message '%s' lacks '%s'", e_->message, text);                  \
+  }                                                                            \
+  G_STMT_END
+
+static void
+test_envelope_invalid (void)
+{
+  const guint n = 480;
+  g_autofree float *x = g_new0 (float, n);
+  for (guint t = 0; t < n; t++)
+    x[t] = (float) sin (t * 0.7);
+  ASSERT_ENVELOPE_FAILS (
+      NULL, n, 48000.0, 100.0, 200.0, SD_ERROR_INVALID_ARG, "needs a signal");
+  ASSERT_ENVELOPE_FAILS (
+      x, 15, 48000.0, 100.0, 2000.0, SD_ERROR_INVALID_ARG, "too short");
+  ASSERT_ENVELOPE_FAILS (
+      x, 0, 48000.0, 100.0, 2000.0, SD_ERROR_INVALID_ARG, "too short");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 0.0, 100.0, 200.0, SD_ERROR_INVALID_ARG, "Sample rate");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, NAN, 100.0, 200.0, SD_ERROR_INVALID_ARG, "Sample rate");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, -48000.0, 100.0, 200.0, SD_ERROR_INVALID_ARG, "Sample rate");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, 2000.0, 1000.0, SD_ERROR_INVALID_ARG, "low < high");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, -5.0, 1000.0, SD_ERROR_INVALID_ARG, "0 <= low");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, 100.0, INFINITY, SD_ERROR_INVALID_ARG, "finite");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, 20000.0, 25000.0, SD_ERROR_INVALID_ARG, "Nyquist");
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 12000.0, 2000.0, 6001.0, SD_ERROR_INVALID_ARG, "Nyquist");
+  /* 100 Hz bins: 1010..1090 Hz holds none. */
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, 1010.0, 1090.0, SD_ERROR_INVALID_ARG, "no frequency bin");
+  x[17] = NAN;
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, 100.0, 2000.0, SD_ERROR_NONFINITE, "sample 17");
+  x[17] = INFINITY;
+  ASSERT_ENVELOPE_FAILS (
+      x, n, 48000.0, 100.0, 2000.0, SD_ERROR_NONFINITE, "sample 17");
+  x[17] = 0.0f;
+
+  /* Exactly the minimum length, and a band up to Nyquist, are fine. */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdEnvelopeSpectrum) tiny = sd_envelope_spectrum (
+      x, SD_ENVELOPE_MIN_SAMPLES, 48000.0, 0.0, 24000.0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (tiny->n_bins, ==, SD_ENVELOPE_MIN_SAMPLES / 2 + 1);
+  g_autoptr (SdEnvelopeSpectrum) s
+      = sd_envelope_spectrum (x, n, 48000.0, 1000.0, 24000.0, &error);
+  g_assert_no_error (error);
+
+  /* Peak ranges: too narrow, reversed, beyond the spectrum. */
+  SdEnvelopePeak peak;
+  const double bad[][2] = { { 100.0, 250.0 }, { 500.0, 100.0 },
+    { 30000.0, 40000.0 }, { NAN, 500.0 }, { 0.0, 150.0 } };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    g_assert_false (
+        sd_envelope_spectrum_peak (s, bad[i][0], bad[i][1], &peak, &e));
+    g_assert_error (e, SD_ERROR, SD_ERROR_INVALID_ARG);
+    g_assert_nonnull (strstr (e->message, "at least 3 bins"));
+  }
+  g_assert_true (sd_envelope_spectrum_peak (s, 100.0, 300.0, &peak, &error));
+  g_assert_no_error (error);
+  g_assert_true (isnan (sd_envelope_spectrum_median (s, 30000.0, 40000.0)));
+  g_assert_true (
+      isnan (sd_envelope_spectrum_prominence (s, -1.0, 5.0, 100.0, 2000.0)));
+  g_assert_true (
+      isnan (sd_envelope_spectrum_prominence (s, 30000.0, 5.0, 100.0, 2000.0)));
+  g_assert_true (
+      isnan (sd_envelope_spectrum_prominence (s, 500.0, -5.0, 100.0, 2000.0)));
+  g_assert_true (
+      isnan (sd_envelope_spectrum_prominence (s, 500.0, 5.0, 3e4, 4e4)));
+  sd_envelope_spectrum_free (NULL);
+}
+
+static gpointer
+envelope_thread (gpointer data)
+{
+  const float *x = data;
+  for (int i = 0; i < 20; i++) {
+    g_autoptr (SdEnvelopeSpectrum) s
+        = sd_envelope_spectrum (x, 4800, 48000.0, 2000.0, 4000.0, NULL);
+    SdEnvelopePeak peak;
+    if (s == NULL || !sd_envelope_spectrum_peak (s, 20.0, 400.0, &peak, NULL)
+        || fabs (peak.frequency - 162.1) > s->df)
+      return GINT_TO_POINTER (1);
+  }
+  return GINT_TO_POINTER (0);
+}
+
+/* Plans are made under the planner lock, so threads may share the
+ * function. */
+static void
+test_envelope_threads (void)
+{
+  g_autoptr (GRand) rng = g_rand_new_with_seed (9);
+  g_autofree float *x
+      = impulse_train (rng, 4800, 48000.0, 162.1, 3000.0, 5e-4, 0.1);
+  GThread *threads[4];
+  for (int i = 0; i < 4; i++)
+    threads[i] = g_thread_new ("envelope", envelope_thread, x);
+  for (int i = 0; i < 4; i++)
+    g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (threads[i])), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -932,5 +1212,10 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/invalid", test_invalid_arguments);
   g_test_add_func ("/metrics/threads", test_threads);
   g_test_add_func ("/metrics/forda", test_forda);
+  g_test_add_func (
+      "/metrics/envelope/impulse-train", test_envelope_impulse_train);
+  g_test_add_func ("/metrics/envelope/am", test_envelope_am);
+  g_test_add_func ("/metrics/envelope/invalid", test_envelope_invalid);
+  g_test_add_func ("/metrics/envelope/threads", test_envelope_threads);
   return g_test_run ();
 }

@@ -573,6 +573,59 @@ draw_line (cairo_t *cr, const Panel *pl, const SdPlotLine *ln)
   set_dash (cr, 0);
 }
 
+#define MARKER_LABEL_SIZE 10.5
+
+static gboolean
+marker_visible (const Panel *pl, const SdPlotMarker *m)
+{
+  return isfinite (m->x) && m->x >= pl->x_lo && m->x <= pl->x_hi;
+}
+
+static void
+draw_markers (cairo_t *cr, const Panel *pl)
+{
+  for (int i = 0; i < pl->p->n_markers; i++) {
+    const SdPlotMarker *m = &pl->p->markers[i];
+    if (!marker_visible (pl, m))
+      continue;
+    double x = crisp (map_x (pl, m->x));
+    cairo_set_source_rgb (cr, m->color.r, m->color.g, m->color.b);
+    cairo_set_line_width (cr, m->width > 0 ? m->width : 1.2);
+    set_dash (cr, m->dash);
+    cairo_move_to (cr, x, pl->plot_t);
+    cairo_line_to (cr, x, pl->plot_b);
+    cairo_stroke (cr);
+  }
+  set_dash (cr, 0);
+}
+
+/* The labels go over the data: upwards, right of the line's top, on a
+ * white ground. */
+static void
+draw_marker_labels (cairo_t *cr, const Panel *pl)
+{
+  set_font (cr, MARKER_LABEL_SIZE, FALSE);
+  for (int i = 0; i < pl->p->n_markers; i++) {
+    const SdPlotMarker *m = &pl->p->markers[i];
+    if (!marker_visible (pl, m) || m->label == NULL || m->label[0] == '\0')
+      continue;
+    g_autofree char *t
+        = fit_text (cr, m->label, 0.6 * (pl->plot_b - pl->plot_t));
+    double w = text_width (cr, t);
+    double x = crisp (map_x (pl, m->x)) + 2;
+    double y = pl->plot_t + 4 + w;
+    cairo_save (cr);
+    cairo_translate (cr, x, y);
+    cairo_rotate (cr, -G_PI / 2);
+    cairo_set_source_rgba (cr, 1, 1, 1, 0.85);
+    cairo_rectangle (cr, -2, 0, w + 4, MARKER_LABEL_SIZE + 2);
+    cairo_fill (cr);
+    cairo_set_source_rgb (cr, m->color.r, m->color.g, m->color.b);
+    show_text (cr, 0, 0.85 * MARKER_LABEL_SIZE, 0, t);
+    cairo_restore (cr);
+  }
+}
+
 static void
 draw_axes (cairo_t *cr, const Panel *pl)
 {
@@ -701,9 +754,11 @@ draw_panel (cairo_t *cr, const Panel *pl, gboolean first, double W)
   cairo_clip (cr);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_BUTT);
+  draw_markers (cr, pl);
   draw_band (cr, pl);
   for (int l = 0; l < pl->p->n_lines; l++)
     draw_line (cr, pl, &pl->p->lines[l]);
+  draw_marker_labels (cr, pl);
   cairo_restore (cr);
   draw_axes (cr, pl);
   draw_header (cr, pl, first, W);
@@ -766,6 +821,11 @@ check_panel (const SdPlotPanel *p, int i, GError **error)
           p->lines[l].n);
       return FALSE;
     }
+  if (p->n_markers < 0 || (p->n_markers > 0 && p->markers == NULL)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "panel %d: %d markers without data", i + 1, p->n_markers);
+    return FALSE;
+  }
   if (p->band && p->band->n > 0 && (!p->band->mean || !p->band->sd)) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "panel %d: a band without mean or sd", i + 1);

@@ -47,6 +47,19 @@ typedef struct
   const char *label; /* NULL: "class mean ± 1 sd (n = count)" */
 } SdPlotBand;
 
+/* A vertical line across the plot area at x (in the panel's x units:
+ * seconds with a sample rate), under the data lines, with its label
+ * written upwards beside its top. Markers outside the x range of the
+ * data are left out. */
+typedef struct
+{
+  double x;
+  const char *label; /* may be NULL */
+  SdPlotColor color;
+  double width; /* px, 0 = 1.2 */
+  double dash;  /* dash length in px, 0 = solid */
+} SdPlotMarker;
+
 typedef struct
 {
   const char *title;    /* bold, above the plot; may be NULL */
@@ -61,6 +74,8 @@ typedef struct
   const SdPlotBand *band; /* may be NULL */
   const SdPlotLine *lines;
   int n_lines;
+  const SdPlotMarker *markers; /* may be NULL */
+  int n_markers;
 } SdPlotPanel;
 
 typedef struct

@@ -11,6 +11,7 @@ int sd_cmd_predict (int argc, char **argv);
 int sd_cmd_info (int argc, char **argv);
 int sd_cmd_dream (int argc, char **argv);
 int sd_cmd_plot (int argc, char **argv);
+int sd_cmd_envelope (int argc, char **argv);
 
 /* Parse argv with a context named "seqdream SUB"; prints the error and
  * returns FALSE on failure. */

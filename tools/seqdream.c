@@ -21,6 +21,8 @@ static const Command commands[] = {
   { "info", sd_cmd_info, "architecture, parameters, labels, provenance" },
   { "dream", sd_cmd_dream, "dream a class prototype or a border sequence" },
   { "plot", sd_cmd_plot, "draw dreams (PNG/SVG) or their convergence" },
+  { "envelope", sd_cmd_envelope,
+      "envelope spectrum of dreams or recordings (bearing faults)" },
 };
 
 static void
