@@ -382,6 +382,8 @@ static GstFlowReturn gst_seq_dream_chain (
     GstPad *pad, GstObject *parent, GstBuffer *buffer);
 static gboolean gst_seq_dream_sink_event (
     GstPad *pad, GstObject *parent, GstEvent *event);
+static GstFlowReturn gst_seq_dream_sink_event_full (
+    GstPad *pad, GstObject *parent, GstEvent *event);
 static gboolean gst_seq_dream_sink_query (
     GstPad *pad, GstObject *parent, GstQuery *query);
 static gboolean gst_seq_dream_src_event (
@@ -555,8 +557,8 @@ gst_seq_dream_init (GstSeqDream *self)
   self->sinkpad = gst_pad_new_from_static_template (&sink_template, "sink");
   gst_pad_set_chain_function (
       self->sinkpad, GST_DEBUG_FUNCPTR (gst_seq_dream_chain));
-  gst_pad_set_event_function (
-      self->sinkpad, GST_DEBUG_FUNCPTR (gst_seq_dream_sink_event));
+  gst_pad_set_event_full_function (
+      self->sinkpad, GST_DEBUG_FUNCPTR (gst_seq_dream_sink_event_full));
   gst_pad_set_query_function (
       self->sinkpad, GST_DEBUG_FUNCPTR (gst_seq_dream_sink_query));
   gst_pad_set_iterate_internal_links_function (
@@ -2077,6 +2079,29 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     default:
       return gst_pad_event_default (pad, parent, event);
   }
+}
+
+/* A refused event becomes a flow return upstream. Going to READY, the
+ * source pads are deactivated before the sink pad (and dream_src between
+ * them), so an event that arrives in between (a segment right after a
+ * seek) finds src flushing: that is FLUSHING, as for a buffer; the default
+ * mapping of a refused event (GST_FLOW_ERROR) made upstream's next push
+ * fail and the source post "Internal data stream error" while stopping. */
+static GstFlowReturn
+gst_seq_dream_sink_event_full (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+  gboolean is_caps = GST_EVENT_TYPE (event) == GST_EVENT_CAPS;
+  gboolean flushing;
+
+  if (gst_seq_dream_sink_event (pad, parent, event))
+    return GST_FLOW_OK;
+  GST_OBJECT_LOCK (self->srcpad);
+  flushing = GST_PAD_IS_FLUSHING (self->srcpad);
+  GST_OBJECT_UNLOCK (self->srcpad);
+  if (flushing)
+    return GST_FLOW_FLUSHING;
+  return is_caps ? GST_FLOW_NOT_NEGOTIATED : GST_FLOW_ERROR;
 }
 
 /* ---- state ---- */
