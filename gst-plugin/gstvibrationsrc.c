@@ -34,27 +34,32 @@
  *   that appear in every recording and are not bearing kinematics: a line
  *   at 4144 Hz with sidebands at +-120 and +240 Hz (twice the 60 Hz mains;
  *   4025, 4264, 4384 Hz) and one at 8409 Hz, at the amplitudes of the
- *   recording of the fault type (097: 12, 60, 41, 20 and 21 mg, 63 % of its
+ *   recording of the fault type (097: 12, 60, 41, 20 and 21 mg, 59 % of its
  *   power; 109: up to 158 mg; 135 and 122: 2-21 mg).
- * - background(t): the broadband response of the rig, a white floor plus
- *   12 resonances (431 Hz to 19.7 kHz), each a two-pole resonator (below)
- *   driven by its own white Gaussian noise, fitted to the power spectrum of
- *   097 with its lines removed (2.1 dB rms error from 100 Hz to 21 kHz).
- *   `noise` is its standard deviation at 48 kHz (default 0.0457 g, the
- *   fitted value); the ball recording's background is lower (x0.05 in
- *   power: 122 has 3-10 dB less energy above 5 kHz than 097).
+ * - background(t): the broadband response of the rig, a white floor
+ *   (-104 dB re 1 g^2/Hz) plus 13 resonances (586 Hz to 19.7 kHz), each a
+ *   two-pole resonator (below) driven by its own white Gaussian noise,
+ *   fitted to the power spectrum of 097 with its lines removed (2.1 dB rms
+ *   error from 100 Hz to 21 kHz). `noise` is its standard deviation at
+ *   48 kHz (default 0.0453 g, the fitted value; the old default 0.065 g
+ *   stood in for the lines too). The ball recording's background is lower
+ *   (x0.073 in power: 122 has 3-10 dB less energy above 5 kHz than 097).
  * - fault(t): a train of impulses at the defect frequency, each ringing a
  *   sum of damped sinusoids h(t) = sum_m c_m exp (-t / tau_m)
  *   sin (2 pi f_m t), plus a random (white Gaussian) excitation of the same
- *   h. The terms of h (15 for the inner race, 11 for the outer race, 10 for
- *   the ball; 0.4-8.6 kHz, tau_m 0.1-10 ms) are fitted to the power
- *   spectrum of the recording above the background; their amplitudes are
- *   signed, so neighbouring terms also shape the flanks of a resonance and
- *   the rise of a ring-down. The resulting resonance (peak of the smoothed
- *   spectrum, -3 dB bandwidth B, ring-down 1 / (pi B)) is that of the
- *   recording: inner race 2.6 kHz, about 0.6 ms; outer race 3.4 kHz,
- *   1.2 ms; ball 2.9 kHz. The real inner and outer races ring at different
- *   modes of the structure, as here.
+ *   h. The terms of h (15 for the inner race, 0.6-8.2 kHz; 11 for the
+ *   outer race, 0.5-8.8 kHz; 10 for the ball, 1.0-4.1 kHz; tau_m
+ *   0.2-10 ms) are fitted to the power spectrum of the recording above the
+ *   background; their amplitudes are signed, so neighbouring terms also
+ *   shape the flanks of a resonance and the rise of a ring-down (they are
+ *   a fitted transfer function, not a modal analysis). The resulting
+ *   resonance (peak of the smoothed spectrum, -3 dB bandwidth B, ring-down
+ *   1 / (pi B)) is the recording's: inner race 2.58 kHz, 0.65 ms
+ *   (109: 2.63 kHz, 0.56 ms); outer race 3.38-3.42 kHz, 1.26 ms (135:
+ *   3.42 kHz, 1.22 ms); ball 2.91 kHz, 0.92 ms (122: 2.86 kHz, 1.01 ms).
+ *   The real inner and outer races ring at different modes of the
+ *   structure, and so do these. The previous single 3.5 kHz resonance with
+ *   a 0.4 ms time constant rang far too briefly.
  *   - Impulse amplitude: 1 + m1 cos (2 pi f_r t) + m2 cos (4 pi f_r t) +
  *     mc cos (2 pi FTF t), times 1 + s g (g standard normal clipped at
  *     +-2). The modulation depths are measured on the envelope peaks of the
@@ -62,14 +67,15 @@
  *     there is hardly a load zone; the envelope varies at 2 f_r), outer
  *     race 0.22 and 0.13 (the fixed defect feels the shaft's once- and
  *     twice-per-revolution load), ball mc = 0.07 (the cage carries the
- *     ball round); s = 0.10, 0.05, 0.10 keep the largest impulses within
- *     1.4-1.8 times the mean, as measured.
+ *     ball round); s = 0.10, 0.05, 0.10 (the modulation explains most of
+ *     the measured spread of the impulse envelopes: coefficient of
+ *     variation 0.27 in 109, 0.23 in 135; 0.25 and 0.21 here).
  *   - Interval: the mean period 1 / f_defect varying at random (slip,
  *     Gaussian, clipped at 3 sd) by 0.6 % for the outer race (measured: the
  *     impulse times of 135 agree with a constant period to 0.58 %) and 1 %
  *     for the inner race and the ball (not measurable in 109 and 122; 1-2 %
  *     is typical).
- *   - Share of the fault energy from the impulses: 77 % (inner race), 81 %
+ *   - Share of the fault energy from the impulses: 78 % (inner race), 83 %
  *     (outer race), 11 % (ball), chosen by bisection so that the kurtosis
  *     of the synthesis is the recording's (3.03, 3.74, 0.15); the random
  *     part stands for what varies from impact to impact (load path,

@@ -1,31 +1,39 @@
 #!/usr/bin/python3
 """Calibrates the vibrationsrc element (gst-plugin/gstvibrationsrc.c) to the
 CWRU bearing recordings and prints real and synthetic statistics side by
-side (the table of docs/vibrationsrc.md).
+side (the tables of docs/vibrationsrc.md).
 
     /usr/bin/python3 scripts/calibrate-vibrationsrc.py [--builddir build]
-        [--seconds 10] [--seeds 1,2,3] [--classify] [--rig-tones both]
+        [--seconds 10] [--seeds 1,2,3]                  statistics table
+        [--no-table] [--classify [--rig-tones both] [--severity 1,0.5]]
+    /usr/bin/python3 scripts/calibrate-vibrationsrc.py --probe --seeds 1
     /usr/bin/python3 scripts/calibrate-vibrationsrc.py --fit
 
-Without --fit: measures the four 0 HP 0.007 in. recordings (097 normal,
-109 IR007, 135 OR007, 122 B007) and the element's output for the same
-fault (BUILDDIR/gst-plugin, default properties, every seed), and prints
-one markdown row per signal. --classify adds the per-window class counts
-of the element's embedded default model (seqdream, window 1024, hop 512)
-over the synthetic signals; --rig-tones both also runs them with
-rig-tones=false.
+Default: measures the four 0 HP 0.007 in. recordings (097 normal, 109
+IR007, 135 OR007, 122 B007) and the element's output for the same fault
+(BUILDDIR/gst-plugin, default properties, every seed) and prints one
+markdown row per signal. --classify adds the per-window class counts of
+the element's embedded default model (seqdream, window 1024, hop 512) on
+the synthetic signals; --rig-tones both also runs them with
+rig-tones=false, --severity with other severities.
+
+--probe classifies altered versions (halved, lines notched, band-limited,
+...) of the recordings and of the synthesis (first seed) with
+BUILDDIR/tools/seqdream predict and models/cwru-resnet-small.safetensors:
+what the model keys on.
 
 --fit derives the calibration from the recordings and prints the tables
 of gstvibrationsrc.c: the rig lines, the background (white floor and
-noise-driven modes fitted to the power spectrum of 097 without its
+noise-driven resonators fitted to the power spectrum of 097 without its
 lines), per fault the impulse response (damped sinusoids fitted to the
-power spectrum of the recording above that background), the modulation
-of the impulse amplitudes (from the envelope peaks of the impulses), the
+power spectrum of the recording above that background), the modulation of
+the impulse amplitudes (from the envelope peaks of the impulses), the
 share of the fault energy from discrete impulses (bisection on the
 kurtosis) and the level (the RMS of the recording). The fits are
-deterministic (fixed starts and seeds); a numpy model of the element (the
-same sources, filters and random parts, not sample-identical) stands in
-for it while fitting. About 5 minutes on one core.
+deterministic (fixed starts and seeds, single-threaded BLAS); a numpy
+model of the element (the same sources, filters and random parts, not
+sample-identical) stands in for it while fitting. About 10 minutes on one
+core.
 
 numpy only (no scipy); gst-launch-1.0 for the element. The recordings are
 read from $SEQDREAM_DATA/cwru/wav (default ../shared/data).
@@ -275,7 +283,8 @@ FAULT_INIT = {
 # Measured on the impulses of the recordings (fit_modulation), rounded;
 # spread and jitter: see docs/vibrationsrc.md.
 SPREAD = {"inner-race": 0.10, "outer-race": 0.05, "ball": 0.10}
-TAU_MIN = float(os.environ.get("CALIBRATE_TAU_MIN", "0.2e-3"))
+# Shortest ring-down of a fitted term: shorter ones only cancel each other.
+TAU_MIN = 0.2e-3
 JITTER = {"inner-race": 0.010, "outer-race": 0.006, "ball": 0.010}
 
 
@@ -422,9 +431,6 @@ def set_level(C, fault, q, n=10 * FS):
     sr = np.sqrt((1 - q) * target / p_rnd)
     F["modes"] = [(f0, tau, c * si) for f0, tau, c in F["modes"]]
     F["random"] = sr / si
-    if os.environ.get("CALIBRATE_DEBUG"):
-        print(f"# set_level {fault} q {q:.3f}: background {pb:.5f} impulses {p_imp:.5f} "
-              f"random {p_rnd:.5f} target {target:.5f} -> {si:.4f} {sr:.4f}", file=sys.stderr)
 
 
 def fit_all(log):
