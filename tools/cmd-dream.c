@@ -423,16 +423,6 @@ add_array (JsonBuilder *b, const char *name, const float *v, int n)
 }
 
 static void
-add_metric (JsonBuilder *b, const char *name, double v)
-{
-  json_builder_set_member_name (b, name);
-  if (isfinite (v))
-    json_builder_add_double_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
 build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
     const SdDreamConfig *c, const SdDreamSpec *spec, const char *mode,
     const SdDreamResult *r, const SdDreamMetrics *m, SdModel *second,
@@ -472,9 +462,9 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
   json_builder_add_int_value (b, r->best_step);
   json_builder_set_member_name (b, "converged");
   json_builder_add_boolean_value (b, r->converged);
-  add_metric (b, "probability", r->probability);
-  add_metric (b, "logit_margin", r->logit_margin);
-  add_metric (b, "objective", r->objective);
+  sd_cli_json_add_double (b, "probability", r->probability);
+  sd_cli_json_add_double (b, "logit_margin", r->logit_margin);
+  sd_cli_json_add_double (b, "objective", r->objective);
   add_array (b, "logits", r->logits, K);
   add_array (b, "probabilities", r->probabilities, K);
   add_array (b, "sequence", r->sequence, r->length);
@@ -509,29 +499,30 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
 
   json_builder_set_member_name (b, "metrics");
   json_builder_begin_object (b);
-  add_metric (b, "probability", r->probability);
-  add_metric (b, "logit_margin", r->logit_margin);
+  sd_cli_json_add_double (b, "probability", r->probability);
+  sd_cli_json_add_double (b, "logit_margin", r->logit_margin);
   if (m != NULL) {
-    add_metric (b, "nn_euclidean", m->nn_euclidean);
-    add_metric (b, "nn_euclidean_ratio", m->nn_euclidean_ratio);
-    add_metric (b, "nn_dtw", m->nn_dtw);
-    add_metric (b, "nn_dtw_ratio", m->nn_dtw_ratio);
+    sd_cli_json_add_double (b, "nn_euclidean", m->nn_euclidean);
+    sd_cli_json_add_double (b, "nn_euclidean_ratio", m->nn_euclidean_ratio);
+    sd_cli_json_add_double (b, "nn_dtw", m->nn_dtw);
+    sd_cli_json_add_double (b, "nn_dtw_ratio", m->nn_dtw_ratio);
     if (m->nn_index >= 0) {
       json_builder_set_member_name (b, "nn_index");
       json_builder_add_int_value (b, m->nn_index);
     }
-    add_metric (b, "tv", m->tv);
-    add_metric (b, "tv_ratio", m->tv_ratio);
-    add_metric (b, "hf_energy", m->hf_energy);
-    add_metric (b, "hf_ratio", m->hf_ratio);
-    add_metric (b, "spectral_distance", m->spectral_distance);
+    sd_cli_json_add_double (b, "tv", m->tv);
+    sd_cli_json_add_double (b, "tv_ratio", m->tv_ratio);
+    sd_cli_json_add_double (b, "hf_energy", m->hf_energy);
+    sd_cli_json_add_double (b, "hf_ratio", m->hf_ratio);
+    sd_cli_json_add_double (b, "spectral_distance", m->spectral_distance);
     if (second != NULL && m->second_class >= 0) {
       json_builder_set_member_name (b, "second_model");
       json_builder_add_string_value (b, o->second_path);
       json_builder_set_member_name (b, "second_model_class");
       json_builder_add_string_value (
           b, sd_model_get_labels (second)[m->second_class]);
-      add_metric (b, "second_model_probability", m->second_probability);
+      sd_cli_json_add_double (
+          b, "second_model_probability", m->second_probability);
       json_builder_set_member_name (b, "second_model_agrees");
       json_builder_add_boolean_value (b, m->second_class == t->class_a);
     }

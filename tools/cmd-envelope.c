@@ -202,24 +202,9 @@ load_dreams (const char *path, GPtrArray *out, GError **error)
     return FALSE;
   }
   JsonNode *root = json_parser_get_root (parser);
-  JsonArray *list = NULL;
-  if (root && JSON_NODE_HOLDS_OBJECT (root)) {
-    JsonNode *dn
-        = json_object_get_member (json_node_get_object (root), "dreams");
-    if (dn && !JSON_NODE_HOLDS_ARRAY (dn)) {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-          "%s: \"dreams\" must be an array of dreams", path);
-      return FALSE;
-    }
-    if (dn)
-      list = json_node_get_array (dn);
-  } else if (root && JSON_NODE_HOLDS_ARRAY (root)) {
-    list = json_node_get_array (root);
-  } else {
-    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-        "%s: expected a dream object or {\"dreams\": [...]}", path);
+  JsonArray *list;
+  if (!sd_cli_dream_list (root, path, &list, error))
     return FALSE;
-  }
   if (list == NULL) {
     Series *s = read_dream (root, path, error);
     if (s == NULL)
@@ -474,16 +459,6 @@ analyse (Series *s, double band_lo, double band_hi, double range_lo,
 /* ---- output ---- */
 
 static void
-add_double (JsonBuilder *b, const char *name, double v)
-{
-  json_builder_set_member_name (b, name);
-  if (isfinite (v))
-    json_builder_add_double_value (b, v);
-  else
-    json_builder_add_null_value (b);
-}
-
-static void
 add_doubles (JsonBuilder *b, const char *name, const double *v, guint n)
 {
   json_builder_set_member_name (b, name);
@@ -515,14 +490,14 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
   json_builder_add_double_value (b, range_lo);
   json_builder_add_double_value (b, range_hi);
   json_builder_end_array (b);
-  add_double (b, "tolerance", o->tolerance);
+  sd_cli_json_add_double (b, "tolerance", o->tolerance);
   if (o->rpm > 0)
-    add_double (b, "rpm", o->rpm);
+    sd_cli_json_add_double (b, "rpm", o->rpm);
   json_builder_set_member_name (b, "markers");
   json_builder_begin_object (b);
   for (guint i = 0; i < families->len; i++) {
     const Family *f = &g_array_index (families, Family, i);
-    add_double (b, f->key, f->base * f->first_multiple);
+    sd_cli_json_add_double (b, f->key, f->base * f->first_multiple);
   }
   json_builder_end_object (b);
 
@@ -544,35 +519,35 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
       json_builder_add_int_value (b, s->seed);
     }
     if (isfinite (s->probability))
-      add_double (b, "probability", s->probability);
+      sd_cli_json_add_double (b, "probability", s->probability);
     json_builder_set_member_name (b, "offset");
     json_builder_add_int_value (b, s->offset);
     json_builder_set_member_name (b, "samples");
     json_builder_add_int_value (b, e->n);
-    add_double (b, "sample_rate", e->rate);
+    sd_cli_json_add_double (b, "sample_rate", e->rate);
     json_builder_set_member_name (b, "units");
     json_builder_add_string_value (b, s->data_units ? "data" : "normalised");
-    add_double (b, "band_lo", e->band_lo);
-    add_double (b, "band_hi", e->band_hi);
-    add_double (b, "mean", r->mean);
-    add_double (b, "rms", r->rms);
-    add_double (b, "kurtosis", r->kurtosis);
-    add_double (b, "band_rms", e->band_rms);
-    add_double (b, "band_energy_share", e->band_energy_share);
-    add_double (b, "envelope_mean", e->envelope_mean);
-    add_double (b, "spectral_centroid", r->centroid);
-    add_double (b, "spectral_peak", r->psd_peak);
+    sd_cli_json_add_double (b, "band_lo", e->band_lo);
+    sd_cli_json_add_double (b, "band_hi", e->band_hi);
+    sd_cli_json_add_double (b, "mean", r->mean);
+    sd_cli_json_add_double (b, "rms", r->rms);
+    sd_cli_json_add_double (b, "kurtosis", r->kurtosis);
+    sd_cli_json_add_double (b, "band_rms", e->band_rms);
+    sd_cli_json_add_double (b, "band_energy_share", e->band_energy_share);
+    sd_cli_json_add_double (b, "envelope_mean", e->envelope_mean);
+    sd_cli_json_add_double (b, "spectral_centroid", r->centroid);
+    sd_cli_json_add_double (b, "spectral_peak", r->psd_peak);
 
     json_builder_set_member_name (b, "dominant");
     json_builder_begin_object (b);
-    add_double (b, "frequency", r->peak.frequency);
-    add_double (b, "amplitude", r->peak.amplitude);
-    add_double (b, "prominence", r->peak.prominence);
+    sd_cli_json_add_double (b, "frequency", r->peak.frequency);
+    sd_cli_json_add_double (b, "amplitude", r->peak.amplitude);
+    sd_cli_json_add_double (b, "prominence", r->peak.prominence);
     if (r->nearest) {
       json_builder_set_member_name (b, "nearest");
       json_builder_add_string_value (b, r->nearest);
-      add_double (b, "nearest_frequency", r->nearest_hz);
-      add_double (b, "error_percent", r->nearest_error);
+      sd_cli_json_add_double (b, "nearest_frequency", r->nearest_hz);
+      sd_cli_json_add_double (b, "error_percent", r->nearest_error);
     }
     json_builder_end_object (b);
 
@@ -589,8 +564,8 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
         json_builder_begin_object (b);
         json_builder_set_member_name (b, "label");
         json_builder_add_string_value (b, label);
-        add_double (b, "frequency", hz);
-        add_double (b, "prominence",
+        sd_cli_json_add_double (b, "frequency", hz);
+        sd_cli_json_add_double (b, "prominence",
             sd_envelope_spectrum_prominence (
                 e, hz, MAX (o->tolerance * hz, 0.0), range_lo, range_hi));
         json_builder_end_object (b);
@@ -601,13 +576,13 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
 
     json_builder_set_member_name (b, "envelope_spectrum");
     json_builder_begin_object (b);
-    add_double (b, "df", e->df);
+    sd_cli_json_add_double (b, "df", e->df);
     guint n_env = MIN (e->n_bins, (guint) floor (range_hi / e->df) + 1);
     add_doubles (b, "amplitude", e->amplitude, n_env);
     json_builder_end_object (b);
     json_builder_set_member_name (b, "power_spectrum");
     json_builder_begin_object (b);
-    add_double (b, "df", r->psd_df);
+    sd_cli_json_add_double (b, "df", r->psd_df);
     add_doubles (b, "share", (const double *) r->psd->data, r->psd->len);
     json_builder_end_object (b);
     json_builder_end_object (b);

@@ -260,24 +260,9 @@ static gboolean
 dreams_from_node (
     JsonNode *root, const char *path, GPtrArray *dreams, GError **error)
 {
-  JsonArray *list = NULL;
-  if (root && JSON_NODE_HOLDS_OBJECT (root)) {
-    JsonNode *dn
-        = json_object_get_member (json_node_get_object (root), "dreams");
-    if (dn && !JSON_NODE_HOLDS_ARRAY (dn)) {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-          "%s: \"dreams\" must be an array of dreams", path);
-      return FALSE;
-    }
-    if (dn)
-      list = json_node_get_array (dn);
-  } else if (root && JSON_NODE_HOLDS_ARRAY (root)) {
-    list = json_node_get_array (root);
-  } else {
-    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-        "%s: expected a dream object or {\"dreams\": [...]}", path);
+  JsonArray *list;
+  if (!sd_cli_dream_list (root, path, &list, error))
     return FALSE;
-  }
   if (list == NULL) {
     Dream *d = read_dream (root, path, error);
     if (d == NULL)

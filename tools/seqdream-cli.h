@@ -21,6 +21,14 @@ int sd_cli_fail (GError *error);
 /* Apply --threads (0 = OpenBLAS default). */
 void sd_cli_set_threads (int threads);
 
+/* Member `name` = v, or null when v is not finite (JSON has no NaN/Inf). */
+void sd_cli_json_add_double (JsonBuilder *b, const char *name, double v);
+/* Dream JSON as `seqdream dream` writes it: one dream object (*list =
+ * NULL), {"dreams": [...]} or a bare array (*list = the array); else an
+ * error naming path. */
+gboolean sd_cli_dream_list (
+    JsonNode *root, const char *path, JsonArray **list, GError **error);
+
 /* Where the series come from: a UCR file, or WAV recordings (FILE=LABEL)
  * cut into windows of `window` samples every `hop`, split by time at
  * train_fraction of every recording. */

@@ -4,6 +4,7 @@
 
 #include <cblas.h>
 #include <locale.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,42 @@ sd_cli_parse (GOptionContext *ctx, int *argc, char ***argv)
     return FALSE;
   }
   return TRUE;
+}
+
+void
+sd_cli_json_add_double (JsonBuilder *b, const char *name, double v)
+{
+  json_builder_set_member_name (b, name);
+  if (isfinite (v))
+    json_builder_add_double_value (b, v);
+  else
+    json_builder_add_null_value (b);
+}
+
+gboolean
+sd_cli_dream_list (
+    JsonNode *root, const char *path, JsonArray **list, GError **error)
+{
+  *list = NULL;
+  if (root && JSON_NODE_HOLDS_OBJECT (root)) {
+    JsonNode *dn
+        = json_object_get_member (json_node_get_object (root), "dreams");
+    if (dn && !JSON_NODE_HOLDS_ARRAY (dn)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+          "%s: \"dreams\" must be an array of dreams", path);
+      return FALSE;
+    }
+    if (dn)
+      *list = json_node_get_array (dn);
+    return TRUE;
+  }
+  if (root && JSON_NODE_HOLDS_ARRAY (root)) {
+    *list = json_node_get_array (root);
+    return TRUE;
+  }
+  g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+      "%s: expected a dream object or {\"dreams\": [...]}", path);
+  return FALSE;
 }
 
 int
