@@ -1,9 +1,10 @@
 /* bench/pipeline_latency.c: timing of the seqdream element in a pipeline.
  *
- *   seqdream-pipeline-bench [REC.wav] [--dream-interval-ms N]
+ *   seqdream-pipeline-bench [REC.wav] [--dream-interval-ms N] [--model FILE]
  *
  * Runs  filesrc ! wavparse ! seqdream ! fakesink  as fast as possible with
- * a dream every N ms of stream time (default 1000) and reports
+ * a dream every N ms of stream time (default 1000), with the element's
+ * embedded default model or the model FILE, and reports
  * - the real-time factor (stream duration / wall time);
  * - how long each live buffer spends inside the element (pad probes on its
  *   sink and src pads, monotonic clock): median, 99th percentile and
@@ -135,23 +136,28 @@ int
 main (int argc, char **argv)
 {
   const char *rec = NULL;
+  const char *model = NULL;
   int interval_ms = 1000;
   gst_init (&argc, &argv);
   for (int i = 1; i < argc; i++) {
     if (g_strcmp0 (argv[i], "--dream-interval-ms") == 0 && i + 1 < argc)
       interval_ms = atoi (argv[++i]);
+    else if (g_strcmp0 (argv[i], "--model") == 0 && i + 1 < argc)
+      model = argv[++i];
     else
       rec = argv[i];
   }
   if (rec == NULL || interval_ms < 1) {
-    fprintf (stderr, "usage: %s REC.wav [--dream-interval-ms N]\n", argv[0]);
+    fprintf (stderr,
+        "usage: %s REC.wav [--dream-interval-ms N] [--model FILE]\n", argv[0]);
     return 2;
   }
   g_autofree char *desc = g_strdup_printf (
       "filesrc location=\"%s\" ! "
       "wavparse ! audioconvert ! seqdream name=sd dream-trigger=interval "
-      "dream-interval=%" G_GUINT64_FORMAT " ! fakesink",
-      rec, (guint64) interval_ms * GST_MSECOND);
+      "dream-interval=%" G_GUINT64_FORMAT "%s%s%s ! fakesink",
+      rec, (guint64) interval_ms * GST_MSECOND, model ? " model-file=\"" : "",
+      model ? model : "", model ? "\"" : "");
   GError *error = NULL;
   GstElement *pipeline = gst_parse_launch (desc, &error);
   if (pipeline == NULL) {

@@ -941,7 +941,7 @@ check_objective (
                 "%d's channels 0..%d",
               i, k, t->channel, t->layer, C - 1);
         if (t->type == SD_OBJECTIVE_NEURON) {
-          int L = t->layer < d->n_stages ? T : 1;
+          int L = sd_model_get_layer_length (d->model, t->layer, T);
           if (t->position < -L || t->position >= L)
             FAIL ("dream %d, objective term %d: position %d is outside "
                   "-%d..%d for layer %d",
@@ -1069,6 +1069,11 @@ check_config (const SdDreamer *d, const SdDreamConfig *c,
   if (T < 1 || T > d->max_T)
     FAIL ("dream length %d is outside 1..%d (the dreamer's maximum length)", T,
         d->max_T);
+  if (T < sd_model_get_min_length (d->model))
+    FAIL ("dream length %d is shorter than the %d samples '%s' needs (its "
+          "pooling divides the length by %d)",
+        T, sd_model_get_min_length (d->model),
+        sd_model_get_arch (d->model)->name, sd_model_get_min_length (d->model));
   if (c->steps < 1 || c->steps > MAX_STEPS)
     FAIL ("steps = %d must be in 1..%d", c->steps, MAX_STEPS);
   if ((guint) c->optimizer > SD_DREAM_OPT_NORMALIZED)

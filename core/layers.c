@@ -456,6 +456,50 @@ sd_gap_backward (float *dinp, const float *dout, int B, int C, int T)
   }
 }
 
+/* ---------------------------------------------------------------- avgpool */
+
+void
+sd_avgpool_forward (float *out, const float *inp, int B, int C, int T, int P)
+{
+  g_return_if_fail (out != NULL && inp != NULL);
+  g_return_if_fail (B > 0 && C > 0 && P > 0 && T >= P);
+  const int To = T / P;
+  const gsize rows = (gsize) B * C;
+  for (gsize r = 0; r < rows; r++) {
+    const float *x = inp + r * T;
+    float *o = out + r * To;
+    for (int j = 0; j < To; j++) {
+      const float *blk = x + (gsize) j * P;
+      float s = 0.0f;
+      for (int k = 0; k < P; k++)
+        s += blk[k];
+      o[j] = s / (float) P;
+    }
+  }
+}
+
+void
+sd_avgpool_backward (float *dinp, const float *dout, int B, int C, int T, int P)
+{
+  g_return_if_fail (dout != NULL);
+  g_return_if_fail (B > 0 && C > 0 && P > 0 && T >= P);
+  if (dinp == NULL)
+    return;
+  const int To = T / P;
+  const gsize rows = (gsize) B * C;
+  const float inv = 1.0f / (float) P;
+  for (gsize r = 0; r < rows; r++) {
+    float *dx = dinp + r * T;
+    const float *g = dout + r * To;
+    for (int j = 0; j < To; j++) {
+      const float v = g[j] * inv;
+      float *blk = dx + (gsize) j * P;
+      for (int k = 0; k < P; k++)
+        blk[k] += v;
+    }
+  }
+}
+
 /* ------------------------------------------------------------------ dense */
 
 /* inp (B,IN), weight (OUT,IN) -> out (B,OUT) = inp . W^T + bias. */

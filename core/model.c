@@ -24,6 +24,7 @@ typedef enum
   OP_ADD,
   OP_GAP,
   OP_DENSE,
+  OP_POOL, /* average pooling over time, kernel = stride = K */
 } OpType;
 
 typedef struct
@@ -36,6 +37,7 @@ typedef struct
 } Op;
 
 #define MAX_ACTS 128
+#define MAX_TOTAL_POOL 65536
 #define MAX_OPS 256
 
 struct _SdModel
@@ -59,6 +61,10 @@ struct _SdModel
   int n_ops;
   int n_acts;
   int act_channels[MAX_ACTS];  /* channels of each (B,C,T) activation */
+  int act_div[MAX_ACTS];       /* its length is T / act_div (pooling) */
+  int compile_div;             /* pooling so far, while compiling */
+  int min_length;              /* product of the pooling factors */
+  int receptive_field;         /* of the last stage, in input samples */
   gboolean conv_out[MAX_ACTS]; /* written by a conv, read only by its BN */
   int n_bn;
   int bn_channels_total;
@@ -147,6 +153,7 @@ new_act (SdModel *m, int channels)
 {
   g_assert (m->n_acts < MAX_ACTS);
   m->act_channels[m->n_acts] = channels;
+  m->act_div[m->n_acts] = m->compile_div;
   return m->n_acts++;
 }
 
@@ -205,8 +212,10 @@ static gboolean
 compile_arch (SdModel *m, GError **error)
 {
   const SdArch *a = &m->arch;
+  m->compile_div = 1;
   int cur = new_act (m, a->in_channels);
   int C = a->in_channels;
+  int rf = 1; /* receptive field and the stride of the current stage */
 
   if (a->n_stages < 1 || a->n_stages > SD_MAX_STAGES || a->n_classes < 2) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -216,9 +225,9 @@ compile_arch (SdModel *m, GError **error)
   }
   for (int i = 0; i < a->n_stages; i++) {
     const SdStage *s = &a->stages[i];
-    /* Every stage adds at most 4 + 2 n acts and 3 n + 4 ops. */
-    if (m->n_acts + 2 * SD_MAX_STAGE_CONVS + 6 > MAX_ACTS
-        || m->n_ops + 3 * SD_MAX_STAGE_CONVS + 6 > MAX_OPS) {
+    /* Every stage adds at most 5 + 2 n acts and 3 n + 5 ops. */
+    if (m->n_acts + 2 * SD_MAX_STAGE_CONVS + 7 > MAX_ACTS
+        || m->n_ops + 3 * SD_MAX_STAGE_CONVS + 7 > MAX_OPS) {
       g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
           "architecture '%s' is too deep", a->name);
       return FALSE;
@@ -252,8 +261,28 @@ compile_arch (SdModel *m, GError **error)
       cur = add->out;
       C = OC;
     }
+    for (int j = 0; j < s->n_convs; j++)
+      rf += (s->kernels[j] - 1) * m->compile_div;
+    if (s->pool > 1) {
+      if (m->compile_div > MAX_TOTAL_POOL / s->pool) {
+        g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+            "architecture '%s' pools by more than %d in total", a->name,
+            MAX_TOTAL_POOL);
+        return FALSE;
+      }
+      Op *pool = new_op (m, OP_POOL);
+      pool->in = cur;
+      pool->C = C;
+      pool->K = s->pool;
+      rf += (s->pool - 1) * m->compile_div;
+      m->compile_div *= s->pool;
+      pool->out = new_act (m, C);
+      cur = pool->out;
+    }
     m->stage_out[i] = cur;
   }
+  m->min_length = m->compile_div;
+  m->receptive_field = rf;
   m->feat_channels = C;
   Op *gap = new_op (m, OP_GAP);
   gap->in = cur;
@@ -462,6 +491,18 @@ sd_model_find_label (const SdModel *model, const char *label)
     if (g_strcmp0 (model->labels[i], label) == 0)
       return i;
   return -1;
+}
+
+int
+sd_model_get_min_length (const SdModel *model)
+{
+  return model->min_length;
+}
+
+int
+sd_model_get_receptive_field (const SdModel *model)
+{
+  return model->receptive_field;
 }
 
 guint
@@ -963,15 +1004,22 @@ sd_workspace_new (
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
   }
-  gsize BT = (gsize) max_batch * max_length;
+  if (max_length < m->min_length) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' needs series of at least %d samples (its pooling divides the "
+        "length by %d), not %d",
+        m->arch.name, m->min_length, m->min_length, max_length);
+    return NULL;
+  }
   gsize col = 0;
   gsize total = 0;
   for (int i = 0; i < m->n_ops; i++)
     if (m->ops[i].type == OP_CONV)
-      col = MAX (
-          col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K, max_length));
+      col = MAX (col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K,
+                          max_length / m->act_div[m->ops[i].in]));
   for (int i = 0; i < m->n_acts; i++)
-    total += 2 * BT * m->act_channels[i];
+    total += 2 * (gsize) max_batch * (max_length / m->act_div[i])
+             * m->act_channels[i];
   gsize feat = (gsize) max_batch * m->feat_channels;
   gsize extra = col + 2 * m->bn_channels_total + 2 * feat
                 + (gsize) max_batch * m->arch.n_classes;
@@ -998,10 +1046,12 @@ sd_workspace_new (
   }
   float *p = ws->mem;
   for (int i = 0; i < m->n_acts; i++) {
+    gsize n
+        = (gsize) max_batch * (max_length / m->act_div[i]) * m->act_channels[i];
     ws->act[i] = p;
-    p += BT * m->act_channels[i];
+    p += n;
     ws->dact[i] = p;
-    p += BT * m->act_channels[i];
+    p += n;
   }
   ws->col = p;
   p += col;
@@ -1063,21 +1113,29 @@ bn_relu_forward_eval (float *out, const float *inp, const float *gamma,
 }
 
 const float *
-sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
+sd_model_forward (
+    SdModel *m, SdWorkspace *ws, const float *x, int B, int length)
 {
   g_return_val_if_fail (ws->model == m, NULL);
   g_return_val_if_fail (B >= 1 && B <= ws->max_B, NULL);
-  g_return_val_if_fail (T >= 1 && T <= ws->max_T, NULL);
+  g_return_val_if_fail (length >= m->min_length && length <= ws->max_T, NULL);
   float *P = m->params;
   const float eps = m->arch.bn_eps;
   const gboolean train = ws->mode == SD_MODE_TRAIN;
 
   ws->B = B;
-  ws->T = T;
-  memcpy (ws->act[0], x, (gsize) B * T * sizeof (float));
+  ws->T = length;
+  memcpy (ws->act[0], x, (gsize) B * length * sizeof (float));
+  const int T0 = length;
   for (int i = 0; i < m->n_ops; i++) {
     const Op *op = &m->ops[i];
+    /* every op but pooling keeps the length of its input */
+    const int T = T0 / m->act_div[op->in];
     switch (op->type) {
+      case OP_POOL:
+        sd_avgpool_forward (
+            ws->act[op->out], ws->act[op->in], B, op->C, T, op->K);
+        break;
       case OP_CONV:
         sd_conv1d_forward (ws->act[op->out], ws->act[op->in], P + op->w, NULL,
             B, op->C, op->OC, T, op->K, ws->col);
@@ -1128,6 +1186,15 @@ sd_model_find_layer (const SdModel *model, const char *name)
   return -1;
 }
 
+int
+sd_model_get_layer_length (const SdModel *m, int layer, int length)
+{
+  g_return_val_if_fail (layer >= 0 && layer < m->arch.n_stages + 2, 0);
+  if (layer < m->arch.n_stages)
+    return length / m->act_div[m->stage_out[layer]];
+  return 1;
+}
+
 const float *
 sd_workspace_get_layer_output (
     const SdWorkspace *ws, int layer, int *channels, int *length)
@@ -1137,7 +1204,7 @@ sd_workspace_get_layer_output (
   g_return_val_if_fail (layer >= 0 && layer < n_stages + 2, NULL);
   if (layer < n_stages) {
     *channels = m->act_channels[m->stage_out[layer]];
-    *length = ws->T;
+    *length = ws->T / m->act_div[m->stage_out[layer]];
     return ws->act[m->stage_out[layer]];
   }
   *length = 1;
@@ -1188,7 +1255,7 @@ void
 sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
     const SdLayerGrad *extra, int n_extra, float *grads, float *dx)
 {
-  const int B = ws->B, T = ws->T;
+  const int B = ws->B, T0 = ws->T;
   const float *P = m->params;
   const float eps = m->arch.bn_eps;
   const gboolean train = ws->mode == SD_MODE_TRAIN;
@@ -1201,8 +1268,9 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
   const gboolean fast = !train && grads == NULL;
   for (int i = 0; i < m->n_acts; i++)
     if (!(fast && m->conv_out[i]))
-      memset (
-          ws->dact[i], 0, (gsize) B * T * m->act_channels[i] * sizeof (float));
+      memset (ws->dact[i], 0,
+          (gsize) B * (T0 / m->act_div[i]) * m->act_channels[i]
+              * sizeof (float));
   memset (ws->dpooled, 0, (gsize) B * m->feat_channels * sizeof (float));
   /* Injected gradients go in before the reverse walk: every consumer of an
    * activation accumulates into its gradient before its producer reads
@@ -1215,8 +1283,9 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
     float *dst;
     gsize n;
     if (layer < m->arch.n_stages) {
-      dst = ws->dact[m->stage_out[layer]];
-      n = (gsize) B * m->act_channels[m->stage_out[layer]] * T;
+      int a = m->stage_out[layer];
+      dst = ws->dact[a];
+      n = (gsize) B * m->act_channels[a] * (T0 / m->act_div[a]);
     } else if (layer == m->arch.n_stages) {
       dst = ws->dpooled;
       n = (gsize) B * m->feat_channels;
@@ -1238,9 +1307,13 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
 
   for (int i = m->n_ops - 1; i >= 0; i--) {
     const Op *op = &m->ops[i];
+    const int T = T0 / m->act_div[op->in];
     /* The input gradient of the first layer is only needed for dx. */
     float *din = (op->in == 0 && dx == NULL) ? NULL : ws->dact[op->in];
     switch (op->type) {
+      case OP_POOL:
+        sd_avgpool_backward (din, ws->dact[op->out], B, op->C, T, op->K);
+        break;
       case OP_DENSE:
         if (dlogits != NULL)
           sd_dense_backward (ws->dpooled, G (op->w), G (op->b), dlogits,
@@ -1291,5 +1364,5 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
   }
 #undef G
   if (dx != NULL)
-    memcpy (dx, ws->dact[0], (gsize) B * T * sizeof (float));
+    memcpy (dx, ws->dact[0], (gsize) B * T0 * sizeof (float));
 }

@@ -30,12 +30,16 @@ Stages, in order, followed by global average pooling over time and
   (1x1 conv without bias + bn) only when the stage's input channel count
   differs from cn.  Forward: ``h = x; for j: h = bn_j(conv_j(h))`` with a ReLU
   between (not after the last), ``out = relu(h + shortcut(x) or x)``.
+* any stage may carry ``"pool": P`` (P > 1): its output is then average
+  pooled over time with kernel = stride = P (``F.avg_pool1d``, floor), so
+  the model needs inputs of at least the product of the P.
 
 'same' padding for an even kernel K is asymmetric, as in PyTorch:
 left = (K-1)//2 zeros, right = K-1-left.
 
 Presets (``PRESETS``, ``preset_arch()``): resnet-small (residual 10/20/20,
-kernels 5,3,1), fcn (conv 128 k8, 256 k5, 128 k3), fcn-small (3 x conv 64 k3).
+kernels 5,3,1), fcn (conv 128 k8, 256 k5, 128 k3), fcn-small (3 x conv 64 k3),
+fcn-pool (conv 16 k7, 32 k5, 32 k5, 32 k5, 32 k5 with pooling 4, 4, 4, 2).
 
 Tensor names are the state_dict names, e.g. ``stages.0.convs.1.bn.weight``,
 ``stages.0.shortcut.conv.weight``, ``fc.bias``.  ``num_batches_tracked`` is
@@ -124,7 +128,16 @@ PRESETS = {
         {"type": "conv", "channels": [64], "kernels": [3]},
         {"type": "conv", "channels": [64], "kernels": [3]},
     ],
+    "fcn-pool": [
+        {"type": "conv", "channels": [16], "kernels": [7], "pool": 4},
+        {"type": "conv", "channels": [32], "kernels": [5], "pool": 4},
+        {"type": "conv", "channels": [32], "kernels": [5], "pool": 4},
+        {"type": "conv", "channels": [32], "kernels": [5], "pool": 2},
+        {"type": "conv", "channels": [32], "kernels": [5]},
+    ],
 }
+MAX_POOL = 1024
+MAX_TOTAL_POOL = 65536
 
 
 # --------------------------------------------------------------------------
@@ -132,7 +145,7 @@ PRESETS = {
 
 
 def preset_arch(name, num_classes, in_channels=1):
-    """The architecture dict of a preset ("resnet-small", "fcn", "fcn-small")."""
+    """The architecture dict of a preset (a key of PRESETS)."""
     if name not in PRESETS:
         raise ValueError("unknown preset %r (known: %s)" % (name, ", ".join(PRESETS)))
     return normalize_arch({
@@ -193,7 +206,19 @@ def normalize_arch(arch):
                                  % (i, MAX_STAGE_CONVS))
         else:
             raise ValueError("stages[%d]: unknown type %r" % (i, kind))
-        out["stages"].append({"type": kind, "channels": ch, "kernels": ks})
+        stage = {"type": kind, "channels": ch, "kernels": ks}
+        pool = s.get("pool", 1)
+        if isinstance(pool, bool) or not isinstance(pool, int) or not 1 <= pool <= MAX_POOL:
+            raise ValueError("stages[%d]: pool must be an integer from 1 to %d" % (i, MAX_POOL))
+        if pool > 1:
+            # written only when there is pooling, as the C library does
+            stage["pool"] = pool
+        out["stages"].append(stage)
+    total = 1
+    for s in out["stages"]:
+        total *= s.get("pool", 1)
+    if total > MAX_TOTAL_POOL:
+        raise ValueError("the stages pool by more than %d in total" % MAX_TOTAL_POOL)
     return out
 
 
@@ -218,20 +243,31 @@ class ConvBN(nn.Module):
         return self.bn(self.conv(x))
 
 
+def _pool(x, p):
+    """The optional average pooling that ends a stage ("pool": p)."""
+    return F.avg_pool1d(x, p) if p > 1 else x
+
+
 class ConvStage(ConvBN):
-    """{"type": "conv"}: relu(bn(conv(x)))."""
+    """{"type": "conv"}: relu(bn(conv(x))), then average pooling by
+    ``pool`` (kernel = stride = pool) when pool > 1."""
+
+    def __init__(self, in_ch, out_ch, kernel, eps=1e-5, momentum=0.1, pool=1):
+        super().__init__(in_ch, out_ch, kernel, eps, momentum)
+        self.pool = pool
 
     def forward(self, x):
-        return F.relu(self.bn(self.conv(x)))
+        return _pool(F.relu(self.bn(self.conv(x))), self.pool)
 
 
 class ResidualStage(nn.Module):
     """{"type": "residual"}: n x [conv -> bn] with ReLU between, plus the
     shortcut (identity, or 1x1 conv + bn when the channel count changes),
-    then ReLU."""
+    then ReLU, then average pooling by ``pool`` when pool > 1."""
 
-    def __init__(self, in_ch, channels, kernels, eps=1e-5, momentum=0.1):
+    def __init__(self, in_ch, channels, kernels, eps=1e-5, momentum=0.1, pool=1):
         super().__init__()
+        self.pool = pool
         convs = []
         c = in_ch
         for oc, k in zip(channels, kernels):
@@ -251,7 +287,7 @@ class ResidualStage(nn.Module):
             if j + 1 < n:
                 h = F.relu(h)
         s = self.shortcut(x) if self.shortcut is not None else x
-        return F.relu(h + s)
+        return _pool(F.relu(h + s), self.pool)
 
 
 class SeqDreamNet(nn.Module):
@@ -269,10 +305,13 @@ class SeqDreamNet(nn.Module):
         stages = []
         c = arch["in_channels"]
         for s in arch["stages"]:
+            pool = s.get("pool", 1)
             if s["type"] == "conv":
-                stages.append(ConvStage(c, s["channels"][0], s["kernels"][0], eps, mom))
+                stages.append(ConvStage(c, s["channels"][0], s["kernels"][0], eps, mom,
+                                        pool))
             else:
-                stages.append(ResidualStage(c, s["channels"], s["kernels"], eps, mom))
+                stages.append(ResidualStage(c, s["channels"], s["kernels"], eps, mom,
+                                            pool))
             c = s["channels"][-1]
         self.stages = nn.ModuleList(stages)
         self.fc = nn.Linear(c, arch["num_classes"])
@@ -318,6 +357,7 @@ def conv_macs(arch, T):
         if s["type"] == "residual" and c != s["channels"][-1]:
             total += s["channels"][-1] * c * T
         c = s["channels"][-1]
+        T //= s.get("pool", 1)  # pooling ends the stage
     return total
 
 

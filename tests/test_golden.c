@@ -12,7 +12,7 @@
 #define REL_TOL 1e-4
 
 static const char *golden_names[]
-    = { "resnet-small", "fcn-small", "fcn-tiny", "resnet-identity" };
+    = { "resnet-small", "fcn-small", "fcn-tiny", "resnet-identity", "pool" };
 
 static float *
 ref_tensor (SdSafetensors *st, const char *name, gsize expect_numel)

@@ -631,6 +631,63 @@ test_gap (void)
   g_rand_free (r);
 }
 
+/* ------------------------------------------------------------ avgpool */
+
+typedef struct
+{
+  int B, C, T, P;
+  float *x, *out, *R;
+} PoolCtx;
+
+static double
+pool_loss (gpointer p)
+{
+  PoolCtx *c = p;
+  sd_avgpool_forward (c->out, c->x, c->B, c->C, c->T, c->P);
+  return dot (c->out, c->R, (gsize) c->B * c->C * (c->T / c->P));
+}
+
+/* T = 11 with P = 1, 3 (a tail of 2 is dropped), 4 (tail 3), 11 (one
+ * block): values against a naive mean, the gradient by finite differences,
+ * zero gradient on the dropped tail, accumulation. */
+static void
+test_avgpool (void)
+{
+  static const int pools[] = { 1, 3, 4, 11 };
+  GRand *r = g_rand_new_with_seed (SEED + 12);
+  for (guint k = 0; k < G_N_ELEMENTS (pools); k++) {
+    PoolCtx c = { .B = 2, .C = 3, .T = 11, .P = pools[k] };
+    const int To = c.T / c.P;
+    const gsize n = (gsize) c.B * c.C * c.T, no = (gsize) c.B * c.C * To;
+    c.x = g_new (float, n), c.out = g_new (float, no), c.R = g_new (float, no);
+    fill_uniform (r, c.x, n, -1, 1);
+    fill_uniform (r, c.R, no, -1, 1);
+    pool_loss (&c);
+    for (gsize row = 0; row < (gsize) c.B * c.C; row++)
+      for (int j = 0; j < To; j++) {
+        double s = 0.0;
+        for (int q = 0; q < c.P; q++)
+          s += c.x[row * c.T + (gsize) j * c.P + q];
+        g_assert_cmpfloat_with_epsilon (c.out[row * To + j], s / c.P, 1e-6);
+      }
+    float *dx = g_new0 (float, n);
+    sd_avgpool_backward (dx, c.R, c.B, c.C, c.T, c.P);
+    check_fd ("avgpool dinp", pool_loss, &c, c.x, dx, n);
+    for (gsize row = 0; row < (gsize) c.B * c.C; row++)
+      for (int t = To * c.P; t < c.T; t++)
+        g_assert_cmpfloat (dx[row * c.T + t], ==, 0.0f);
+    /* accumulates: a second call doubles it */
+    float *dx2 = fdup (dx, n);
+    sd_avgpool_backward (dx2, c.R, c.B, c.C, c.T, c.P);
+    for (gsize i = 0; i < n; i++)
+      dx[i] *= 2;
+    assert_close ("avgpool accumulation", dx2, dx, n, 1e-6);
+    sd_avgpool_backward (NULL, c.R, c.B, c.C, c.T, c.P);
+    g_free (dx), g_free (dx2), g_free (c.x), g_free (c.out), g_free (c.R);
+  }
+  g_rand_free (r);
+}
+
 /* -------------------------------------------------------------- dense */
 
 typedef struct
@@ -959,6 +1016,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layers/relu", test_relu);
   g_test_add_func ("/layers/add", test_add);
   g_test_add_func ("/layers/gap", test_gap);
+  g_test_add_func ("/layers/avgpool", test_avgpool);
   g_test_add_func ("/layers/dense", test_dense);
   g_test_add_func ("/layers/softmax-ce/fd", test_softmax_ce_fd);
   g_test_add_func ("/layers/softmax-ce/values", test_softmax_values);

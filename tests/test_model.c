@@ -10,12 +10,26 @@
 static const char *const labels2[] = { "-1", "1", NULL };
 static const char *const labels3[] = { "a", "b", "c", NULL };
 
+/* A stage list with pooling (37 -> 18 -> 4 as the PyTorch golden case):
+ * "pooled" in new_model. */
+#define POOLED_ARCH                                                            \
+  "{\"name\":\"pooled\",\"num_classes\":%d,\"in_channels\":1,"                 \
+  "\"stages\":[{\"type\":\"conv\",\"channels\":[6],\"kernels\":[5],"           \
+  "\"pool\":2},{\"type\":\"residual\",\"channels\":[8,8],"                     \
+  "\"kernels\":[3,1],\"pool\":3},{\"type\":\"conv\",\"channels\":[5],"         \
+  "\"kernels\":[3]}]}"
+
+/* A preset, or "pooled" (POOLED_ARCH). */
 static SdModel *
 new_model (const char *preset, int K, guint64 seed)
 {
   SdArch arch;
   g_autoptr (GError) error = NULL;
-  g_assert_true (sd_arch_from_preset (preset, K, &arch, &error));
+  if (g_strcmp0 (preset, "pooled") == 0) {
+    g_autofree char *json = g_strdup_printf (POOLED_ARCH, K);
+    g_assert_true (sd_arch_from_json (json, &arch, &error));
+  } else
+    g_assert_true (sd_arch_from_preset (preset, K, &arch, &error));
   SdModel *m = sd_model_new (&arch, K == 2 ? labels2 : labels3, seed, &error);
   g_assert_no_error (error);
   return m;
@@ -65,6 +79,8 @@ test_presets_param_counts (void)
     { "fcn", 128 * 8 + 256 * 128 * 5 + 128 * 256 * 3 + 2 * (128 + 256 + 128)
                  + 128 * 2 + 2 },
     { "fcn-small", 64 * 3 + 2 * 64 * 64 * 3 + 2 * 3 * 64 + 64 * 2 + 2 },
+    { "fcn-pool", 16 * 7 + 32 * 16 * 5 + 3 * 32 * 32 * 5 + 2 * (16 + 4 * 32)
+                      + 32 * 2 + 2 },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr (SdModel) m = new_model (cases[i].name, 2, 1);
@@ -149,6 +165,15 @@ test_arch_json_rejects (void)
       "\"channels\":[999999],\"kernels\":[3]}]}",
         "outside" },
     { "{broken", "invalid JSON" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[4],\"kernels\":[3],\"pool\":0}]}",
+        "stage 0 'pool' must be an integer from 1 to 1024" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[4],\"kernels\":[3],\"pool\":4096}]}",
+        "'pool' must be an integer" },
+    { "{\"num_classes\":2,\"in_channels\":1,\"stages\":[{\"type\":\"conv\","
+      "\"channels\":[4],\"kernels\":[3],\"pool\":\"2\"}]}",
+        "'pool' must be an integer" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
     SdArch a;
@@ -173,6 +198,63 @@ tmp_path (const char *name)
   if (dir == NULL)
     dir = g_dir_make_tmp ("seqdream-model-XXXXXX", NULL);
   return g_build_filename (dir, name, NULL);
+}
+
+/* Pooling: the shortest accepted input, the receptive field, the lengths of
+ * the stage outputs, a clear error for too short a workspace, and a total
+ * pooling the compiler refuses. */
+static void
+test_pooling (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) res = new_model ("resnet-small", 2, 1);
+  g_assert_cmpint (sd_model_get_min_length (res), ==, 1);
+  g_assert_cmpint (sd_model_get_receptive_field (res), ==, 1 + 3 * (4 + 2));
+
+  g_autoptr (SdModel) m = new_model ("fcn-pool", 3, 2);
+  g_assert_cmpint (sd_model_get_min_length (m), ==, 128);
+  /* 7, then +3 (pool 4), +4*4, +3*4 (pool 4), +4*16, +3*16, +4*64,
+   * +1*64 (pool 2), +4*128 */
+  g_assert_cmpint (sd_model_get_receptive_field (m), ==,
+      7 + 3 + 16 + 12 + 64 + 48 + 256 + 64 + 512);
+  g_assert_null (sd_workspace_new (m, 1, 127, SD_MODE_EVAL, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "at least 128 samples"));
+  g_clear_error (&error);
+
+  g_autoptr (SdWorkspace) ws
+      = sd_workspace_new (m, 2, 1000, SD_MODE_EVAL, &error);
+  g_assert_no_error (error);
+  g_autofree float *x = g_new (float, 2 * 1000);
+  fill_random (x, 2 * 1000, 3);
+  const int lengths[] = { 128, 129, 511, 1000 };
+  for (gsize i = 0; i < G_N_ELEMENTS (lengths); i++) {
+    const float *l = sd_model_forward (m, ws, x, 2, lengths[i]);
+    for (int k = 0; k < 2 * 3; k++)
+      g_assert_true (isfinite (l[k]));
+    const int expect[] = { 4, 16, 64, 128, 128 };
+    for (int s = 0; s < 5; s++) {
+      int C, L;
+      g_assert_nonnull (sd_workspace_get_layer_output (ws, s, &C, &L));
+      g_assert_cmpint (L, ==, lengths[i] / expect[s]);
+    }
+  }
+
+  /* 16 stages pooling by 2 would shrink the length 65536 times: allowed;
+   * pooling by 4 each is refused when compiled. */
+  g_autoptr (GString) json
+      = g_string_new ("{\"num_classes\":2,\"in_channels\":1,\"stages\":[");
+  for (int i = 0; i < 16; i++)
+    g_string_append_printf (json,
+        "%s{\"type\":\"conv\",\"channels\":[2],\"kernels\":[1],"
+        "\"pool\":4}",
+        i ? "," : "");
+  g_string_append (json, "]}");
+  SdArch arch;
+  g_assert_true (sd_arch_from_json (json->str, &arch, &error));
+  g_assert_null (sd_model_new (&arch, labels2, 1, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "pools by more than 65536"));
 }
 
 static void
@@ -328,6 +410,8 @@ test_input_gradient (void)
   check_model_input_gradient ("resnet-small", SD_MODE_TRAIN);
   check_model_input_gradient ("fcn-small", SD_MODE_EVAL);
   check_model_input_gradient ("fcn-small", SD_MODE_TRAIN);
+  check_model_input_gradient ("pooled", SD_MODE_EVAL);
+  check_model_input_gradient ("pooled", SD_MODE_TRAIN);
 }
 
 /* Parameter gradients of the whole network against central differences
@@ -661,6 +745,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/arch-json-round-trip", test_arch_json_round_trip);
   g_test_add_func ("/model/arch-json-rejects", test_arch_json_rejects);
   g_test_add_func ("/model/arch-json-long-name", test_arch_json_long_name);
+  g_test_add_func ("/model/pooling", test_pooling);
   g_test_add_func ("/model/save-load-round-trip", test_save_load_round_trip);
   g_test_add_func (
       "/model/forward-lengths-and-batches", test_forward_lengths_and_batches);

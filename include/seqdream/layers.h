@@ -75,6 +75,16 @@ void sd_add_backward (float *da, float *db, const float *dout, gsize N);
 void sd_gap_forward (float *out, const float *inp, int B, int C, int T);
 void sd_gap_backward (float *dinp, const float *dout, int B, int C, int T);
 
+/* Average pooling over time with kernel = stride = P and no padding, as
+ * torch.nn.AvgPool1d(P): inp (B,C,T) -> out (B,C,T/P) (floor; the last
+ * T % P samples of each row are dropped). */
+void sd_avgpool_forward (
+    float *out, const float *inp, int B, int C, int T, int P);
+/* dinp (B,C,T) += dout / P spread over each pooled block; the dropped tail
+ * gets no gradient. */
+void sd_avgpool_backward (
+    float *dinp, const float *dout, int B, int C, int T, int P);
+
 /* Dense: inp (B,IN), weight (OUT,IN) as torch.nn.Linear, bias (OUT),
  * out (B,OUT). */
 void sd_dense_forward (float *out, const float *inp, const float *weight,

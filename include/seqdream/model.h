@@ -8,6 +8,10 @@
  *   residual  n x [conv1d -> batch norm], ReLU between them, the last
  *             output added to the shortcut (identity, or 1x1 conv + batch
  *             norm when the channel count changes), then ReLU.
+ * Any stage may end in average pooling over time (`pool` P > 1: kernel =
+ * stride = P, no padding, as torch.nn.AvgPool1d), which divides the length
+ * by P (floor); a model therefore needs inputs of at least
+ * sd_model_get_min_length () samples.
  *
  * Tensor names follow the PyTorch state_dict of the equivalent modules
  * (examples/export_pytorch.py), e.g. for stage i:
@@ -43,6 +47,7 @@ typedef struct
   int n_convs; /* 1 for SD_STAGE_CONV */
   int channels[SD_MAX_STAGE_CONVS];
   int kernels[SD_MAX_STAGE_CONVS];
+  int pool; /* average pooling after the stage; 0 or 1: none */
 } SdStage;
 
 typedef struct
@@ -56,7 +61,7 @@ typedef struct
   float bn_momentum; /* 0.1 as PyTorch */
 } SdArch;
 
-/* "resnet-small", "fcn", "fcn-small". */
+/* "resnet-small", "fcn", "fcn-small", "fcn-pool". */
 gboolean sd_arch_from_preset (
     const char *name, int n_classes, SdArch *arch, GError **error);
 /* The JSON form stored in model files (docs/model-format.md). */
@@ -115,6 +120,13 @@ int sd_model_get_n_classes (const SdModel *model);
 const char *const *sd_model_get_labels (const SdModel *model);
 /* -1 when the label is not one of the model's. */
 int sd_model_find_label (const SdModel *model, const char *label);
+
+/* The shortest input the model accepts: the product of its stages'
+ * pooling factors (1 without pooling). */
+int sd_model_get_min_length (const SdModel *model);
+/* Receptive field of one output position of the last stage, in input
+ * samples (before the global average pooling). */
+int sd_model_get_receptive_field (const SdModel *model);
 
 guint sd_model_get_train_length (const SdModel *model);
 void sd_model_set_train_length (SdModel *model, guint length);
@@ -179,6 +191,10 @@ void sd_model_backward (SdModel *model, SdWorkspace *ws, const float *dlogits,
 const char *const *sd_model_get_layer_names (const SdModel *model);
 /* Index into sd_model_get_layer_names, or -1. */
 int sd_model_find_layer (const SdModel *model, const char *name);
+
+/* The length of `layer`'s output for an input of `length` samples:
+ * length divided by the pooling before it (stages), 1 for "gap" and "fc". */
+int sd_model_get_layer_length (const SdModel *model, int layer, int length);
 
 /* The output of `layer` from the last forward: (B, C, T) for stages,
  * (B, C) for "gap" (T = 1), (B, K) for "fc" (T = 1). Owned by ws. */

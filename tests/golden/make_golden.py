@@ -109,6 +109,16 @@ CASES = {
             {"type": "residual", "channels": [6, 6, 6], "kernels": [5, 3, 1]},
             {"type": "residual", "channels": [6, 6, 6], "kernels": [3, 3, 1]},
         ]}, 4),
+    # Average pooling after a conv and after a residual stage; both drop a
+    # tail (37 -> 18 -> 4), so the dropped samples must get zero gradient.
+    "pool": ({
+        "name": "pool", "in_channels": 1, "num_classes": 3,
+        "bn_eps": 1e-5, "bn_momentum": 0.1,
+        "stages": [
+            {"type": "conv", "channels": [6], "kernels": [5], "pool": 2},
+            {"type": "residual", "channels": [8, 8], "kernels": [3, 1], "pool": 4},
+            {"type": "conv", "channels": [5], "kernels": [3]},
+        ]}, 5),
 }
 
 
