@@ -1313,6 +1313,26 @@ queue_gap_until (GstSeqDream *self, guint64 sample)
   queue_item (self, item, G_MAXUINT);
 }
 
+/* A GAP of zero duration at the start of the stream, queued before the
+ * first buffer goes out on src: with a window longer than the buffers no
+ * window completes before that push, and a sink on src blocks this thread
+ * in preroll until every sink has prerolled, including the one behind
+ * dream_src, which would otherwise wait for data forever. */
+static void
+queue_preroll_gap (GstSeqDream *self)
+{
+  Item *item;
+
+  if (GST_CLOCK_TIME_IS_VALID (self->gap_end)
+      || !GST_CLOCK_TIME_IS_VALID (self->base_ts))
+    return;
+  item = g_new0 (Item, 1);
+  item->type = ITEM_GAP;
+  item->start = item->end = self->base_ts;
+  self->gap_end = self->base_ts;
+  queue_item (self, item, G_MAXUINT);
+}
+
 static void
 structure_free0 (gpointer s)
 {
@@ -1394,6 +1414,7 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     post_results (self, &s, results);
   }
 
+  queue_preroll_gap (self);
   ret = gst_pad_push (self->srcpad, buffer);
   return gst_flow_combiner_update_pad_flow (
       self->flow_combiner, self->srcpad, ret);
@@ -1483,7 +1504,9 @@ worker_push_gap (GstSeqDream *self, Item *item)
 
   if (GST_CLOCK_TIME_IS_VALID (self->pushed_pos) && self->pushed_pos > start)
     start = self->pushed_pos;
-  if (item->end <= start)
+  /* empty: nothing to say, except the first (preroll) GAP */
+  if (item->end < start
+      || (item->end == start && GST_CLOCK_TIME_IS_VALID (self->pushed_pos)))
     return;
   if (!begin_push (self, item->generation))
     return;
