@@ -274,9 +274,10 @@ sd_cmd_info (int argc, char **argv)
       g_string_append_printf (s, "%s\"%s\"", k ? "," : "", ql);
     }
     g_string_append_printf (s,
-        "],\"train_length\":%u,\"sample_rate\":%g,"
-        "\"normalization\":\"%s\",\"provenance\":%s}",
-        sd_model_get_train_length (model), sd_model_get_sample_rate (model),
+        "],\"train_length\":%u,\"min_length\":%d,\"receptive_field\":%d,"
+        "\"sample_rate\":%g,\"normalization\":\"%s\",\"provenance\":%s}",
+        sd_model_get_train_length (model), sd_model_get_min_length (model),
+        sd_model_get_receptive_field (model), sd_model_get_sample_rate (model),
         sd_norm_mode_to_string (norm.mode), prov ? prov : "null");
     printf ("%s\n", s->str);
     return 0;
@@ -289,10 +290,18 @@ sd_cmd_info (int argc, char **argv)
         s->type == SD_STAGE_CONV ? "conv+bn+relu" : "residual");
     for (int j = 0; j < s->n_convs; j++)
       printf (" %dx k%d", s->channels[j], s->kernels[j]);
+    if (s->pool > 1)
+      printf (", average pooling /%d", s->pool);
     printf ("\n");
   }
   printf ("  head        global average pooling, dense -> %d classes\n",
       a->n_classes);
+  printf ("span          receptive field %d samples",
+      sd_model_get_receptive_field (model));
+  if (sd_model_get_sample_rate (model) > 0)
+    printf (" (%.3g ms)", 1e3 * sd_model_get_receptive_field (model)
+                              / sd_model_get_sample_rate (model));
+  printf (", shortest input %d samples\n", sd_model_get_min_length (model));
   printf ("parameters    %" G_GSIZE_FORMAT " trainable (%" G_GSIZE_FORMAT
           " floats with BN statistics)\n",
       sd_model_get_n_trainable (model), sd_model_get_n_params (model));
