@@ -130,50 +130,48 @@ hash_buffer (guint64 h, GstBuffer *buf)
 
 /* ---- the signal ---- */
 
-/* Shaft lines, a noise floor and, in most segments, trains of ringing
- * impulses (a bearing defect) of differing rate and strength; segment 7
- * is a loud broadband transient. The ring is followed by a copy of its
+/* One second of each of 8 machine states from the plugin's vibrationsrc
+ * (bearing vibration calibrated to the CWRU recordings, docs/vibrationsrc.md):
+ * healthy, and each fault type at differing severities, so the scored
+ * class changes along the stream. The ring is followed by a copy of its
  * first MAX_BUFFER samples, so any buffer is one contiguous slice. */
 static gfloat *
 make_ring (void)
 {
-  const gdouble impulse_hz[RING_SEGMENTS]
-      = { 0, 107.3, 0, 162.1, 70.5, 107.3, 162.1, 0 };
-  const gdouble impulse_amp[RING_SEGMENTS]
-      = { 0, 1.0, 0, 1.0, 0.6, 3.0, 0.3, 0 };
-  const gdouble noise_amp[RING_SEGMENTS]
-      = { 0.06, 0.06, 0.3, 0.06, 0.06, 0.06, 0.06, 1.5 };
+  static const gchar *const states[RING_SEGMENTS]
+      = { "fault=none", "fault=outer-race", "fault=none severity=0",
+          "fault=inner-race", "fault=ball", "fault=outer-race severity=3",
+          "fault=inner-race severity=0.5", "fault=ball severity=2" };
   gfloat *ring = g_new (gfloat, RING_LEN + MAX_BUFFER);
-  GRand *r = g_rand_new_with_seed (2024);
-  gdouble y1 = 0.0, y2 = 0.0;
-  /* a resonator at 3.5 kHz ringing for ~2 ms */
-  const gdouble pole = exp (-1.0 / (0.0004 * RATE));
-  const gdouble a1 = 2.0 * pole * cos (2.0 * G_PI * 3500.0 / RATE);
-  const gdouble a2 = -pole * pole;
 
-  for (guint i = 0; i < RING_LEN; i++) {
-    guint seg = i / RATE;
-    gdouble t = (gdouble) i / RATE;
-    gdouble x = 0.03 * sin (2.0 * G_PI * 29.93 * t)
-                + 0.015 * sin (2.0 * G_PI * 59.87 * t + 1.0);
-    gdouble kick = 0.0;
+  for (guint k = 0; k < RING_SEGMENTS; k++) {
+    gchar *desc = g_strdup_printf ("vibrationsrc %s seed=%u rate=%d "
+                                   "samplesperbuffer=%d num-buffers=1 ! "
+                                   "appsink name=out sync=false",
+        states[k], k + 1, RATE, RATE);
+    GstElement *p = gst_parse_launch (desc, NULL);
+    GstElement *out;
+    GstSample *sample;
+    GstMapInfo map;
 
-    if (impulse_hz[seg] > 0.0) {
-      gdouble period = RATE / impulse_hz[seg];
-      if (fmod (i, period) < 1.0)
-        kick = impulse_amp[seg];
-    }
-    {
-      gdouble y = a1 * y1 + a2 * y2 + kick;
-      y2 = y1;
-      y1 = y;
-      x += 0.3 * y;
-    }
-    x += noise_amp[seg] * g_rand_double_range (r, -1.0, 1.0);
-    ring[i] = (gfloat) x;
+    fail_unless (p != NULL, "%s", desc);
+    out = gst_bin_get_by_name (GST_BIN (p), "out");
+    fail_unless (gst_element_set_state (p, GST_STATE_PLAYING)
+                 != GST_STATE_CHANGE_FAILURE);
+    g_signal_emit_by_name (out, "pull-sample", &sample);
+    fail_unless (sample != NULL, "%s: no sample", desc);
+    fail_unless (
+        gst_buffer_map (gst_sample_get_buffer (sample), &map, GST_MAP_READ));
+    fail_unless_equals_uint64 (map.size, RATE * sizeof (gfloat));
+    memcpy (ring + (gsize) k * RATE, map.data, map.size);
+    gst_buffer_unmap (gst_sample_get_buffer (sample), &map);
+    gst_sample_unref (sample);
+    gst_element_set_state (p, GST_STATE_NULL);
+    gst_object_unref (out);
+    gst_object_unref (p);
+    g_free (desc);
   }
   memcpy (ring + RING_LEN, ring, MAX_BUFFER * sizeof (gfloat));
-  g_rand_free (r);
   return ring;
 }
 
