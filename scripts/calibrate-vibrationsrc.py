@@ -13,7 +13,7 @@ Default: measures the four 0 HP 0.007 in. recordings (097 normal, 109
 IR007, 135 OR007, 122 B007) and the element's output for the same fault
 (BUILDDIR/gst-plugin, default properties, every seed) and prints one
 markdown row per signal. --classify adds the per-window class counts of
-the element's embedded default model (seqdream, window 1024, hop 512) on
+the element's embedded default model (seqdream, its default window and hop) on
 the synthetic signals; --rig-tones both also runs them with
 rig-tones=false, --severity with other severities.
 

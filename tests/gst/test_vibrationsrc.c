@@ -563,12 +563,12 @@ GST_START_TEST (test_levels)
 
 GST_END_TEST;
 
-#define CLASS_BUFFERS 117 /* 2.5 s: 117 windows of 1024 without overlap */
+#define CLASS_BUFFERS 117 /* 2.5 s of 1024-sample buffers */
 
-/* The embedded default model (models/cwru-resnet-small.safetensors, trained
+/* The embedded default model (models/cwru-fcn-pool.safetensors, trained
  * on the real recordings) gives every window of the calibrated synthetic
- * signals the right class, for every seed (docs/vibrationsrc.md; it relies
- * on the rig tones for normal and ball, which this does not test). */
+ * signals the right class, for every seed (docs/vibrationsrc.md). hop=1024:
+ * with the default model's 2048-sample window, 116 windows. */
 static void
 class_counts (const gchar *props, guint counts[4], guint *total)
 {
