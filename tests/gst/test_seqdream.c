@@ -1527,6 +1527,66 @@ GST_START_TEST (test_rate_change_and_new_stream)
 
 GST_END_TEST;
 
+/* A new stream with the caps of the previous one, after dream_src has sent
+ * them: dream_src must send the caps again after the new stream-start.
+ * (test_rate_change_and_new_stream failed about once in 200 runs when its
+ * dream thread happened to send the 2000 Hz caps before the new
+ * stream-start was stored; this makes that order certain.) */
+GST_START_TEST (test_new_stream_same_caps)
+{
+  GstBus *bus;
+  GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
+  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstEvent *ev;
+  const gchar *id;
+  GstCaps *caps;
+  gint rate = 0;
+
+  /* stream-start, caps, segment; wait until dream_src has sent them. */
+  gst_harness_set_src_caps (h, f32_caps (2000));
+  do {
+    ev = gst_harness_pull_event (h2);
+    fail_unless (ev != NULL);
+    fail_if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+      break;
+    gst_event_unref (ev);
+  } while (TRUE);
+  gst_event_unref (ev);
+
+  fail_unless (gst_harness_push_event (
+      h, gst_event_new_stream_start ("another-stream")));
+  fail_unless (gst_harness_push_event (h, f32_caps_event (2000)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ev = gst_harness_pull_event (h2);
+  fail_unless (ev != NULL);
+  fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_STREAM_START);
+  gst_event_parse_stream_start (ev, &id);
+  fail_unless_equals_string (id, "another-stream/dream");
+  gst_event_unref (ev);
+  ev = gst_harness_pull_event (h2);
+  fail_unless (ev != NULL);
+  fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_CAPS);
+  gst_event_parse_caps (ev, &caps);
+  gst_structure_get_int (gst_caps_get_structure (caps, 0), "rate", &rate);
+  fail_unless_equals_int (rate, 2000);
+  gst_event_unref (ev);
+  ev = gst_harness_pull_event (h2);
+  fail_unless (ev != NULL);
+  fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_EOS);
+  gst_event_unref (ev);
+
+  gst_harness_teardown (h2);
+  gst_harness_teardown (h);
+  gst_element_set_bus (el, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (el);
+}
+
+GST_END_TEST;
+
 /* ---- state changes with dreams in flight ---- */
 
 /* 200 PLAYING -> NULL/READY/PAUSED cycles, every fourth with a flushing
@@ -1620,6 +1680,7 @@ seqdream_suite (void)
   tcase_add_test (tc, test_dream_queue_drops_oldest);
   tcase_add_test (tc, test_flush_restarts);
   tcase_add_test (tc, test_rate_change_and_new_stream);
+  tcase_add_test (tc, test_new_stream_same_caps);
   {
     /* 200 cycles take a few seconds, several times that under ASan. */
     TCase *tc_states = tcase_create ("state-changes");
