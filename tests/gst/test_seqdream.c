@@ -6,6 +6,11 @@
  * "c0"/"c1", training length 37, no normalisation); scores are checked
  * against libseqdream's forward pass on the same windows.
  *
+ * Environment (scripts/valgrind-gst sets both): SEQDREAM_STATE_CYCLES
+ * (cycles of test_state_changes_with_dreams, default 200) and
+ * SEQDREAM_TIMEOUT_SCALE (a whole factor for its 10 s state-change
+ * timeouts, default 1).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/audio/audio.h>
 #include <gst/check/gstcheck.h>
@@ -35,6 +40,19 @@ teardown_paths (void)
 }
 
 /* ---- helpers ---- */
+
+static guint
+env_uint (const gchar *name, guint fallback)
+{
+  const gchar *v = g_getenv (name);
+  guint64 n;
+
+  if (v == NULL || *v == '\0')
+    return fallback;
+  fail_unless (g_ascii_string_to_unsigned (v, 10, 1, G_MAXUINT, &n, NULL),
+      "%s=%s is not a positive number", name, v);
+  return (guint) n;
+}
 
 /* A deterministic test signal: two sines and seeded noise. */
 static gfloat *
@@ -1589,11 +1607,26 @@ GST_END_TEST;
 
 /* ---- state changes with dreams in flight ---- */
 
-/* 200 PLAYING -> NULL/READY/PAUSED cycles, every fourth with a flushing
- * seek, each after 0-30 ms of streaming with dreams requested at every
- * window: dreams in progress are cancelled or dropped as stale. */
-#define N_STATE_CYCLES 200
+/* Waits for the state change; on failure the pipeline goes to NULL first,
+ * so that the process (CK_FORK=no under valgrind) can still exit. */
+static GstStateChangeReturn
+wait_state (GstElement *pipeline, GstClockTime timeout, gint64 *longest)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  GstStateChangeReturn ret
+      = gst_element_get_state (pipeline, NULL, NULL, timeout);
 
+  *longest = MAX (*longest, g_get_monotonic_time () - t0);
+  if (ret != GST_STATE_CHANGE_SUCCESS)
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+  return ret;
+}
+
+/* 200 PLAYING -> NULL/READY/PAUSED cycles (SEQDREAM_STATE_CYCLES), every
+ * fourth with a flushing seek, each after 0-30 ms of streaming with dreams
+ * requested at every window: dreams in progress are cancelled or dropped
+ * as stale. Each state change must complete within 10 s (times
+ * SEQDREAM_TIMEOUT_SCALE). */
 GST_START_TEST (test_state_changes_with_dreams)
 {
   gchar *desc = g_strdup_printf (
@@ -1609,9 +1642,13 @@ GST_START_TEST (test_state_changes_with_dreams)
   GstBus *bus = gst_element_get_bus (pipeline);
   guint dreams = 0;
   GRand *r = g_rand_new_with_seed (42);
+  const guint cycles = env_uint ("SEQDREAM_STATE_CYCLES", 200);
+  const GstClockTime timeout
+      = env_uint ("SEQDREAM_TIMEOUT_SCALE", 1) * 10 * GST_SECOND;
+  gint64 longest = 0;
 
   fail_unless (pipeline != NULL);
-  for (guint i = 0; i < N_STATE_CYCLES; i++) {
+  for (guint i = 0; i < cycles; i++) {
     const GstState down[]
         = { GST_STATE_NULL, GST_STATE_READY, GST_STATE_PAUSED };
     GstMessage *m;
@@ -1619,8 +1656,7 @@ GST_START_TEST (test_state_changes_with_dreams)
     fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
              == GST_STATE_CHANGE_FAILURE);
     fail_unless_equals_int (
-        gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND),
-        GST_STATE_CHANGE_SUCCESS);
+        wait_state (pipeline, timeout, &longest), GST_STATE_CHANGE_SUCCESS);
     g_usleep (g_rand_int_range (r, 0, 30000));
     if (i % 4 == 1)
       fail_unless (gst_element_seek_simple (pipeline, GST_FORMAT_TIME,
@@ -1628,8 +1664,7 @@ GST_START_TEST (test_state_changes_with_dreams)
     fail_if (gst_element_set_state (pipeline, down[i % 3])
              == GST_STATE_CHANGE_FAILURE);
     fail_unless_equals_int (
-        gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND),
-        GST_STATE_CHANGE_SUCCESS);
+        wait_state (pipeline, timeout, &longest), GST_STATE_CHANGE_SUCCESS);
 
     while ((m = gst_bus_pop (bus)) != NULL) {
       fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR);
@@ -1640,7 +1675,10 @@ GST_START_TEST (test_state_changes_with_dreams)
   }
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
-  fail_unless (dreams > 0, "no dream finished in %u runs", N_STATE_CYCLES);
+  fail_unless (dreams > 0, "no dream finished in %u runs", cycles);
+  g_print ("state changes: %u cycles, %u dreams finished, longest wait for "
+           "a state change %.2f s\n",
+      cycles, dreams, longest / 1e6);
 
   g_rand_free (r);
   gst_object_unref (bus);
