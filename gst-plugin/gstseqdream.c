@@ -270,6 +270,7 @@ struct _GstSeqDream
   gdouble prev_confidence;
   GstClockTime last_trigger_pos;
   GstClockTime gap_end; /* end of the GAP last queued for dream_src */
+  gboolean new_stream;  /* a new stream-start on dream_src: caps must follow */
 
   /* dream queue and worker, protected by dream_lock */
   GMutex dream_lock;
@@ -1982,10 +1983,16 @@ set_caps (GstSeqDream *self, GstCaps *caps)
   dream_caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING,
       "F32LE", "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT,
       self->rate, "channels", G_TYPE_INT, 1, NULL);
-  /* Store the caps only when they change: storing an equal caps event again
-   * marks it as not yet sent, and the dream thread would repeat it. */
+  /* Store the caps only when they change (storing an equal caps event again
+   * marks it as not yet sent, and the dream thread would repeat it) or when
+   * they are a new stream's: the dream thread may already have sent equal
+   * caps before the new stream-start, and a new stream needs its caps after
+   * its stream-start. */
   ev = gst_pad_get_sticky_event (self->dream_srcpad, GST_EVENT_CAPS, 0);
-  if (ev != NULL) {
+  if (ev != NULL && self->new_stream) {
+    gst_event_unref (ev);
+    ev = NULL;
+  } else if (ev != NULL) {
     GstCaps *current;
     gst_event_parse_caps (ev, &current);
     if (!gst_caps_is_equal (current, dream_caps)) {
@@ -1997,6 +2004,7 @@ set_caps (GstSeqDream *self, GstCaps *caps)
     ev = gst_event_new_caps (dream_caps);
     gst_pad_store_sticky_event (self->dream_srcpad, ev);
   }
+  self->new_stream = FALSE;
   gst_event_unref (ev);
   gst_caps_unref (dream_caps);
   return TRUE;
@@ -2031,6 +2039,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           gst_pad_store_sticky_event (self->dream_srcpad, ev);
           gst_event_unref (ev);
           g_free (id);
+          self->new_stream = TRUE;
         }
         if (up != NULL)
           gst_event_unref (up);
@@ -2292,6 +2301,7 @@ gst_seq_dream_start (GstSeqDream *self)
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   restart_windows (self);
   self->gap_end = GST_CLOCK_TIME_NONE;
+  self->new_stream = FALSE;
   self->bad_run = FALSE;
   self->warned_rate = FALSE;
   gst_flow_combiner_reset (self->flow_combiner);

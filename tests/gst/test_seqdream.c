@@ -6,6 +6,11 @@
  * "c0"/"c1", training length 37, no normalisation); scores are checked
  * against libseqdream's forward pass on the same windows.
  *
+ * Environment (scripts/valgrind-gst sets both): SEQDREAM_STATE_CYCLES
+ * (cycles of test_state_changes_with_dreams, default 200) and
+ * SEQDREAM_TIMEOUT_SCALE (a whole factor for its 10 s state-change
+ * timeouts, default 1).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/audio/audio.h>
 #include <gst/check/gstcheck.h>
@@ -35,6 +40,19 @@ teardown_paths (void)
 }
 
 /* ---- helpers ---- */
+
+static guint
+env_uint (const gchar *name, guint fallback)
+{
+  const gchar *v = g_getenv (name);
+  guint64 n;
+
+  if (v == NULL || *v == '\0')
+    return fallback;
+  fail_unless (g_ascii_string_to_unsigned (v, 10, 1, G_MAXUINT, &n, NULL),
+      "%s=%s is not a positive number", name, v);
+  return (guint) n;
+}
 
 /* A deterministic test signal: two sines and seeded noise. */
 static gfloat *
@@ -1529,12 +1547,65 @@ GST_START_TEST (test_rate_change_and_new_stream)
 
 GST_END_TEST;
 
-/* ---- state changes with dreams in flight ---- */
+/* A new stream with the caps of the previous one, after dream_src has sent
+ * them: dream_src must send the caps again after the new stream-start.
+ * (test_rate_change_and_new_stream failed about once in 200 runs when its
+ * dream thread happened to send the 2000 Hz caps before the new
+ * stream-start was stored; this makes that order certain.) */
+GST_START_TEST (test_new_stream_same_caps)
+{
+  GstBus *bus;
+  GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
+  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstEvent *ev;
+  const gchar *id;
+  GstCaps *caps;
+  gint rate = 0;
 
-/* 200 PLAYING -> NULL/READY/PAUSED cycles, every fourth with a flushing
- * seek, each after 0-30 ms of streaming with dreams requested at every
- * window: dreams in progress are cancelled or dropped as stale. */
-#define N_STATE_CYCLES 200
+  /* stream-start, caps, segment; wait until dream_src has sent them. */
+  gst_harness_set_src_caps (h, f32_caps (2000));
+  do {
+    ev = gst_harness_pull_event (h2);
+    fail_unless (ev != NULL);
+    fail_if (GST_EVENT_TYPE (ev) == GST_EVENT_EOS);
+    if (GST_EVENT_TYPE (ev) == GST_EVENT_SEGMENT)
+      break;
+    gst_event_unref (ev);
+  } while (TRUE);
+  gst_event_unref (ev);
+
+  fail_unless (gst_harness_push_event (
+      h, gst_event_new_stream_start ("another-stream")));
+  fail_unless (gst_harness_push_event (h, f32_caps_event (2000)));
+  fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
+
+  ev = gst_harness_pull_event (h2);
+  fail_unless (ev != NULL);
+  fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_STREAM_START);
+  gst_event_parse_stream_start (ev, &id);
+  fail_unless_equals_string (id, "another-stream/dream");
+  gst_event_unref (ev);
+  ev = gst_harness_pull_event (h2);
+  fail_unless (ev != NULL);
+  fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_CAPS);
+  gst_event_parse_caps (ev, &caps);
+  gst_structure_get_int (gst_caps_get_structure (caps, 0), "rate", &rate);
+  fail_unless_equals_int (rate, 2000);
+  gst_event_unref (ev);
+  ev = gst_harness_pull_event (h2);
+  fail_unless (ev != NULL);
+  fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_EOS);
+  gst_event_unref (ev);
+
+  gst_harness_teardown (h2);
+  gst_harness_teardown (h);
+  gst_element_set_bus (el, NULL);
+  gst_object_unref (bus);
+  gst_object_unref (el);
+}
+
+GST_END_TEST;
 
 /* A window longer than the buffers, and no queue on the live branch: the
  * first buffer goes out on src before any window is complete, and the sink
@@ -1580,6 +1651,28 @@ GST_START_TEST (test_preroll_window_longer_than_buffers)
 
 GST_END_TEST;
 
+/* ---- state changes with dreams in flight ---- */
+
+/* Waits for the state change; on failure the pipeline goes to NULL first,
+ * so that the process (CK_FORK=no under valgrind) can still exit. */
+static GstStateChangeReturn
+wait_state (GstElement *pipeline, GstClockTime timeout, gint64 *longest)
+{
+  gint64 t0 = g_get_monotonic_time ();
+  GstStateChangeReturn ret
+      = gst_element_get_state (pipeline, NULL, NULL, timeout);
+
+  *longest = MAX (*longest, g_get_monotonic_time () - t0);
+  if (ret != GST_STATE_CHANGE_SUCCESS)
+    gst_element_set_state (pipeline, GST_STATE_NULL);
+  return ret;
+}
+
+/* 200 PLAYING -> NULL/READY/PAUSED cycles (SEQDREAM_STATE_CYCLES), every
+ * fourth with a flushing seek, each after 0-30 ms of streaming with dreams
+ * requested at every window: dreams in progress are cancelled or dropped
+ * as stale. Each state change must complete within 10 s (times
+ * SEQDREAM_TIMEOUT_SCALE). */
 GST_START_TEST (test_state_changes_with_dreams)
 {
   gchar *desc = g_strdup_printf (
@@ -1595,9 +1688,13 @@ GST_START_TEST (test_state_changes_with_dreams)
   GstBus *bus = gst_element_get_bus (pipeline);
   guint dreams = 0;
   GRand *r = g_rand_new_with_seed (42);
+  const guint cycles = env_uint ("SEQDREAM_STATE_CYCLES", 200);
+  const GstClockTime timeout
+      = env_uint ("SEQDREAM_TIMEOUT_SCALE", 1) * 10 * GST_SECOND;
+  gint64 longest = 0;
 
   fail_unless (pipeline != NULL);
-  for (guint i = 0; i < N_STATE_CYCLES; i++) {
+  for (guint i = 0; i < cycles; i++) {
     const GstState down[]
         = { GST_STATE_NULL, GST_STATE_READY, GST_STATE_PAUSED };
     GstMessage *m;
@@ -1605,8 +1702,7 @@ GST_START_TEST (test_state_changes_with_dreams)
     fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
              == GST_STATE_CHANGE_FAILURE);
     fail_unless_equals_int (
-        gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND),
-        GST_STATE_CHANGE_SUCCESS);
+        wait_state (pipeline, timeout, &longest), GST_STATE_CHANGE_SUCCESS);
     g_usleep (g_rand_int_range (r, 0, 30000));
     if (i % 4 == 1)
       fail_unless (gst_element_seek_simple (pipeline, GST_FORMAT_TIME,
@@ -1614,8 +1710,7 @@ GST_START_TEST (test_state_changes_with_dreams)
     fail_if (gst_element_set_state (pipeline, down[i % 3])
              == GST_STATE_CHANGE_FAILURE);
     fail_unless_equals_int (
-        gst_element_get_state (pipeline, NULL, NULL, 10 * GST_SECOND),
-        GST_STATE_CHANGE_SUCCESS);
+        wait_state (pipeline, timeout, &longest), GST_STATE_CHANGE_SUCCESS);
 
     while ((m = gst_bus_pop (bus)) != NULL) {
       fail_if (GST_MESSAGE_TYPE (m) == GST_MESSAGE_ERROR);
@@ -1626,7 +1721,10 @@ GST_START_TEST (test_state_changes_with_dreams)
   }
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
-  fail_unless (dreams > 0, "no dream finished in %u runs", N_STATE_CYCLES);
+  fail_unless (dreams > 0, "no dream finished in %u runs", cycles);
+  g_print ("state changes: %u cycles, %u dreams finished, longest wait for "
+           "a state change %.2f s\n",
+      cycles, dreams, longest / 1e6);
 
   g_rand_free (r);
   gst_object_unref (bus);
@@ -1666,6 +1764,7 @@ seqdream_suite (void)
   tcase_add_test (tc, test_dream_queue_drops_oldest);
   tcase_add_test (tc, test_flush_restarts);
   tcase_add_test (tc, test_rate_change_and_new_stream);
+  tcase_add_test (tc, test_new_stream_same_caps);
   tcase_add_test (tc, test_preroll_window_longer_than_buffers);
   {
     /* 200 cycles take a few seconds, several times that under ASan. */
