@@ -139,6 +139,8 @@ check_config (const SdTrainConfig *c, GError **error)
     bad = "carrier shift must be a non-negative number of Hz";
   else if (!(c->augment_carrier_prob >= 0 && c->augment_carrier_prob <= 1))
     bad = "carrier shift probability must be in [0, 1]";
+  else if (!(c->augment_gain >= 0) || !isfinite (c->augment_gain))
+    bad = "augmentation gain must be a non-negative number";
   if (bad != NULL) {
     g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG, bad);
     return FALSE;
@@ -242,6 +244,12 @@ augment_copy (float *dst, const float *src, guint T, const SdTrainConfig *c,
     int bins = g_rand_int_range (rng, -max_bins, max_bins + 1);
     if (bins != 0)
       sd_carrier_shift_apply (cs, dst, dst, bins);
+  }
+  if (c->augment_gain > 1) {
+    double lg = log (c->augment_gain);
+    float g = (float) exp (g_rand_double_range (rng, -lg, lg));
+    for (guint t = 0; t < T; t++)
+      dst[t] *= g;
   }
 }
 

@@ -277,7 +277,8 @@ am_dataset (guint n, guint T)
 }
 
 static SdModel *
-train_carrier (const SdDataset *d, double hz, guint64 seed, GError **error)
+train_carrier (
+    const SdDataset *d, double hz, double gain, guint64 seed, GError **error)
 {
   SdArch arch;
   g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
@@ -290,6 +291,7 @@ train_carrier (const SdDataset *d, double hz, guint64 seed, GError **error)
   c.seed = seed;
   c.val_fraction = 0.25;
   c.augment_carrier_hz = hz;
+  c.augment_gain = gain;
   if (!sd_train (m, d, &c, NULL, error)) {
     sd_model_unref (m);
     return NULL;
@@ -304,22 +306,30 @@ test_carrier_shift_training (void)
 {
   g_autoptr (SdDataset) d = am_dataset (32, 128);
   g_autoptr (GError) error = NULL;
-  g_autoptr (SdModel) a = train_carrier (d, 3000, 4, &error);
+  g_autoptr (SdModel) a = train_carrier (d, 3000, 0, 4, &error);
   g_assert_no_error (error);
-  g_autoptr (SdModel) b = train_carrier (d, 3000, 4, &error);
+  g_autoptr (SdModel) b = train_carrier (d, 3000, 0, 4, &error);
   g_assert_no_error (error);
-  g_autoptr (SdModel) c = train_carrier (d, 0, 4, &error);
+  g_autoptr (SdModel) c = train_carrier (d, 0, 0, 4, &error);
   g_assert_no_error (error);
   gsize n = sd_model_get_n_params (a) * sizeof (float);
   g_assert_cmpmem (sd_model_get_params (a), n, sd_model_get_params (b), n);
   g_assert_true (
       memcmp (sd_model_get_params (a), sd_model_get_params (c), n) != 0);
+  /* The random gain too. */
+  g_autoptr (SdModel) g1 = train_carrier (d, 3000, 2, 4, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdModel) g2 = train_carrier (d, 3000, 2, 4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (sd_model_get_params (g1), n, sd_model_get_params (g2), n);
+  g_assert_true (
+      memcmp (sd_model_get_params (a), sd_model_get_params (g1), n) != 0);
   /* Less than one bin (375 Hz at 128 samples). */
-  g_assert_null (train_carrier (d, 300, 4, &error));
+  g_assert_null (train_carrier (d, 300, 0, 4, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
   g_clear_error (&error);
   d->sample_rate = 0;
-  g_assert_null (train_carrier (d, 3000, 4, &error));
+  g_assert_null (train_carrier (d, 3000, 0, 4, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
   g_assert_nonnull (strstr (error->message, "sample rate"));
 }

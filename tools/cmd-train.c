@@ -106,6 +106,10 @@ provenance_json (const char *data, const char *protocol, const char *arch,
     json_builder_set_member_name (b, "augment_carrier_prob");
     json_builder_add_double_value (b, cfg->augment_carrier_prob);
   }
+  if (cfg->augment_gain > 1) {
+    json_builder_set_member_name (b, "augment_gain");
+    json_builder_add_double_value (b, cfg->augment_gain);
+  }
   if (!isnan (res->best_val_acc)) {
     json_builder_set_member_name (b, "val_accuracy");
     json_builder_add_double_value (b, res->best_val_acc);
@@ -220,6 +224,10 @@ sd_cmd_train (int argc, char **argv)
     { "augment-carrier-prob", 0, 0, G_OPTION_ARG_DOUBLE,
         &cfg.augment_carrier_prob,
         "Probability of the carrier shift per series (default 0.5)", "P" },
+    { "augment-gain", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_gain,
+        "Augment: multiply every training series by a log-uniform random "
+        "gain in [1/G, G] (off when G <= 1)",
+        "G" },
     { "test", 't', 0, G_OPTION_ARG_FILENAME, &test,
         "Held-out test file: its accuracy is printed and recorded in the "
         "model's provenance",

@@ -69,6 +69,10 @@ typedef struct
    * sample rate. Applied after augment_shift and augment_reverse. */
   double augment_carrier_hz;
   double augment_carrier_prob;
+  /* Random gain, off when <= 1: every training series is multiplied by
+   * exp(u), u uniform in [-ln G, ln G] (log-uniform in [1/G, G]), after
+   * the carrier shift, so the absolute amplitude stops being a cue. */
+  double augment_gain;
   guint64 seed; /* 0 */
   SdTrainCallback callback;
   gpointer user_data;
