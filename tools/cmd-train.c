@@ -97,9 +97,23 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   json_builder_set_member_name (b, "batch_size");
   json_builder_add_int_value (b, cfg->batch_size);
   json_builder_set_member_name (b, "augment");
-  json_builder_add_string_value (
-      b, cfg->augment_shift ? (cfg->augment_reverse ? "shift,reverse" : "shift")
-                            : (cfg->augment_reverse ? "reverse" : "none"));
+  {
+    /* Every augmentation in use, in the order applied. */
+    g_autoptr (GString) aug = g_string_new (NULL);
+    gboolean carrier
+        = cfg->augment_carrier_hz > 0 && cfg->augment_carrier_prob > 0;
+    const struct
+    {
+      gboolean on;
+      const char *name;
+    } augs[] = { { cfg->augment_shift, "shift" },
+      { cfg->augment_reverse, "reverse" }, { carrier, "carrier" },
+      { cfg->augment_gain > 1, "gain" } };
+    for (gsize i = 0; i < G_N_ELEMENTS (augs); i++)
+      if (augs[i].on)
+        g_string_append_printf (aug, "%s%s", aug->len ? "," : "", augs[i].name);
+    json_builder_add_string_value (b, aug->len ? aug->str : "none");
+  }
   if (cfg->augment_carrier_hz > 0 && cfg->augment_carrier_prob > 0) {
     json_builder_set_member_name (b, "augment_carrier_hz");
     json_builder_add_double_value (b, cfg->augment_carrier_hz);
