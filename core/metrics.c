@@ -4,6 +4,7 @@
  * Formulas and reasons: docs/metrics.md.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <seqdream/metrics.h>
+#include "sd-private.h"
 
 #include <fftw3.h>
 #include <math.h>
@@ -15,8 +16,9 @@
  * dropped: pruning stays exact. */
 #define PRUNE_MARGIN (1.0 + 1e-12)
 
-/* FFTW's planner is not thread-safe; execution is. */
-static GMutex fftw_planner_lock;
+/* FFTW's planner is not thread-safe; execution is. Shared with the
+ * carrier shift of core/train.c. */
+GMutex sd_fftw_planner_lock;
 
 struct _SdReference
 {
@@ -823,9 +825,9 @@ sd_reference_free (SdReference *ref)
   if (ref == NULL)
     return;
   if (ref->plan != NULL) {
-    g_mutex_lock (&fftw_planner_lock);
+    g_mutex_lock (&sd_fftw_planner_lock);
     fftwf_destroy_plan (ref->plan);
-    g_mutex_unlock (&fftw_planner_lock);
+    g_mutex_unlock (&sd_fftw_planner_lock);
   }
   g_free (ref->x);
   g_free (ref->y);
@@ -1006,9 +1008,9 @@ sd_reference_new (const SdModel *model, const SdDataset *data,
   hann (ref->window, L);
   float *in = fftwf_alloc_real (L);
   fftwf_complex *out = fftwf_alloc_complex (ref->n_bins);
-  g_mutex_lock (&fftw_planner_lock);
+  g_mutex_lock (&sd_fftw_planner_lock);
   ref->plan = fftwf_plan_dft_r2c_1d (L, in, out, FFTW_ESTIMATE);
-  g_mutex_unlock (&fftw_planner_lock);
+  g_mutex_unlock (&sd_fftw_planner_lock);
   if (ref->plan == NULL) {
     fftwf_free (in);
     fftwf_free (out);
@@ -1371,10 +1373,10 @@ sd_envelope_spectrum (const float *x, guint n, double rate, double band_lo,
   float *re = fftwf_alloc_real (N);
   fftwf_complex *spec = fftwf_alloc_complex (n_bins);
   fftwf_complex *z = fftwf_alloc_complex (N);
-  g_mutex_lock (&fftw_planner_lock);
+  g_mutex_lock (&sd_fftw_planner_lock);
   fftwf_plan fwd = fftwf_plan_dft_r2c_1d (N, re, spec, FFTW_ESTIMATE);
   fftwf_plan inv = fftwf_plan_dft_1d (N, z, z, FFTW_BACKWARD, FFTW_ESTIMATE);
-  g_mutex_unlock (&fftw_planner_lock);
+  g_mutex_unlock (&sd_fftw_planner_lock);
 
   SdEnvelopeSpectrum *s = NULL;
   double *env = NULL, *power = NULL;
@@ -1455,12 +1457,12 @@ sd_envelope_spectrum (const float *x, guint n, double rate, double band_lo,
   s->band_energy_share = e_total > 0.0 ? e_band / e_total : NAN;
 
 out:
-  g_mutex_lock (&fftw_planner_lock);
+  g_mutex_lock (&sd_fftw_planner_lock);
   if (fwd)
     fftwf_destroy_plan (fwd);
   if (inv)
     fftwf_destroy_plan (inv);
-  g_mutex_unlock (&fftw_planner_lock);
+  g_mutex_unlock (&sd_fftw_planner_lock);
   fftwf_free (re);
   fftwf_free (spec);
   fftwf_free (z);

@@ -19,4 +19,8 @@ G_GNUC_INTERNAL gboolean sd_safetensors_check_f32 (const SdSafetensors *st,
     const SdTensorView *t, int expect_ndim, const gint64 *expect_shape,
     GError **error);
 
+/* FFTW's planner is not thread-safe (execution is): every plan is made
+ * and destroyed under this lock. */
+G_GNUC_INTERNAL extern GMutex sd_fftw_planner_lock;
+
 G_END_DECLS

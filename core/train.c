@@ -2,7 +2,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/train.h"
 #include "seqdream/layers.h"
+#include "sd-private.h"
 
+#include <fftw3.h>
 #include <math.h>
 #include <string.h>
 
@@ -25,7 +27,88 @@ sd_train_config_init (SdTrainConfig *c)
   c->plateau_patience = 10;
   c->val_fraction = 0.2;
   c->early_stop_patience = 30;
+  c->augment_carrier_hz = 0.0;
+  c->augment_carrier_prob = 0.5;
   c->seed = 0;
+}
+
+struct _SdCarrierShift
+{
+  int n;
+  float *re;           /* n, fftwf_malloc'ed */
+  fftwf_complex *spec; /* n/2 + 1 */
+  fftwf_complex *tmp;  /* n/2 + 1 */
+  fftwf_plan fwd, inv;
+};
+
+SdCarrierShift *
+sd_carrier_shift_new (guint n, GError **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  if (n < 4 || n > G_MAXINT / 2) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "carrier shift: %u samples is not a usable length", n);
+    return NULL;
+  }
+  SdCarrierShift *cs = g_new0 (SdCarrierShift, 1);
+  cs->n = (int) n;
+  cs->re = fftwf_alloc_real (n);
+  cs->spec = fftwf_alloc_complex (n / 2 + 1);
+  cs->tmp = fftwf_alloc_complex (n / 2 + 1);
+  g_mutex_lock (&sd_fftw_planner_lock);
+  cs->fwd = fftwf_plan_dft_r2c_1d (cs->n, cs->re, cs->spec, FFTW_ESTIMATE);
+  cs->inv = fftwf_plan_dft_c2r_1d (cs->n, cs->tmp, cs->re, FFTW_ESTIMATE);
+  g_mutex_unlock (&sd_fftw_planner_lock);
+  if (cs->fwd == NULL || cs->inv == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "FFTW could not plan a transform of %u samples", n);
+    sd_carrier_shift_free (cs);
+    return NULL;
+  }
+  return cs;
+}
+
+void
+sd_carrier_shift_free (SdCarrierShift *cs)
+{
+  if (cs == NULL)
+    return;
+  g_mutex_lock (&sd_fftw_planner_lock);
+  if (cs->fwd)
+    fftwf_destroy_plan (cs->fwd);
+  if (cs->inv)
+    fftwf_destroy_plan (cs->inv);
+  g_mutex_unlock (&sd_fftw_planner_lock);
+  fftwf_free (cs->re);
+  fftwf_free (cs->spec);
+  fftwf_free (cs->tmp);
+  g_free (cs);
+}
+
+void
+sd_carrier_shift_apply (SdCarrierShift *cs, const float *x, float *y, int bins)
+{
+  const int n = cs->n, half = n / 2;
+  memcpy (cs->re, x, (gsize) n * sizeof (float));
+  fftwf_execute (cs->fwd);
+  /* The positive frequencies 0 < k < n/2 move by bins; what lands outside
+   * (0, n/2) is dropped, the Nyquist bin too; DC stays. The odd-n top bin
+   * (n-1)/2 is an ordinary positive frequency. */
+  memset (cs->tmp, 0, sizeof (fftwf_complex) * (half + 1));
+  cs->tmp[0][0] = cs->spec[0][0];
+  cs->tmp[0][1] = 0.0f;
+  const int top = (n % 2 == 0) ? half - 1 : half; /* last positive bin */
+  for (int k = 1; k <= top; k++) {
+    int j = k + bins;
+    if (j >= 1 && j <= top) {
+      cs->tmp[j][0] = cs->spec[k][0];
+      cs->tmp[j][1] = cs->spec[k][1];
+    }
+  }
+  fftwf_execute (cs->inv); /* unnormalised, overwrites tmp */
+  const float s = 1.0f / (float) n;
+  for (int t = 0; t < n; t++)
+    y[t] = cs->re[t] * s;
 }
 
 static gboolean
@@ -52,6 +135,12 @@ check_config (const SdTrainConfig *c, GError **error)
     bad = "plateau factor must be in (0, 1)";
   else if (c->plateau_patience < 1 || c->early_stop_patience < 0)
     bad = "patience must be positive";
+  else if (!(c->augment_carrier_hz >= 0) || !isfinite (c->augment_carrier_hz))
+    bad = "carrier shift must be a non-negative number of Hz";
+  else if (!(c->augment_carrier_prob >= 0 && c->augment_carrier_prob <= 1))
+    bad = "carrier shift probability must be in [0, 1]";
+  else if (!(c->augment_gain >= 0) || !isfinite (c->augment_gain))
+    bad = "augmentation gain must be a non-negative number";
   if (bad != NULL) {
     g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG, bad);
     return FALSE;
@@ -133,10 +222,11 @@ optimizer_step (SdModel *model, const SdTrainConfig *c, OptState *s,
   }
 }
 
-/* Copy one training series into the batch, augmented as configured. */
+/* Copy one training series into the batch, augmented as configured;
+ * cs is NULL without the carrier shift, max_bins its largest shift. */
 static void
-augment_copy (
-    float *dst, const float *src, guint T, const SdTrainConfig *c, GRand *rng)
+augment_copy (float *dst, const float *src, guint T, const SdTrainConfig *c,
+    GRand *rng, SdCarrierShift *cs, int max_bins)
 {
   guint shift
       = c->augment_shift ? (guint) g_rand_int_range (rng, 0, (gint32) T) : 0;
@@ -150,6 +240,17 @@ augment_copy (
       dst[i] = dst[j];
       dst[j] = tmp;
     }
+  if (cs != NULL && g_rand_double (rng) < c->augment_carrier_prob) {
+    int bins = g_rand_int_range (rng, -max_bins, max_bins + 1);
+    if (bins != 0)
+      sd_carrier_shift_apply (cs, dst, dst, bins);
+  }
+  if (c->augment_gain > 1) {
+    double lg = log (c->augment_gain);
+    float g = (float) exp (g_rand_double_range (rng, -lg, lg));
+    for (guint t = 0; t < T; t++)
+      dst[t] *= g;
+  }
 }
 
 /* Mean loss and accuracy of rows idx (or all rows when idx NULL) of the
@@ -223,6 +324,30 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
           "series %u has class index %d outside [0, %d)", i, data->y[i], K);
       return FALSE;
     }
+
+  /* The carrier shift moves by whole bins of rate / T Hz. */
+  g_autoptr (SdCarrierShift) cs = NULL;
+  int max_bins = 0;
+  if (c->augment_carrier_hz > 0 && c->augment_carrier_prob > 0) {
+    if (!(data->sample_rate > 0)) {
+      g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "the carrier shift needs the data's sample rate (recordings, not "
+          "UCR files)");
+      return FALSE;
+    }
+    double m = floor (c->augment_carrier_hz * T / data->sample_rate + 1e-9);
+    max_bins = (int) MIN (m, (double) (T / 2));
+    if (max_bins < 1) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "a carrier shift of %g Hz is less than one bin (%g Hz at %u "
+          "samples)",
+          c->augment_carrier_hz, data->sample_rate / T, T);
+      return FALSE;
+    }
+    cs = sd_carrier_shift_new (T, error);
+    if (cs == NULL)
+      return FALSE;
+  }
 
   g_autoptr (GTimer) timer = g_timer_new ();
   guint32 seed[2] = { (guint32) c->seed, (guint32) (c->seed >> 32) };
@@ -320,7 +445,8 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
         break;
       for (int b = 0; b < B; b++) {
         guint r = order[bi * BS + b];
-        augment_copy (buf + (gsize) b * T, x + (gsize) r * T, T, c, aug_rng);
+        augment_copy (buf + (gsize) b * T, x + (gsize) r * T, T, c, aug_rng, cs,
+            max_bins);
         labels[b] = data->y[r];
       }
       const float *logits = sd_model_forward (model, ws, buf, B, (int) T);

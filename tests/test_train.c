@@ -174,6 +174,166 @@ test_evaluate_counts (void)
   }
 }
 
+/* An amplitude-modulated carrier (bin 400 of 2048, envelope up to bin
+ * 23) on a DC offset: band-limited, so a shift of up to 64 bins drops
+ * nothing. */
+static void
+am_signal (float *x, int n, double phase)
+{
+  for (int t = 0; t < n; t++) {
+    double u = 2 * G_PI * t / n;
+    double env = 1.0 + 0.5 * cos (7 * u) + 0.3 * cos (23 * u + 1.0);
+    x[t] = (float) (0.25 + env * cos (400 * u + phase));
+  }
+}
+
+/* The carrier shift keeps the Hilbert envelope to float precision, moves
+ * every bin by the chosen number, keeps the mean, and drops what would
+ * cross 0 Hz. */
+static void
+test_carrier_shift (void)
+{
+  const int n = 2048;
+  const double rate = 48000, df = rate / n;
+  g_autofree float *x = g_new (float, n);
+  g_autofree float *y = g_new (float, n);
+  am_signal (x, n, 0.3);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdCarrierShift) cs = sd_carrier_shift_new (n, &error);
+  g_assert_no_error (error);
+  SdEnvelopeSpectrum *a
+      = sd_envelope_spectrum (x, n, rate, df, rate / 2 - df, &error);
+  g_assert_no_error (error);
+  double emax = 0;
+  for (int t = 0; t < n; t++)
+    emax = MAX (emax, a->envelope[t]);
+  const int shifts[] = { -64, -17, -1, 1, 5, 64 };
+  for (gsize i = 0; i < G_N_ELEMENTS (shifts); i++) {
+    const int m = shifts[i];
+    sd_carrier_shift_apply (cs, x, y, m);
+    SdEnvelopeSpectrum *b
+        = sd_envelope_spectrum (y, n, rate, df, rate / 2 - df, &error);
+    g_assert_no_error (error);
+    double de = 0, mx = 0, my = 0;
+    for (int t = 0; t < n; t++) {
+      de = MAX (de, fabs (a->envelope[t] - b->envelope[t]));
+      mx += x[t];
+      my += y[t];
+    }
+    g_assert_cmpfloat (de, <, 1e-5 * emax);
+    g_assert_cmpfloat_with_epsilon (my / n, mx / n, 1e-5);
+    /* The power spectrum moved by m bins. */
+    double pmax = 0;
+    for (guint k = 0; k < a->n_bins; k++)
+      pmax = MAX (pmax, a->power[k]);
+    for (int k = 1; k < n / 2; k++) {
+      int j = k + m;
+      double want = (j >= 1 && j < n / 2) ? b->power[j] : 0.0;
+      g_assert_cmpfloat (fabs (a->power[k] - want), <, 1e-5 * pmax);
+    }
+    /* The carrier itself is now at 400 + m. */
+    g_assert_cmpfloat (b->power[400 + m], >, 0.1 * pmax);
+    sd_envelope_spectrum_free (b);
+  }
+  /* In place is the same as out of place. */
+  g_autofree float *z = g_memdup2 (x, n * sizeof (float));
+  sd_carrier_shift_apply (cs, x, y, 9);
+  sd_carrier_shift_apply (cs, z, z, 9);
+  g_assert_cmpmem (y, n * sizeof (float), z, n * sizeof (float));
+  /* Moved below 0 Hz, the whole band is dropped: only the mean stays. */
+  sd_carrier_shift_apply (cs, x, y, -500);
+  for (int t = 0; t < n; t++)
+    g_assert_cmpfloat (fabs (y[t] - 0.25), <, 1e-5);
+  sd_envelope_spectrum_free (a);
+}
+
+/* Two classes of AM carriers (modulation at 4 or 9 cycles per series) at
+ * 48 kHz, with a random carrier and phase. */
+static SdDataset *
+am_dataset (guint n, guint T)
+{
+  SdDataset *d = g_new0 (SdDataset, 1);
+  d->n = n;
+  d->length = T;
+  d->n_classes = 2;
+  d->sample_rate = 48000;
+  d->x = g_new (float, (gsize) n *T);
+  d->y = g_new (int, n);
+  const char *labels[] = { "slow", "fast", NULL };
+  d->labels = g_strdupv ((char **) labels);
+  GRand *r = g_rand_new_with_seed (7);
+  for (guint i = 0; i < n; i++) {
+    d->y[i] = (int) (i % 2);
+    double f = d->y[i] ? 9 : 4, c = g_rand_double_range (r, 20, 60);
+    double ph = g_rand_double_range (r, 0, 2 * G_PI);
+    for (guint t = 0; t < T; t++) {
+      double u = 2 * G_PI * t / T;
+      d->x[(gsize) i * T + t]
+          = (float) ((1 + 0.8 * cos (f * u)) * cos (c * u + ph));
+    }
+  }
+  g_rand_free (r);
+  return d;
+}
+
+static SdModel *
+train_carrier (
+    const SdDataset *d, double hz, double gain, guint64 seed, GError **error)
+{
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
+  SdModel *m
+      = sd_model_new (&arch, (const char *const *) d->labels, seed, NULL);
+  SdTrainConfig c;
+  sd_train_config_init (&c);
+  c.epochs = 3;
+  c.batch_size = 8;
+  c.seed = seed;
+  c.val_fraction = 0.25;
+  c.augment_carrier_hz = hz;
+  c.augment_gain = gain;
+  if (!sd_train (m, d, &c, NULL, error)) {
+    sd_model_unref (m);
+    return NULL;
+  }
+  return m;
+}
+
+/* Training with the carrier shift is deterministic for a seed and differs
+ * from training without it; it needs a sample rate and at least one bin. */
+static void
+test_carrier_shift_training (void)
+{
+  g_autoptr (SdDataset) d = am_dataset (32, 128);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) a = train_carrier (d, 3000, 0, 4, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdModel) b = train_carrier (d, 3000, 0, 4, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdModel) c = train_carrier (d, 0, 0, 4, &error);
+  g_assert_no_error (error);
+  gsize n = sd_model_get_n_params (a) * sizeof (float);
+  g_assert_cmpmem (sd_model_get_params (a), n, sd_model_get_params (b), n);
+  g_assert_true (
+      memcmp (sd_model_get_params (a), sd_model_get_params (c), n) != 0);
+  /* The random gain too. */
+  g_autoptr (SdModel) g1 = train_carrier (d, 3000, 2, 4, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdModel) g2 = train_carrier (d, 3000, 2, 4, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (sd_model_get_params (g1), n, sd_model_get_params (g2), n);
+  g_assert_true (
+      memcmp (sd_model_get_params (a), sd_model_get_params (g1), n) != 0);
+  /* Less than one bin (375 Hz at 128 samples). */
+  g_assert_null (train_carrier (d, 300, 0, 4, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_clear_error (&error);
+  d->sample_rate = 0;
+  g_assert_null (train_carrier (d, 3000, 0, 4, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "sample rate"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -185,5 +345,8 @@ main (int argc, char **argv)
   g_test_add_func (
       "/train/divergence-is-an-error", test_divergence_is_an_error);
   g_test_add_func ("/train/evaluate-counts", test_evaluate_counts);
+  g_test_add_func ("/train/carrier-shift", test_carrier_shift);
+  g_test_add_func (
+      "/train/carrier-shift-training", test_carrier_shift_training);
   return g_test_run ();
 }

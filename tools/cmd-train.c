@@ -97,9 +97,33 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   json_builder_set_member_name (b, "batch_size");
   json_builder_add_int_value (b, cfg->batch_size);
   json_builder_set_member_name (b, "augment");
-  json_builder_add_string_value (
-      b, cfg->augment_shift ? (cfg->augment_reverse ? "shift,reverse" : "shift")
-                            : (cfg->augment_reverse ? "reverse" : "none"));
+  {
+    /* Every augmentation in use, in the order applied. */
+    g_autoptr (GString) aug = g_string_new (NULL);
+    gboolean carrier
+        = cfg->augment_carrier_hz > 0 && cfg->augment_carrier_prob > 0;
+    const struct
+    {
+      gboolean on;
+      const char *name;
+    } augs[] = { { cfg->augment_shift, "shift" },
+      { cfg->augment_reverse, "reverse" }, { carrier, "carrier" },
+      { cfg->augment_gain > 1, "gain" } };
+    for (gsize i = 0; i < G_N_ELEMENTS (augs); i++)
+      if (augs[i].on)
+        g_string_append_printf (aug, "%s%s", aug->len ? "," : "", augs[i].name);
+    json_builder_add_string_value (b, aug->len ? aug->str : "none");
+  }
+  if (cfg->augment_carrier_hz > 0 && cfg->augment_carrier_prob > 0) {
+    json_builder_set_member_name (b, "augment_carrier_hz");
+    json_builder_add_double_value (b, cfg->augment_carrier_hz);
+    json_builder_set_member_name (b, "augment_carrier_prob");
+    json_builder_add_double_value (b, cfg->augment_carrier_prob);
+  }
+  if (cfg->augment_gain > 1) {
+    json_builder_set_member_name (b, "augment_gain");
+    json_builder_add_double_value (b, cfg->augment_gain);
+  }
   if (!isnan (res->best_val_acc)) {
     json_builder_set_member_name (b, "val_accuracy");
     json_builder_add_double_value (b, res->best_val_acc);
@@ -206,6 +230,18 @@ sd_cmd_train (int argc, char **argv)
         "Augment: roll every training series by a random offset", NULL },
     { "augment-reverse", 0, 0, G_OPTION_ARG_NONE, &cfg.augment_reverse,
         "Augment: reverse training series in time with probability 1/2", NULL },
+    { "augment-carrier", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_carrier_hz,
+        "Augment: move every frequency of a training series by a random "
+        "whole number of bins within +-HZ, keeping its envelope (carrier "
+        "shift of the analytic signal; needs a sample rate)",
+        "HZ" },
+    { "augment-carrier-prob", 0, 0, G_OPTION_ARG_DOUBLE,
+        &cfg.augment_carrier_prob,
+        "Probability of the carrier shift per series (default 0.5)", "P" },
+    { "augment-gain", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_gain,
+        "Augment: multiply every training series by a log-uniform random "
+        "gain in [1/G, G] (off when G <= 1)",
+        "G" },
     { "test", 't', 0, G_OPTION_ARG_FILENAME, &test,
         "Held-out test file: its accuracy is printed and recorded in the "
         "model's provenance",

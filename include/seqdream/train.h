@@ -59,12 +59,43 @@ typedef struct
    * augment_reverse reverses it in time with probability 1/2. */
   gboolean augment_shift;
   gboolean augment_reverse;
+  /* Carrier shift, off when 0: with probability augment_carrier_prob
+   * (0.5 after sd_train_config_init) a training series x of length T is
+   * replaced by Re{ analytic(x) exp(i 2 pi m t / T) }, m a uniform random
+   * whole number of bins in [-M, M], M = floor(augment_carrier_hz T /
+   * rate), i.e. every frequency moves by m rate / T Hz. The envelope
+   * (amplitude modulation, impulse rhythm, decay) stays; the carrier
+   * (resonance) moves. See sd_carrier_shift_apply. Needs the data's
+   * sample rate. Applied after augment_shift and augment_reverse. */
+  double augment_carrier_hz;
+  double augment_carrier_prob;
+  /* Random gain, off when <= 1: every training series is multiplied by
+   * exp(u), u uniform in [-ln G, ln G] (log-uniform in [1/G, G]), after
+   * the carrier shift, so the absolute amplitude stops being a cue. */
+  double augment_gain;
   guint64 seed; /* 0 */
   SdTrainCallback callback;
   gpointer user_data;
 } SdTrainConfig;
 
 void sd_train_config_init (SdTrainConfig *config);
+
+/* The carrier shift of a series of length n, planned once (FFTW).
+ * sd_carrier_shift_apply writes y with the real FFT
+ *   Y[0] = X[0] (the mean stays),
+ *   Y[k + bins] = X[k] for 0 < k < n/2 and 0 < k + bins < n/2,
+ *   every other bin of Y (including n/2) zero,
+ * i.e. y = Re{ z exp(i 2 pi bins t / n) } with z the analytic signal of x
+ * without its mean and its Nyquist bin, and the content that would cross
+ * 0 Hz or n/2 dropped. Then |analytic(y - mean)| = |z| exactly as long as
+ * nothing is dropped. x and y may be the same array. Not thread-safe: one
+ * SdCarrierShift per thread. */
+typedef struct _SdCarrierShift SdCarrierShift;
+SdCarrierShift *sd_carrier_shift_new (guint n, GError **error);
+void sd_carrier_shift_apply (
+    SdCarrierShift *cs, const float *x, float *y, int bins);
+void sd_carrier_shift_free (SdCarrierShift *cs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdCarrierShift, sd_carrier_shift_free)
 
 typedef struct
 {
