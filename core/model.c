@@ -968,8 +968,8 @@ sd_workspace_new (
   gsize total = 0;
   for (int i = 0; i < m->n_ops; i++)
     if (m->ops[i].type == OP_CONV)
-      col = MAX (
-          col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K, max_length));
+      col = MAX (col, sd_conv1d_backward_scratch_size (
+                          m->ops[i].C, m->ops[i].OC, m->ops[i].K, max_length));
   for (int i = 0; i < m->n_acts; i++)
     total += 2 * BT * m->act_channels[i];
   gsize feat = (gsize) max_batch * m->feat_channels;
