@@ -1062,6 +1062,16 @@ bn_relu_forward_eval (float *out, const float *inp, const float *gamma,
   }
 }
 
+/* out = max (a + b, 0), N elements. */
+static void
+add_relu_forward (float *out, const float *a, const float *b, gsize N)
+{
+  for (gsize k = 0; k < N; k++) {
+    const float v = a[k] + b[k];
+    out[k] = v > 0.0f ? v : 0.0f;
+  }
+}
+
 const float *
 sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
 {
@@ -1104,8 +1114,15 @@ sd_model_forward (SdModel *m, SdWorkspace *ws, const float *x, int B, int T)
             ws->act[op->out], ws->act[op->in], (gsize) B * op->C * T);
         break;
       case OP_ADD:
-        sd_add_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
-            (gsize) B * op->C * T);
+        if (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
+            && m->ops[i + 1].in == op->out) {
+          /* the residual join and the ReLU on it in one pass */
+          add_relu_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
+              (gsize) B * op->C * T);
+          i++;
+        } else
+          sd_add_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
+              (gsize) B * op->C * T);
         break;
       case OP_GAP:
         sd_gap_forward (ws->pooled, ws->act[op->in], B, op->C, T);
@@ -1177,6 +1194,41 @@ bn_relu_backward_eval_input (float *dinp, const float *dout, const float *y,
   }
 }
 
+/* Input-gradient backward of a residual join, optionally through the ReLU
+ * on its output y: g = (y > 0 ? dout : 0), then da and db (either may be
+ * NULL) get g, OVERWRITTEN where set_a / set_b (the join is the only
+ * writer of that gradient) and accumulated otherwise. */
+static void
+add_relu_backward_input (float *da, gboolean set_a, float *db, gboolean set_b,
+    const float *dout, const float *y, gsize N)
+{
+  float *dst[2] = { da, db };
+  const gboolean set[2] = { set_a, set_b };
+  /* one simple loop per target, so each vectorises (the loads are
+   * unconditional, the mask a select) */
+  for (int j = 0; j < 2; j++) {
+    float *d = dst[j];
+    if (d == NULL)
+      continue;
+    if (y != NULL && set[j]) {
+      for (gsize k = 0; k < N; k++) {
+        const float g = dout[k];
+        d[k] = y[k] > 0.0f ? g : 0.0f;
+      }
+    } else if (y != NULL) {
+      for (gsize k = 0; k < N; k++) {
+        const float g = dout[k];
+        d[k] += y[k] > 0.0f ? g : 0.0f;
+      }
+    } else if (set[j]) {
+      memcpy (d, dout, N * sizeof (float));
+    } else {
+      for (gsize k = 0; k < N; k++)
+        d[k] += dout[k];
+    }
+  }
+}
+
 void
 sd_model_backward (
     SdModel *m, SdWorkspace *ws, const float *dlogits, float *grads, float *dx)
@@ -1199,8 +1251,34 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
    * not accumulated, by its batch norm (its only reader), fused with the
    * ReLU mask that follows the BN; those buffers need no zeroing. */
   const gboolean fast = !train && grads == NULL;
+  /* Likewise the gradient of an activation whose only reader is a
+   * residual join or the GAP (and that gets no injected gradient): that op
+   * writes it. */
+  gboolean set[MAX_ACTS] = { FALSE };
+  if (fast) {
+    int readers[MAX_ACTS] = { 0 };
+    for (int i = 0; i < m->n_ops; i++) {
+      const Op *op = &m->ops[i];
+      if (op->type == OP_RELU || op->type == OP_DENSE)
+        continue; /* in place / reads the pooled features */
+      readers[op->in]++;
+      if (op->in2 >= 0)
+        readers[op->in2]++;
+    }
+    for (int i = 0; i < m->n_ops; i++) {
+      const Op *op = &m->ops[i];
+      if (op->type == OP_ADD || op->type == OP_GAP) {
+        set[op->in] = readers[op->in] == 1;
+        if (op->in2 >= 0)
+          set[op->in2] = readers[op->in2] == 1;
+      }
+    }
+    for (int e = 0; e < n_extra; e++)
+      if (extra[e].layer >= 0 && extra[e].layer < m->arch.n_stages)
+        set[m->stage_out[extra[e].layer]] = FALSE;
+  }
   for (int i = 0; i < m->n_acts; i++)
-    if (!(fast && m->conv_out[i]))
+    if (!(fast && (m->conv_out[i] || set[i])))
       memset (
           ws->dact[i], 0, (gsize) B * T * m->act_channels[i] * sizeof (float));
   memset (ws->dpooled, 0, (gsize) B * m->feat_channels * sizeof (float));
@@ -1247,17 +1325,37 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
               ws->pooled, P + op->w, B, op->C, op->OC);
         break;
       case OP_GAP:
-        sd_gap_backward (ws->dact[op->in], ws->dpooled, B, op->C, T);
+        if (set[op->in]) {
+          /* sd_gap_backward onto zeros, written directly */
+          for (gsize r = 0; r < (gsize) B * op->C; r++) {
+            const float g = ws->dpooled[r] / (float) T;
+            float *d = ws->dact[op->in] + r * T;
+            for (int t = 0; t < T; t++)
+              d[t] = g;
+          }
+        } else
+          sd_gap_backward (ws->dact[op->in], ws->dpooled, B, op->C, T);
         break;
       case OP_ADD:
-        sd_add_backward (ws->dact[op->in],
-            (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
-            ws->dact[op->out], (gsize) B * op->C * T);
+        if (fast)
+          add_relu_backward_input (din, set[op->in],
+              (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
+              set[op->in2], ws->dact[op->out],
+              (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
+                  && m->ops[i + 1].in == op->out)
+                  ? ws->act[op->out]
+                  : NULL,
+              (gsize) B * op->C * T);
+        else
+          sd_add_backward (ws->dact[op->in],
+              (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
+              ws->dact[op->out], (gsize) B * op->C * T);
         break;
       case OP_RELU: {
-        if (fast && i > 0 && m->ops[i - 1].type == OP_BN
+        if (fast && i > 0
+            && (m->ops[i - 1].type == OP_BN || m->ops[i - 1].type == OP_ADD)
             && m->ops[i - 1].out == op->in)
-          break; /* the BN below applies the mask */
+          break; /* the BN or the join below applies the mask */
         /* In place: the gradient buffer is masked where the output is 0. */
         gsize n = (gsize) B * op->C * T;
         float *d = ws->dact[op->out];
