@@ -77,6 +77,7 @@ struct _SdWorkspace
   float *act[MAX_ACTS];
   float *dact[MAX_ACTS];
   float *col;
+  float *wfold;             /* a conv weight with its BN's scale folded in */
   float *bn_mean, *bn_rstd; /* bn_channels_total each */
   float *pooled, *dpooled;  /* (B, feat_channels) */
   float *logits;            /* (B, K) */
@@ -964,8 +965,11 @@ sd_workspace_new (
     return NULL;
   }
   gsize BT = (gsize) max_batch * max_length;
-  gsize col = 0;
+  gsize col = 0, wfold = 0;
   gsize total = 0;
+  for (int i = 0; i < m->n_ops; i++)
+    if (m->ops[i].type == OP_CONV)
+      wfold = MAX (wfold, (gsize) m->ops[i].OC * m->ops[i].C * m->ops[i].K);
   for (int i = 0; i < m->n_ops; i++)
     if (m->ops[i].type == OP_CONV)
       col = MAX (col, sd_conv1d_backward_scratch_size (
@@ -973,7 +977,7 @@ sd_workspace_new (
   for (int i = 0; i < m->n_acts; i++)
     total += 2 * BT * m->act_channels[i];
   gsize feat = (gsize) max_batch * m->feat_channels;
-  gsize extra = col + 2 * m->bn_channels_total + 2 * feat
+  gsize extra = col + wfold + 2 * m->bn_channels_total + 2 * feat
                 + (gsize) max_batch * m->arch.n_classes;
   /* 2^31 floats = 8 GiB: far beyond any sensible window. */
   if (total + extra > ((gsize) 1 << 31)) {
@@ -1005,6 +1009,8 @@ sd_workspace_new (
   }
   ws->col = p;
   p += col;
+  ws->wfold = p;
+  p += wfold;
   ws->bn_mean = p;
   p += m->bn_channels_total;
   ws->bn_rstd = p;
@@ -1229,6 +1235,19 @@ add_relu_backward_input (float *da, gboolean set_a, float *db, gboolean set_b,
   }
 }
 
+/* In the input-only eval backward, op i is a conv whose batch norm (its
+ * only reader) has no ReLU after it: that BN is the per-channel scale
+ * gamma * rstd, folded into the conv's weight, so the conv reads the BN's
+ * output gradient directly and the BN pass is skipped. */
+static gboolean
+fold_bn_into_conv (const SdModel *m, int i)
+{
+  return i >= 0 && i + 1 < m->n_ops && m->ops[i].type == OP_CONV
+         && m->ops[i + 1].type == OP_BN && m->ops[i + 1].in == m->ops[i].out
+         && !(i + 2 < m->n_ops && m->ops[i + 2].type == OP_RELU
+              && m->ops[i + 2].in == m->ops[i + 1].out);
+}
+
 void
 sd_model_backward (
     SdModel *m, SdWorkspace *ws, const float *dlogits, float *grads, float *dx)
@@ -1369,6 +1388,8 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
           sd_batchnorm_backward_train (din, G (op->w), G (op->b),
               ws->dact[op->out], ws->act[op->in], ws->bn_mean + op->bn_slot,
               ws->bn_rstd + op->bn_slot, P + op->w, B, op->C, T);
+        else if (fast && fold_bn_into_conv (m, i - 1))
+          break; /* the conv below folds this BN in */
         else if (fast)
           bn_relu_backward_eval_input (ws->dact[op->in], ws->dact[op->out],
               (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
@@ -1382,6 +1403,23 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
               P + op->rv, eps, B, op->C, T);
         break;
       case OP_CONV:
+        if (fast && fold_bn_into_conv (m, i)) {
+          if (din == NULL)
+            break;
+          const Op *bn = &m->ops[i + 1];
+          const gsize CK = (gsize) op->C * op->K;
+          for (int o = 0; o < op->OC; o++) {
+            /* the scale bn_relu_backward_eval_input would apply */
+            const float a
+                = (float) (P[bn->w + o]
+                           / sqrt ((double) P[bn->rv + o] + (double) eps));
+            for (gsize j = 0; j < CK; j++)
+              ws->wfold[o * CK + j] = P[op->w + o * CK + j] * a;
+          }
+          sd_conv1d_backward (din, NULL, NULL, ws->dact[bn->out], NULL,
+              ws->wfold, B, op->C, op->OC, T, op->K, ws->col);
+          break;
+        }
         sd_conv1d_backward (din, G (op->w), NULL, ws->dact[op->out],
             ws->act[op->in], P + op->w, B, op->C, op->OC, T, op->K, ws->col);
         break;
