@@ -117,6 +117,46 @@ sd_conv1d_forward (float *out, const float *inp, const float *weight,
   }
 }
 
+/* W' (C, OC*K) of the input gradient behind the columns in col, or NULL
+ * when C < CONV_DINP_MIN_C (see below). */
+static float *
+conv1d_dinp_weight (
+    float *col, const float *weight, int C, int OC, int T, int K)
+{
+  if (K == 1 || C < CONV_DINP_MIN_C)
+    return NULL;
+  const int OK = OC * K;
+  float *wt = col + (gsize) MAX (C, OC) * K * T;
+  for (int o = 0; o < OC; o++)
+    for (int c = 0; c < C; c++)
+      for (int k = 0; k < K; k++)
+        wt[(gsize) c * OK + o * K + k] = weight[((gsize) o * C + c) * K + k];
+  return wt;
+}
+
+/* The input gradient of one sample: dx (C,T) = beta dx + the gradient
+ * from g (OC,T); wt from conv1d_dinp_weight. */
+static void
+conv1d_dinp_sample (float *dx, float beta, const float *g, const float *weight,
+    const float *wt, int C, int OC, int T, int K, float *col)
+{
+  const int CK = C * K, OK = OC * K;
+  if (K == 1) {
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, C, T, OC, 1.0f,
+        weight, C, g, T, beta, dx, T);
+  } else if (wt == NULL) {
+    cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, CK, T, OC, 1.0f,
+        weight, CK, g, T, 0.0f, col, T);
+    if (beta == 0.0f)
+      memset (dx, 0, (gsize) C * T * sizeof (float));
+    col2im_add (dx, col, C, T, K);
+  } else {
+    im2col_shifted (col, g, OC, T, K, (K - 1) / 2, -1);
+    cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, C, T, OK, 1.0f, wt,
+        OK, col, T, beta, dx, T);
+  }
+}
+
 /* dout (B,OC,T) -> dinp (B,C,T) += W' . im2col'(dout), dweight (OC,CK) +=
  * dout_b . col^T, dbias (OC) += sum_{b,t} dout.
  * The input gradient of out[o][t] = sum_{c,k} W[o][c][k] x[c][t + k - left]
@@ -137,16 +177,10 @@ sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
   g_return_if_fail (dinp == NULL || weight != NULL);
   g_return_if_fail (K == 1 || (dinp == NULL && dweight == NULL) || col);
 
-  const int CK = C * K, OK = OC * K;
+  const int CK = C * K;
   /* W' after the columns, built once for the batch */
-  float *wt = NULL;
-  if (dinp != NULL && K > 1 && C >= CONV_DINP_MIN_C) {
-    wt = col + (gsize) MAX (C, OC) * K * T;
-    for (int o = 0; o < OC; o++)
-      for (int c = 0; c < C; c++)
-        for (int k = 0; k < K; k++)
-          wt[(gsize) c * OK + o * K + k] = weight[((gsize) o * C + c) * K + k];
-  }
+  const float *wt
+      = dinp != NULL ? conv1d_dinp_weight (col, weight, C, OC, T, K) : NULL;
   for (int b = 0; b < B; b++) {
     const float *g = dout + (gsize) b * OC * T;
 
@@ -171,25 +205,25 @@ sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
           T, m, T, 1.0f, dweight, CK);
     }
 
-    if (dinp != NULL) {
-      float *dx = dinp + (gsize) b * C * T;
-      if (K == 1) {
-        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, C, T, OC, 1.0f,
-            weight, C, g, T, 1.0f, dx, T);
-      } else if (wt == NULL) {
-        /* col is free again: the dweight product above is complete */
-        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, CK, T, OC, 1.0f,
-            weight, CK, g, T, 0.0f, col, T);
-        col2im_add (dx, col, C, T, K);
-      } else {
-        /* the columns are free again: the dweight product above is
-         * complete */
-        im2col_shifted (col, g, OC, T, K, (K - 1) / 2, -1);
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, C, T, OK, 1.0f,
-            wt, OK, col, T, 1.0f, dx, T);
-      }
-    }
+    /* the columns are free again: the dweight product above is complete */
+    if (dinp != NULL)
+      conv1d_dinp_sample (
+          dinp + (gsize) b * C * T, 1.0f, g, weight, wt, C, OC, T, K, col);
   }
+}
+
+void
+sd_conv1d_backward_input (float *dinp, gboolean accumulate, const float *dout,
+    const float *weight, int B, int C, int OC, int T, int K, float *col)
+{
+  g_return_if_fail (dinp != NULL && dout != NULL && weight != NULL);
+  g_return_if_fail (B > 0 && C > 0 && OC > 0 && T > 0 && K > 0);
+  g_return_if_fail (K == 1 || col != NULL);
+
+  const float *wt = conv1d_dinp_weight (col, weight, C, OC, T, K);
+  for (int b = 0; b < B; b++)
+    conv1d_dinp_sample (dinp + (gsize) b * C * T, accumulate ? 1.0f : 0.0f,
+        dout + (gsize) b * OC * T, weight, wt, C, OC, T, K, col);
 }
 
 /* ------------------------------------------------------------- batchnorm */

@@ -1270,7 +1270,7 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
    * not accumulated, by its batch norm (its only reader), fused with the
    * ReLU mask that follows the BN; those buffers need no zeroing. */
   const gboolean fast = !train && grads == NULL;
-  /* Likewise the gradient of an activation whose only reader is a
+  /* Likewise the gradient of an activation whose only reader is a conv, a
    * residual join or the GAP (and that gets no injected gradient): that op
    * writes it. */
   gboolean set[MAX_ACTS] = { FALSE };
@@ -1286,7 +1286,7 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
     }
     for (int i = 0; i < m->n_ops; i++) {
       const Op *op = &m->ops[i];
-      if (op->type == OP_ADD || op->type == OP_GAP) {
+      if (op->type == OP_CONV || op->type == OP_ADD || op->type == OP_GAP) {
         set[op->in] = readers[op->in] == 1;
         if (op->in2 >= 0)
           set[op->in2] = readers[op->in2] == 1;
@@ -1403,21 +1403,26 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
               P + op->rv, eps, B, op->C, T);
         break;
       case OP_CONV:
-        if (fast && fold_bn_into_conv (m, i)) {
+        if (fast) {
           if (din == NULL)
             break;
-          const Op *bn = &m->ops[i + 1];
-          const gsize CK = (gsize) op->C * op->K;
-          for (int o = 0; o < op->OC; o++) {
-            /* the scale bn_relu_backward_eval_input would apply */
-            const float a
-                = (float) (P[bn->w + o]
-                           / sqrt ((double) P[bn->rv + o] + (double) eps));
-            for (gsize j = 0; j < CK; j++)
-              ws->wfold[o * CK + j] = P[op->w + o * CK + j] * a;
+          const float *w = P + op->w, *dout = ws->dact[op->out];
+          if (fold_bn_into_conv (m, i)) {
+            const Op *bn = &m->ops[i + 1];
+            const gsize CK = (gsize) op->C * op->K;
+            for (int o = 0; o < op->OC; o++) {
+              /* the scale bn_relu_backward_eval_input would apply */
+              const float a
+                  = (float) (P[bn->w + o]
+                             / sqrt ((double) P[bn->rv + o] + (double) eps));
+              for (gsize j = 0; j < CK; j++)
+                ws->wfold[o * CK + j] = P[op->w + o * CK + j] * a;
+            }
+            w = ws->wfold;
+            dout = ws->dact[bn->out];
           }
-          sd_conv1d_backward (din, NULL, NULL, ws->dact[bn->out], NULL,
-              ws->wfold, B, op->C, op->OC, T, op->K, ws->col);
+          sd_conv1d_backward_input (
+              din, !set[op->in], dout, w, B, op->C, op->OC, T, op->K, ws->col);
           break;
         }
         sd_conv1d_backward (din, G (op->w), NULL, ws->dact[op->out],

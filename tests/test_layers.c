@@ -310,6 +310,42 @@ test_conv_reference (void)
   g_rand_free (r);
 }
 
+/* sd_conv1d_backward_input: accumulating, exactly sd_conv1d_backward's
+ * input gradient; overwriting, the same onto zeros whatever dinp held. */
+static void
+test_conv_backward_input (void)
+{
+  GRand *r = g_rand_new_with_seed (SEED + 7);
+  for (guint i = 0; i < G_N_ELEMENTS (conv_cfgs); i++) {
+    const int *cf = conv_cfgs[i];
+    const int B = cf[0], C = cf[1], OC = cf[2], T = cf[3], K = cf[4];
+    ConvCtx *c = conv_ctx_new (r, B, C, OC, T, K);
+    const gsize nx = (gsize) B * C * T;
+    float *pre = g_new (float, nx), *want = g_new (float, nx);
+    float *got = g_new (float, nx);
+    fill_uniform (r, pre, nx, -1, 1);
+
+    memcpy (want, pre, nx * sizeof (float));
+    sd_conv1d_backward (
+        want, NULL, NULL, c->R, c->x, c->w, B, C, OC, T, K, c->col);
+    memcpy (got, pre, nx * sizeof (float));
+    sd_conv1d_backward_input (got, TRUE, c->R, c->w, B, C, OC, T, K, c->col);
+    assert_close ("conv backward_input accumulate", got, want, nx, 0.0);
+
+    memset (want, 0, nx * sizeof (float));
+    sd_conv1d_backward (
+        want, NULL, NULL, c->R, c->x, c->w, B, C, OC, T, K, c->col);
+    for (gsize k = 0; k < nx; k++)
+      got[k] = NAN;
+    sd_conv1d_backward_input (got, FALSE, c->R, c->w, B, C, OC, T, K, c->col);
+    assert_close ("conv backward_input overwrite", got, want, nx, 0.0);
+
+    g_free (pre), g_free (want), g_free (got);
+    conv_ctx_free (c);
+  }
+  g_rand_free (r);
+}
+
 /* Pins the padding placement independently of conv_ref: with a one-hot
  * kernel at tap k, out[t] = x[t + k - left] where PyTorch's 'same' uses
  * left = (K-1)/2, i.e. K=2 -> 0, K=4 -> 1, K=8 -> 3 (extra zero right). */
@@ -966,6 +1002,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/layers/conv1d/reference", test_conv_reference);
   g_test_add_func ("/layers/conv1d/same-padding", test_conv_same_padding);
+  g_test_add_func ("/layers/conv1d/backward-input", test_conv_backward_input);
   g_test_add_func ("/layers/batchnorm/train-fd", test_bn_train_fd);
   g_test_add_func ("/layers/batchnorm/eval-fd", test_bn_eval_fd);
   g_test_add_func ("/layers/batchnorm/eval-values", test_bn_eval_values);

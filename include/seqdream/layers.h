@@ -43,6 +43,13 @@ void sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
     const float *dout, const float *inp, const float *weight, int B, int C,
     int OC, int T, int K, float *col);
 
+/* The input gradient alone: dinp (B,C,T) += (or, with accumulate FALSE,
+ * =) the gradient from dout (B,OC,T), as sd_conv1d_backward computes it;
+ * col as there. Overwriting saves zeroing dinp first. */
+void sd_conv1d_backward_input (float *dinp, gboolean accumulate,
+    const float *dout, const float *weight, int B, int C, int OC, int T, int K,
+    float *col);
+
 /* Batch norm over (B,T) per channel, training mode: uses batch statistics
  * (biased variance), saves mean (C) and rstd (C) = 1/sqrt(var+eps) for the
  * backward pass and updates running_mean/running_var (C) as PyTorch does:
