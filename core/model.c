@@ -968,12 +968,12 @@ sd_workspace_new (
   gsize col = 0, wfold = 0;
   gsize total = 0;
   for (int i = 0; i < m->n_ops; i++)
-    if (m->ops[i].type == OP_CONV)
-      wfold = MAX (wfold, (gsize) m->ops[i].OC * m->ops[i].C * m->ops[i].K);
-  for (int i = 0; i < m->n_ops; i++)
-    if (m->ops[i].type == OP_CONV)
-      col = MAX (col, sd_conv1d_backward_scratch_size (
-                          m->ops[i].C, m->ops[i].OC, m->ops[i].K, max_length));
+    if (m->ops[i].type == OP_CONV) {
+      const Op *op = &m->ops[i];
+      col = MAX (col,
+          sd_conv1d_backward_scratch_size (op->C, op->OC, op->K, max_length));
+      wfold = MAX (wfold, (gsize) op->OC * op->C * op->K);
+    }
   for (int i = 0; i < m->n_acts; i++)
     total += 2 * BT * m->act_channels[i];
   gsize feat = (gsize) max_batch * m->feat_channels;
