@@ -1210,6 +1210,16 @@ add_relu_backward_input (float *da, gboolean set_a, float *db, gboolean set_b,
 {
   float *dst[2] = { da, db };
   const gboolean set[2] = { set_a, set_b };
+  if (da != NULL && db != NULL && set_a && set_b && y != NULL) {
+    /* the usual case (a join of two branches): one pass writes both */
+    for (gsize k = 0; k < N; k++) {
+      const float g = dout[k];
+      const float v = y[k] > 0.0f ? g : 0.0f;
+      da[k] = v;
+      db[k] = v;
+    }
+    return;
+  }
   /* one simple loop per target, so each vectorises (the loads are
    * unconditional, the mask a select) */
   for (int j = 0; j < 2; j++) {
