@@ -13,6 +13,11 @@
  * The spectral regularisers (SPECTRUM, SPECTRAL_FILTER) work on direct
  * DFTs of the bins 0..T/2 against a per-dream target spectrum prepared
  * before the first step.
+ * In eval mode the rows of a forward are independent, so a step runs
+ * evaluate, transform, backward and update chunk by chunk of rows
+ * (chunk_rows): a chunk's activations are still in cache when its
+ * backward reads them. Only diversity couples the rows (through the "gap"
+ * features of all dreams); with it a step is one chunk.
  * Nothing is allocated inside the loop: every buffer is the dreamer's
  * (sized at sd_dreamer_new) or the run's (sized before the first step).
  *
@@ -1144,8 +1149,8 @@ logsumexp (const float *z, int K)
   return m + log (s);
 }
 
-/* Value of a CHANNEL / NEURON term at forward row r (layer outputs of the
- * last forward). */
+/* Value of a CHANNEL / NEURON term at row r of the last forward (layer
+ * outputs in the workspace). */
 static double
 layer_term_value (const Run *run, const SdObjectiveTerm *t, int r)
 {
@@ -1161,8 +1166,8 @@ layer_term_value (const Run *run, const SdObjectiveTerm *t, int r)
   return s / L;
 }
 
-/* J (no penalties, no diversity) of dream dr at forward row r with logits
- * z (K). */
+/* J (no penalties, no diversity) of dream dr at row r of the last forward
+ * with logits z (K). */
 static double
 objective_value (const Run *run, const Dream *dr, int r, const float *z)
 {
@@ -1324,17 +1329,17 @@ rebuild_injections (Run *run)
   run->inj_dirty = FALSE;
 }
 
-/* dgap rows: "gap" CHANNEL/NEURON terms, minus diversity * dD/df with
- * D = mean over pairs i<j of cos(f_i, f_j) over all n dreams (frozen
+/* dgap rows r0..r1-1: "gap" CHANNEL/NEURON terms, minus diversity * dD/df
+ * with D = mean over pairs i<j of cos(f_i, f_j) over all n dreams (frozen
  * dreams keep their last features). */
 static void
-gap_gradient (Run *run)
+gap_gradient (Run *run, int r0, int r1)
 {
   SdDreamer *d = run->d;
   const int C = d->gap_C, n = run->n;
   const float lambda = run->cfg->diversity;
-  memset (d->dgap, 0, (gsize) run->A * C * sizeof (float));
-  for (int r = 0; r < run->A; r++) {
+  memset (d->dgap + (gsize) r0 * C, 0, (gsize) (r1 - r0) * C * sizeof (float));
+  for (int r = r0; r < r1; r++) {
     if (!run->live[r])
       continue;
     const int i = run->row_dream[r];
@@ -1632,51 +1637,81 @@ diverged (GError **error, int dream, int step, const char *what, int index)
 
 /* ----------------------------------------------------- one step */
 
-/* Forward of rows 0..A-1 of d->xin; softmax into d->probs; the features
- * of the rows whose dream is live (or all rows) into d->feats. */
+/* Rows per chunk of a step: about CHUNK_SAMPLES time samples, so that a
+ * chunk's activations stay in cache from its forward to its backward
+ * (resnet-small, T = 500, batch 16: 1.7x faster than one forward of all
+ * rows); all rows when diversity couples them. Depends on the
+ * configuration only, so runs stay deterministic. */
+#define CHUNK_SAMPLES 1024
+
+static int
+chunk_rows (const Run *run)
+{
+  if (run->cfg->diversity > 0.0f && run->n > 1)
+    return run->A;
+  return CLAMP (CHUNK_SAMPLES / run->T, 1, run->A);
+}
+
+/* Forward of rows r0..r1-1 of d->xin (workspace rows 0..r1-r0-1); softmax
+ * into their d->probs rows; the features of those rows whose dream is live
+ * (or all of them) into d->feats. Returns the logits of the chunk. */
 static const float *
-forward_rows (Run *run, gboolean all_rows)
+forward_rows (Run *run, int r0, int r1, gboolean all_rows)
 {
   SdDreamer *d = run->d;
-  const float *z = sd_model_forward (d->model, d->ws, d->xin, run->A, run->T);
-  sd_softmax_forward (d->probs, z, run->A, d->K);
+  const int K = d->K;
+  const float *z = sd_model_forward (
+      d->model, d->ws, d->xin + (gsize) r0 * run->T, r1 - r0, run->T);
+  sd_softmax_forward (d->probs + (gsize) r0 * K, z, r1 - r0, K);
   int C, L;
   const float *gap
       = sd_workspace_get_layer_output (d->ws, d->gap_layer, &C, &L);
-  for (int r = 0; r < run->A; r++)
+  for (int r = r0; r < r1; r++)
     if (all_rows || run->live[r])
-      memcpy (d->feats + (gsize) run->row_dream[r] * C, gap + (gsize) r * C,
-          (gsize) C * sizeof (float));
+      memcpy (d->feats + (gsize) run->row_dream[r] * C,
+          gap + (gsize) (r - r0) * C, (gsize) C * sizeof (float));
   return z;
 }
 
-/* Evaluate x_s of every running dream: trace entry s, keep-best, stop. */
+/* x_s of every running dream is finite (checked for all rows before any
+ * chunk, as the first error of a step). */
 static gboolean
-evaluate (Run *run, int s, GError **error)
+check_sequences (Run *run, int s, GError **error)
+{
+  SdDreamer *d = run->d;
+  const int T = run->T;
+  for (int r = 0; r < run->A; r++) {
+    const int i = run->row_dream[r];
+    int bad = first_nonfinite (d->x + (gsize) i * T, T);
+    if (bad >= 0)
+      return diverged (error, i, s, "the sequence", bad);
+  }
+  return TRUE;
+}
+
+/* Evaluate x_s of the running dreams of rows r0..r1-1: trace entry s,
+ * keep-best, stop. Leaves their forward in the workspace. */
+static gboolean
+evaluate (Run *run, int s, int r0, int r1, GError **error)
 {
   SdDreamer *d = run->d;
   const SdDreamConfig *c = run->cfg;
   const int T = run->T, K = d->K;
-  for (int r = 0; r < run->A; r++) {
-    const int i = run->row_dream[r];
-    const float *x = d->x + (gsize) i * T;
-    int bad = first_nonfinite (x, T);
-    if (bad >= 0)
-      return diverged (error, i, s, "the sequence", bad);
-    memcpy (d->xin + (gsize) r * T, x, (gsize) T * sizeof (float));
-  }
-  const float *logits = forward_rows (run, TRUE);
-  for (int r = 0; r < run->A; r++) {
+  for (int r = r0; r < r1; r++)
+    memcpy (d->xin + (gsize) r * T, d->x + (gsize) run->row_dream[r] * T,
+        (gsize) T * sizeof (float));
+  const float *logits = forward_rows (run, r0, r1, TRUE);
+  for (int r = r0; r < r1; r++) {
     const int i = run->row_dream[r];
     Dream *dr = &run->dreams[i];
     SdDreamTrace *tr = &dr->res->trace;
-    const float *z = logits + (gsize) r * K;
+    const float *z = logits + (gsize) (r - r0) * K;
     const float *x = d->x + (gsize) i * T;
     int bad = first_nonfinite (z, K);
     if (bad >= 0)
       return diverged (error, i, s, "the model output (logits)", bad);
     double closeness;
-    double J = objective_value (run, dr, r, z);
+    double J = objective_value (run, dr, r - r0, z);
     double p
         = target_probability (dr, z, d->probs + (gsize) r * K, K, &closeness);
     tr->objective[s] = (float) J;
@@ -1760,13 +1795,14 @@ apply_filter (Run *run, int k, int i, float *x)
   }
 }
 
-/* Gradient and update of every live dream: x_s -> x_{s+1}. */
+/* Gradient and update of the live dreams of rows r0..r1-1, whose forward
+ * (evaluate) is in the workspace: x_s -> x_{s+1}. */
 static gboolean
-update (Run *run, int s, GError **error)
+update (Run *run, int s, int r0, int r1, GError **error)
 {
   SdDreamer *d = run->d;
   const SdDreamConfig *c = run->cfg;
-  const int T = run->T, K = d->K, A = run->A;
+  const int T = run->T, K = d->K;
 
   /* jitter / scale: a second forward of the transformed inputs */
   gboolean transformed = FALSE;
@@ -1774,7 +1810,7 @@ update (Run *run, int s, GError **error)
     if (is_transform (c->regs[k].type) && reg_active (run, k, s))
       transformed = TRUE;
   if (transformed) {
-    for (int r = 0; r < A; r++) {
+    for (int r = r0; r < r1; r++) {
       if (!run->live[r])
         continue;
       Dream *dr = &run->dreams[run->row_dream[r]];
@@ -1824,18 +1860,19 @@ update (Run *run, int s, GError **error)
             xi[t + 1] += (float) (rad * sin (2.0 * G_PI * u2));
         }
     }
-    forward_rows (run, FALSE);
+    forward_rows (run, r0, r1, FALSE);
   }
   /* the logits of the last forward (the transformed one if any) */
   int zC, zL;
   const float *z = sd_workspace_get_layer_output (d->ws, d->fc_layer, &zC, &zL);
 
   /* dJ at the logits, at "gap" and at the stage outputs */
-  for (int r = 0; r < A; r++) {
+  for (int r = r0; r < r1; r++) {
     float *dz = d->dlogits + (gsize) r * K;
     if (run->live[r])
-      objective_dlogits (&run->dreams[run->row_dream[r]], z + (gsize) r * K,
-          d->probs + (gsize) r * K, K, d->fc_layer, dz);
+      objective_dlogits (&run->dreams[run->row_dream[r]],
+          z + (gsize) (r - r0) * K, d->probs + (gsize) r * K, K, d->fc_layer,
+          dz);
     else
       memset (dz, 0, (gsize) K * sizeof (float));
   }
@@ -1844,19 +1881,21 @@ update (Run *run, int s, GError **error)
   SdLayerGrad extra[SD_MAX_STAGES + 1];
   int n_extra = 0;
   for (int l = 0; l < run->n_inj; l++)
-    extra[n_extra++] = (SdLayerGrad){ run->inj[l].layer, run->inj[l].grad };
+    extra[n_extra++] = (SdLayerGrad){ run->inj[l].layer,
+      run->inj[l].grad + (gsize) r0 * run->inj[l].C * T };
   if (run->use_gap) {
-    gap_gradient (run);
-    extra[n_extra++] = (SdLayerGrad){ d->gap_layer, d->dgap };
+    gap_gradient (run, r0, r1);
+    extra[n_extra++]
+        = (SdLayerGrad){ d->gap_layer, d->dgap + (gsize) r0 * d->gap_C };
   }
-  sd_model_backward_full (
-      d->model, d->ws, d->dlogits, extra, n_extra, NULL, d->dx);
+  sd_model_backward_full (d->model, d->ws, d->dlogits + (gsize) r0 * K, extra,
+      n_extra, NULL, d->dx + (gsize) r0 * T);
 
   const double lr = (double) c->lr * pow (c->lr_decay, s);
   const int t_adam = s + 1;
   const double bc1 = 1.0 - pow (ADAM_BETA1, t_adam);
   const double bc2 = 1.0 - pow (ADAM_BETA2, t_adam);
-  for (int r = 0; r < A; r++) {
+  for (int r = r0; r < r1; r++) {
     if (!run->live[r])
       continue;
     const int i = run->row_dream[r];
@@ -1993,19 +2032,23 @@ finish (Run *run)
           (gsize) tr->n_steps * sizeof (float));
   }
   run->A = n;
-  const float *z = forward_rows (run, TRUE);
-  for (int i = 0; i < n; i++) {
-    Dream *dr = &run->dreams[i];
-    SdDreamResult *res = dr->res;
-    const float *zi = z + (gsize) i * K;
-    memcpy (res->logits, zi, (gsize) K * sizeof (float));
-    memcpy (res->probabilities, d->probs + (gsize) i * K,
-        (gsize) K * sizeof (float));
-    double closeness;
-    res->objective = (float) objective_value (run, dr, i, zi);
-    res->probability = (float) target_probability (
-        dr, zi, res->probabilities, K, &closeness);
-    res->logit_margin = (float) logit_margin (dr, zi, K);
+  const int R = chunk_rows (run);
+  for (int r0 = 0; r0 < n; r0 += R) {
+    const int r1 = MIN (n, r0 + R);
+    const float *z = forward_rows (run, r0, r1, TRUE);
+    for (int i = r0; i < r1; i++) {
+      Dream *dr = &run->dreams[i];
+      SdDreamResult *res = dr->res;
+      const float *zi = z + (gsize) (i - r0) * K;
+      memcpy (res->logits, zi, (gsize) K * sizeof (float));
+      memcpy (res->probabilities, d->probs + (gsize) i * K,
+          (gsize) K * sizeof (float));
+      double closeness;
+      res->objective = (float) objective_value (run, dr, i - r0, zi);
+      res->probability = (float) target_probability (
+          dr, zi, res->probabilities, K, &closeness);
+      res->logit_margin = (float) logit_margin (dr, zi, K);
+    }
   }
 }
 
@@ -2054,14 +2097,30 @@ sd_dreamer_run (SdDreamer *d, const SdDreamConfig *config,
     if (A != run.A)
       run.inj_dirty = TRUE;
     run.A = A;
-    ok = evaluate (&run, s, error);
+    ok = check_sequences (&run, s, error);
+    /* chunk by chunk: evaluate, then update if this is not the last
+     * entry; as without chunks, an error of any evaluate wins over one of
+     * an update */
+    GError *update_error = NULL;
+    const int R = chunk_rows (&run);
+    for (int r0 = 0; ok && r0 < A; r0 += R) {
+      const int r1 = MIN (A, r0 + R);
+      ok = evaluate (&run, s, r0, r1, error);
+      if (!ok || s == run.N || update_error != NULL)
+        continue;
+      gboolean any_live = FALSE;
+      for (int r = r0; r < r1; r++)
+        any_live |= run.live[r];
+      if (any_live)
+        update (&run, s, r0, r1, &update_error);
+    }
+    if (ok && update_error != NULL) {
+      g_propagate_error (error, g_steal_pointer (&update_error));
+      ok = FALSE;
+    }
+    g_clear_error (&update_error);
     if (!ok || s == run.N)
       break;
-    gboolean any_live = FALSE;
-    for (int r = 0; r < A; r++)
-      any_live |= run.live[r];
-    if (any_live)
-      ok = update (&run, s, error);
   }
 
   if (ok) {

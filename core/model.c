@@ -83,6 +83,7 @@ struct _SdWorkspace
   float *act[MAX_ACTS];
   float *dact[MAX_ACTS];
   float *col;
+  float *wfold;             /* a conv weight with its BN's scale folded in */
   float *bn_mean, *bn_rstd; /* bn_channels_total each */
   float *pooled, *dpooled;  /* (B, feat_channels) */
   float *logits;            /* (B, K) */
@@ -1011,17 +1012,20 @@ sd_workspace_new (
         m->arch.name, m->min_length, m->min_length, max_length);
     return NULL;
   }
-  gsize col = 0;
+  gsize col = 0, wfold = 0;
   gsize total = 0;
   for (int i = 0; i < m->n_ops; i++)
-    if (m->ops[i].type == OP_CONV)
-      col = MAX (col, sd_conv1d_scratch_size (m->ops[i].C, m->ops[i].K,
-                          max_length / m->act_div[m->ops[i].in]));
+    if (m->ops[i].type == OP_CONV) {
+      const Op *op = &m->ops[i];
+      col = MAX (col, sd_conv1d_backward_scratch_size (op->C, op->OC, op->K,
+                          max_length / m->act_div[op->in]));
+      wfold = MAX (wfold, (gsize) op->OC * op->C * op->K);
+    }
   for (int i = 0; i < m->n_acts; i++)
     total += 2 * (gsize) max_batch * (max_length / m->act_div[i])
              * m->act_channels[i];
   gsize feat = (gsize) max_batch * m->feat_channels;
-  gsize extra = col + 2 * m->bn_channels_total + 2 * feat
+  gsize extra = col + wfold + 2 * m->bn_channels_total + 2 * feat
                 + (gsize) max_batch * m->arch.n_classes;
   /* 2^31 floats = 8 GiB: far beyond any sensible window. */
   if (total + extra > ((gsize) 1 << 31)) {
@@ -1055,6 +1059,8 @@ sd_workspace_new (
   }
   ws->col = p;
   p += col;
+  ws->wfold = p;
+  p += wfold;
   ws->bn_mean = p;
   p += m->bn_channels_total;
   ws->bn_rstd = p;
@@ -1112,6 +1118,16 @@ bn_relu_forward_eval (float *out, const float *inp, const float *gamma,
   }
 }
 
+/* out = max (a + b, 0), N elements. */
+static void
+add_relu_forward (float *out, const float *a, const float *b, gsize N)
+{
+  for (gsize k = 0; k < N; k++) {
+    const float v = a[k] + b[k];
+    out[k] = v > 0.0f ? v : 0.0f;
+  }
+}
+
 const float *
 sd_model_forward (
     SdModel *m, SdWorkspace *ws, const float *x, int B, int length)
@@ -1162,8 +1178,15 @@ sd_model_forward (
             ws->act[op->out], ws->act[op->in], (gsize) B * op->C * T);
         break;
       case OP_ADD:
-        sd_add_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
-            (gsize) B * op->C * T);
+        if (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
+            && m->ops[i + 1].in == op->out) {
+          /* the residual join and the ReLU on it in one pass */
+          add_relu_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
+              (gsize) B * op->C * T);
+          i++;
+        } else
+          sd_add_forward (ws->act[op->out], ws->act[op->in], ws->act[op->in2],
+              (gsize) B * op->C * T);
         break;
       case OP_GAP:
         sd_gap_forward (ws->pooled, ws->act[op->in], B, op->C, T);
@@ -1244,6 +1267,64 @@ bn_relu_backward_eval_input (float *dinp, const float *dout, const float *y,
   }
 }
 
+/* Input-gradient backward of a residual join, optionally through the ReLU
+ * on its output y: g = (y > 0 ? dout : 0), then da and db (either may be
+ * NULL) get g, OVERWRITTEN where set_a / set_b (the join is the only
+ * writer of that gradient) and accumulated otherwise. */
+static void
+add_relu_backward_input (float *da, gboolean set_a, float *db, gboolean set_b,
+    const float *dout, const float *y, gsize N)
+{
+  float *dst[2] = { da, db };
+  const gboolean set[2] = { set_a, set_b };
+  if (da != NULL && db != NULL && set_a && set_b && y != NULL) {
+    /* the usual case (a join of two branches): one pass writes both */
+    for (gsize k = 0; k < N; k++) {
+      const float g = dout[k];
+      const float v = y[k] > 0.0f ? g : 0.0f;
+      da[k] = v;
+      db[k] = v;
+    }
+    return;
+  }
+  /* one simple loop per target, so each vectorises (the loads are
+   * unconditional, the mask a select) */
+  for (int j = 0; j < 2; j++) {
+    float *d = dst[j];
+    if (d == NULL)
+      continue;
+    if (y != NULL && set[j]) {
+      for (gsize k = 0; k < N; k++) {
+        const float g = dout[k];
+        d[k] = y[k] > 0.0f ? g : 0.0f;
+      }
+    } else if (y != NULL) {
+      for (gsize k = 0; k < N; k++) {
+        const float g = dout[k];
+        d[k] += y[k] > 0.0f ? g : 0.0f;
+      }
+    } else if (set[j]) {
+      memcpy (d, dout, N * sizeof (float));
+    } else {
+      for (gsize k = 0; k < N; k++)
+        d[k] += dout[k];
+    }
+  }
+}
+
+/* In the input-only eval backward, op i is a conv whose batch norm (its
+ * only reader) has no ReLU after it: that BN is the per-channel scale
+ * gamma * rstd, folded into the conv's weight, so the conv reads the BN's
+ * output gradient directly and the BN pass is skipped. */
+static gboolean
+fold_bn_into_conv (const SdModel *m, int i)
+{
+  return i >= 0 && i + 1 < m->n_ops && m->ops[i].type == OP_CONV
+         && m->ops[i + 1].type == OP_BN && m->ops[i + 1].in == m->ops[i].out
+         && !(i + 2 < m->n_ops && m->ops[i + 2].type == OP_RELU
+              && m->ops[i + 2].in == m->ops[i + 1].out);
+}
+
 void
 sd_model_backward (
     SdModel *m, SdWorkspace *ws, const float *dlogits, float *grads, float *dx)
@@ -1266,8 +1347,34 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
    * not accumulated, by its batch norm (its only reader), fused with the
    * ReLU mask that follows the BN; those buffers need no zeroing. */
   const gboolean fast = !train && grads == NULL;
+  /* Likewise the gradient of an activation whose only reader is a conv, a
+   * residual join or the GAP (and that gets no injected gradient): that op
+   * writes it. */
+  gboolean set[MAX_ACTS] = { FALSE };
+  if (fast) {
+    int readers[MAX_ACTS] = { 0 };
+    for (int i = 0; i < m->n_ops; i++) {
+      const Op *op = &m->ops[i];
+      if (op->type == OP_RELU || op->type == OP_DENSE)
+        continue; /* in place / reads the pooled features */
+      readers[op->in]++;
+      if (op->in2 >= 0)
+        readers[op->in2]++;
+    }
+    for (int i = 0; i < m->n_ops; i++) {
+      const Op *op = &m->ops[i];
+      if (op->type == OP_CONV || op->type == OP_ADD || op->type == OP_GAP) {
+        set[op->in] = readers[op->in] == 1;
+        if (op->in2 >= 0)
+          set[op->in2] = readers[op->in2] == 1;
+      }
+    }
+    for (int e = 0; e < n_extra; e++)
+      if (extra[e].layer >= 0 && extra[e].layer < m->arch.n_stages)
+        set[m->stage_out[extra[e].layer]] = FALSE;
+  }
   for (int i = 0; i < m->n_acts; i++)
-    if (!(fast && m->conv_out[i]))
+    if (!(fast && (m->conv_out[i] || set[i])))
       memset (ws->dact[i], 0,
           (gsize) B * (T0 / m->act_div[i]) * m->act_channels[i]
               * sizeof (float));
@@ -1320,17 +1427,37 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
               ws->pooled, P + op->w, B, op->C, op->OC);
         break;
       case OP_GAP:
-        sd_gap_backward (ws->dact[op->in], ws->dpooled, B, op->C, T);
+        if (set[op->in]) {
+          /* sd_gap_backward onto zeros, written directly */
+          for (gsize r = 0; r < (gsize) B * op->C; r++) {
+            const float g = ws->dpooled[r] / (float) T;
+            float *d = ws->dact[op->in] + r * T;
+            for (int t = 0; t < T; t++)
+              d[t] = g;
+          }
+        } else
+          sd_gap_backward (ws->dact[op->in], ws->dpooled, B, op->C, T);
         break;
       case OP_ADD:
-        sd_add_backward (ws->dact[op->in],
-            (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
-            ws->dact[op->out], (gsize) B * op->C * T);
+        if (fast)
+          add_relu_backward_input (din, set[op->in],
+              (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
+              set[op->in2], ws->dact[op->out],
+              (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
+                  && m->ops[i + 1].in == op->out)
+                  ? ws->act[op->out]
+                  : NULL,
+              (gsize) B * op->C * T);
+        else
+          sd_add_backward (ws->dact[op->in],
+              (op->in2 == 0 && dx == NULL) ? NULL : ws->dact[op->in2],
+              ws->dact[op->out], (gsize) B * op->C * T);
         break;
       case OP_RELU: {
-        if (fast && i > 0 && m->ops[i - 1].type == OP_BN
+        if (fast && i > 0
+            && (m->ops[i - 1].type == OP_BN || m->ops[i - 1].type == OP_ADD)
             && m->ops[i - 1].out == op->in)
-          break; /* the BN below applies the mask */
+          break; /* the BN or the join below applies the mask */
         /* In place: the gradient buffer is masked where the output is 0. */
         gsize n = (gsize) B * op->C * T;
         float *d = ws->dact[op->out];
@@ -1344,6 +1471,8 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
           sd_batchnorm_backward_train (din, G (op->w), G (op->b),
               ws->dact[op->out], ws->act[op->in], ws->bn_mean + op->bn_slot,
               ws->bn_rstd + op->bn_slot, P + op->w, B, op->C, T);
+        else if (fast && fold_bn_into_conv (m, i - 1))
+          break; /* the conv below folds this BN in */
         else if (fast)
           bn_relu_backward_eval_input (ws->dact[op->in], ws->dact[op->out],
               (i + 1 < m->n_ops && m->ops[i + 1].type == OP_RELU
@@ -1357,6 +1486,28 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
               P + op->rv, eps, B, op->C, T);
         break;
       case OP_CONV:
+        if (fast) {
+          if (din == NULL)
+            break;
+          const float *w = P + op->w, *dout = ws->dact[op->out];
+          if (fold_bn_into_conv (m, i)) {
+            const Op *bn = &m->ops[i + 1];
+            const gsize CK = (gsize) op->C * op->K;
+            for (int o = 0; o < op->OC; o++) {
+              /* the scale bn_relu_backward_eval_input would apply */
+              const float a
+                  = (float) (P[bn->w + o]
+                             / sqrt ((double) P[bn->rv + o] + (double) eps));
+              for (gsize j = 0; j < CK; j++)
+                ws->wfold[o * CK + j] = P[op->w + o * CK + j] * a;
+            }
+            w = ws->wfold;
+            dout = ws->dact[bn->out];
+          }
+          sd_conv1d_backward_input (
+              din, !set[op->in], dout, w, B, op->C, op->OC, T, op->K, ws->col);
+          break;
+        }
         sd_conv1d_backward (din, G (op->w), NULL, ws->dact[op->out],
             ws->act[op->in], P + op->w, B, op->C, op->OC, T, op->K, ws->col);
         break;

@@ -209,7 +209,12 @@ conv_ctx_new (GRand *r, int B, int C, int OC, int T, int K)
   c->b = g_new (float, OC);
   c->out = g_new (float, (gsize) B *OC *T);
   c->R = g_new (float, (gsize) B *OC *T);
-  c->col = g_new0 (float, sd_conv1d_scratch_size (C, K, T) + 1);
+  /* exactly the backward's scratch (which covers the forward's), so ASan
+   * sees any overrun */
+  g_assert_cmpuint (sd_conv1d_backward_scratch_size (C, OC, K, T), >=,
+      sd_conv1d_scratch_size (C, K, T));
+  c->col
+      = g_new0 (float, MAX (sd_conv1d_backward_scratch_size (C, OC, K, T), 1));
   fill_uniform (r, c->x, (gsize) B * C * T, -1, 1);
   fill_uniform (r, c->w, (gsize) OC * C * K, -1, 1);
   fill_uniform (r, c->b, OC, -1, 1);
@@ -226,16 +231,15 @@ conv_ctx_free (ConvCtx *c)
 
 /* {B, C, OC, T, K}: odd, even, K == 1, T < K, T == 1 */
 static const int conv_cfgs[][5] = {
-  { 2, 3, 4, 10, 1 },
-  { 1, 1, 1, 6, 1 },
-  { 2, 3, 4, 10, 3 },
-  { 1, 2, 3, 7, 5 },
-  { 3, 2, 3, 12, 8 },
-  { 2, 3, 2, 4, 8 }, /* T < K */
-  { 2, 2, 3, 3, 5 }, /* T < K */
-  { 1, 2, 2, 1, 3 }, /* T == 1 */
-  { 2, 2, 2, 9, 2 },
-  { 1, 3, 2, 11, 4 },
+  { 2, 3, 4, 10, 1 }, { 1, 1, 1, 6, 1 }, { 2, 3, 4, 10, 3 }, { 1, 2, 3, 7, 5 },
+  { 3, 2, 3, 12, 8 }, { 2, 3, 2, 4, 8 }, /* T < K */
+  { 2, 2, 3, 3, 5 },                     /* T < K */
+  { 1, 2, 2, 1, 3 },                     /* T == 1 */
+  { 2, 2, 2, 9, 2 }, { 1, 3, 2, 11, 4 },
+  /* C >= 4: the input gradient through W' and the columns of dout */
+  { 2, 4, 3, 10, 3 },
+  { 2, 6, 3, 9, 5 }, /* OC < C: W' behind the larger input columns */
+  { 1, 4, 6, 12, 4 }, { 2, 5, 3, 3, 5 }, /* T < K */
 };
 
 static void
@@ -268,35 +272,77 @@ test_conv_reference (void)
   GRand *r = g_rand_new_with_seed (SEED);
   const int Ks[] = { 1, 2, 3, 4, 5, 7, 8, 9 };
   const int Ts[] = { 1, 3, 8, 37 };
-  for (guint ik = 0; ik < G_N_ELEMENTS (Ks); ik++)
-    for (guint it = 0; it < G_N_ELEMENTS (Ts); it++) {
-      const int B = 2, C = 5, OC = 6, T = Ts[it], K = Ks[ik];
-      ConvCtx *c = conv_ctx_new (r, B, C, OC, T, K);
-      const gsize nx = (gsize) B * C * T, nw = (gsize) OC * C * K;
-      const gsize no = (gsize) B * OC * T;
-      float *ref = g_new (float, no);
-      for (int with_bias = 0; with_bias < 2; with_bias++) {
-        const float *bias = with_bias ? c->b : NULL;
-        sd_conv1d_forward (c->out, c->x, c->w, bias, B, C, OC, T, K, c->col);
-        conv_ref (ref, c->x, c->w, bias, B, C, OC, T, K);
-        assert_close ("conv forward", c->out, ref, no, 1e-5);
+  /* {C, OC}: both input-gradient paths (C < 4 and C >= 4), OC > C and
+   * OC < C */
+  const int COs[][2] = { { 5, 6 }, { 6, 3 }, { 2, 4 } };
+  for (guint ic = 0; ic < G_N_ELEMENTS (COs); ic++)
+    for (guint ik = 0; ik < G_N_ELEMENTS (Ks); ik++)
+      for (guint it = 0; it < G_N_ELEMENTS (Ts); it++) {
+        const int B = 2, C = COs[ic][0], OC = COs[ic][1], T = Ts[it],
+                  K = Ks[ik];
+        ConvCtx *c = conv_ctx_new (r, B, C, OC, T, K);
+        const gsize nx = (gsize) B * C * T, nw = (gsize) OC * C * K;
+        const gsize no = (gsize) B * OC * T;
+        float *ref = g_new (float, no);
+        for (int with_bias = 0; with_bias < 2; with_bias++) {
+          const float *bias = with_bias ? c->b : NULL;
+          sd_conv1d_forward (c->out, c->x, c->w, bias, B, C, OC, T, K, c->col);
+          conv_ref (ref, c->x, c->w, bias, B, C, OC, T, K);
+          assert_close ("conv forward", c->out, ref, no, 1e-5);
+        }
+
+        float *dx = g_new0 (float, nx), *dw = g_new0 (float, nw);
+        float *db = g_new0 (float, OC);
+        float *rdx = g_new (float, nx), *rdw = g_new (float, nw);
+        float *rdb = g_new (float, OC);
+        sd_conv1d_backward (
+            dx, dw, db, c->R, c->x, c->w, B, C, OC, T, K, c->col);
+        conv_ref_backward (rdx, rdw, rdb, c->R, c->x, c->w, B, C, OC, T, K);
+        assert_close ("conv dinp", dx, rdx, nx, 1e-5);
+        assert_close ("conv dweight", dw, rdw, nw, 1e-5);
+        assert_close ("conv dbias", db, rdb, OC, 1e-5);
+
+        g_free (dx), g_free (dw), g_free (db);
+        g_free (rdx), g_free (rdw), g_free (rdb);
+        g_free (ref);
+        conv_ctx_free (c);
       }
+  g_rand_free (r);
+}
 
-      float *dx = g_new0 (float, nx), *dw = g_new0 (float, nw);
-      float *db = g_new0 (float, OC);
-      float *rdx = g_new (float, nx), *rdw = g_new (float, nw);
-      float *rdb = g_new (float, OC);
-      sd_conv1d_backward (dx, dw, db, c->R, c->x, c->w, B, C, OC, T, K, c->col);
-      conv_ref_backward (rdx, rdw, rdb, c->R, c->x, c->w, B, C, OC, T, K);
-      assert_close ("conv dinp", dx, rdx, nx, 1e-5);
-      assert_close ("conv dweight", dw, rdw, nw, 1e-5);
-      assert_close ("conv dbias", db, rdb, OC, 1e-5);
+/* sd_conv1d_backward_input: accumulating, exactly sd_conv1d_backward's
+ * input gradient; overwriting, the same onto zeros whatever dinp held. */
+static void
+test_conv_backward_input (void)
+{
+  GRand *r = g_rand_new_with_seed (SEED + 7);
+  for (guint i = 0; i < G_N_ELEMENTS (conv_cfgs); i++) {
+    const int *cf = conv_cfgs[i];
+    const int B = cf[0], C = cf[1], OC = cf[2], T = cf[3], K = cf[4];
+    ConvCtx *c = conv_ctx_new (r, B, C, OC, T, K);
+    const gsize nx = (gsize) B * C * T;
+    float *pre = g_new (float, nx), *want = g_new (float, nx);
+    float *got = g_new (float, nx);
+    fill_uniform (r, pre, nx, -1, 1);
 
-      g_free (dx), g_free (dw), g_free (db);
-      g_free (rdx), g_free (rdw), g_free (rdb);
-      g_free (ref);
-      conv_ctx_free (c);
-    }
+    memcpy (want, pre, nx * sizeof (float));
+    sd_conv1d_backward (
+        want, NULL, NULL, c->R, c->x, c->w, B, C, OC, T, K, c->col);
+    memcpy (got, pre, nx * sizeof (float));
+    sd_conv1d_backward_input (got, TRUE, c->R, c->w, B, C, OC, T, K, c->col);
+    assert_close ("conv backward_input accumulate", got, want, nx, 0.0);
+
+    memset (want, 0, nx * sizeof (float));
+    sd_conv1d_backward (
+        want, NULL, NULL, c->R, c->x, c->w, B, C, OC, T, K, c->col);
+    for (gsize k = 0; k < nx; k++)
+      got[k] = NAN;
+    sd_conv1d_backward_input (got, FALSE, c->R, c->w, B, C, OC, T, K, c->col);
+    assert_close ("conv backward_input overwrite", got, want, nx, 0.0);
+
+    g_free (pre), g_free (want), g_free (got);
+    conv_ctx_free (c);
+  }
   g_rand_free (r);
 }
 
@@ -340,6 +386,10 @@ test_conv_same_padding (void)
     g_assert_cmpfloat (out[t], ==, want);
   }
   g_assert_cmpuint (sd_conv1d_scratch_size (4, 1, 100), ==, 0);
+  /* backward: max (C, OC) K T + C OC K */
+  g_assert_cmpuint (sd_conv1d_backward_scratch_size (2, 3, 5, 10), ==, 180);
+  g_assert_cmpuint (sd_conv1d_backward_scratch_size (4, 2, 3, 10), ==, 144);
+  g_assert_cmpuint (sd_conv1d_backward_scratch_size (4, 6, 1, 100), ==, 0);
 }
 
 /* ---------------------------------------------------------- batchnorm */
@@ -1009,6 +1059,7 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/layers/conv1d/reference", test_conv_reference);
   g_test_add_func ("/layers/conv1d/same-padding", test_conv_same_padding);
+  g_test_add_func ("/layers/conv1d/backward-input", test_conv_backward_input);
   g_test_add_func ("/layers/batchnorm/train-fd", test_bn_train_fd);
   g_test_add_func ("/layers/batchnorm/eval-fd", test_bn_eval_fd);
   g_test_add_func ("/layers/batchnorm/eval-values", test_bn_eval_values);

@@ -16,9 +16,16 @@
 
 G_BEGIN_DECLS
 
-/* Size in floats of the scratch buffer conv1d needs: C*K*T (im2col of one
- * sample). For K == 1 no scratch is used and this returns 0. */
+/* Size in floats of the scratch buffer sd_conv1d_forward needs: C*K*T
+ * (im2col of one sample). For K == 1 no scratch is used and this returns
+ * 0. */
 gsize sd_conv1d_scratch_size (int C, int K, int T);
+
+/* Size in floats of the scratch buffer sd_conv1d_backward needs:
+ * max (C,OC)*K*T + C*OC*K (im2col of one input sample for dweight or of
+ * one dout sample for dinp, then the rearranged weight for dinp); at least
+ * sd_conv1d_scratch_size (C,K,T). For K == 1 it returns 0. */
+gsize sd_conv1d_backward_scratch_size (int C, int OC, int K, int T);
 
 /* 'same' padding as PyTorch (padding="same", stride 1, dilation 1): the
  * K-1 zeros are split left = (K-1)/2, right = K-1-left.
@@ -27,12 +34,21 @@ gsize sd_conv1d_scratch_size (int C, int K, int T);
 void sd_conv1d_forward (float *out, const float *inp, const float *weight,
     const float *bias, int B, int C, int OC, int T, int K, float *col);
 
-/* dout (B,OC,T) -> dinp (B,C,T), dweight (OC,C,K), dbias (OC). The col
- * scratch is overwritten (input columns for dweight, then W^T dout for
- * dinp), so it cannot hold anything a later backward still needs. */
+/* dout (B,OC,T) -> dinp (B,C,T), dweight (OC,C,K), dbias (OC). col is a
+ * scratch of sd_conv1d_backward_scratch_size (C,OC,K,T) floats; it is
+ * overwritten (input columns for dweight, then dout columns and the
+ * rearranged weight for dinp), so it cannot hold anything a later backward
+ * still needs. */
 void sd_conv1d_backward (float *dinp, float *dweight, float *dbias,
     const float *dout, const float *inp, const float *weight, int B, int C,
     int OC, int T, int K, float *col);
+
+/* The input gradient alone: dinp (B,C,T) += (or, with accumulate FALSE,
+ * =) the gradient from dout (B,OC,T), as sd_conv1d_backward computes it;
+ * col as there. Overwriting saves zeroing dinp first. */
+void sd_conv1d_backward_input (float *dinp, gboolean accumulate,
+    const float *dout, const float *weight, int B, int C, int OC, int T, int K,
+    float *col);
 
 /* Batch norm over (B,T) per channel, training mode: uses batch statistics
  * (biased variance), saves mean (C) and rstd (C) = 1/sqrt(var+eps) for the
