@@ -10,8 +10,8 @@
  *              -> dx (A,T), mapped back through the transform
  *   update     - penalty gradients, gradient filters, RMS clip, optimiser,
  *              then sequence filters and projections in list order.
- * The spectral regularisers (SPECTRUM, SPECTRAL_FILTER) work on direct
- * DFTs of the bins 0..T/2 against a per-dream target spectrum prepared
+ * The spectral regularisers (SPECTRUM, SPECTRAL_FILTER) work on real
+ * FFTs (bins 0..T/2) against a per-dream target spectrum prepared
  * before the first step.
  * In eval mode the rows of a forward are independent, so a step runs
  * evaluate, transform, backward and update chunk by chunk of rows
@@ -24,7 +24,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/dream.h"
 #include "seqdream/layers.h"
+#include "sd-private.h"
 
+#include <fftw3.h>
 #include <math.h>
 #include <string.h>
 
@@ -492,18 +494,19 @@ gaussian_filter (float *x, int T, const float *w, int R, float *pad)
   }
 }
 
-/* ------------------------------------------------ spectra (O(T^2)) */
+/* ---------------------------------------------------------- spectra */
 
-/* A direct real DFT: T is a few hundred to a few thousand samples, so
- * O(T (T/2+1)) per dream and step costs little beside the network, and it
- * needs no FFT planner (FFTW's is not thread-safe). */
+/* Real DFTs by FFTW (double precision), planned once per run and length
+ * under the library's planner lock; executing a plan is thread-safe. */
 typedef struct
 {
   int T, nb;
-  double *cs, *sn;         /* (T) cos, sin of 2 pi m / T */
   double *win;             /* (T) periodic Hann window */
-  double *xc;              /* (T) work */
+  double *xc;              /* (T) work, FFTW-aligned */
   double *re, *im, *p, *a; /* (nb) work */
+  fftw_complex *z;         /* (nb) work, FFTW-aligned */
+  fftw_plan fwd;           /* xc -> z */
+  fftw_plan inv;           /* z -> xc (destroys z) */
 } SpecWork;
 
 int
@@ -517,7 +520,15 @@ spec_work_free (SpecWork *w)
 {
   if (w == NULL)
     return;
-  g_free (w->cs);
+  g_mutex_lock (&sd_fftw_planner_lock);
+  if (w->fwd != NULL)
+    fftw_destroy_plan (w->fwd);
+  if (w->inv != NULL)
+    fftw_destroy_plan (w->inv);
+  g_mutex_unlock (&sd_fftw_planner_lock);
+  fftw_free (w->xc);
+  fftw_free (w->z);
+  g_free (w->win);
   g_free (w);
 }
 
@@ -527,19 +538,19 @@ spec_work_new (int T)
   SpecWork *w = g_new0 (SpecWork, 1);
   w->T = T;
   w->nb = sd_dream_spectrum_bins (T);
-  w->cs = g_new (double, 4 * (gsize) T + 4 * (gsize) w->nb);
-  w->sn = w->cs + T;
-  w->win = w->sn + T;
-  w->xc = w->win + T;
-  w->re = w->xc + T;
+  w->win = g_new (double, (gsize) T + 4 * (gsize) w->nb);
+  w->re = w->win + T;
   w->im = w->re + w->nb;
   w->p = w->im + w->nb;
   w->a = w->p + w->nb;
-  for (int m = 0; m < T; m++) {
-    w->cs[m] = cos (2.0 * G_PI * m / T);
-    w->sn[m] = sin (2.0 * G_PI * m / T);
-    w->win[m] = 0.5 - 0.5 * w->cs[m];
-  }
+  w->xc = fftw_alloc_real ((gsize) T);
+  w->z = fftw_alloc_complex ((gsize) w->nb);
+  for (int m = 0; m < T; m++)
+    w->win[m] = 0.5 - 0.5 * cos (2.0 * G_PI * m / T);
+  g_mutex_lock (&sd_fftw_planner_lock);
+  w->fwd = fftw_plan_dft_r2c_1d (T, w->xc, w->z, FFTW_ESTIMATE);
+  w->inv = fftw_plan_dft_c2r_1d (T, w->z, w->xc, FFTW_ESTIMATE);
+  g_mutex_unlock (&sd_fftw_planner_lock);
   return w;
 }
 
@@ -551,24 +562,32 @@ bin_weight (int k, int T)
   return (k == 0 || 2 * k == T) ? 1.0 : 2.0;
 }
 
-/* w->re / w->im: the DFT (bins 0..T/2) of the T values in w->xc. */
+/* w->re / w->im: the DFT (bins 0..T/2) of the T values in w->xc,
+ * X_k = sum_t xc_t e^{-2 pi i k t / T}. */
 static void
 spec_dft (SpecWork *w)
 {
-  const int T = w->T;
+  fftw_execute (w->fwd);
   for (int k = 0; k < w->nb; k++) {
-    double re = 0.0, im = 0.0;
-    int m = 0;
-    for (int t = 0; t < T; t++) {
-      re += w->xc[t] * w->cs[m];
-      im -= w->xc[t] * w->sn[m];
-      m += k;
-      if (m >= T)
-        m -= T;
-    }
-    w->re[k] = re;
-    w->im[k] = im;
+    w->re[k] = w->z[k][0];
+    w->im[k] = w->z[k][1];
   }
+}
+
+/* w->xc_t <- sum_{k=0..nb-1} (ar_k cos (2 pi k t / T) - ai_k sin (...)),
+ * ar, ai given in w->z (bins 0..T/2), by one inverse real FFT: FFTW's
+ * c2r sums the Hermitian extension, in which bins other than DC and
+ * Nyquist appear twice (and ignores the imaginary parts of those two,
+ * whose sines vanish), hence the division by the bin weight. */
+static void
+spec_synth (SpecWork *w)
+{
+  for (int k = 0; k < w->nb; k++) {
+    const double f = 1.0 / bin_weight (k, w->T);
+    w->z[k][0] *= f;
+    w->z[k][1] *= f;
+  }
+  fftw_execute (w->inv);
 }
 
 /* w->p <- the normalised power spectrum of x (and w->re, w->im its DFT);
@@ -626,18 +645,11 @@ spectrum_penalty (SpecWork *w, const float *x, const double *lq, double eps,
    * a_k = m_k dP/dPow_k. */
   for (int k = 0; k < nb; k++)
     w->a[k] = bin_weight (k, T) * (w->a[k] - bp) / S;
-  for (int t = 0; t < T; t++)
-    w->xc[t] = 0.0;
   for (int k = 0; k < nb; k++) {
-    const double ar = 2.0 * w->a[k] * w->re[k], ai = 2.0 * w->a[k] * w->im[k];
-    int m = 0;
-    for (int t = 0; t < T; t++) {
-      w->xc[t] += ar * w->cs[m] - ai * w->sn[m];
-      m += k;
-      if (m >= T)
-        m -= T;
-    }
+    w->z[k][0] = 2.0 * w->a[k] * w->re[k];
+    w->z[k][1] = 2.0 * w->a[k] * w->im[k];
   }
+  spec_synth (w);
   /* back through the window and the mean removal */
   double mg = 0.0;
   for (int t = 0; t < T; t++) {
@@ -659,20 +671,13 @@ spectral_filter (SpecWork *w, float *x, const double *h)
   for (int t = 0; t < T; t++)
     w->xc[t] = x[t];
   spec_dft (w);
-  for (int t = 0; t < T; t++)
-    w->xc[t] = 0.0;
   for (int k = 0; k < nb; k++) {
     /* bins 1..ceil(T/2)-1 stand for themselves and their mirror */
     const double f = bin_weight (k, T) * h[k] / T;
-    const double ar = f * w->re[k], ai = f * w->im[k];
-    int m = 0;
-    for (int t = 0; t < T; t++) {
-      w->xc[t] += ar * w->cs[m] - ai * w->sn[m];
-      m += k;
-      if (m >= T)
-        m -= T;
-    }
+    w->z[k][0] = f * w->re[k];
+    w->z[k][1] = f * w->im[k];
   }
+  spec_synth (w);
   for (int t = 0; t < T; t++)
     x[t] = (float) w->xc[t];
 }
