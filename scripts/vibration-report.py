@@ -4,6 +4,7 @@ dreams of the CWRU bearing-fault model show the physical defect
 frequencies in their envelope spectrum?
 
     /usr/bin/python3 scripts/vibration-report.py [--builddir build] [--seeds 5] [--jobs 2]
+        [--compare MODEL]...   (further models: the same controls, and dreams)
 
 Needs the built `seqdream` (BUILDDIR/tools/seqdream),
 models/cwru-resnet-small.safetensors and the CWRU recordings under
@@ -119,8 +120,8 @@ def read_wav(path):
     sys.exit(f"vibration-report: {path} has no data chunk")
 
 
-def predict_wav(path, label):
-    out = run(["predict", "--model", MODEL, "--wav", f"{path}={label}", "--window",
+def predict_wav(path, label, model=None):
+    out = run(["predict", "--model", model or MODEL, "--wav", f"{path}={label}", "--window",
                str(SEG), "--hop", str(SEG), "--part", "all", "--json", "--threads", "1"])
     return [json.loads(l) for l in out.splitlines() if l.strip()]
 
@@ -185,6 +186,9 @@ def main():
     ap.add_argument("--builddir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--seeds", type=int, default=5, help="dreams per class and setting (seeds 1..N)")
     ap.add_argument("--jobs", type=int, default=2, help="seqdream processes at once")
+    ap.add_argument("--compare", action="append", default=[], metavar="MODEL",
+                    help="also measure this model (controls and dreams; repeatable), "
+                         "e.g. models/cwru-fcn-pool.safetensors")
     ap.add_argument("--reuse", action="store_true",
                     help="keep the JSON files of an earlier run (in BUILDDIR/vibration-report)")
     a = ap.parse_args()
@@ -320,6 +324,46 @@ def main():
             jobs.append((out, ["dream", "--model", MODEL, "--class", c, "--length", str(SEG),
                                "--batch", str(a.seeds), "--seed", "1", "--threads", "1", "-q",
                                "--json", out] + opts))
+    # The other models: the same controls, and dreams with three settings.
+    REF = os.path.join(tmp, "reference-9600.tsv")
+    with open(REF, "w") as f:
+        for r in recs:
+            x = read_wav(r["wav"])
+            n70 = int(0.7 * len(x))
+            for st in range(0, n70 - SEG + 1, SEG // 2):
+                f.write(r["cls"] + "\t" + "\t".join("%.7g" % v for v in x[st:st + SEG]) + "\n")
+    cmp_settings = [
+        ("none", []),
+        ("vibration", ["--init", f"sample:{NORMAL_INIT}:normal"] + VIB_COMMON),
+        ("recommended", ["--preset", "recommended", "--reference", REF]),
+    ]
+    cmp = []
+    for mi, mpath in enumerate(a.compare):
+        info = json.loads(run(["info", "--model", mpath, "--json"]))
+        mlabels = info["labels"]
+        m = {"path": mpath, "name": os.path.basename(mpath).replace(".safetensors", ""),
+             "arch": info["arch"]["name"], "rf": info.get("receptive_field"),
+             "train_length": info["train_length"], "p": {}, "acc": {}, "dc": {}, "dreams": {}}
+        for no in ("109", "135"):
+            r = [x for x in recs if x["no"] == no][0]
+            for kind, path in (("real", r["wav"]), ("shuffled", os.path.join(tmp, f"scrambled_{no}.wav"))):
+                preds = predict_wav(path, r["cls"], mpath)
+                m["p"][(no, kind)] = float(np.median([q["probabilities"][mlabels.index(r["cls"])] for q in preds]))
+                m["acc"][(no, kind)] = float(np.mean([q["class"] == r["cls"] for q in preds]))
+        for i, name in enumerate(variants):
+            counts = {}
+            for q in predict_wav(os.path.join(tmp, f"dc_{i}.wav"), "normal", mpath):
+                counts[q["class"]] = counts.get(q["class"], 0) + 1
+            m["dc"][name] = counts
+        for sname, opts in cmp_settings:
+            for c in ("inner_race", "outer_race", "ball"):
+                out = os.path.join(tmp, f"cmp{mi}_{sname}_{c}.json")
+                m["dreams"][(sname, c)] = out
+                jobs.append((out, ["dream", "--model", mpath, "--class", c, "--length", str(SEG),
+                                   "--batch", str(a.seeds), "--seed", "1", "--threads", "1", "-q",
+                                   "--json", out] + opts))
+        cmp.append(m)
+
     todo = [j for j in jobs if not (REUSE and os.path.exists(j[0]))]
     print(f"vibration-report: {len(todo)} dream runs on {a.jobs} processes", file=sys.stderr)
     with cf.ThreadPoolExecutor(max_workers=max(1, a.jobs)) as ex:
@@ -338,6 +382,8 @@ def main():
     for name, _, _ in settings():
         for c in CLASSES:
             dreams[(name, c)] = analyse(os.path.join(tmp, f"dream_{name}_{c}.json"))
+    for m in cmp:
+        m["env"] = {k: analyse(v) for k, v in m["dreams"].items()}
 
     # ---- 5. figures ----
     figs = {}
@@ -363,11 +409,15 @@ def main():
     w = L.append
     cmd = "/usr/bin/python3 scripts/vibration-report.py" + (
         f" --builddir {os.path.relpath(a.builddir, ROOT)}" if os.path.relpath(a.builddir, ROOT) != "build" else "") + (
-        f" --seeds {a.seeds}" if a.seeds != 5 else "")
+        f" --seeds {a.seeds}" if a.seeds != 5 else "") + "".join(
+        f" \\\n    --compare {c}" for c in a.compare)
     w("# Do dreams of the CWRU model make physical sense? Envelope spectra of dreams\n")
     w("Generated by\n\n```sh\n" + cmd + "\n```\n")
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-    w(f"(model `models/cwru-resnet-small.safetensors`, data `$SEQDREAM_DATA/cwru`, "
+    w(f"(model `models/cwru-resnet-small.safetensors`, the element's default until "
+      "2026-11-26"
+      + ("; compared with " + ", ".join(f"`{c}`" for c in a.compare) if a.compare else "")
+      + f"; data `$SEQDREAM_DATA/cwru`, "
       f"{a.seeds} seeds per class and setting, {len(jobs)} dream runs; "
       f"{time.time() - t0:.0f} s here, {cpu.ru_utime + cpu.ru_stime:.0f} s of CPU"
       + (", dreams reused from an earlier run" if REUSE else "") + "). Every envelope number below comes from "
@@ -480,6 +530,41 @@ def main():
       f"{np.median([q['mean'] for q in real[normal_no]['seg']]):+.3f} g), end with offsets of "
       f"{med(vib['inner_race'], 'mean'):+.2f} g (inner race) and "
       f"{med(vib['outer_race'], 'mean'):+.2f} g (outer race).")
+    if cmp:
+        # the best (model, setting) per class among the compared models
+        best = {}
+        for m in cmp:
+            for sname, _ in cmp_settings:
+                for c in ("inner_race", "outer_race"):
+                    ser = m["env"][(sname, c)]
+                    k, n = frac_within(ser, target_hz[c])
+                    if k > best.get(c, (-1,))[0]:
+                        best[c] = (k, n, m, sname, ser)
+        k, n, m, sname, ser = best["outer_race"]
+        ki, ni, mi_, si, seri = best["inner_race"]
+        ir014 = np.median([q["dominant"]["frequency"] for q in real["174"]["seg"]])
+        w("- **Models that can see the rhythm get part of the way.** `fcn-pool` (the element's "
+          "default) sees 20 ms at once through its pooling, several defect periods; "
+          "`fcn-pool-carrier-gain` was also trained with the resonance carrier shifted at "
+          "random and a random gain, so that carrier and level stop being reliable cues "
+          "(models/README.md; section [Models that could see the rhythm](#models-that-could-see-the-rhythm)). "
+          f"The best outer-race result is `{m['name']}` with the *{sname}* setting: {k} of {n} "
+          "dreams within 10 % of BPFO, dominant envelope frequencies "
+          + ", ".join(f"{q['dominant']['frequency']:.1f}" for q in ser)
+          + f" Hz (prominence {min(q['dominant']['prominence'] for q in ser):.0f}–"
+          f"{max(q['dominant']['prominence'] for q in ser):.0f}: real lines), bursts (kurtosis "
+          f"{np.median([q['kurtosis'] for q in ser]):.1f}) ringing at "
+          f"{np.median([q['spectral_peak'] for q in ser]) / 1000:.2f} kHz, in the resonance band: "
+          "an outer-race prototype with the physics in it, although a few per cent fast. "
+          f"The inner race is not reached by any model or setting (at best {ki} of {ni}); "
+          "the inner-race dreams of the augmented model with the spectral filter pulse at "
+          + ", ".join(f"{q['dominant']['frequency']:.0f}" for q in m["env"][("recommended", "inner_race")])
+          + f" Hz instead, next to the {ir014:.0f} Hz that dominates the envelope of the "
+          "0.014 in inner-race recording (174), which has no BPFI line: a prototype of "
+          "what the training data call inner race. Neither model has learnt the rhythm as "
+          "its main cue: shuffling 2–12 ms pieces still leaves the predictions unchanged "
+          "(table below). So the 10 % target is met for the outer race only, by a model "
+          "that is not the default, and not for the inner race.")
     w("")
 
     # ---- method ----
@@ -730,21 +815,65 @@ def main():
       "there; a sharper band limit needs an engine change (below). No candidate "
       "puts a line at BPFI or BPFO.\n")
 
+    # ---- other models ----
+    if cmp:
+        w("## Models that could see the rhythm\n")
+        w("The same controls and dreams for further models (`--compare MODEL`): the "
+          "shuffled-burst control on the 0.007 in inner- and outer-race recordings (median "
+          "probability of the true class, as recorded → shuffled, and the share of segments "
+          "still called right), the DC-offset control, and centred dreams with three "
+          "settings: *none*, *vibration* (as above) and *recommended*, the command line's "
+          "current `--preset recommended` (spectral filter: the Wiener filter of the "
+          "reference data's mean spectrum, 40 dB below its peak, at every step; Adam, lr "
+          "0.05, 500 steps) with `--reference` = 0.2 s segments (hop 0.1 s) of the first "
+          "70 % of every recording, the model's training part.\n")
+        w("| model | architecture, receptive field | 109 inner race: p (right) | 135 outer race: p (right) | normal + 0.4 g called | OR014 (201) mean removed called |")
+        w("|---|---|---|---|---|---|")
+        for m in cmp:
+            cell = lambda no: (f"{m['p'][(no, 'real')]:.4f} ({m['acc'][(no, 'real')]:.0%}) → "
+                               f"{m['p'][(no, 'shuffled')]:.4f} ({m['acc'][(no, 'shuffled')]:.0%})")
+            top = lambda d: ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
+            rf = m["rf"]
+            w(f"| `{m['name']}` | {m['arch']}, {rf} samples ({1e3 * rf / RATE:.1f} ms) | {cell('109')} | "
+              f"{cell('135')} | {top(m['dc']['normal (097) + 0.4 g'])} | "
+              f"{top(m['dc']['OR014 (201), mean of every segment removed'])} |")
+        w("")
+        w("Dominant envelope frequency of the dreams within 10 % of the class's defect "
+          f"frequency (of {a.seeds} seeds), and the median prominence at it (about 1: "
+          "nothing there; real 0.2 s segments 13 and 25):\n")
+        w("| model | setting | inner_race → BPFI | outer_race → BPFO | ball → 2×BSF | median p (inner / outer / ball) |")
+        w("|---|---|---|---|---|---|")
+        for m in cmp:
+            for sname, _ in cmp_settings:
+                cells, ps = [], []
+                for c in ("inner_race", "outer_race", "ball"):
+                    ser = m["env"][(sname, c)]
+                    k, n = frac_within(ser, target_hz[c] if c != "ball" else markers["2xBSF"])
+                    key = TARGET[c]
+                    cells.append(f"{k}/{n}, prom. {np.median([tprom(x, key) for x in ser]):.1f}")
+                    ps.append(f"{np.median([x.get('probability', float('nan')) for x in ser]):.3f}")
+                w(f"| `{m['name']}` | {sname} | " + " | ".join(cells) + " | " + " / ".join(ps) + " |")
+        w("")
+
     # ---- conclusions ----
     w("## What to do about it\n")
     w("- The dreams are honest about the model: it detects faults by the carrier band, the "
       "amplitude and (for part of the outer-race data) a sensor offset, not by the defect "
       "frequency. Held-out accuracy 1.0 does not show this; the dreams and the controls do.")
     w("- For dreams that can show a defect frequency the model must be able to see one: a "
-      "receptive field of several defect periods (at least 10–20 ms, e.g. dilated or "
-      "strided convolutions, or pooling between the stages) or an envelope front end; "
-      "train on windows of at least 0.2 s; remove each window's mean (AC coupling) so the "
-      "offset of recording 201 is not a feature.")
-    w("- Engine (core/dream.c, not changed here): a band-pass projection of the sequence "
-      "by FFT masking (keep [f_lo, f_hi] Hz, zero the rest, including DC) would express "
-      "\"band-limited and AC-coupled\" exactly; with a Gaussian on the gradient and "
-      "normalised steps it is only approximated, and the offset cannot be removed at all "
-      "(the outer-race dreams keep it).")
+      "receptive field of several defect periods. Done since with pooling between the "
+      "stages (`fcn-pool`, 20 ms, the element's default) and, to take the carrier and the "
+      "level away as cues, carrier-shift and gain augmentation (section above): the "
+      "outer-race dreams then show BPFO, the inner-race ones the rhythm of the 0.014 in "
+      "recording. Still open: training data in which the inner race shows BPFI in every "
+      "recording (the 0.014 in recording 174 does not), windows of 0.2 s, and removing "
+      "each window's mean (AC coupling) so the offset of recording 201 is not a feature "
+      "(the DC controls above: every model still uses it).")
+    w("- Engine: the spectral filter of `--preset recommended` (a Wiener filter of the "
+      "training data's mean spectrum at every step, added for FordA) band-limits the "
+      "dreams to where real vibration has energy; it is what makes the outer-race "
+      "dreams of the augmented model bursts in the resonance band. It keeps the DC bin "
+      "in proportion to the data's, so it does not remove an offset.")
     w("")
     open(REPORT, "w").write("\n".join(L))
     sizes = {f: os.path.getsize(os.path.join(FIG, f)) for f in os.listdir(FIG)}
