@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..30"
+echo "1..32"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot; do
@@ -69,6 +69,14 @@ expect_fail "train on ragged data names the file and line" "ragged.tsv:2:" "$SD"
 expect_fail "unknown architecture" "unknown architecture 'vgg'" "$SD" train --data "$DATA/ucr-small.tsv" --arch vgg --out "$TMP/x.safetensors"
 expect_fail "negative epochs" "epochs" "$SD" train --data "$DATA/ucr-small.tsv" --epochs -3 --out "$TMP/x.safetensors"
 expect_fail "eval without --data" "--data" "$SD" eval --model "$TMP/m.safetensors"
+# The golden "pool" model pools by 2 x 4 = 8: shorter inputs are refused.
+expect_fail "dream shorter than a pooling model accepts" "at least 8 samples" \
+  "$SD" dream --model "$DATA/golden/pool.model.safetensors" --class c0 --length 7 -q
+printf c0 >"$TMP/short.tsv"
+for i in 1 2 3 4 5 6 7; do printf '\t0.%d' $i >>"$TMP/short.tsv"; done
+printf '\n' >>"$TMP/short.tsv"
+expect_fail "eval on series shorter than a pooling model accepts" "at least 8 samples" \
+  "$SD" eval --model "$DATA/golden/pool.model.safetensors" --data "$TMP/short.tsv"
 
 "$SD" dream --model "$TMP/m.safetensors" --class 1 --steps 30 --batch 2 --seed 4 \
   --init "sample:$DATA/ucr-small.tsv" --reg noise:param=0.2 --json "$TMP/d.json" -q \

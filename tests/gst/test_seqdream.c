@@ -779,6 +779,29 @@ GST_START_TEST (test_property_limits)
   gst_object_unref (bus);
   gst_object_unref (el);
 
+  /* A window shorter than a pooling model accepts (the golden "pool"
+   * model divides the length by 2 x 4 = 8): an error naming the minimum. */
+  {
+    gchar *pool_model = g_build_filename (g_getenv ("SEQDREAM_TEST_DATA"),
+        "golden", "pool.model.safetensors", NULL);
+    el = make_seqdream (&bus, "model-file", pool_model, "window", 7, NULL);
+    fail_unless_equals_int (
+        gst_element_set_state (el, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
+    err = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+    fail_unless (err != NULL, "no error message");
+    gst_message_parse_error (err, &gerr, &debug);
+    fail_unless (strstr (gerr->message, "at least 8 samples") != NULL, "%s",
+        gerr->message);
+    g_clear_error (&gerr);
+    g_clear_pointer (&debug, g_free);
+    gst_message_unref (err);
+    gst_element_set_state (el, GST_STATE_NULL);
+    gst_element_set_bus (el, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (el);
+    g_free (pool_model);
+  }
+
   /* The largest window the property allows: no workspace for it. */
   el = make_seqdream (&bus, "window", G_MAXINT / 4, NULL);
   fail_unless_equals_int (
