@@ -84,9 +84,11 @@
  *   and standard deviation, fixed normalisation with the model's.
  *
  * The same sequence leaves `dream_src` as one F32 mono buffer at the stream
- * rate. `dream_src` sends stream-start, caps and the segment first, then
- * dreams and GAP events (up to the start of the latest window, whenever no
- * dream is pending) in non-decreasing timestamp order; dreams of
+ * rate. `dream_src` sends stream-start, caps and the segment first, a
+ * zero-length GAP at the first sample's time (so that its sink prerolls
+ * before the first window is complete), then dreams and GAP events (up to
+ * the start of the latest window, whenever no dream is pending) in
+ * non-decreasing timestamp order; dreams of
  * overlapping windows overlap. An unlinked `dream_src` is not an error. As
  * after a demuxer, put a queue on each branch.
  *
