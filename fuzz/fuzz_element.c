@@ -397,8 +397,10 @@ push_buffer (Fuzz *f)
   bytes = g_malloc (MAX (size, 1));
   fill_samples (f, bytes, size);
 
-  if ((flags & 0x20) && size >= 2) {
-    /* Two memories: the element must map them as one. */
+  if ((flags & 0x20) && size >= 3) {
+    /* Two memories: the element must map them as one. (Both non-empty:
+     * with 2 bytes the second was empty, and wrapping its NULL data is a
+     * GStreamer CRITICAL, a harness bug the fuzzer found.) */
     gsize half = size / 2 + 1;
     gpointer rest = g_memdup2 (bytes + half, size - half);
     buf = gst_buffer_new_memdup (bytes, half);
