@@ -21,25 +21,14 @@
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
 
+#include "gst-test-env.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define RATE 48000
 #define N_THREADS 8
-
-static guint
-env_uint (const gchar *name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-  guint64 n;
-
-  if (v == NULL || *v == '\0')
-    return fallback;
-  fail_unless (g_ascii_string_to_unsigned (v, 10, 1, G_MAXUINT, &n, NULL),
-      "%s=%s is not a positive number", name, v);
-  return (guint) n;
-}
 
 /* ---- the same scores in 8 threads ---- */
 

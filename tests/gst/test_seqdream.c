@@ -15,6 +15,8 @@
 #include <gst/audio/audio.h>
 #include <gst/check/gstcheck.h>
 #include <gst/check/gstharness.h>
+
+#include "gst-test-env.h"
 #include <seqdream/seqdream.h>
 
 #include <glib/gstdio.h>
@@ -40,19 +42,6 @@ teardown_paths (void)
 }
 
 /* ---- helpers ---- */
-
-static guint
-env_uint (const gchar *name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-  guint64 n;
-
-  if (v == NULL || *v == '\0')
-    return fallback;
-  fail_unless (g_ascii_string_to_unsigned (v, 10, 1, G_MAXUINT, &n, NULL),
-      "%s=%s is not a positive number", name, v);
-  return (guint) n;
-}
 
 /* A deterministic test signal: two sines and seeded noise. */
 static gfloat *

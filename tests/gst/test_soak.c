@@ -40,6 +40,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/check/gstcheck.h>
 
+#include "gst-test-env.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -376,19 +378,6 @@ current_rss (void)
     resident = 0;
   g_free (contents);
   return (gsize) resident * (gsize) sysconf (_SC_PAGESIZE);
-}
-
-static guint
-env_uint (const gchar *name, guint fallback)
-{
-  const gchar *v = g_getenv (name);
-  guint64 n;
-
-  if (v == NULL || *v == '\0')
-    return fallback;
-  fail_unless (g_ascii_string_to_unsigned (v, 10, 1, G_MAXUINT, &n, NULL),
-      "%s=%s is not a positive number", name, v);
-  return (guint) n;
 }
 
 GST_START_TEST (test_soak_one_hour)
