@@ -62,7 +62,6 @@ struct _SdModel
   int n_acts;
   int act_channels[MAX_ACTS];  /* channels of each (B,C,T) activation */
   int act_div[MAX_ACTS];       /* its length is T / act_div (pooling) */
-  int compile_div;             /* pooling so far, while compiling */
   int min_length;              /* product of the pooling factors */
   int receptive_field;         /* of the last stage, in input samples */
   gboolean conv_out[MAX_ACTS]; /* written by a conv, read only by its BN */
@@ -150,11 +149,11 @@ add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1, gint64 d2,
 }
 
 static int
-new_act (SdModel *m, int channels)
+new_act (SdModel *m, int channels, int div)
 {
   g_assert (m->n_acts < MAX_ACTS);
   m->act_channels[m->n_acts] = channels;
-  m->act_div[m->n_acts] = m->compile_div;
+  m->act_div[m->n_acts] = div;
   return m->n_acts++;
 }
 
@@ -175,7 +174,7 @@ compile_conv_bn (SdModel *m, const char *prefix, int in, int C, int OC, int K)
 {
   Op *conv = new_op (m, OP_CONV);
   conv->in = in;
-  conv->out = new_act (m, OC);
+  conv->out = new_act (m, OC, m->act_div[in]);
   m->conv_out[conv->out] = TRUE;
   conv->C = C;
   conv->OC = OC;
@@ -185,7 +184,7 @@ compile_conv_bn (SdModel *m, const char *prefix, int in, int C, int OC, int K)
 
   Op *bn = new_op (m, OP_BN);
   bn->in = conv->out;
-  bn->out = new_act (m, OC);
+  bn->out = new_act (m, OC, m->act_div[in]);
   bn->C = OC;
   bn->w = add_tensor (
       m, g_strdup_printf ("%s.bn.weight", prefix), 1, OC, 0, 0, TRUE);
@@ -213,8 +212,8 @@ static gboolean
 compile_arch (SdModel *m, GError **error)
 {
   const SdArch *a = &m->arch;
-  m->compile_div = 1;
-  int cur = new_act (m, a->in_channels);
+  int div = 1; /* the pooling so far */
+  int cur = new_act (m, a->in_channels, div);
   int C = a->in_channels;
   int rf = 1; /* receptive field and the stride of the current stage */
 
@@ -256,16 +255,16 @@ compile_arch (SdModel *m, GError **error)
       Op *add = new_op (m, OP_ADD);
       add->in = h;
       add->in2 = sc;
-      add->out = new_act (m, OC);
+      add->out = new_act (m, OC, div);
       add->C = OC;
       compile_relu (m, add->out);
       cur = add->out;
       C = OC;
     }
     for (int j = 0; j < s->n_convs; j++)
-      rf += (s->kernels[j] - 1) * m->compile_div;
+      rf += (s->kernels[j] - 1) * div;
     if (s->pool > 1) {
-      if (m->compile_div > MAX_TOTAL_POOL / s->pool) {
+      if (div > MAX_TOTAL_POOL / s->pool) {
         g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
             "architecture '%s' pools by more than %d in total", a->name,
             MAX_TOTAL_POOL);
@@ -275,14 +274,14 @@ compile_arch (SdModel *m, GError **error)
       pool->in = cur;
       pool->C = C;
       pool->K = s->pool;
-      rf += (s->pool - 1) * m->compile_div;
-      m->compile_div *= s->pool;
-      pool->out = new_act (m, C);
+      rf += (s->pool - 1) * div;
+      div *= s->pool;
+      pool->out = new_act (m, C, div);
       cur = pool->out;
     }
     m->stage_out[i] = cur;
   }
-  m->min_length = m->compile_div;
+  m->min_length = div;
   m->receptive_field = rf;
   m->feat_channels = C;
   Op *gap = new_op (m, OP_GAP);
