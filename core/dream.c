@@ -1057,6 +1057,14 @@ check_reg (
     FAIL ("regulariser %d (%s): no class spectra (set spectra, see "
           "sd_dream_class_spectra)",
         k, name);
+  if (uses_spectra (r->type) && !(r->smooth >= 0.0f && r->smooth <= 0.5f))
+    FAIL ("regulariser %d (%s): spectrum smoothing %g must be between 0 and "
+          "0.5 cycles per sample",
+        k, name, r->smooth);
+  if (!uses_spectra (r->type) && r->smooth != 0.0f)
+    FAIL ("regulariser %d (%s): smoothing of the target spectrum is for the "
+          "spectrum and spectral-filter regularisers only",
+        k, name);
   if (uses_spectra (r->type) && T < 2)
     FAIL ("regulariser %d (%s): a dream of %d samples has no spectrum", k, name,
         T);
@@ -1451,10 +1459,38 @@ znorm_project_grad (float *g, const float *y, int T)
     g[t] -= a + b * y[t];
 }
 
+/* q (nb bins) <- q smoothed by a Gaussian of sigma bins along frequency,
+ * reaching 4 sigma, reflected at both ends (half-sample symmetric, as the
+ * spectrum of a real series is symmetric about 0 and Nyquist). Bin 0 (the
+ * mean, which the spectra remove) is kept out of it: smoothing must not
+ * invent a DC offset the data do not have. */
+static void
+smooth_spectrum (double *q, int nb, double sigma)
+{
+  const int n = nb - 1; /* bins 1 .. nb - 1 */
+  if (n < 2)
+    return;
+  const int R = (int) ceil (4.0 * sigma);
+  g_autofree double *w = g_new (double, R + 1);
+  g_autofree double *src = g_memdup2 (q + 1, (gsize) n * sizeof (double));
+  double z = 0.0;
+  for (int j = 0; j <= R; j++) {
+    w[j] = exp (-(double) j * j / (2.0 * sigma * sigma));
+    z += j == 0 ? w[j] : 2.0 * w[j];
+  }
+  for (int k = 0; k < n; k++) {
+    double v = w[0] * src[k];
+    for (int j = 1; j <= R; j++)
+      v += w[j]
+           * (src[reflect_index (k - j, n)] + src[reflect_index (k + j, n)]);
+    q[k + 1] = v / z;
+  }
+}
+
 /* Per dream and spectral regulariser: the target spectrum q (the mean of
  * all rows, or with param2 != 0 its class's row / the mean of its two
- * border classes' rows) as log (q + eps) for SPECTRUM or as the Wiener
- * gains q / (q + N) for SPECTRAL_FILTER. */
+ * border classes' rows; smoothed when reg->smooth > 0) as log (q + eps)
+ * for SPECTRUM or as the Wiener gains q / (q + N) for SPECTRAL_FILTER. */
 static gboolean
 spectra_setup (Run *run, GError **error)
 {
@@ -1477,7 +1513,6 @@ spectra_setup (Run *run, GError **error)
         n_rows = K;
       else if (dr->kind == TARGET_BORDER)
         n_rows = 2;
-      double qmax = 0.0;
       for (int k = 0; k < nb; k++) {
         double v = 0.0;
         for (int j = 0; j < n_rows; j++) {
@@ -1494,8 +1529,12 @@ spectra_setup (Run *run, GError **error)
           return FALSE;
         }
         q[k] = v;
-        qmax = MAX (qmax, v);
       }
+      if (reg->smooth > 0.0f)
+        smooth_spectrum (q, nb, (double) reg->smooth * T);
+      double qmax = 0.0;
+      for (int k = 0; k < nb; k++)
+        qmax = MAX (qmax, q[k]);
       /* SPECTRAL_FILTER: the Wiener gain for the signal spectrum q in
        * white noise `param` dB below its peak */
       const double noise = qmax * pow (10.0, -reg->param / 10.0);

@@ -1919,6 +1919,63 @@ test_spectral_filter (void)
     g_assert_cmpfloat_with_epsilon (hg[t], e[t], 1e-4 * scale);
 }
 
+/* Smoothing the target spectrum: the Gaussian of doc (bins 1..nb-1,
+ * half-sample reflection, 4 sigma), bin 0 kept; a comb (a periodic
+ * signal's lines) is flattened, so the filter passes every frequency of
+ * the band alike, and a constant (DC) is still removed. */
+static void
+test_spectral_filter_smooth (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  const int nb = TT / 2 + 1, n = nb - 1;
+  float spectra[3 * (TT / 2 + 1)];
+  for (int c = 0; c < 3; c++)
+    for (int k = 0; k < nb; k++)
+      spectra[c * nb + k] = k == 0 ? 0.0f : (k % 2 ? 1.0f : 0.01f);
+  const double sigma = 1.0; /* the kernel stays inside bins 1..16 for
+                             * the bins checked below */
+  SdRegularizer reg = sd_regularizer_default (SD_REG_SPECTRAL_FILTER);
+  g_assert_cmpfloat (reg.smooth, ==, 0.0f);
+  reg.param = 20.0f;
+  reg.smooth = (float) (sigma / TT);
+  reg.spectra = spectra;
+
+  /* by hand */
+  double q[TT / 2 + 1], w[5], z = 0.0;
+  for (int j = 0; j <= 4; j++) {
+    w[j] = exp (-j * j / (2.0 * sigma * sigma));
+    z += j ? 2.0 * w[j] : w[j];
+  }
+  q[0] = 0.0;
+  for (int k = 0; k < n; k++) {
+    double v = 0.0;
+    for (int j = -4; j <= 4; j++) {
+      int i = k + j;
+      while (i < 0 || i >= n) /* d c b a | a b c d | d c b a */
+        i = i < 0 ? -1 - i : 2 * n - 1 - i;
+      v += w[abs (j)] * spectra[i + 1];
+    }
+    q[k + 1] = v / z;
+  }
+  /* the comb is flattened away from the edges: 1 and 0.01 alternate
+   * before (+-98 % of their mean), within +-1.5 % after (a comb of
+   * spacing 2 bins keeps 2 exp (-pi^2 sigma^2 / 2) of its ripple) */
+  for (int k = 5; k < nb - 5; k++)
+    g_assert_cmpfloat (fabs (q[k] / q[k + 1] - 1.0), <, 0.03);
+  float x[TT], y[TT], e[TT];
+  fill_random (x, TT, 62, 1.0);
+  apply_one (m, reg, x, TT, y, NULL);
+  wiener_by_hand (x, q, 20.0, e);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (y[t], e[t], 1e-5);
+  /* DC: gain 0 before and after smoothing */
+  for (int t = 0; t < TT; t++)
+    x[t] = 0.7f;
+  apply_one (m, reg, x, TT, y, NULL);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat (fabs (y[t]), <, 1e-6);
+}
+
 static void
 test_spectral_validation (void)
 {
@@ -1939,6 +1996,11 @@ test_spectral_validation (void)
     { SD_REG_SPECTRUM, 0.0f, FALSE, FALSE, "floor 0 must be" },
     { SD_REG_SPECTRAL_FILTER, NAN, FALSE, FALSE, "noise level nan dB" },
     { SD_REG_SPECTRUM, 1e-4f, FALSE, TRUE, "no finite, non-negative value" },
+    { SD_REG_SPECTRAL_FILTER, 40.0f, FALSE, FALSE,
+        "spectrum smoothing 0.6 must be between 0 and 0.5" },
+    { SD_REG_SPECTRUM, NAN, FALSE, FALSE, "spectrum smoothing nan" },
+    { SD_REG_GAUSSIAN, 1.0f, FALSE, FALSE,
+        "for the spectrum and spectral-filter regularisers only" },
   };
   for (guint k = 0; k < G_N_ELEMENTS (cases); k++) {
     SdDreamConfig c;
@@ -1949,6 +2011,14 @@ test_spectral_validation (void)
     r.param = cases[k].param;
     r.param2 = 1.0f;
     r.spectra = cases[k].no_spectra ? NULL : spectra;
+    /* the smoothing cases: a bad width (NaN floor: its check comes
+     * later), or a width on a regulariser without spectra */
+    if (strstr (cases[k].message, "smoothing 0.6"))
+      r.smooth = 0.6f;
+    else if (strstr (cases[k].message, "smoothing nan"))
+      r.param = 1e-4f, r.smooth = NAN;
+    else if (cases[k].type == SD_REG_GAUSSIAN)
+      r.smooth = 0.1f, r.spectra = NULL;
     spectra[TT / 2 + 1 + 4] = cases[k].nan_row ? NAN : 0.1f;
     sd_dream_config_add (&c, r);
     SdDreamSpec s = noise_spec (sd_objective_centered (1), 1);
@@ -2356,6 +2426,8 @@ main (int argc, char **argv)
   g_test_add_func (
       "/dream/spectrum-penalty-gradient", test_spectrum_penalty_gradient);
   g_test_add_func ("/dream/spectral-filter", test_spectral_filter);
+  g_test_add_func (
+      "/dream/spectral-filter-smooth", test_spectral_filter_smooth);
   g_test_add_func ("/dream/spectral-validation", test_spectral_validation);
   g_test_add_func ("/dream/keep-best-skips-init", test_keep_best_skips_init);
   g_test_add_func ("/dream/forda-centered", test_forda_centered);

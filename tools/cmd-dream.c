@@ -58,9 +58,11 @@ bad:
 }
 
 /* --reg TYPE[:key=value,...] with keys weight, param, param2, every, start,
- * end, apply (sequence|gradient). */
+ * end, apply (sequence|gradient), smooth (Hz, at the model's sample
+ * rate). */
 static gboolean
-parse_reg_spec (const char *spec, SdRegularizer *reg, GError **error)
+parse_reg_spec (
+    const char *spec, const SdModel *model, SdRegularizer *reg, GError **error)
 {
   g_auto (GStrv) parts = g_strsplit (spec, ":", 2);
   SdRegType type;
@@ -116,10 +118,20 @@ parse_reg_spec (const char *spec, SdRegularizer *reg, GError **error)
       reg->start = (float) v;
     else if (strcmp (key, "end") == 0)
       reg->end = (float) v;
-    else {
+    else if (strcmp (key, "smooth") == 0) {
+      const double rate = sd_model_get_sample_rate (model);
+      if (!(rate > 0.0)) {
+        g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+            "--reg '%s': smooth is in Hz and the model has no sample rate "
+            "(train it from WAV data)",
+            spec);
+        return FALSE;
+      }
+      reg->smooth = (float) (v / rate);
+    } else {
       g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
           "--reg '%s': unknown key '%s' (weight, param, param2, every, "
-          "start, end, apply)",
+          "start, end, apply, smooth)",
           spec, key);
       return FALSE;
     }
@@ -243,7 +255,8 @@ build_config (
   }
   for (int i = 0; o->regs && o->regs[i]; i++) {
     SdRegularizer r;
-    if (!parse_reg_spec (o->regs[i], &r, error) || !add_reg (c, r, error))
+    if (!parse_reg_spec (o->regs[i], model, &r, error)
+        || !add_reg (c, r, error))
       return FALSE;
   }
   return TRUE;
@@ -643,7 +656,8 @@ sd_cmd_dream (int argc, char **argv)
         "spectrum:weight=W,param=FLOOR (log-spectrum penalty) and "
         "spectral-filter:param=DB (Wiener filter, DB below the peak) take "
         "the mean spectrum of the --reference series (param2=1: of the "
-        "dreamed class only)",
+        "dreamed class only; smooth=HZ: smoothed by a Gaussian of HZ along "
+        "frequency)",
         "SPEC" },
     { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o.reference,
         "Real training data (UCR) for the quality metrics and the spectral "

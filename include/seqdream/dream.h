@@ -142,6 +142,17 @@ typedef struct
    * it must outlive the run. A row with a NaN or negative value fails
    * the run (SD_ERROR_INVALID_ARG). */
   const float *spectra;
+  /* SPECTRUM, SPECTRAL_FILTER: the target spectrum is smoothed along
+   * frequency by a Gaussian of this sigma, in cycles per sample (0, the
+   * default: not smoothed; the sigma in bins is smooth * T, the kernel
+   * reaches 4 sigma and reflects at bin 1 and at the Nyquist frequency;
+   * bin 0, the mean, is left as it is).
+   * Smoothing keeps the spectral envelope (where the energy is) and
+   * removes fine structure: a periodic signal's harmonic comb, whose
+   * line spacing is its repetition rate, is flattened to within
+   * exp (-2 pi^2 (sigma / spacing)^2) of its mean, so a filter built
+   * from it can no longer impose the reference data's rhythm. */
+  float smooth;
 } SdRegularizer;
 
 /* A regulariser of `type` with the defaults of docs/dreaming.md. */
