@@ -682,3 +682,24 @@ sd_crossentropy_forward_backward (
   }
   return (float) (loss / B);
 }
+
+/* probs, targets (B,K) -> mean loss; dlogits (B,K) = (p - t)/B. Terms with
+ * t_k = 0 are skipped, so an underflowed p_k there costs nothing. */
+float
+sd_crossentropy_soft_forward_backward (
+    float *dlogits, const float *probs, const float *targets, int B, int K)
+{
+  g_return_val_if_fail (probs != NULL && targets != NULL, NAN);
+  g_return_val_if_fail (B > 0 && K > 0, NAN);
+
+  double loss = 0.0;
+  for (gsize i = 0; i < (gsize) B * K; i++)
+    if (targets[i] != 0.0f)
+      loss -= targets[i] * log (MAX ((double) probs[i], 1e-30));
+  if (dlogits != NULL) {
+    const float invB = 1.0f / (float) B;
+    for (gsize i = 0; i < (gsize) B * K; i++)
+      dlogits[i] = probs[i] * invB - targets[i] * invB;
+  }
+  return (float) (loss / B);
+}

@@ -141,6 +141,17 @@ check_config (const SdTrainConfig *c, GError **error)
     bad = "carrier shift probability must be in [0, 1]";
   else if (!(c->augment_gain >= 0) || !isfinite (c->augment_gain))
     bad = "augmentation gain must be a non-negative number";
+  else if (!(c->augment_shuffle_prob >= 0 && c->augment_shuffle_prob <= 1))
+    bad = "shuffled-piece probability must be in [0, 1]";
+  else if (c->augment_shuffle_prob > 0
+           && (c->augment_shuffle_min < 1
+               || c->augment_shuffle_min > c->augment_shuffle_max))
+    bad = "shuffled pieces need 1 <= minimum length <= maximum length";
+  else if (c->augment_shuffle_prob > 0
+           && (c->augment_shuffle_classes & (c->augment_shuffle_classes - 1))
+                  == 0)
+    bad = "shuffled-piece negatives need at least two classes (a target "
+          "spread over one class would be a plain label)";
   if (bad != NULL) {
     g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG, bad);
     return FALSE;
@@ -222,12 +233,52 @@ optimizer_step (SdModel *model, const SdTrainConfig *c, OptState *s,
   }
 }
 
-/* Copy one training series into the batch, augmented as configured;
- * cs is NULL without the carrier shift, max_bins its largest shift. */
-static void
-augment_copy (float *dst, const float *src, guint T, const SdTrainConfig *c,
-    GRand *rng, SdCarrierShift *cs, int max_bins)
+void
+sd_piece_shuffle (
+    const float *x, float *y, guint n, guint min_len, guint max_len, GRand *rng)
 {
+  g_return_if_fail (x != NULL && y != NULL && rng != NULL);
+  g_return_if_fail (min_len >= 1 && min_len <= max_len);
+  if (n == 0)
+    return;
+  /* piece p is x[start[p] .. start[p + 1]) */
+  g_autofree guint *start = g_new (guint, n + 1);
+  guint np = 0;
+  for (guint t = 0; t < n; np++) {
+    start[np] = t;
+    guint len = min_len == max_len ? min_len
+                                   : (guint) g_rand_int_range (rng,
+                                       (gint32) min_len, (gint32) max_len + 1);
+    t = len >= n - t ? n : t + len;
+  }
+  start[np] = n;
+  g_autofree guint *order = g_new (guint, np);
+  for (guint p = 0; p < np; p++)
+    order[p] = p;
+  for (guint i = np; i > 1; i--) {
+    guint j = (guint) g_rand_int_range (rng, 0, (gint32) i);
+    guint tmp = order[i - 1];
+    order[i - 1] = order[j];
+    order[j] = tmp;
+  }
+  float *out = y;
+  for (guint p = 0; p < np; p++) {
+    guint a = start[order[p]], len = start[order[p] + 1] - a;
+    memcpy (out, x + a, (gsize) len * sizeof (float));
+    out += len;
+  }
+}
+
+/* Copy one training series of class y into the batch, augmented as
+ * configured; cs is NULL without the carrier shift, max_bins its largest
+ * shift; scratch has T floats. Returns TRUE when the series became a
+ * shuffled-piece negative (its target is then not its label). */
+static gboolean
+augment_copy (float *dst, const float *src, int y, guint T,
+    const SdTrainConfig *c, GRand *rng, SdCarrierShift *cs, int max_bins,
+    float *scratch)
+{
+  gboolean negative = FALSE;
   guint shift
       = c->augment_shift ? (guint) g_rand_int_range (rng, 0, (gint32) T) : 0;
   gboolean rev = c->augment_reverse && g_rand_boolean (rng);
@@ -240,6 +291,14 @@ augment_copy (float *dst, const float *src, guint T, const SdTrainConfig *c,
       dst[i] = dst[j];
       dst[j] = tmp;
     }
+  if (c->augment_shuffle_prob > 0 && y < 64
+      && (c->augment_shuffle_classes >> y & 1)
+      && g_rand_double (rng) < c->augment_shuffle_prob) {
+    memcpy (scratch, dst, (gsize) T * sizeof (float));
+    sd_piece_shuffle (scratch, dst, T, c->augment_shuffle_min,
+        MIN (c->augment_shuffle_max, T), rng);
+    negative = TRUE;
+  }
   if (cs != NULL && g_rand_double (rng) < c->augment_carrier_prob) {
     int bins = g_rand_int_range (rng, -max_bins, max_bins + 1);
     if (bins != 0)
@@ -251,6 +310,7 @@ augment_copy (float *dst, const float *src, guint T, const SdTrainConfig *c,
     for (guint t = 0; t < T; t++)
       dst[t] *= g;
   }
+  return negative;
 }
 
 /* Mean loss and accuracy of rows idx (or all rows when idx NULL) of the
@@ -324,6 +384,15 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
           "series %u has class index %d outside [0, %d)", i, data->y[i], K);
       return FALSE;
     }
+
+  if (c->augment_shuffle_prob > 0 && K < 64
+      && (c->augment_shuffle_classes >> K) != 0) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "shuffled-piece negatives: a class index in the mask "
+        "0x%" G_GINT64_MODIFIER "x is not below the model's %d classes",
+        c->augment_shuffle_classes, K);
+    return FALSE;
+  }
 
   /* The carrier shift moves by whole bins of rate / T Hz. */
   g_autoptr (SdCarrierShift) cs = NULL;
@@ -419,6 +488,13 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
   g_autofree float *probs = g_new (float, (gsize) 64 * K);
   g_autofree float *dlogits = g_new (float, (gsize) BS *K);
   g_autofree int *labels = g_new (int, BS);
+  /* the targets: one-hot, or uniform over the shuffled-piece classes */
+  g_autofree float *targets = g_new (float, (gsize) BS *K);
+  g_autofree gboolean *negative = g_new (gboolean, BS);
+  g_autofree float *scratch = g_new (float, T);
+  int n_shuffle = 0;
+  for (int k = 0; k < K && k < 64; k++)
+    n_shuffle += (int) (c->augment_shuffle_classes >> k & 1);
   guint *order = (guint *) tr->data;
   const int n_batches = (int) ((tr->len + BS - 1) / BS);
 
@@ -445,14 +521,20 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
         break;
       for (int b = 0; b < B; b++) {
         guint r = order[bi * BS + b];
-        augment_copy (buf + (gsize) b * T, x + (gsize) r * T, T, c, aug_rng, cs,
-            max_bins);
         labels[b] = data->y[r];
+        negative[b] = augment_copy (buf + (gsize) b * T, x + (gsize) r * T,
+            labels[b], T, c, aug_rng, cs, max_bins, scratch);
+        float *tg = targets + (gsize) b * K;
+        for (int k = 0; k < K; k++)
+          tg[k] = negative[b] ? (k < 64 && (c->augment_shuffle_classes >> k & 1)
+                                     ? 1.0f / (float) n_shuffle
+                                     : 0.0f)
+                              : (float) (k == labels[b]);
       }
       const float *logits = sd_model_forward (model, ws, buf, B, (int) T);
       sd_softmax_forward (probs, logits, B, K);
-      float loss
-          = sd_crossentropy_forward_backward (dlogits, probs, labels, B, K);
+      float loss = sd_crossentropy_soft_forward_backward (
+          dlogits, probs, targets, B, K);
       if (!isfinite (loss)) {
         g_set_error (error, SD_ERROR, SD_ERROR_DIVERGED,
             "training diverged: loss is %g at epoch %d batch %d (try a "
@@ -466,7 +548,9 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
         for (int k = 1; k < K; k++)
           if (logits[b * K + k] > logits[b * K + arg])
             arg = k;
-        ecorrect += arg == labels[b];
+        /* a negative is right when it is called one of its classes */
+        ecorrect += negative[b] ? targets[(gsize) b * K + arg] > 0.0f
+                                : arg == labels[b];
       }
       eloss += loss * B;
       eseen += B;

@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..32"
+echo "1..36"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot; do
@@ -107,4 +107,23 @@ ok $? "train on WAV recordings tests on the held-out time segments"
   && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['n']==84, r['n']" "$TMP/w.json"
 ok $? "eval --wav --part train scores the training windows"
 expect_fail "--wav without --window" "--window" "$SD" train --wav "$DATA/wav-normal.wav=normal" --out "$TMP/x.safetensors"
+# shellcheck disable=SC2086
+"$SD" train $W --arch fcn-small --epochs 2 --normalize fixed --seed 2 \
+  --augment-shuffle 0.5 --augment-shuffle-classes normal,fault --augment-shuffle-pieces 2:4 \
+  --out "$TMP/s.safetensors" >/dev/null 2>&1 \
+  && "$SD" info --model "$TMP/s.safetensors" --json | python3 -c "
+import json, sys
+p = json.load(sys.stdin)['provenance']
+assert p['augment'] == 'shuffle', p
+assert p['augment_shuffle_classes'] == ['fault', 'normal'], p
+assert p['augment_shuffle_pieces'] == [16, 32], p   # 2:4 ms at 8 kHz
+"
+ok $? "train --augment-shuffle records the classes and piece lengths"
+# shellcheck disable=SC2086
+expect_fail "--augment-shuffle with an unknown class" "'bogus' is not a class of the data (fault, normal)" \
+  "$SD" train $W --augment-shuffle 0.5 --augment-shuffle-classes normal,bogus --out "$TMP/x.safetensors"
+expect_fail "--augment-shuffle on data without a sample rate" "needs the data's sample rate" \
+  "$SD" train --data "$DATA/ucr-small.tsv" --augment-shuffle 0.5 --augment-shuffle-classes -1,1 --out "$TMP/x.safetensors"
+expect_fail "spectrum smoothing in Hz on a model without a sample rate" "smooth is in Hz and the model has no sample rate" \
+  "$SD" dream --model "$TMP/m.safetensors" --class 1 --reference "$DATA/ucr-small.tsv" --reg spectral-filter:smooth=200
 exit $fail

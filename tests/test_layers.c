@@ -858,6 +858,60 @@ test_softmax_ce_fd (void)
   g_rand_free (r);
 }
 
+typedef struct
+{
+  int B, K;
+  float *logits, *probs, *targets;
+} SoftCeCtx;
+
+static double
+soft_ce_loss (gpointer p)
+{
+  SoftCeCtx *c = p;
+  sd_softmax_forward (c->probs, c->logits, c->B, c->K);
+  return sd_crossentropy_soft_forward_backward (
+      NULL, c->probs, c->targets, c->B, c->K);
+}
+
+/* Soft targets: finite differences, the integer-label loss for one-hot
+ * rows, and PyTorch's values (torch.nn.functional.cross_entropy (z, t) in
+ * float64 with the logits z and probability targets t below; loss and
+ * z.grad printed by torch 1.13, Debian 12). */
+static void
+test_softmax_soft_ce (void)
+{
+  float z[12] = { 0.5f, -1.25f, 2.0f, 0.0f, 3.0f, 1.0f, -2.0f, 0.25f, -0.75f,
+    -0.5f, 1.5f, 1.0f };
+  float t[12] = { 0, 0.5f, 0, 0.5f, 1, 0, 0, 0, 0.25f, 0.25f, 0.25f, 0.25f };
+  const double torch_loss = 1.6493382911438104;
+  const double torch_grad[12]
+      = { 0.05323118334403608, -0.15741647402243986, 0.23856561259412812,
+          -0.1343803219157243, -0.056937784690289574, 0.037406069860945294,
+          0.0018623385575399776, 0.017669376271804295, -0.06431436655376108,
+          -0.05891249658922276, 0.09711359935172661, 0.026113263791257224 };
+  float p[12], dl[12];
+  sd_softmax_forward (p, z, 3, 4);
+  for (int i = 0; i < 12; i++)
+    dl[i] = 123.0f;
+  float loss = sd_crossentropy_soft_forward_backward (dl, p, t, 3, 4);
+  g_assert_cmpfloat_with_epsilon (loss, torch_loss, 1e-5);
+  for (int i = 0; i < 12; i++)
+    g_assert_cmpfloat_with_epsilon (dl[i], torch_grad[i], 1e-6);
+  SoftCeCtx c = { 3, 4, z, p, t };
+  check_fd ("softmax+soft ce dlogits", soft_ce_loss, &c, z, dl, 12);
+
+  /* one-hot rows: exactly the integer-label loss and gradient */
+  const int labels[3] = { 2, 0, 3 };
+  float onehot[12] = { 0 }, dh[12];
+  for (int b = 0; b < 3; b++)
+    onehot[b * 4 + labels[b]] = 1.0f;
+  float ls = sd_crossentropy_soft_forward_backward (dl, p, onehot, 3, 4);
+  float lh = sd_crossentropy_forward_backward (dh, p, labels, 3, 4);
+  g_assert_cmpfloat (ls, ==, lh);
+  for (int i = 0; i < 12; i++)
+    g_assert_cmpfloat (dl[i], ==, dh[i]);
+}
+
 static void
 test_softmax_values (void)
 {
@@ -1070,6 +1124,7 @@ main (int argc, char **argv)
   g_test_add_func ("/layers/avgpool", test_avgpool);
   g_test_add_func ("/layers/dense", test_dense);
   g_test_add_func ("/layers/softmax-ce/fd", test_softmax_ce_fd);
+  g_test_add_func ("/layers/softmax-ce/soft", test_softmax_soft_ce);
   g_test_add_func ("/layers/softmax-ce/values", test_softmax_values);
   g_test_add_func (
       "/layers/backward/accumulate-elementwise", test_accumulation_simple);

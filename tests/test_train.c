@@ -334,6 +334,148 @@ test_carrier_shift_training (void)
   g_assert_nonnull (strstr (error->message, "sample rate"));
 }
 
+/* sd_piece_shuffle: a permutation of whole pieces. With x[t] = t the
+ * output is a sequence of runs of consecutive values; every run that is a
+ * whole piece is min..max long (the piece at the end of x may be
+ * shorter). Deterministic for a seed, different for another. */
+static void
+test_piece_shuffle (void)
+{
+  enum
+  {
+    N = 1000
+  };
+  float x[N], y[N], y2[N];
+  for (int t = 0; t < N; t++)
+    x[t] = (float) t;
+  const guint lens[][2] = { { 96, 576 }, { 7, 7 }, { 1, 3 }, { 400, 2000 } };
+  for (gsize c = 0; c < G_N_ELEMENTS (lens); c++) {
+    const guint lo = lens[c][0], hi = lens[c][1];
+    g_autoptr (GRand) r = g_rand_new_with_seed (11 + c);
+    sd_piece_shuffle (x, y, N, lo, hi, r);
+    gboolean seen[N] = { FALSE };
+    for (int t = 0; t < N; t++) {
+      int v = (int) y[t];
+      g_assert_cmpint (v, >=, 0);
+      g_assert_cmpint (v, <, N);
+      g_assert_false (seen[v]);
+      seen[v] = TRUE;
+    }
+    /* the pieces: cut where the value does not continue, or where a run
+     * would exceed the longest piece; a run ending at N - 1 may be short */
+    guint runs = 0, moved = 0;
+    for (int t = 0; t < N;) {
+      int e = t + 1;
+      while (e < N && y[e] == y[e - 1] + 1)
+        e++;
+      guint len = (guint) (e - t);
+      /* two pieces that happen to follow each other make one longer run:
+       * it is still a whole number of pieces */
+      if ((int) y[e - 1] != N - 1)
+        g_assert_cmpuint (len, >=, lo);
+      runs++;
+      moved += y[t] != (float) t;
+      t = e;
+    }
+    g_assert_cmpuint (runs, <=, (N + lo - 1) / lo);
+    if (hi < N)
+      g_assert_cmpuint (moved, >, 0);
+    /* the same seed, the same order */
+    g_autoptr (GRand) r2 = g_rand_new_with_seed (11 + c);
+    sd_piece_shuffle (x, y2, N, lo, hi, r2);
+    g_assert_cmpmem (y, sizeof y, y2, sizeof y2);
+  }
+  /* fixed length 10: every piece is x[10 i .. 10 i + 10) */
+  g_autoptr (GRand) r = g_rand_new_with_seed (5);
+  sd_piece_shuffle (x, y, N, 10, 10, r);
+  for (int t = 0; t < N; t++)
+    g_assert_cmpint ((int) y[t] % 10, ==, t % 10);
+}
+
+/* Shuffled-piece negatives reach the loss as soft targets: trained with
+ * every series of both classes a negative (targets 1/2, 1/2), the model
+ * answers 1/2 for everything, where plain training is confident. The run
+ * is deterministic for a seed; bad settings are refused. */
+static void
+test_shuffle_training (void)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  const int T = (int) d->length, n = (int) d->n;
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
+  SdModel *models[3];
+  for (int i = 0; i < 3; i++) {
+    models[i] = sd_model_new (&arch, (const char *const *) d->labels, 3, NULL);
+    SdTrainConfig c;
+    sd_train_config_init (&c);
+    c.epochs = 15;
+    c.batch_size = 8;
+    c.seed = 3;
+    c.lr = 1e-2f;
+    c.val_fraction = 0;
+    c.augment_shuffle_prob = i < 2 ? 1.0 : 0.0;
+    c.augment_shuffle_classes = 0x3;
+    c.augment_shuffle_min = 4;
+    c.augment_shuffle_max = 16;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sd_train (models[i], d, &c, NULL, &error));
+    g_assert_no_error (error);
+  }
+  gsize np = sd_model_get_n_params (models[0]) * sizeof (float);
+  g_assert_cmpmem (
+      sd_model_get_params (models[0]), np, sd_model_get_params (models[1]), np);
+  double dev[2] = { 0, 0 };
+  for (int m = 0; m < 2; m++) {
+    SdModel *model = models[m == 0 ? 0 : 2];
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (model, n, T, SD_MODE_EVAL, NULL);
+    g_autofree float *x = g_memdup2 (d->x, (gsize) n * T * sizeof (float));
+    sd_model_normalize_input (model, x, n, T);
+    const float *z = sd_model_forward (model, ws, x, n, T);
+    float p[2];
+    for (int i = 0; i < n; i++) {
+      sd_softmax_forward (p, z + 2 * i, 1, 2);
+      dev[m] += fabs (p[0] - 0.5) / n;
+    }
+  }
+  g_assert_cmpfloat (dev[0], <, 0.05);
+  g_assert_cmpfloat (dev[1], >, 0.3);
+  for (int i = 0; i < 3; i++)
+    sd_model_unref (models[i]);
+
+  g_autoptr (SdModel) m
+      = sd_model_new (&arch, (const char *const *) d->labels, 1, NULL);
+  struct
+  {
+    double prob;
+    guint64 classes;
+    guint lo, hi;
+    const char *msg;
+  } bad[] = {
+    { 1.5, 0x3, 4, 16, "probability" },
+    { NAN, 0x3, 4, 16, "probability" },
+    { 0.5, 0x1, 4, 16, "at least two classes" },
+    { 0.5, 0x3, 0, 16, "minimum length" },
+    { 0.5, 0x3, 17, 16, "minimum length" },
+    { 0.5, 0x7, 4, 16, "not below the model's 2 classes" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    SdTrainConfig c;
+    sd_train_config_init (&c);
+    c.epochs = 1;
+    c.augment_shuffle_prob = bad[i].prob;
+    c.augment_shuffle_classes = bad[i].classes;
+    c.augment_shuffle_min = bad[i].lo;
+    c.augment_shuffle_max = bad[i].hi;
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_train (m, d, &c, NULL, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+    if (strstr (error->message, bad[i].msg) == NULL)
+      g_error ("case %" G_GSIZE_FORMAT ": '%s' lacks '%s'", i, error->message,
+          bad[i].msg);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -348,5 +490,7 @@ main (int argc, char **argv)
   g_test_add_func ("/train/carrier-shift", test_carrier_shift);
   g_test_add_func (
       "/train/carrier-shift-training", test_carrier_shift_training);
+  g_test_add_func ("/train/piece-shuffle", test_piece_shuffle);
+  g_test_add_func ("/train/shuffle-training", test_shuffle_training);
   return g_test_run ();
 }

@@ -61,10 +61,81 @@ on_progress (const SdTrainProgress *p, gpointer user_data)
   fflush (stderr);
 }
 
+/* --augment-shuffle-classes and --augment-shuffle-pieces onto cfg, with
+ * the data's labels and sample rate. */
+static gboolean
+shuffle_config (SdTrainConfig *cfg, const char *classes, const char *pieces,
+    const SdDataset *ds, GError **error)
+{
+  if (cfg->augment_shuffle_prob == 0) {
+    if (classes || pieces) {
+      g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--augment-shuffle-classes and --augment-shuffle-pieces need "
+          "--augment-shuffle P");
+      return FALSE;
+    }
+    return TRUE;
+  }
+  if (classes == NULL) {
+    g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "--augment-shuffle needs --augment-shuffle-classes (the classes "
+        "that bursts without their rhythm cannot tell apart)");
+    return FALSE;
+  }
+  g_auto (GStrv) names = g_strsplit (classes, ",", -1);
+  cfg->augment_shuffle_classes = 0;
+  for (int i = 0; names[i]; i++) {
+    int k = 0;
+    while (ds->labels[k] && strcmp (ds->labels[k], names[i]) != 0)
+      k++;
+    if (ds->labels[k] == NULL || k >= 64) {
+      g_autofree char *all = g_strjoinv (", ", ds->labels);
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--augment-shuffle-classes: '%s' is not a class of the data (%s)%s",
+          names[i], all, k >= 64 ? " or is past the 64th" : "");
+      return FALSE;
+    }
+    cfg->augment_shuffle_classes |= (guint64) 1 << k;
+  }
+  if (!(ds->sample_rate > 0)) {
+    g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "--augment-shuffle cuts pieces of milliseconds and needs the data's "
+        "sample rate (recordings, not UCR files)");
+    return FALSE;
+  }
+  double lo = 2.0, hi = 12.0;
+  if (pieces) {
+    char *end = NULL;
+    lo = g_ascii_strtod (pieces, &end);
+    if (end == pieces || *end != ':'
+        || (hi = g_ascii_strtod (end + 1, &end), *end != '\0')
+        || !(lo > 0 && lo <= hi && isfinite (hi))) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--augment-shuffle-pieces '%s' must be MIN:MAX in ms with 0 < MIN "
+          "<= MAX",
+          pieces);
+      return FALSE;
+    }
+  }
+  double min_s = round (lo * 1e-3 * ds->sample_rate);
+  double max_s = round (hi * 1e-3 * ds->sample_rate);
+  if (min_s < 1 || max_s > ds->length) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "--augment-shuffle-pieces %g:%g ms are %.0f:%.0f samples at %g Hz; "
+        "they must be at least 1 and at most the series length %u",
+        lo, hi, min_s, max_s, ds->sample_rate, ds->length);
+    return FALSE;
+  }
+  cfg->augment_shuffle_min = (guint) min_s;
+  cfg->augment_shuffle_max = (guint) max_s;
+  return TRUE;
+}
+
 static char *
 provenance_json (const char *data, const char *protocol, const char *arch,
-    guint64 seed, const SdTrainConfig *cfg, const SdTrainResult *res,
-    const char *test_path, const SdEvalResult *test, int argc, char **argv)
+    guint64 seed, const SdTrainConfig *cfg, const char *const *labels,
+    const SdTrainResult *res, const char *test_path, const SdEvalResult *test,
+    int argc, char **argv)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
@@ -107,12 +178,28 @@ provenance_json (const char *data, const char *protocol, const char *arch,
       gboolean on;
       const char *name;
     } augs[] = { { cfg->augment_shift, "shift" },
-      { cfg->augment_reverse, "reverse" }, { carrier, "carrier" },
+      { cfg->augment_reverse, "reverse" },
+      { cfg->augment_shuffle_prob > 0, "shuffle" }, { carrier, "carrier" },
       { cfg->augment_gain > 1, "gain" } };
     for (gsize i = 0; i < G_N_ELEMENTS (augs); i++)
       if (augs[i].on)
         g_string_append_printf (aug, "%s%s", aug->len ? "," : "", augs[i].name);
     json_builder_add_string_value (b, aug->len ? aug->str : "none");
+  }
+  if (cfg->augment_shuffle_prob > 0) {
+    json_builder_set_member_name (b, "augment_shuffle_prob");
+    json_builder_add_double_value (b, cfg->augment_shuffle_prob);
+    json_builder_set_member_name (b, "augment_shuffle_classes");
+    json_builder_begin_array (b);
+    for (int k = 0; labels[k] && k < 64; k++)
+      if (cfg->augment_shuffle_classes >> k & 1)
+        json_builder_add_string_value (b, labels[k]);
+    json_builder_end_array (b);
+    json_builder_set_member_name (b, "augment_shuffle_pieces");
+    json_builder_begin_array (b);
+    json_builder_add_int_value (b, cfg->augment_shuffle_min);
+    json_builder_add_int_value (b, cfg->augment_shuffle_max);
+    json_builder_end_array (b);
   }
   if (cfg->augment_carrier_hz > 0 && cfg->augment_carrier_prob > 0) {
     json_builder_set_member_name (b, "augment_carrier_hz");
@@ -154,6 +241,7 @@ sd_cmd_train (int argc, char **argv)
    * after parsing. */
   g_autofree char *arch_name = NULL, *optimizer = NULL, *schedule = NULL;
   g_autofree char *normalize = NULL;
+  g_autofree char *shuffle_classes = NULL, *shuffle_pieces = NULL;
   SdTrainConfig cfg;
   gint64 seed = 0;
   int threads = 0;
@@ -242,6 +330,20 @@ sd_cmd_train (int argc, char **argv)
         "Augment: multiply every training series by a log-uniform random "
         "gain in [1/G, G] (off when G <= 1)",
         "G" },
+    { "augment-shuffle", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_shuffle_prob,
+        "Augment: with probability P cut a training series of one of the "
+        "--augment-shuffle-classes into pieces, shuffle them and spread its "
+        "target evenly over those classes (bursts without their rhythm do "
+        "not tell these classes apart)",
+        "P" },
+    { "augment-shuffle-classes", 0, 0, G_OPTION_ARG_STRING, &shuffle_classes,
+        "The classes of --augment-shuffle, comma-separated labels (at least "
+        "two)",
+        "LABELS" },
+    { "augment-shuffle-pieces", 0, 0, G_OPTION_ARG_STRING, &shuffle_pieces,
+        "Piece lengths of --augment-shuffle in ms, MIN:MAX (default 2:12; "
+        "needs a sample rate)",
+        "MS:MS" },
     { "test", 't', 0, G_OPTION_ARG_FILENAME, &test,
         "Held-out test file: its accuracy is printed and recorded in the "
         "model's provenance",
@@ -346,6 +448,10 @@ sd_cmd_train (int argc, char **argv)
       rc = sd_cli_fail (error);
       goto done;
     }
+    if (!shuffle_config (&cfg, shuffle_classes, shuffle_pieces, ds, &error)) {
+      rc = sd_cli_fail (error);
+      goto done;
+    }
     SdArch arch;
     if (!sd_arch_from_preset (arch_name, (int) ds->n_classes, &arch, &error)) {
       rc = sd_cli_fail (error);
@@ -385,7 +491,8 @@ sd_cmd_train (int argc, char **argv)
     g_autofree char *base = data.ucr ? g_path_get_basename (data.ucr)
                                      : g_strjoinv (" ", data.wav);
     g_autofree char *prov = provenance_json (base, protocol, arch_name,
-        (guint64) seed, &cfg, &res, test_name, ev, orig_argc, orig_argv);
+        (guint64) seed, &cfg, (const char *const *) ds->labels, &res, test_name,
+        ev, orig_argc, orig_argv);
     sd_model_set_provenance (model, prov);
     if (!sd_model_save (model, out, &error)) {
       rc = sd_cli_fail (error);

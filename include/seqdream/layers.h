@@ -118,4 +118,12 @@ void sd_softmax_forward (float *probs, const float *logits, int B, int K);
 float sd_crossentropy_forward_backward (
     float *dlogits, const float *probs, const int *labels, int B, int K);
 
+/* The same against target distributions (B,K) (soft labels; each row
+ * non-negative, summing to 1): loss -sum_k t_k log p_k averaged over the
+ * batch (as torch.nn.functional.cross_entropy with probability targets),
+ * dlogits = (probs - targets)/B when not NULL. A one-hot row gives exactly
+ * the integer-label loss and gradient. */
+float sd_crossentropy_soft_forward_backward (
+    float *dlogits, const float *probs, const float *targets, int B, int K);
+
 G_END_DECLS

@@ -73,6 +73,21 @@ typedef struct
    * exp(u), u uniform in [-ln G, ln G] (log-uniform in [1/G, G]), after
    * the carrier shift, so the absolute amplitude stops being a cue. */
   double augment_gain;
+  /* Shuffled-piece negatives, off when augment_shuffle_prob is 0: with
+   * this probability a training series of a class in
+   * augment_shuffle_classes (bit k set: class k; at least two classes) is
+   * cut into pieces of augment_shuffle_min..augment_shuffle_max samples
+   * which are put back in random order (sd_piece_shuffle), and its target
+   * becomes the uniform distribution over those classes (soft-label
+   * cross-entropy). Every sample, and so every burst, survives; their
+   * rhythm does not. The model is told that without the rhythm these
+   * classes cannot be told apart, i.e. to read it: for bearing faults,
+   * inner and outer race, whose impulses differ in their repetition rate
+   * (BPFI, BPFO) more than in their shape. Applied after augment_shift
+   * and augment_reverse, before the carrier shift and the gain. */
+  double augment_shuffle_prob;
+  guint64 augment_shuffle_classes;
+  guint augment_shuffle_min, augment_shuffle_max;
   guint64 seed; /* 0 */
   SdTrainCallback callback;
   gpointer user_data;
@@ -96,6 +111,13 @@ void sd_carrier_shift_apply (
     SdCarrierShift *cs, const float *x, float *y, int bins);
 void sd_carrier_shift_free (SdCarrierShift *cs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdCarrierShift, sd_carrier_shift_free)
+
+/* y (n) <- x (n) cut into consecutive pieces whose lengths are drawn
+ * uniformly from [min_len, max_len] (the last piece is what remains),
+ * written in a uniformly random order drawn from rng. Every sample of x
+ * appears once in y; x and y must not overlap. 1 <= min_len <= max_len. */
+void sd_piece_shuffle (const float *x, float *y, guint n, guint min_len,
+    guint max_len, GRand *rng);
 
 typedef struct
 {
