@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..36"
+echo "1..38"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot; do
@@ -126,4 +126,23 @@ expect_fail "--augment-shuffle on data without a sample rate" "needs the data's 
   "$SD" train --data "$DATA/ucr-small.tsv" --augment-shuffle 0.5 --augment-shuffle-classes -1,1 --out "$TMP/x.safetensors"
 expect_fail "spectrum smoothing in Hz on a model without a sample rate" "smooth is in Hz and the model has no sample rate" \
   "$SD" dream --model "$TMP/m.safetensors" --class 1 --reference "$DATA/ucr-small.tsv" --reg spectral-filter:smooth=200
+expect_fail "--preset band on a model without a sample rate" "needs a model with a sample rate" \
+  "$SD" dream --model "$TMP/m.safetensors" --class 1 --preset band --reference "$DATA/ucr-small.tsv"
+python3 - "$DATA" "$TMP/wref.tsv" <<'PY'
+import sys, wave, struct
+with open(sys.argv[2], "w") as out:
+    for label in ("normal", "fault"):
+        w = wave.open(f"{sys.argv[1]}/wav-{label}.wav")
+        x = struct.unpack("<%dh" % w.getnframes(), w.readframes(w.getnframes()))
+        for s in (0, 256):
+            out.write(label + "\t" + "\t".join("%g" % (v / 32768) for v in x[s:s + 256]) + "\n")
+PY
+"$SD" dream --model "$TMP/w.safetensors" --class fault --preset band --reference "$TMP/wref.tsv" \
+  --steps 5 --length 256 --json "$TMP/band.json" -q \
+  && python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1])); d = j['dreams'][0] if 'dreams' in j else j
+assert 'spectral-filter' in d['trace']['regularizers'], d['trace']['regularizers'].keys()
+" "$TMP/band.json"
+ok $? "dream --preset band on a model trained from recordings"
 exit $fail

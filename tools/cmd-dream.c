@@ -150,16 +150,35 @@ add_reg (SdDreamConfig *c, SdRegularizer r, GError **error)
   return TRUE;
 }
 
-/* The recommended combination (docs/dreaming.md, measured in
- * docs/forda-report.md). */
+/* The recommended combinations (docs/dreaming.md): "recommended",
+ * measured in docs/forda-report.md, and "band" for recordings with a
+ * sample rate, measured in docs/vibration-report.md. */
 static gboolean
-add_preset (SdDreamConfig *c, const char *preset, GError **error)
+add_preset (
+    SdDreamConfig *c, const char *preset, const SdModel *model, GError **error)
 {
   if (preset == NULL || strcmp (preset, "none") == 0)
     return TRUE;
+  SdRegularizer r = sd_regularizer_default (SD_REG_SPECTRAL_FILTER);
+  if (strcmp (preset, "band") == 0) {
+    /* Vibration (docs/vibration-report.md): the same Wiener filter, its
+     * target spectrum smoothed by a Gaussian of 200 Hz. The reference's
+     * line structure (the comb of its impulse rhythm, e.g. 107 or 162 Hz
+     * apart for bearing faults) would otherwise be imposed on the dream
+     * by the filter alone; smoothed, the filter keeps only the band. */
+    const double rate = sd_model_get_sample_rate (model);
+    if (!(rate > 0.0)) {
+      g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "--preset band smooths the spectrum over 200 Hz and needs a "
+          "model with a sample rate (trained from WAV recordings)");
+      return FALSE;
+    }
+    r.smooth = (float) (200.0 / rate);
+    return add_reg (c, r, error);
+  }
   if (strcmp (preset, "recommended") != 0) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "unknown --preset '%s' (none, recommended)", preset);
+        "unknown --preset '%s' (none, recommended, band)", preset);
     return FALSE;
   }
   /* Measured on FordA (docs/forda-report.md): the Wiener filter of the
@@ -168,7 +187,7 @@ add_preset (SdDreamConfig *c, const char *preset, GError **error)
    * the stop band whose faint noise floor the classifiers read; its dreams
    * are what an independently trained model also calls the class. The
    * engine's defaults for the rest (Adam, lr 0.05, 500 steps). */
-  return add_reg (c, sd_regularizer_default (SD_REG_SPECTRAL_FILTER), error);
+  return add_reg (c, r, error);
 }
 
 static gboolean
@@ -177,7 +196,7 @@ build_config (
 {
   sd_dream_config_init (c, model);
   /* The preset first: explicit options override it. */
-  if (!add_preset (c, o->preset, error))
+  if (!add_preset (c, o->preset, model, error))
     return FALSE;
   if (o->length > 0)
     c->length = o->length;
@@ -279,8 +298,10 @@ attach_spectra (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
         "the spectrum and spectral-filter regularizers%s need --reference "
         "(real training series of the classes: their mean spectra are the "
         "target)",
-        o->preset && strcmp (o->preset, "recommended") == 0
-            ? " (--preset recommended uses the spectral filter)"
+        o->preset
+                && (strcmp (o->preset, "recommended") == 0
+                    || strcmp (o->preset, "band") == 0)
+            ? " (the preset uses the spectral filter)"
             : "");
     return FALSE;
   }
@@ -621,10 +642,12 @@ sd_cmd_dream (int argc, char **argv)
         "log-probability (both saturate)",
         "NAME" },
     { "preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
-        "none (default) or recommended: the spectral filter (the Wiener "
+        "none (default), recommended: the spectral filter (the Wiener "
         "filter of the --reference data's mean spectrum, 40 dB, every step; "
         "needs --reference), Adam lr 0.05, 500 steps "
-        "(docs/forda-report.md); other options add to or override it",
+        "(docs/forda-report.md), or band: the same filter with the spectrum "
+        "smoothed over 200 Hz, for recordings (docs/vibration-report.md); "
+        "other options add to or override it",
         "NAME" },
     { "l1", 0, 0, G_OPTION_ARG_DOUBLE, &o.l1, "L1 penalty weight", "W" },
     { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &o.l2, "L2 penalty weight", "W" },
