@@ -274,7 +274,8 @@ sd_cmd_train (int argc, char **argv)
         "0.7; the test windows start one window after it)",
         "F" },
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_name,
-        "Architecture: resnet-small, fcn, fcn-small (default resnet-small)",
+        "Architecture: resnet-small, fcn, fcn-small or fcn-pool (default "
+        "resnet-small)",
         "NAME" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &cfg.epochs,
         "Maximum number of epochs (default 100)", "N" },
