@@ -1050,7 +1050,8 @@ def main():
       "the inner-race dreams sit at BPFI.")
     w("- Still open: the outer race. The rhythm model's centred dreams overshoot to 2×BPFO "
       "because nothing in the data says that regular impulses faster than BPFO are not "
-      "an outer-race fault. Candidates: training data from other speeds or loads (the "
+      "an outer-race fault. Candidates: training data from other speeds or loads (not in "
+      "../shared/data, which has 0 HP only; the "
       "defect frequencies scale with the speed, so a rate is tied to a class only "
       "together with the speed), an objective that stays near the data instead of "
       "maximising the score (in a quick try outside this report, the band preset "
