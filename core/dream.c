@@ -55,6 +55,7 @@ static const char *const reg_names[] = {
   [SD_REG_NOISE] = "noise",
   [SD_REG_SPECTRUM] = "spectrum",
   [SD_REG_SPECTRAL_FILTER] = "spectral-filter",
+  [SD_REG_FEATURE] = "feature",
 };
 
 const char *
@@ -158,6 +159,9 @@ sd_regularizer_default (SdRegType type)
       break;
     case SD_REG_SPECTRAL_FILTER:
       r.param = 40.0f;
+      break;
+    case SD_REG_FEATURE:
+      r.weight = 0.1f;
       break;
   }
   return r;
@@ -757,6 +761,107 @@ sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
   return TRUE;
 }
 
+/* acc (K, C) += the pooled features of the nb series in batch, count[c]
+ * += their number per class cls. */
+static void
+accumulate_features (const SdModel *model, SdWorkspace *ws, int gap,
+    const float *batch, const int *cls, int nb, int T, int C, double *acc,
+    int *count)
+{
+  sd_model_forward ((SdModel *) model, ws, batch, nb, T);
+  int gc, gl;
+  const float *f = sd_workspace_get_layer_output (ws, gap, &gc, &gl);
+  for (int b = 0; b < nb; b++) {
+    for (int ch = 0; ch < C; ch++)
+      acc[(gsize) cls[b] * C + ch] += f[(gsize) b * C + ch];
+    count[cls[b]]++;
+  }
+}
+
+int
+sd_dream_feature_size (const SdModel *model)
+{
+  g_return_val_if_fail (model != NULL, 0);
+  const SdArch *a = sd_model_get_arch (model);
+  const SdStage *last = &a->stages[a->n_stages - 1];
+  return last->channels[last->n_convs - 1];
+}
+
+gboolean
+sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
+    float *features, GError **error)
+{
+  g_return_val_if_fail (
+      model != NULL && data != NULL && features != NULL, FALSE);
+  const int K = sd_model_get_n_classes (model);
+  const int C = sd_dream_feature_size (model);
+  const int L = (int) data->length;
+  if (T < 1 || L < T) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "class features of length %d: the data's series have %d samples "
+        "(at least the dream length)",
+        T, L);
+    return FALSE;
+  }
+  if ((int) data->n_classes > K) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "the data has %u classes, the model %d (load it with the model's "
+        "labels)",
+        data->n_classes, K);
+    return FALSE;
+  }
+  const char *const *labels = sd_model_get_labels (model);
+  for (guint c = 0; c < data->n_classes; c++)
+    if (g_strcmp0 (data->labels[c], labels[c]) != 0) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "class %u of the data is '%s', of the model '%s' (load the data "
+          "with the model's labels)",
+          c, data->labels[c], labels[c]);
+      return FALSE;
+    }
+  enum
+  {
+    BATCH = 16
+  };
+  g_autoptr (SdWorkspace) ws
+      = sd_workspace_new ((SdModel *) model, BATCH, T, SD_MODE_EVAL, error);
+  if (ws == NULL)
+    return FALSE;
+  const int gap = sd_model_find_layer (model, "gap");
+  g_autofree double *acc = g_new0 (double, (gsize) K *C);
+  g_autofree int *count = g_new0 (int, K);
+  g_autofree float *x = g_new (float, L);
+  g_autofree float *batch = g_new (float, (gsize) BATCH *T);
+  g_autofree int *cls = g_new (int, BATCH);
+  const int hop = MAX (1, T / 2);
+  const int n_seg = L == T ? 1 : 1 + (L - T + hop - 1) / hop;
+  int nb = 0;
+  for (guint i = 0; i < data->n; i++) {
+    const int c = data->y[i];
+    if (c < 0 || c >= K)
+      continue;
+    memcpy (x, data->x + (gsize) i * L, (gsize) L * sizeof (float));
+    sd_model_normalize_input (model, x, 1, L);
+    for (int s = 0; s < n_seg; s++) {
+      /* the segments of sd_dream_class_spectra */
+      gint64 start = n_seg == 1 ? 0 : (gint64) s * (L - T) / (n_seg - 1);
+      memcpy (batch + (gsize) nb * T, x + start, (gsize) T * sizeof (float));
+      cls[nb++] = c;
+      if (nb == BATCH) {
+        accumulate_features (model, ws, gap, batch, cls, nb, T, C, acc, count);
+        nb = 0;
+      }
+    }
+  }
+  if (nb > 0)
+    accumulate_features (model, ws, gap, batch, cls, nb, T, C, acc, count);
+  for (int c = 0; c < K; c++)
+    for (int ch = 0; ch < C; ch++)
+      features[(gsize) c * C + ch]
+          = count[c] > 0 ? (float) (acc[(gsize) c * C + ch] / count[c]) : NAN;
+  return TRUE;
+}
+
 static double
 rms (const float *x, int T)
 {
@@ -843,6 +948,8 @@ typedef struct
    * dream; their DFT tables and work space */
   double *spec_target[SD_DREAM_MAX_REGS];
   SpecWork *spec;
+  /* FEATURE: the target features mu, (n, gap_C) by dream */
+  float *feat_target[SD_DREAM_MAX_REGS];
 } Run;
 
 /* The target row (nb) of dream i for spectral regulariser r. */
@@ -884,6 +991,7 @@ run_clear (Run *run)
   for (int r = 0; r < SD_DREAM_MAX_REGS; r++) {
     g_free (run->kernel[r]);
     g_free (run->spec_target[r]);
+    g_free (run->feat_target[r]);
   }
   g_free (run->pad);
   spec_work_free (run->spec);
@@ -1051,6 +1159,15 @@ check_reg (
         FAIL ("regulariser %d (%s): noise level %g dB below the spectrum's "
               "peak must be a finite number",
             k, name, r->param);
+      break;
+    case SD_REG_FEATURE:
+      if (!(r->weight >= 0.0f && isfinite (r->weight)))
+        FAIL ("regulariser %d (%s): weight %g must be a finite number >= 0", k,
+            name, r->weight);
+      if (r->features == NULL)
+        FAIL ("regulariser %d (%s): no class features (set features, see "
+              "sd_dream_class_features)",
+            k, name);
       break;
   }
   if (uses_spectra (r->type) && r->spectra == NULL)
@@ -1342,11 +1459,12 @@ rebuild_injections (Run *run)
   run->inj_dirty = FALSE;
 }
 
-/* dgap rows r0..r1-1: "gap" CHANNEL/NEURON terms, minus diversity * dD/df
- * with D = mean over pairs i<j of cos(f_i, f_j) over all n dreams (frozen
- * dreams keep their last features). */
+/* dgap rows r0..r1-1 at step s: "gap" CHANNEL/NEURON terms, minus the
+ * FEATURE penalties' 2 w (f - mu), minus diversity * dD/df with D = mean
+ * over pairs i<j of cos(f_i, f_j) over all n dreams (frozen dreams keep
+ * their last features). */
 static void
-gap_gradient (Run *run, int r0, int r1)
+gap_gradient (Run *run, int r0, int r1, int s)
 {
   SdDreamer *d = run->d;
   const int C = d->gap_C, n = run->n;
@@ -1364,9 +1482,19 @@ gap_gradient (Run *run, int r0, int r1)
           && t->layer == d->gap_layer)
         dg[t->channel] += t->weight;
     }
+    const float *fi = d->feats + (gsize) i * C;
+    for (int k = 0; k < run->cfg->n_regs; k++) {
+      const SdRegularizer *reg = &run->cfg->regs[k];
+      if (reg->type != SD_REG_FEATURE || reg->weight <= 0.0f
+          || !reg_active (run, k, s))
+        continue;
+      const float *mu = run->feat_target[k] + (gsize) i * C;
+      const float w2 = 2.0f * reg->weight;
+      for (int ch = 0; ch < C; ch++)
+        dg[ch] -= w2 * (fi[ch] - mu[ch]);
+    }
     if (lambda <= 0.0f || n < 2)
       continue;
-    const float *fi = d->feats + (gsize) i * C;
     double ni2 = DIVERSITY_EPS;
     for (int c = 0; c < C; c++)
       ni2 += (double) fi[c] * fi[c];
@@ -1549,6 +1677,59 @@ spectra_setup (Run *run, GError **error)
   return TRUE;
 }
 
+/* Per dream and FEATURE regulariser: the target features, its class's
+ * row (border: the mean of its two classes' rows; no class target: the
+ * mean of all rows). */
+static gboolean
+features_setup (Run *run, GError **error)
+{
+  const SdDreamConfig *c = run->cfg;
+  const int K = run->d->K, C = run->d->gap_C;
+  for (int r = 0; r < c->n_regs; r++) {
+    const SdRegularizer *reg = &c->regs[r];
+    if (reg->type != SD_REG_FEATURE)
+      continue;
+    float *tg = run->feat_target[r] = g_new (float, (gsize) run->n *C);
+    for (int i = 0; i < run->n; i++) {
+      const Dream *dr = &run->dreams[i];
+      int rows[2] = { dr->a, dr->b }, n_rows = 1;
+      const gboolean all = dr->kind == TARGET_NONE;
+      if (all)
+        n_rows = K;
+      else if (dr->kind == TARGET_BORDER)
+        n_rows = 2;
+      for (int ch = 0; ch < C; ch++) {
+        double v = 0.0;
+        for (int j = 0; j < n_rows; j++)
+          v += reg->features[(gsize) (all ? j : rows[j]) * C + ch];
+        v /= n_rows;
+        if (!isfinite (v)) {
+          g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+              "regulariser %d (%s), dream %d: the class features have no "
+              "finite value at feature %d for its class (a class without "
+              "reference series?)",
+              r, sd_reg_type_to_string (reg->type), i, ch);
+          return FALSE;
+        }
+        tg[(gsize) i * C + ch] = (float) v;
+      }
+    }
+  }
+  return TRUE;
+}
+
+/* FEATURE's value w sum_c (f_c - mu_c)^2 for dream i (features f). */
+static double
+feature_penalty (const Run *run, int k, int i, const float *f)
+{
+  const int C = run->d->gap_C;
+  const float *mu = run->feat_target[k] + (gsize) i * C;
+  double v = 0.0;
+  for (int ch = 0; ch < C; ch++)
+    v += ((double) f[ch] - mu[ch]) * ((double) f[ch] - mu[ch]);
+  return run->cfg->regs[k].weight * v;
+}
+
 static gboolean
 run_setup (Run *run, const SdDreamSpec *specs, GError **error)
 {
@@ -1632,6 +1813,9 @@ run_setup (Run *run, const SdDreamSpec *specs, GError **error)
           && t->layer == d->gap_layer)
         run->use_gap = TRUE;
     }
+  for (int r = 0; r < n_regs; r++)
+    if (c->regs[r].type == SD_REG_FEATURE && c->regs[r].weight > 0.0f)
+      run->use_gap = TRUE;
 
   /* regulariser windows, Gaussian kernels, clipping ranges */
   int max_R = 0;
@@ -1654,7 +1838,7 @@ run_setup (Run *run, const SdDreamSpec *specs, GError **error)
     }
   }
   run->pad = g_new (float, (gsize) T + 2 * (gsize) max_R);
-  if (!spectra_setup (run, error))
+  if (!spectra_setup (run, error) || !features_setup (run, error))
     return FALSE;
   memset (d->m1, 0, (gsize) n * T * sizeof (float));
   memset (d->m2, 0, (gsize) n * T * sizeof (float));
@@ -1774,8 +1958,14 @@ evaluate (Run *run, int s, int r0, int r1, GError **error)
             = (float) (reg->weight * penalty_value (reg->type, x, T));
       else if (reg->type == SD_REG_SCALE)
         *trace_reg (dr, run, k, s) = 1.0f; /* overwritten when drawn */
+      else if (reg->type == SD_REG_FEATURE)
+        *trace_reg (dr, run, k, s) = (float) feature_penalty (
+            run, k, i, d->feats + (gsize) i * d->gap_C);
     }
     double score = dr->kind == TARGET_BORDER ? -closeness : J;
+    for (int k = 0; k < c->n_regs; k++)
+      if (c->regs[k].type == SD_REG_FEATURE)
+        score -= *trace_reg (dr, run, k, s);
     /* entry 0 is the initialisation, not a dream: with noise it is often
      * the strongest class evidence a filter then removes */
     if (c->keep_best && s > 0 && score > dr->best_score) {
@@ -1928,7 +2118,7 @@ update (Run *run, int s, int r0, int r1, GError **error)
     extra[n_extra++] = (SdLayerGrad){ run->inj[l].layer,
       run->inj[l].grad + (gsize) r0 * run->inj[l].C * T };
   if (run->use_gap) {
-    gap_gradient (run, r0, r1);
+    gap_gradient (run, r0, r1, s);
     extra[n_extra++]
         = (SdLayerGrad){ d->gap_layer, d->dgap + (gsize) r0 * d->gap_C };
   }

@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..38"
+echo "1..40"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot; do
@@ -126,7 +126,7 @@ expect_fail "--augment-shuffle on data without a sample rate" "needs the data's 
   "$SD" train --data "$DATA/ucr-small.tsv" --augment-shuffle 0.5 --augment-shuffle-classes -1,1 --out "$TMP/x.safetensors"
 expect_fail "spectrum smoothing in Hz on a model without a sample rate" "smooth is in Hz and the model has no sample rate" \
   "$SD" dream --model "$TMP/m.safetensors" --class 1 --reference "$DATA/ucr-small.tsv" --reg spectral-filter:smooth=200
-expect_fail "--preset band on a model without a sample rate" "needs a model with a sample rate" \
+expect_fail "--preset band on a model without a sample rate" "need a model with a sample rate" \
   "$SD" dream --model "$TMP/m.safetensors" --class 1 --preset band --reference "$DATA/ucr-small.tsv"
 python3 - "$DATA" "$TMP/wref.tsv" <<'PY'
 import sys, wave, struct
@@ -145,4 +145,16 @@ j = json.load(open(sys.argv[1])); d = j['dreams'][0] if 'dreams' in j else j
 assert 'spectral-filter' in d['trace']['regularizers'], d['trace']['regularizers'].keys()
 " "$TMP/band.json"
 ok $? "dream --preset band on a model trained from recordings"
+"$SD" dream --model "$TMP/w.safetensors" --class fault --preset prototype --reference "$TMP/wref.tsv" \
+  --steps 5 --length 256 --json "$TMP/proto.json" -q \
+  && python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1])); d = j['dreams'][0] if 'dreams' in j else j
+r = d['trace']['regularizers']
+assert 'spectral-filter' in r and 'feature' in r, r.keys()
+assert r['feature'][0] > 0, r['feature'][:3]
+" "$TMP/proto.json"
+ok $? "dream --preset prototype: the band filter and the feature anchor"
+expect_fail "the feature anchor without --reference" "need --reference" \
+  "$SD" dream --model "$TMP/m.safetensors" --class 1 --reg feature:weight=0.1
 exit $fail

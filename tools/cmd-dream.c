@@ -70,7 +70,7 @@ parse_reg_spec (
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "--reg '%s': unknown regularizer '%s' (l1, l2, tv, tv2, exp-smooth, "
         "exp-smooth-zerophase, gaussian, clip, norm-bound, jitter, scale, "
-        "noise, spectrum, spectral-filter)",
+        "noise, spectrum, spectral-filter, feature)",
         spec, parts[0]);
     return FALSE;
   }
@@ -160,7 +160,7 @@ add_preset (
   if (preset == NULL || strcmp (preset, "none") == 0)
     return TRUE;
   SdRegularizer r = sd_regularizer_default (SD_REG_SPECTRAL_FILTER);
-  if (strcmp (preset, "band") == 0) {
+  if (strcmp (preset, "band") == 0 || strcmp (preset, "prototype") == 0) {
     /* Vibration (docs/vibration-report.md): the same Wiener filter, its
      * target spectrum smoothed by a Gaussian of 200 Hz. The reference's
      * line structure (the comb of its impulse rhythm, e.g. 107 or 162 Hz
@@ -169,16 +169,24 @@ add_preset (
     const double rate = sd_model_get_sample_rate (model);
     if (!(rate > 0.0)) {
       g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "--preset band smooths the spectrum over 200 Hz and needs a "
-          "model with a sample rate (trained from WAV recordings)");
+          "--preset band and prototype smooth the spectrum over 200 Hz "
+          "and need a model with a sample rate (trained from WAV "
+          "recordings)");
       return FALSE;
     }
     r.smooth = (float) (200.0 / rate);
-    return add_reg (c, r, error);
+    if (!add_reg (c, r, error))
+      return FALSE;
+    /* prototype: and the feature anchor, weight 0.1 (its default): the
+     * class score is pushed while the pooled features stay near the
+     * class's mean, so a dream is a prototype of the real class rather
+     * than an extrapolation beyond it (docs/vibration-report.md) */
+    return strcmp (preset, "band") == 0
+           || add_reg (c, sd_regularizer_default (SD_REG_FEATURE), error);
   }
   if (strcmp (preset, "recommended") != 0) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "unknown --preset '%s' (none, recommended, band)", preset);
+        "unknown --preset '%s' (none, recommended, band, prototype)", preset);
     return FALSE;
   }
   /* Measured on FordA (docs/forda-report.md): the Wiener filter of the
@@ -281,28 +289,31 @@ build_config (
   return TRUE;
 }
 
-/* The spectrum and spectral-filter regularisers take the class mean
- * spectra of the --reference data (the training series). */
+/* The spectrum, spectral-filter and feature regularisers take the class
+ * mean spectra / pooled features of the --reference data (the training
+ * series), at the dream length. */
 static gboolean
-attach_spectra (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
-    float **spectra, GError **error)
+attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
+    float **spectra, float **features, GError **error)
 {
-  gboolean needed = FALSE;
-  for (int k = 0; k < c->n_regs; k++)
-    needed |= c->regs[k].type == SD_REG_SPECTRUM
-              || c->regs[k].type == SD_REG_SPECTRAL_FILTER;
-  if (!needed)
+  gboolean need_spectra = FALSE, need_features = FALSE;
+  for (int k = 0; k < c->n_regs; k++) {
+    need_spectra |= c->regs[k].type == SD_REG_SPECTRUM
+                    || c->regs[k].type == SD_REG_SPECTRAL_FILTER;
+    need_features |= c->regs[k].type == SD_REG_FEATURE;
+  }
+  if (!need_spectra && !need_features)
     return TRUE;
   if (o->reference == NULL) {
+    g_autofree char *who
+        = o->preset && strcmp (o->preset, "none") != 0
+              ? g_strdup_printf ("--preset %s", o->preset)
+              : g_strdup ("the spectrum, spectral-filter and feature "
+                          "regularizers");
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "the spectrum and spectral-filter regularizers%s need --reference "
-        "(real training series of the classes: their mean spectra are the "
-        "target)",
-        o->preset
-                && (strcmp (o->preset, "recommended") == 0
-                    || strcmp (o->preset, "band") == 0)
-            ? " (the preset uses the spectral filter)"
-            : "");
+        "%s need%s --reference (real training series of the classes: their "
+        "mean spectra or features are the target)",
+        who, o->preset && strcmp (o->preset, "none") != 0 ? "s" : "");
     return FALSE;
   }
   g_autoptr (SdDataset) ds
@@ -310,14 +321,24 @@ attach_spectra (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
   if (ds == NULL)
     return FALSE;
   int T = c->length > 0 ? c->length : (int) ds->length;
-  *spectra = g_new (float,
-      (gsize) sd_model_get_n_classes (model) * sd_dream_spectrum_bins (T));
-  if (!sd_dream_class_spectra (model, ds, T, *spectra, error))
-    return FALSE;
-  for (int k = 0; k < c->n_regs; k++)
+  const gsize K = (gsize) sd_model_get_n_classes (model);
+  if (need_spectra) {
+    *spectra = g_new (float, K *sd_dream_spectrum_bins (T));
+    if (!sd_dream_class_spectra (model, ds, T, *spectra, error))
+      return FALSE;
+  }
+  if (need_features) {
+    *features = g_new (float, K *sd_dream_feature_size (model));
+    if (!sd_dream_class_features (model, ds, T, *features, error))
+      return FALSE;
+  }
+  for (int k = 0; k < c->n_regs; k++) {
     if (c->regs[k].type == SD_REG_SPECTRUM
         || c->regs[k].type == SD_REG_SPECTRAL_FILTER)
       c->regs[k].spectra = *spectra;
+    if (c->regs[k].type == SD_REG_FEATURE)
+      c->regs[k].features = *features;
+  }
   return TRUE;
 }
 
@@ -646,8 +667,9 @@ sd_cmd_dream (int argc, char **argv)
         "filter of the --reference data's mean spectrum, 40 dB, every step; "
         "needs --reference), Adam lr 0.05, 500 steps "
         "(docs/forda-report.md), or band: the same filter with the spectrum "
-        "smoothed over 200 Hz, for recordings (docs/vibration-report.md); "
-        "other options add to or override it",
+        "smoothed over 200 Hz, for recordings, or prototype: band and the "
+        "feature anchor (weight 0.1) (docs/vibration-report.md); other "
+        "options add to or override it",
         "NAME" },
     { "l1", 0, 0, G_OPTION_ARG_DOUBLE, &o.l1, "L1 penalty weight", "W" },
     { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &o.l2, "L2 penalty weight", "W" },
@@ -680,7 +702,8 @@ sd_cmd_dream (int argc, char **argv)
         "spectral-filter:param=DB (Wiener filter, DB below the peak) take "
         "the mean spectrum of the --reference series (param2=1: of the "
         "dreamed class only; smooth=HZ: smoothed by a Gaussian of HZ along "
-        "frequency)",
+        "frequency); feature:weight=W keeps the pooled features near the "
+        "class's mean over the --reference series",
         "SPEC" },
     { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o.reference,
         "Real training data (UCR) for the quality metrics and the spectral "
@@ -782,8 +805,8 @@ sd_cmd_dream (int argc, char **argv)
   SdDreamConfig config;
   if (!build_config (&o, model, &config, &error))
     return sd_cli_fail (error);
-  g_autofree float *spectra = NULL;
-  if (!attach_spectra (&o, model, &config, &spectra, &error))
+  g_autofree float *spectra = NULL, *features = NULL;
+  if (!attach_reference (&o, model, &config, &spectra, &features, &error))
     return sd_cli_fail (error);
   g_autofree float *init_series = NULL;
   SdInit init;

@@ -116,6 +116,15 @@ typedef enum
                                 * noise param dB below its peak: the DFT
                                 * of the sequence or gradient times
                                 * q_k / (q_k + 10^(-param/10) max q) */
+  SD_REG_FEATURE,              /* penalty weight * sum_c (f_c - mu_c)^2: f
+                                * the dream's pooled features (the model's
+                                * global average pool, the input of its
+                                * dense layer), mu the mean pooled
+                                * features of the dream's class from
+                                * `features`. A centred dream then pushes
+                                * its class score while staying near the
+                                * features of the class's real series
+                                * instead of going beyond them */
 } SdRegType;
 
 typedef enum
@@ -153,6 +162,13 @@ typedef struct
    * exp (-2 pi^2 (sigma / spacing)^2) of its mean, so a filter built
    * from it can no longer impose the reference data's rhythm. */
   float smooth;
+  /* FEATURE: (n_classes, sd_dream_feature_size) mean pooled features, one
+   * row per class, from sd_dream_class_features at the dream length. A
+   * dream's target is its class's row (a border dream: the mean of its two
+   * classes' rows; a dream without a class target: the mean of all). Not
+   * copied: it must outlive the run. A NaN in a row used fails the run.
+   * Keep-best scores a dream by its objective minus this penalty. */
+  const float *features;
 } SdRegularizer;
 
 /* A regulariser of `type` with the defaults of docs/dreaming.md. */
@@ -183,6 +199,20 @@ gboolean sd_dream_power_spectrum (const float *x, int T, float *spectrum);
  * are shorter than T, T < 2 or data has more classes than the model. */
 gboolean sd_dream_class_spectra (const SdModel *model, const SdDataset *data,
     int T, float *spectra, GError **error);
+
+/* Number of pooled features of the model (the channels of its last
+ * stage, averaged over time by the "gap" layer). */
+int sd_dream_feature_size (const SdModel *model);
+
+/* The class mean features for FEATURE: every series of data (labels
+ * mapped onto the model's), normalised as the model normalises its input,
+ * cut into segments of T samples as sd_dream_class_spectra does, run
+ * through the model (eval mode); the mean of the segments' pooled features
+ * per class. features: (n_classes, sd_dream_feature_size); rows of classes
+ * without series are NaN. Errors as sd_dream_class_spectra, and when T is
+ * shorter than the model accepts. */
+gboolean sd_dream_class_features (const SdModel *model, const SdDataset *data,
+    int T, float *features, GError **error);
 
 /* ---- optimiser ---- */
 
