@@ -6,13 +6,15 @@
  *   evaluate   forward of x_s (A,T) -> J, probability, penalties, trace
  *              entry s, keep-best, stop (a dream that stops freezes)
  *   transform  jitter / scale drawn per dream -> a second forward
- *   backward   dJ/dlogits, injected dJ/d(layer), diversity at "gap"
- *              -> dx (A,T), mapped back through the transform
+ *   backward   dJ/dlogits, injected dJ/d(layer), diversity and the
+ *              FEATURE anchor at "gap" -> dx (A,T), mapped back through
+ *              the transform
  *   update     - penalty gradients, gradient filters, RMS clip, optimiser,
  *              then sequence filters and projections in list order.
  * The spectral regularisers (SPECTRUM, SPECTRAL_FILTER) work on real
- * FFTs (bins 0..T/2) against a per-dream target spectrum prepared
- * before the first step.
+ * FFTs (bins 0..T/2) against a per-dream target spectrum, FEATURE
+ * against per-dream target features, both prepared before the first
+ * step.
  * In eval mode the rows of a forward are independent, so a step runs
  * evaluate, transform, backward and update chunk by chunk of rows
  * (chunk_rows): a chunk's activations are still in cache when its
