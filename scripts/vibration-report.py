@@ -1115,7 +1115,8 @@ def main():
       "anchor (`--preset prototype`) keeps the dream near the class's real features and "
       "the outer-race dreams at BPFO.")
     w("- Still open: the carrier and the level of the rhythm model's dreams (its "
-      "augmentation made them irrelevant to it, so the dream does not fix them), the "
+      "augmentation made them irrelevant to it; the anchor brings them only part of the "
+      "way), the "
       "element's default model (trained on all seven recordings, it needs data in which "
       "every inner-race recording shows BPFI, or a way to learn the rhythm despite 174), "
       "training data from other speeds or loads (not in ../shared/data, which has 0 HP "
