@@ -701,19 +701,19 @@ sd_dream_power_spectrum (const float *x, int T, float *spectrum)
   return ok;
 }
 
-gboolean
-sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
-    float *spectra, GError **error)
+/* The reference data of sd_dream_class_spectra / _features: series of at
+ * least T >= min_T samples, labelled with the model's labels. */
+static gboolean
+check_class_data (const SdModel *model, const SdDataset *data, int T, int min_T,
+    const char *what, GError **error)
 {
-  g_return_val_if_fail (
-      model != NULL && data != NULL && spectra != NULL, FALSE);
   const int K = sd_model_get_n_classes (model);
   const int L = (int) data->length;
-  if (T < 2 || L < T) {
+  if (T < min_T || L < T) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "class spectra of length %d: the data's series have %d samples "
-        "(at least the dream length, and it at least 2)",
-        T, L);
+        "class %s of length %d: the data's series have %d samples (at "
+        "least the dream length, and it at least %d)",
+        what, T, L, min_T);
     return FALSE;
   }
   if ((int) data->n_classes > K) {
@@ -732,13 +732,41 @@ sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
           c, data->labels[c], labels[c]);
       return FALSE;
     }
+  return TRUE;
+}
+
+/* Segments of T samples of a series of L >= T, hop about T/2, evenly
+ * spread, the last one ending at the series' end: how many, and where
+ * segment s starts. */
+static int
+n_segments (int L, int T)
+{
+  const int hop = MAX (1, T / 2);
+  return L == T ? 1 : 1 + (L - T + hop - 1) / hop;
+}
+
+static gint64
+segment_start (int s, int n_seg, int L, int T)
+{
+  return n_seg == 1 ? 0 : (gint64) s * (L - T) / (n_seg - 1);
+}
+
+gboolean
+sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
+    float *spectra, GError **error)
+{
+  g_return_val_if_fail (
+      model != NULL && data != NULL && spectra != NULL, FALSE);
+  const int K = sd_model_get_n_classes (model);
+  const int L = (int) data->length;
+  if (!check_class_data (model, data, T, 2, "spectra", error))
+    return FALSE;
   SpecWork *w = spec_work_new (T);
   const int nb = w->nb;
   g_autofree double *acc = g_new0 (double, (gsize) K *nb);
   g_autofree int *count = g_new0 (int, K);
   g_autofree float *x = g_new (float, L);
-  const int hop = MAX (1, T / 2);
-  const int n_seg = L == T ? 1 : 1 + (L - T + hop - 1) / hop;
+  const int n_seg = n_segments (L, T);
   for (guint i = 0; i < data->n; i++) {
     const int c = data->y[i];
     if (c < 0 || c >= K)
@@ -747,7 +775,7 @@ sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
     sd_model_normalize_input (model, x, 1, L);
     for (int s = 0; s < n_seg; s++) {
       /* evenly spread, the last one ending at the series' end */
-      gint64 start = n_seg == 1 ? 0 : (gint64) s * (L - T) / (n_seg - 1);
+      gint64 start = segment_start (s, n_seg, L, T);
       if (spec_power (w, x + start) == 0.0)
         continue;
       for (int k = 0; k < nb; k++)
@@ -798,29 +826,8 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
   const int K = sd_model_get_n_classes (model);
   const int C = sd_dream_feature_size (model);
   const int L = (int) data->length;
-  if (T < 1 || L < T) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "class features of length %d: the data's series have %d samples "
-        "(at least the dream length)",
-        T, L);
+  if (!check_class_data (model, data, T, 1, "features", error))
     return FALSE;
-  }
-  if ((int) data->n_classes > K) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "the data has %u classes, the model %d (load it with the model's "
-        "labels)",
-        data->n_classes, K);
-    return FALSE;
-  }
-  const char *const *labels = sd_model_get_labels (model);
-  for (guint c = 0; c < data->n_classes; c++)
-    if (g_strcmp0 (data->labels[c], labels[c]) != 0) {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "class %u of the data is '%s', of the model '%s' (load the data "
-          "with the model's labels)",
-          c, data->labels[c], labels[c]);
-      return FALSE;
-    }
   enum
   {
     BATCH = 16
@@ -835,8 +842,7 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
   g_autofree float *x = g_new (float, L);
   g_autofree float *batch = g_new (float, (gsize) BATCH *T);
   g_autofree int *cls = g_new (int, BATCH);
-  const int hop = MAX (1, T / 2);
-  const int n_seg = L == T ? 1 : 1 + (L - T + hop - 1) / hop;
+  const int n_seg = n_segments (L, T);
   int nb = 0;
   for (guint i = 0; i < data->n; i++) {
     const int c = data->y[i];
@@ -846,7 +852,7 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
     sd_model_normalize_input (model, x, 1, L);
     for (int s = 0; s < n_seg; s++) {
       /* the segments of sd_dream_class_spectra */
-      gint64 start = n_seg == 1 ? 0 : (gint64) s * (L - T) / (n_seg - 1);
+      gint64 start = segment_start (s, n_seg, L, T);
       memcpy (batch + (gsize) nb * T, x + start, (gsize) T * sizeof (float));
       cls[nb++] = c;
       if (nb == BATCH) {

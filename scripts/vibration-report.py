@@ -1034,29 +1034,21 @@ def main():
                     ps.append(f"{np.median([x.get('probability', float('nan')) for x in ser]):.3f}")
                 w(f"| `{m['name']}` | {sname} | " + " | ".join(cells) + " | " + " / ".join(ps) + " |")
         w("")
-        w("The dominant envelope frequencies of the *band* dreams (Hz, seeds 1–"
-          f"{a.seeds}):\n")
-        w("| model | inner_race (BPFI 162.1) | outer_race (BPFO 107.3) | ball (2×BSF 141.1) |")
-        w("|---|---|---|---|")
-        for m in cmp:
-            w(f"| `{m['name']}` | " + " | ".join(
-                ", ".join(f"{q['dominant']['frequency']:.0f}" for q in m["env"][("band", c)])
-                for c in ("inner_race", "outer_race", "ball")) + " |")
-        w("")
+        for st in ("band", "prototype"):
+            w(f"The dominant envelope frequencies of the *{st}* dreams (Hz, seeds 1–"
+              f"{a.seeds}):\n")
+            w("| model | inner_race (BPFI 162.1) | outer_race (BPFO 107.3) | ball (2×BSF 141.1) |")
+            w("|---|---|---|---|")
+            for m in cmp:
+                w(f"| `{m['name']}` | " + " | ".join(
+                    ", ".join(f"{q['dominant']['frequency']:.0f}" for q in m["env"][(st, c)])
+                    for c in ("inner_race", "outer_race", "ball")) + " |")
+            w("")
         for st in ("band", "prototype"):
             for c in ("inner_race", "outer_race"):
                 if f"rhythm-{st}-{c}" in figs:
                     w(f"![rhythm model, {c} dream, {st} preset]"
                       f"(figures/vibration/{figs[f'rhythm-{st}-{c}']})\n")
-        w("The dominant envelope frequencies of the *prototype* dreams (Hz, seeds 1–"
-          f"{a.seeds}):\n")
-        w("| model | inner_race (BPFI 162.1) | outer_race (BPFO 107.3) | ball (2×BSF 141.1) |")
-        w("|---|---|---|---|")
-        for m in cmp:
-            w(f"| `{m['name']}` | " + " | ".join(
-                ", ".join(f"{q['dominant']['frequency']:.0f}" for q in m["env"][("prototype", c)])
-                for c in ("inner_race", "outer_race", "ball")) + " |")
-        w("")
         w("**Cross-class dreams.** A dream of one race started from real 0.2 s segments "
           "of the other (`--preset band --init sample:SEGMENTS`, the 0.007 in recordings "
           "109 and 135, whose envelope lines are at BPFI and BPFO): a model that reads "
