@@ -207,8 +207,9 @@ typedef struct
 
 typedef enum
 {
-  ITEM_EVENT, /* a serialized event for dream_src (segment, EOS) */
-  ITEM_GAP,   /* nothing on dream_src in [start, end) */
+  ITEM_EVENT,  /* a serialized event for dream_src (segment, EOS) */
+  ITEM_STICKY, /* a sticky event to store on dream_src (stream-start, caps) */
+  ITEM_GAP,    /* nothing on dream_src in [start, end) */
   ITEM_DREAM,
 } ItemType;
 
@@ -273,6 +274,10 @@ struct _GstSeqDream
   GstClockTime last_trigger_pos;
   GstClockTime gap_end; /* end of the GAP last queued for dream_src */
   gboolean new_stream;  /* a new stream-start on dream_src: caps must follow */
+  /* what was queued for dream_src last: its stream id and caps (the worker
+   * stores them on the pad, so the pad's own may still be older) */
+  gchar *dream_stream_id;
+  GstCaps *dream_caps;
 
   /* dream queue and worker, protected by dream_lock */
   GMutex dream_lock;
@@ -843,25 +848,34 @@ queue_item (GstSeqDream *self, Item *item, guint queue_size)
   g_mutex_unlock (&self->dream_lock);
 }
 
+/* An event for dream_src (takes it): ITEM_EVENT to push, ITEM_STICKY to
+ * store. */
 static void
-queue_event (GstSeqDream *self, GstEvent *event)
+queue_event (GstSeqDream *self, ItemType type, GstEvent *event)
 {
   Item *item = g_new0 (Item, 1);
-  item->type = ITEM_EVENT;
+  item->type = type;
   item->event = event;
   queue_item (self, item, G_MAXUINT);
 }
 
-/* Drop every queued item and invalidate the one being processed. Call with
- * dream_lock. */
+/* Drop the queued items and invalidate the one being processed. Call with
+ * dream_lock. A flush keeps the sticky events (stream-start and caps
+ * survive a flush, as on any pad); a stop drops everything. */
 static void
-clear_items_locked (GstSeqDream *self)
+clear_items_locked (GstSeqDream *self, gboolean keep_sticky)
 {
+  GQueue kept = G_QUEUE_INIT;
   Item *item;
 
   self->generation++;
-  while ((item = g_queue_pop_head (&self->items)) != NULL)
-    item_free (item);
+  while ((item = g_queue_pop_head (&self->items)) != NULL) {
+    if (keep_sticky && item->type == ITEM_STICKY)
+      g_queue_push_tail (&kept, item);
+    else
+      item_free (item);
+  }
+  self->items = kept;
   self->n_dreams_queued = 0;
   g_cond_signal (&self->dream_cond);
 }
@@ -1500,6 +1514,20 @@ worker_push_event (GstSeqDream *self, Item *item)
   end_push (self);
 }
 
+/* Only this thread touches dream_src's sticky events, under its stream
+ * lock: storing them from the streaming thread while a push of this one
+ * was walking the pad's sticky events made that push send the old
+ * stream's segment again after the new stream-start (seen under load). */
+static void
+worker_store_sticky (GstSeqDream *self, Item *item)
+{
+  GST_PAD_STREAM_LOCK (self->dream_srcpad);
+  GST_DEBUG_OBJECT (
+      self->dream_srcpad, "storing %" GST_PTR_FORMAT, item->event);
+  gst_pad_store_sticky_event (self->dream_srcpad, item->event);
+  GST_PAD_STREAM_UNLOCK (self->dream_srcpad);
+}
+
 static void
 worker_push_gap (GstSeqDream *self, Item *item)
 {
@@ -1696,6 +1724,9 @@ worker_func (gpointer data)
     switch (item->type) {
       case ITEM_EVENT:
         worker_push_event (self, item);
+        break;
+      case ITEM_STICKY:
+        worker_store_sticky (self, item);
         break;
       case ITEM_GAP:
         worker_push_gap (self, item);
@@ -1960,54 +1991,35 @@ set_caps (GstSeqDream *self, GstCaps *caps)
   }
 
   /* dream_src: stream-start (now that the sink pad holds upstream's, for
-   * the stream id) and caps; stored, the worker pushes them before its
-   * first segment. */
-  ev = gst_pad_get_sticky_event (self->dream_srcpad, GST_EVENT_STREAM_START, 0);
-  if (ev != NULL) {
-    gst_event_unref (ev);
-  } else {
-    gchar *id = gst_pad_create_stream_id (
-        self->dream_srcpad, GST_ELEMENT (self), "dream");
+   * the stream id) and caps, queued for the worker, which stores them on
+   * the pad; they go out before its next segment, GAP or buffer. */
+  if (self->dream_stream_id == NULL) {
     GstEvent *up
         = gst_pad_get_sticky_event (self->sinkpad, GST_EVENT_STREAM_START, 0);
     guint group;
 
-    ev = gst_event_new_stream_start (id);
+    self->dream_stream_id = gst_pad_create_stream_id (
+        self->dream_srcpad, GST_ELEMENT (self), "dream");
+    ev = gst_event_new_stream_start (self->dream_stream_id);
     if (up != NULL) {
       if (gst_event_parse_group_id (up, &group))
         gst_event_set_group_id (ev, group);
       gst_event_unref (up);
     }
-    gst_pad_store_sticky_event (self->dream_srcpad, ev);
-    gst_event_unref (ev);
-    g_free (id);
+    queue_event (self, ITEM_STICKY, ev);
   }
   dream_caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING,
       "F32LE", "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT,
       self->rate, "channels", G_TYPE_INT, 1, NULL);
-  /* Store the caps only when they change (storing an equal caps event again
-   * marks it as not yet sent, and the dream thread would repeat it) or when
-   * they are a new stream's: the dream thread may already have sent equal
-   * caps before the new stream-start, and a new stream needs its caps after
-   * its stream-start. */
-  ev = gst_pad_get_sticky_event (self->dream_srcpad, GST_EVENT_CAPS, 0);
-  if (ev != NULL && self->new_stream) {
-    gst_event_unref (ev);
-    ev = NULL;
-  } else if (ev != NULL) {
-    GstCaps *current;
-    gst_event_parse_caps (ev, &current);
-    if (!gst_caps_is_equal (current, dream_caps)) {
-      gst_event_unref (ev);
-      ev = NULL;
-    }
-  }
-  if (ev == NULL) {
-    ev = gst_event_new_caps (dream_caps);
-    gst_pad_store_sticky_event (self->dream_srcpad, ev);
+  /* Caps only when they change (an equal caps event stored again is sent
+   * again) or for a new stream, which needs its caps after its
+   * stream-start. */
+  if (self->new_stream || self->dream_caps == NULL
+      || !gst_caps_is_equal (self->dream_caps, dream_caps)) {
+    queue_event (self, ITEM_STICKY, gst_event_new_caps (dream_caps));
+    gst_caps_replace (&self->dream_caps, dream_caps);
   }
   self->new_stream = FALSE;
-  gst_event_unref (ev);
   gst_caps_unref (dream_caps);
   return TRUE;
 }
@@ -2021,11 +2033,9 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START: {
-      GstEvent *old = gst_pad_get_sticky_event (
-          self->dream_srcpad, GST_EVENT_STREAM_START, 0);
       /* A new stream: dream_src gets a new stream-start with the next
        * caps (the sink pad stores upstream's after this returns). */
-      if (old != NULL) {
+      if (self->dream_stream_id != NULL) {
         GstEvent *up = gst_pad_get_sticky_event (
             self->sinkpad, GST_EVENT_STREAM_START, 0);
         const gchar *a = NULL, *b = NULL;
@@ -2033,19 +2043,18 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           gst_event_parse_stream_start (up, &a);
         gst_event_parse_stream_start (event, &b);
         if (g_strcmp0 (a, b) != 0) {
-          gchar *id = g_strconcat (b, "/dream", NULL);
-          GstEvent *ev = gst_event_new_stream_start (id);
+          GstEvent *ev;
           guint group;
+          g_free (self->dream_stream_id);
+          self->dream_stream_id = g_strconcat (b, "/dream", NULL);
+          ev = gst_event_new_stream_start (self->dream_stream_id);
           if (gst_event_parse_group_id (event, &group))
             gst_event_set_group_id (ev, group);
-          gst_pad_store_sticky_event (self->dream_srcpad, ev);
-          gst_event_unref (ev);
-          g_free (id);
+          queue_event (self, ITEM_STICKY, ev);
           self->new_stream = TRUE;
         }
         if (up != NULL)
           gst_event_unref (up);
-        gst_event_unref (old);
       }
       restart_windows (self);
       return gst_pad_push_event (self->srcpad, event);
@@ -2064,7 +2073,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_event_copy_segment (event, &self->segment);
       restart_windows (self);
       self->gap_end = GST_CLOCK_TIME_NONE;
-      queue_event (self, gst_event_ref (event));
+      queue_event (self, ITEM_EVENT, gst_event_ref (event));
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_GAP: {
       GstClockTime ts, dur;
@@ -2083,13 +2092,13 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     }
     case GST_EVENT_EOS:
       score_tail (self);
-      queue_event (self, gst_event_ref (event));
+      queue_event (self, ITEM_EVENT, gst_event_ref (event));
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_START:
       g_mutex_lock (&self->dream_lock);
       self->flushing = TRUE;
       g_atomic_int_set (&self->dream_cancel, 1);
-      clear_items_locked (self);
+      clear_items_locked (self, TRUE);
       g_mutex_unlock (&self->dream_lock);
       /* Unblocks a push of the worker. */
       gst_pad_push_event (self->dream_srcpad, gst_event_ref (event));
@@ -2150,7 +2159,7 @@ gst_seq_dream_stop (GstSeqDream *self)
   g_atomic_int_set (&self->dream_cancel, 1);
   self->started = FALSE;
   self->have_last = FALSE;
-  clear_items_locked (self);
+  clear_items_locked (self, FALSE);
   worker = self->worker;
   self->worker = NULL;
   g_mutex_unlock (&self->dream_lock);
@@ -2166,6 +2175,10 @@ gst_seq_dream_stop (GstSeqDream *self)
   g_clear_pointer (&self->last_window, g_free);
   g_clear_pointer (&self->acc, g_free);
   self->acc_len = self->acc_cap = 0;
+  /* (Deactivating dream_src dropped its sticky events.) */
+  g_clear_pointer (&self->dream_stream_id, g_free);
+  gst_caps_replace (&self->dream_caps, NULL);
+  self->new_stream = FALSE;
   if (G_IS_VALUE (&self->labels))
     g_value_unset (&self->labels);
   g_atomic_int_set (&self->rate, 0);
@@ -2359,7 +2372,7 @@ gst_seq_dream_change_state (GstElement *element, GstStateChange transition)
       g_mutex_lock (&self->dream_lock);
       self->worker_stop = TRUE;
       self->started = FALSE;
-      clear_items_locked (self);
+      clear_items_locked (self, FALSE);
       g_mutex_unlock (&self->dream_lock);
       break;
     default:
