@@ -17,6 +17,7 @@
 #include <gst/check/gstharness.h>
 
 #include "gst-test-env.h"
+#include "gst-test-fixture.h"
 #include <seqdream/seqdream.h>
 
 #include <glib/gstdio.h>
@@ -30,6 +31,7 @@ setup_paths (void)
 {
   const gchar *dir = g_getenv ("SEQDREAM_TEST_DATA");
 
+  fx_setup ();
   fail_unless (dir != NULL, "SEQDREAM_TEST_DATA is not set");
   golden_model = g_build_filename (
       dir, "golden", "resnet-small.model.safetensors", NULL);
@@ -38,6 +40,7 @@ setup_paths (void)
 static void
 teardown_paths (void)
 {
+  fx_teardown ();
   g_clear_pointer (&golden_model, g_free);
 }
 
@@ -99,6 +102,7 @@ make_seqdream (GstBus **bus, const gchar *first_prop, ...)
   va_list ap;
 
   fail_unless (el != NULL, "no seqdream element (GST_PLUGIN_PATH?)");
+  fx_element (el);
   g_object_set (el, "model-file", golden_model, NULL);
   va_start (ap, first_prop);
   if (first_prop != NULL)
@@ -253,7 +257,7 @@ GST_START_TEST (test_caps_accepted)
   for (guint i = 0; i < G_N_ELEMENTS (rates); i++) {
     GstBus *bus;
     GstElement *el = make_seqdream (&bus, NULL);
-    GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+    GstHarness *h = fx_harness (el, "sink", "src");
     gfloat x[64] = { 0 };
 
     gst_harness_set_src_caps (h, f32_caps (rates[i]));
@@ -262,7 +266,7 @@ GST_START_TEST (test_caps_accepted)
     gst_buffer_unref (gst_harness_pull (h));
     fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 0);
     fail_unless_equals_int (count_messages (bus, GST_MESSAGE_ERROR), 0);
-    gst_harness_teardown (h);
+    fx_harness_teardown (h);
     gst_element_set_bus (el, NULL);
     gst_object_unref (bus);
     gst_object_unref (el);
@@ -283,7 +287,7 @@ GST_START_TEST (test_caps_refused)
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++) {
     GstBus *bus;
     GstElement *el = make_seqdream (&bus, NULL);
-    GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+    GstHarness *h = fx_harness (el, "sink", "src");
     GstCaps *caps = gst_caps_from_string (refused[i]);
     GstCaps *tmpl;
     GstMessage *m;
@@ -321,7 +325,7 @@ GST_START_TEST (test_caps_refused)
     gst_message_unref (m);
 
     gst_caps_unref (caps);
-    gst_harness_teardown (h);
+    fx_harness_teardown (h);
     gst_element_set_bus (el, NULL);
     gst_object_unref (bus);
     gst_object_unref (el);
@@ -336,7 +340,7 @@ GST_START_TEST (test_passthrough_bit_exact)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 10, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   const guint n = 50, nbuf = 8;
   gfloat *x = make_signal (n * nbuf, 7);
   guint metas = 0;
@@ -385,7 +389,7 @@ GST_START_TEST (test_passthrough_bit_exact)
   fail_unless_equals_int (metas, (400 - 37) / 10 + 1);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -409,7 +413,7 @@ check_windows (const Combo *c)
   GstBus *bus;
   GstElement *el
       = make_seqdream (&bus, "window", c->window, "hop", c->hop, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   const GstClockTime base = 5 * GST_SECOND;
   gfloat *x = make_signal (c->total, c->rate);
   guint expected = (c->total - c->eff_window) / c->eff_hop + 1;
@@ -490,7 +494,7 @@ check_windows (const Combo *c)
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -522,7 +526,7 @@ GST_START_TEST (test_normalize_per_series)
   GstBus *bus;
   GstElement *el
       = make_seqdream (&bus, "hop", 37, "normalize", 1 /* per-series */, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   gfloat *x = make_signal (111, 31);
   GList *msgs, *l;
   guint k = 0;
@@ -551,7 +555,7 @@ GST_START_TEST (test_normalize_per_series)
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -564,7 +568,7 @@ GST_START_TEST (test_post_messages_false_keeps_meta)
   GstBus *bus;
   GstElement *el
       = make_seqdream (&bus, "post-messages", FALSE, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   gfloat *x = make_signal (74, 1);
   GstBuffer *out, *copy;
   GstCustomMeta *meta;
@@ -590,7 +594,7 @@ GST_START_TEST (test_post_messages_false_keeps_meta)
   gst_buffer_unref (out);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -602,7 +606,7 @@ GST_START_TEST (test_discont_restarts_window)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   gfloat *x = make_signal (200, 3);
   GstBuffer *buf;
   GList *msgs;
@@ -638,7 +642,7 @@ GST_START_TEST (test_discont_restarts_window)
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -654,7 +658,7 @@ GST_START_TEST (test_odd_buffers)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "window", 37, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   gfloat *x = make_signal (200, 5);
   GstBuffer *in[6], *out;
   GList *msgs, *l;
@@ -711,7 +715,7 @@ GST_START_TEST (test_odd_buffers)
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -735,7 +739,7 @@ GST_START_TEST (test_property_limits)
 
   /* window 0, hop 0: 37 and 18 (the golden model's training length 37). */
   el = make_seqdream (&bus, "window", 0, "hop", 0, NULL);
-  h = gst_harness_new_with_element (el, "sink", "src");
+  h = fx_harness (el, "sink", "src");
   gst_harness_set_src_caps (h, f32_caps (1000));
   fail_unless_equals_int (
       gst_harness_push (h, make_buffer (x, 400, 0, 1000, 0)), GST_FLOW_OK);
@@ -745,14 +749,14 @@ GST_START_TEST (test_property_limits)
       get_u64 (gst_message_get_structure (msgs->next->data), "timestamp"),
       18 * GST_MSECOND);
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
 
   /* hop 100 > window 37: windows at 0, 100, 200, 300. */
   el = make_seqdream (&bus, "window", 37, "hop", 100, NULL);
-  h = gst_harness_new_with_element (el, "sink", "src");
+  h = fx_harness (el, "sink", "src");
   gst_harness_set_src_caps (h, f32_caps (1000));
   fail_unless_equals_int (
       gst_harness_push (h, make_buffer (x, 400, 0, 1000, 0)), GST_FLOW_OK);
@@ -763,7 +767,7 @@ GST_START_TEST (test_property_limits)
           gst_message_get_structure (g_list_last (msgs)->data), "timestamp"),
       300 * GST_MSECOND);
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -816,7 +820,7 @@ run_to_eos (guint hop, guint total, GstBus **bus_out)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "window", 40, "hop", hop, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   gfloat *x = make_signal (total, 11);
   GList *msgs;
 
@@ -827,7 +831,7 @@ run_to_eos (guint hop, guint total, GstBus **bus_out)
   msgs = pop_element_messages (bus, "seqdream");
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   *bus_out = bus;
   gst_object_unref (el);
@@ -870,7 +874,7 @@ GST_START_TEST (test_nan_input)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   const guint n = 185; /* windows [0,37) [37,74) [74,111) [111,148) ... */
   gfloat *x = make_signal (n, 5);
   GstBuffer *in, *out;
@@ -914,7 +918,7 @@ GST_START_TEST (test_nan_input)
   fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 1);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -928,7 +932,7 @@ static void
 check_model_error (const gchar *path, gint code)
 {
   GstBus *bus = gst_bus_new ();
-  GstElement *el = gst_element_factory_make ("seqdream", NULL);
+  GstElement *el = fx_element (gst_element_factory_make ("seqdream", NULL));
   GstMessage *m;
   GError *err = NULL;
   gchar *dbg = NULL;
@@ -992,7 +996,7 @@ GST_END_TEST;
 GST_START_TEST (test_default_model)
 {
   GstBus *bus = gst_bus_new ();
-  GstElement *el = gst_element_factory_make ("seqdream", NULL);
+  GstElement *el = fx_element (gst_element_factory_make ("seqdream", NULL));
   GstHarness *h;
   const guint total = 16384;
   gfloat *x;
@@ -1021,7 +1025,7 @@ GST_START_TEST (test_default_model)
   }
   gst_element_set_state (el, GST_STATE_NULL);
 
-  h = gst_harness_new_with_element (el, "sink", "src");
+  h = fx_harness (el, "sink", "src");
   x = make_signal (total, 9);
   gst_harness_set_src_caps (h, f32_caps (8000));
   fail_unless_equals_int (
@@ -1041,7 +1045,7 @@ GST_START_TEST (test_default_model)
   g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1056,8 +1060,8 @@ GST_START_TEST (test_dream_pad_and_signal)
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, "dream-trigger",
       4 /* manual */, "dream-steps", 20, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
-  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstHarness *h = fx_harness (el, "sink", "src");
+  GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   gfloat *x = make_signal (111, 13);
   GstEvent *ev;
   GstCaps *caps;
@@ -1190,8 +1194,8 @@ GST_START_TEST (test_dream_pad_and_signal)
   }
 
   g_free (x);
-  gst_harness_teardown (h2);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h2);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1203,7 +1207,7 @@ GST_START_TEST (test_dream_trigger_none_ignores_signal)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
+  GstHarness *h = fx_harness (el, "sink", "src");
   gfloat *x = make_signal (74, 2);
   gboolean ok = TRUE;
 
@@ -1214,7 +1218,7 @@ GST_START_TEST (test_dream_trigger_none_ignores_signal)
   fail_if (ok);
 
   g_free (x);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1263,11 +1267,17 @@ dream_log_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+static void dream_log_free (DreamLog *log);
+
+/* A log of what el's dream_src pushes; the fixture frees it after el
+ * stopped. */
 static DreamLog *
 dream_log_new (GstElement *el)
 {
   DreamLog *log = g_new0 (DreamLog, 1);
   GstPad *pad = gst_element_get_static_pad (el, "dream_src");
+
+  fx_take (log, (GDestroyNotify) dream_log_free);
 
   g_mutex_init (&log->lock);
   g_cond_init (&log->cond);
@@ -1283,13 +1293,20 @@ dream_log_new (GstElement *el)
 static void
 dream_log_wait_eos (DreamLog *log)
 {
-  gint64 deadline = g_get_monotonic_time () + 120 * G_TIME_SPAN_SECOND;
+  gint64 deadline
+      = g_get_monotonic_time ()
+        + env_uint ("SEQDREAM_TIMEOUT_SCALE", 1) * 120 * G_TIME_SPAN_SECOND;
+  gboolean eos;
 
+  /* Never fail with the lock held: the dream thread would block on it in
+   * the probe for ever. */
   g_mutex_lock (&log->lock);
   while (!log->eos)
-    fail_unless (g_cond_wait_until (&log->cond, &log->lock, deadline),
-        "no EOS on dream_src");
+    if (!g_cond_wait_until (&log->cond, &log->lock, deadline))
+      break;
+  eos = log->eos;
   g_mutex_unlock (&log->lock);
+  fail_unless (eos, "no EOS on dream_src");
   fail_if (log->backwards, "dream_src timestamps went backwards");
 }
 
@@ -1310,8 +1327,8 @@ GST_START_TEST (test_dream_trigger_interval)
   GstElement *el = make_seqdream (&bus, "hop", 37, "dream-trigger", 2,
       "dream-interval", (guint64) 100 * GST_MSECOND, "dream-steps", 5,
       "dream-queue-size", 16, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
-  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstHarness *h = fx_harness (el, "sink", "src");
+  GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   DreamLog *log = dream_log_new (el);
   gfloat *x = make_signal (481, 17);
   const guint64 expected[] = { 0, 111, 222, 333, 444 };
@@ -1337,10 +1354,9 @@ GST_START_TEST (test_dream_trigger_interval)
     g_list_free_full (msgs, (GDestroyNotify) gst_message_unref);
   }
 
-  dream_log_free (log);
   g_free (x);
-  gst_harness_teardown (h2);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h2);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1355,8 +1371,8 @@ GST_START_TEST (test_dream_queue_drops_oldest)
   GstElement *el
       = make_seqdream (&bus, "hop", 37, "dream-trigger", 2, "dream-interval",
           (guint64) 1, "dream-steps", 3000, "dream-queue-size", 1, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
-  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstHarness *h = fx_harness (el, "sink", "src");
+  GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   DreamLog *log = dream_log_new (el);
   const guint n_win = 40;
   gfloat *x = make_signal (37 * n_win, 19);
@@ -1379,10 +1395,9 @@ GST_START_TEST (test_dream_queue_drops_oldest)
       g_array_index (log->buffer_pts, GstClockTime, n - 1),
       (n_win - 1) * 37 * GST_MSECOND);
 
-  dream_log_free (log);
   g_free (x);
-  gst_harness_teardown (h2);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h2);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1394,8 +1409,8 @@ GST_START_TEST (test_flush_restarts)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
-  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstHarness *h = fx_harness (el, "sink", "src");
+  GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   gfloat *x = make_signal (100, 23);
   GstSegment seg;
   GList *msgs;
@@ -1460,8 +1475,8 @@ GST_START_TEST (test_flush_restarts)
   gst_event_unref (ev);
 
   g_free (x);
-  gst_harness_teardown (h2);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h2);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1473,8 +1488,8 @@ GST_START_TEST (test_rate_change_and_new_stream)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
-  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstHarness *h = fx_harness (el, "sink", "src");
+  GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   gfloat *x = make_signal (100, 29);
   GList *msgs;
   GstEvent *ev;
@@ -1553,8 +1568,8 @@ GST_START_TEST (test_rate_change_and_new_stream)
   }
 
   g_free (x);
-  gst_harness_teardown (h2);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h2);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1571,8 +1586,8 @@ GST_START_TEST (test_new_stream_same_caps)
 {
   GstBus *bus;
   GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
-  GstHarness *h = gst_harness_new_with_element (el, "sink", "src");
-  GstHarness *h2 = gst_harness_new_with_element (el, NULL, "dream_src");
+  GstHarness *h = fx_harness (el, "sink", "src");
+  GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   GstEvent *ev;
   const gchar *id;
   GstCaps *caps;
@@ -1613,8 +1628,8 @@ GST_START_TEST (test_new_stream_same_caps)
   fail_unless_equals_int (GST_EVENT_TYPE (ev), GST_EVENT_EOS);
   gst_event_unref (ev);
 
-  gst_harness_teardown (h2);
-  gst_harness_teardown (h);
+  fx_harness_teardown (h2);
+  fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
   gst_object_unref (el);
@@ -1640,7 +1655,7 @@ GST_START_TEST (test_preroll_window_longer_than_buffers)
         "dream-interval=100000000 dream-steps=5 ! fakesink "
         "sd.dream_src ! queue ! fakesink",
         golden_model, triggers[i]);
-    GstElement *pipeline = gst_parse_launch (desc, NULL);
+    GstElement *pipeline = fx_element (gst_parse_launch (desc, NULL));
     GstBus *bus = gst_element_get_bus (pipeline);
     GstMessage *m;
 
@@ -1662,6 +1677,132 @@ GST_START_TEST (test_preroll_window_longer_than_buffers)
     gst_object_unref (pipeline);
     g_free (desc);
   }
+}
+
+GST_END_TEST;
+
+/* ---- nothing after NULL ---- */
+
+/* What a probe on dream_src and a sync handler on the bus see after the
+ * test declared the element stopped. */
+typedef struct
+{
+  GstElement *element;
+  gint stopped;     /* atomic: the element reached NULL */
+  gint calls_after; /* atomic: probe calls and posts after that */
+  gint posts_after;
+} AfterStop;
+
+static GstPadProbeReturn
+after_stop_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  AfterStop *a = user_data;
+
+  if (g_atomic_int_get (&a->stopped))
+    g_atomic_int_inc (&a->calls_after);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstBusSyncReply
+after_stop_sync (GstBus *bus, GstMessage *m, gpointer user_data)
+{
+  AfterStop *a = user_data;
+
+  if (g_atomic_int_get (&a->stopped)
+      && GST_MESSAGE_SRC (m) == GST_OBJECT (a->element))
+    g_atomic_int_inc (&a->posts_after);
+  return GST_BUS_DROP;
+}
+
+/* Spins and yields at random until told to stop: the threads of the test
+ * and of the element get descheduled at odd places. */
+static gpointer
+perturb (gpointer data)
+{
+  gint *stop = data;
+  GRand *r = g_rand_new_with_seed (7);
+
+  while (!g_atomic_int_get (stop)) {
+    gint64 until = g_get_monotonic_time () + g_rand_int_range (r, 0, 300);
+    while (g_get_monotonic_time () < until)
+      ;
+    if (g_rand_boolean (r))
+      g_thread_yield ();
+    else
+      g_usleep (g_rand_int_range (r, 0, 200));
+  }
+  g_rand_free (r);
+  return NULL;
+}
+
+/* The contract the fixture builds on (and the cause of the valgrind
+ * stage's hang, where a test freed its probe's data before the element
+ * stopped): once the element has reached NULL, no thread of it calls a
+ * probe or posts a message, so their data may be freed right then. Each
+ * cycle streams with a dream requested at every window, stops at a random
+ * moment (in a dream, in a push, after EOS or idle) while another thread
+ * perturbs the scheduling, and frees the probe's data at once (ASan and
+ * valgrind see a late call as a use after free; the counters see it in
+ * any build). SEQDREAM_STOP_CYCLES cycles, default 100. */
+GST_START_TEST (test_nothing_after_null)
+{
+  const guint cycles = env_uint ("SEQDREAM_STOP_CYCLES", 100);
+  gfloat *x = make_signal (37 * 40, 29);
+  GRand *r = g_rand_new_with_seed (11);
+  /* (On the heap: a failed check leaves the thread running.) */
+  gint *stop_perturb = g_new0 (gint, 1);
+  GThread *perturber = g_thread_new ("perturb", perturb, stop_perturb);
+
+  for (guint c = 0; c < cycles; c++) {
+    GstBus *bus;
+    GstElement *el = make_seqdream (&bus, "hop", 37, "dream-trigger", 2,
+        "dream-interval", (guint64) 1, "dream-steps",
+        g_rand_int_range (r, 1, 200), "dream-queue-size", 2, NULL);
+    GstHarness *h = fx_harness (el, "sink", "src");
+    GstHarness *h2 = fx_harness (el, NULL, "dream_src");
+    AfterStop *a = g_new0 (AfterStop, 1);
+    GstPad *pad = gst_element_get_static_pad (el, "dream_src");
+    const guint n_win = g_rand_int_range (r, 0, 40);
+
+    a->element = el;
+    gst_pad_add_probe (pad,
+        GST_PAD_PROBE_TYPE_DATA_DOWNSTREAM | GST_PAD_PROBE_TYPE_EVENT_FLUSH,
+        after_stop_probe, a, NULL);
+    gst_object_unref (pad);
+    gst_bus_set_sync_handler (bus, after_stop_sync, a, NULL);
+
+    gst_harness_set_src_caps (h, f32_caps (1000));
+    for (guint w = 0; w < n_win; w++) {
+      GstBuffer *out;
+      fail_unless_equals_int (
+          gst_harness_push (h, make_buffer (x + 37 * w, 37, 37 * w, 1000, 0)),
+          GST_FLOW_OK);
+      while ((out = gst_harness_try_pull (h)) != NULL)
+        gst_buffer_unref (out);
+    }
+    if (g_rand_boolean (r))
+      gst_harness_push_event (h, gst_event_new_eos ());
+    g_usleep (g_rand_int_range (r, 0, 5000));
+
+    /* The last harness sets the element to NULL. */
+    fx_harness_teardown (h2);
+    fx_harness_teardown (h);
+    g_atomic_int_set (&a->stopped, 1);
+    g_usleep (g_rand_int_range (r, 0, 2000));
+    fail_unless_equals_int (g_atomic_int_get (&a->calls_after), 0);
+    fail_unless_equals_int (g_atomic_int_get (&a->posts_after), 0);
+    gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
+    g_free (a);
+    gst_element_set_bus (el, NULL);
+    gst_object_unref (bus);
+    gst_object_unref (el);
+  }
+
+  g_atomic_int_set (stop_perturb, 1);
+  g_thread_join (perturber);
+  g_free (stop_perturb);
+  g_rand_free (r);
+  g_free (x);
 }
 
 GST_END_TEST;
@@ -1698,7 +1839,7 @@ GST_START_TEST (test_state_changes_with_dreams)
       "queue ! fakesink sync=false "
       "sd.dream_src ! queue ! fakesink sync=false",
       golden_model);
-  GstElement *pipeline = gst_parse_launch (desc, NULL);
+  GstElement *pipeline = fx_element (gst_parse_launch (desc, NULL));
   GstElement *sd = gst_bin_get_by_name (GST_BIN (pipeline), "sd");
   GstBus *bus = gst_element_get_bus (pipeline);
   guint dreams = 0;
@@ -1744,7 +1885,7 @@ GST_START_TEST (test_state_changes_with_dreams)
   g_rand_free (r);
   gst_object_unref (bus);
   gst_object_unref (sd);
-  ASSERT_OBJECT_REFCOUNT (pipeline, "pipeline", 1);
+  ASSERT_OBJECT_REFCOUNT (pipeline, "pipeline", 2); /* the fixture's */
   gst_object_unref (pipeline);
   g_free (desc);
 }
@@ -1788,6 +1929,7 @@ seqdream_suite (void)
     tcase_add_checked_fixture (tc_states, setup_paths, teardown_paths);
     suite_add_tcase (s, tc_states);
     tcase_add_test (tc_states, test_state_changes_with_dreams);
+    tcase_add_test (tc_states, test_nothing_after_null);
   }
   return s;
 }

@@ -5,6 +5,8 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/check/gstcheck.h>
+
+#include "gst-test-fixture.h"
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
 
@@ -442,7 +444,7 @@ GST_START_TEST (test_pipeline)
   GstElement *pipeline, *sink;
   GstMessage *msg;
   GError *err = NULL;
-  guint frames = 0;
+  guint *frames = fx_take (g_new0 (guint, 1), g_free);
 
   fail_unless (dir != NULL, "SEQDREAM_TEST_DATA is not set");
   model = g_build_filename (
@@ -458,9 +460,10 @@ GST_START_TEST (test_pipeline)
       model);
   pipeline = gst_parse_launch (desc, &err);
   fail_unless (pipeline != NULL, "%s", err != NULL ? err->message : "");
+  fx_element (pipeline);
   g_clear_error (&err);
   sink = gst_bin_get_by_name (GST_BIN (pipeline), "out");
-  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), &frames);
+  g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), frames);
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
                != GST_STATE_CHANGE_FAILURE);
   msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline), 30 * GST_SECOND,
@@ -468,7 +471,7 @@ GST_START_TEST (test_pipeline)
   fail_unless (msg != NULL, "timeout");
   fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
   gst_message_unref (msg);
-  fail_unless_equals_int (g_atomic_int_get (&frames), 25);
+  fail_unless_equals_int (g_atomic_int_get (frames), 25);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
@@ -484,6 +487,7 @@ seqdreamviz_suite (void)
   Suite *s = suite_create ("seqdreamviz");
   TCase *tc = tcase_create ("general");
 
+  tcase_add_checked_fixture (tc, fx_setup, fx_teardown);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_caps_sizes);
   tcase_add_test (tc, test_not_negotiated);

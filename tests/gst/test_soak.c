@@ -41,6 +41,7 @@
 #include <gst/check/gstcheck.h>
 
 #include "gst-test-env.h"
+#include "gst-test-fixture.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -380,6 +381,18 @@ current_rss (void)
   return (gsize) resident * (gsize) sysconf (_SC_PAGESIZE);
 }
 
+/* The state of a run; the fixture frees it after the pipeline stopped. */
+static void
+soak_free (Soak *s)
+{
+  g_free (s->bad_what);
+  if (s->problems != NULL)
+    g_string_free (s->problems, TRUE);
+  g_mutex_clear (&s->lock);
+  g_cond_clear (&s->cond);
+  g_free (s);
+}
+
 GST_START_TEST (test_soak_one_hour)
 {
   const guint seconds = env_uint ("SEQDREAM_SOAK_SECONDS", 3600);
@@ -392,8 +405,8 @@ GST_START_TEST (test_soak_one_hour)
   GstPad *pad;
   GstBus *bus;
   GstCaps *caps;
-  gfloat *ring = make_ring ();
-  Soak s;
+  gfloat *ring = fx_take (make_ring (), g_free);
+  Soak *s = fx_take (g_new0 (Soak, 1), (GDestroyNotify) soak_free);
   guint64 pos = 0, in_bytes = 0, in_hash = HASH_INIT, expected;
   guint64 dropped = 0;
   gsize rss_warm = 0, rss_end, rss_max = 0;
@@ -402,16 +415,15 @@ GST_START_TEST (test_soak_one_hour)
   guint n_classes_seen = 0;
   GString *hist = g_string_new (NULL);
 
-  memset (&s, 0, sizeof (s));
-  g_mutex_init (&s.lock);
-  g_cond_init (&s.cond);
-  s.first_ts = s.second_ts = s.last_ts = GST_CLOCK_TIME_NONE;
-  s.last_trigger = s.last_dream_ts = s.last_out_pts = GST_CLOCK_TIME_NONE;
-  s.interval = GST_SECOND;
-  s.out_hash = HASH_INIT;
-  s.problems = g_string_new (NULL);
+  g_mutex_init (&s->lock);
+  g_cond_init (&s->cond);
+  s->first_ts = s->second_ts = s->last_ts = GST_CLOCK_TIME_NONE;
+  s->last_trigger = s->last_dream_ts = s->last_out_pts = GST_CLOCK_TIME_NONE;
+  s->interval = GST_SECOND;
+  s->out_hash = HASH_INIT;
+  s->problems = g_string_new (NULL);
 
-  pipeline = gst_pipeline_new ("soak");
+  pipeline = fx_element (gst_pipeline_new ("soak"));
   src = gst_element_factory_make ("appsrc", NULL);
   sd = gst_element_factory_make ("seqdream", NULL);
   sink = gst_element_factory_make ("fakesink", NULL);
@@ -439,14 +451,14 @@ GST_START_TEST (test_soak_one_hour)
   fail_unless (gst_element_link (queue, dream_sink));
 
   pad = gst_element_get_static_pad (sd, "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, src_probe, &s, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, src_probe, s, NULL);
   gst_object_unref (pad);
   pad = gst_element_get_static_pad (sd, "dream_src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, dream_probe, &s, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, dream_probe, s, NULL);
   gst_object_unref (pad);
 
   bus = gst_pipeline_get_bus (GST_PIPELINE (pipeline));
-  gst_bus_set_sync_handler (bus, soak_sync_handler, &s, NULL);
+  gst_bus_set_sync_handler (bus, soak_sync_handler, s, NULL);
 
   fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
            == GST_STATE_CHANGE_FAILURE);
@@ -457,8 +469,8 @@ GST_START_TEST (test_soak_one_hour)
                == GST_STATE_CHANGE_SUCCESS);
   g_object_get (sd, "window", &window_prop, "hop", &hop_prop, NULL);
   /* (Read by the streaming thread only after the first buffer.) */
-  s.window = window_prop;
-  s.hop = hop_prop != 0 ? hop_prop : (window_prop != 0 ? window_prop / 2 : 0);
+  s->window = window_prop;
+  s->hop = hop_prop != 0 ? hop_prop : (window_prop != 0 ? window_prop / 2 : 0);
 
   t0 = g_get_monotonic_time ();
   while (pos < total) {
@@ -502,23 +514,23 @@ GST_START_TEST (test_soak_one_hour)
 
   /* EOS on both sinks: the last window and the last dream are through. */
   deadline = g_get_monotonic_time () + 300 * G_TIME_SPAN_SECOND;
-  g_mutex_lock (&s.lock);
-  while (!s.eos)
-    if (!g_cond_wait_until (&s.cond, &s.lock, deadline))
+  g_mutex_lock (&s->lock);
+  while (!s->eos)
+    if (!g_cond_wait_until (&s->cond, &s->lock, deadline))
       break;
-  g_mutex_unlock (&s.lock);
+  g_mutex_unlock (&s->lock);
   t_end = g_get_monotonic_time ();
-  fail_unless (s.eos, "no EOS 300 s after the end of the stream");
+  fail_unless (s->eos, "no EOS 300 s after the end of the stream");
   g_object_get (sd, "dream-dropped", &dropped, NULL);
 
   fail_unless_equals_int (gst_element_set_state (pipeline, GST_STATE_NULL),
       GST_STATE_CHANGE_SUCCESS);
 
   for (guint k = 0; k < MAX_CLASSES; k++)
-    if (s.class_hist[k] > 0) {
+    if (s->class_hist[k] > 0) {
       n_classes_seen++;
       g_string_append_printf (
-          hist, " %u:%" G_GUINT64_FORMAT, k, s.class_hist[k]);
+          hist, " %u:%" G_GUINT64_FORMAT, k, s->class_hist[k]);
     }
   g_print ("soak: %u s of stream (%" G_GUINT64_FORMAT " samples, %u buffers) "
            "in %.1f s; window %u, hop %u (properties %u, %u); "
@@ -526,42 +538,43 @@ GST_START_TEST (test_soak_one_hour)
            "%" G_GUINT64_FORMAT " dream requests, %" G_GUINT64_FORMAT
            " dreams, %" G_GUINT64_FORMAT " dropped; RSS %.1f MB after "
            "warm-up, %.1f MB at the end (%+.0f kB), max %.1f MB%s\n",
-      seconds, total, n_pushed, (t_end - t0) / 1e6, s.window, s.hop,
-      window_prop, hop_prop, s.n_scores, hist->str, s.n_requests, s.n_dreams,
+      seconds, total, n_pushed, (t_end - t0) / 1e6, s->window, s->hop,
+      window_prop, hop_prop, s->n_scores, hist->str, s->n_requests, s->n_dreams,
       dropped, rss_warm / 1048576.0, rss_end / 1048576.0,
       ((gdouble) rss_end - (gdouble) rss_warm) / 1024.0, rss_max / 1048576.0,
       check_rss ? "" : " (not checked)");
 
-  fail_unless (s.problems->len == 0, "%s", s.problems->str);
+  fail_unless (s->problems->len == 0, "%s", s->problems->str);
 
   /* src: the same bytes, in order. */
-  fail_unless_equals_uint64 (s.out_bytes, in_bytes);
-  fail_unless (s.out_hash == in_hash, "src bytes differ from the input");
-  fail_if (s.out_of_order, "src buffers out of order");
+  fail_unless_equals_uint64 (s->out_bytes, in_bytes);
+  fail_unless (s->out_hash == in_hash, "src bytes differ from the input");
+  fail_if (s->out_of_order, "src buffers out of order");
 
   /* One message per complete window, each where it belongs. */
-  fail_unless (s.window > 0 && s.hop > 0, "window %u, hop %u", s.window, s.hop);
-  fail_unless (s.bad_what == NULL, "message %" G_GUINT64_FORMAT ": %s",
-      s.bad_index, s.bad_what);
-  expected = total >= s.window ? (total - s.window) / s.hop + 1 : 0;
+  fail_unless (
+      s->window > 0 && s->hop > 0, "window %u, hop %u", s->window, s->hop);
+  fail_unless (s->bad_what == NULL, "message %" G_GUINT64_FORMAT ": %s",
+      s->bad_index, s->bad_what);
+  expected = total >= s->window ? (total - s->window) / s->hop + 1 : 0;
   {
     /* The EOS rule (docs/element-seqdream.md, "Windows"): the rest after
      * the last full window is scored when it holds at least half a window
      * and samples no window covered. */
-    guint64 rest_start = expected * s.hop;
+    guint64 rest_start = expected * s->hop;
     guint64 rest = total > rest_start ? total - rest_start : 0;
-    guint64 covered = expected > 0 ? (expected - 1) * s.hop + s.window : 0;
-    guint64 tail = (2 * rest >= s.window && total > covered) ? 1 : 0;
-    fail_unless_equals_uint64 (s.n_scores, expected + tail);
-    fail_unless_equals_uint64 (s.n_short, tail);
+    guint64 covered = expected > 0 ? (expected - 1) * s->hop + s->window : 0;
+    guint64 tail = (2 * rest >= s->window && total > covered) ? 1 : 0;
+    fail_unless_equals_uint64 (s->n_scores, expected + tail);
+    fail_unless_equals_uint64 (s->n_short, tail);
   }
   fail_unless (n_classes_seen >= 2, "the signal scored as one class only");
 
   /* Dreams: in order, each pushed, none lost. */
-  fail_if (s.dreams_out_of_order, "dream messages out of order");
-  fail_unless (s.n_dreams > 0);
-  fail_unless_equals_uint64 (s.n_dream_buffers, s.n_dreams);
-  fail_unless_equals_uint64 (s.n_dreams + dropped, s.n_requests);
+  fail_if (s->dreams_out_of_order, "dream messages out of order");
+  fail_unless (s->n_dreams > 0);
+  fail_unless_equals_uint64 (s->n_dream_buffers, s->n_dreams);
+  fail_unless_equals_uint64 (s->n_dreams + dropped, s->n_requests);
 
   if (check_rss)
     fail_unless (rss_end < rss_warm + 1024 * 1024,
@@ -571,12 +584,7 @@ GST_START_TEST (test_soak_one_hour)
   gst_bus_set_sync_handler (bus, NULL, NULL, NULL);
   gst_object_unref (bus);
   gst_object_unref (pipeline);
-  g_free (ring);
-  g_free (s.bad_what);
-  g_string_free (s.problems, TRUE);
   g_string_free (hist, TRUE);
-  g_mutex_clear (&s.lock);
-  g_cond_clear (&s.cond);
 }
 
 GST_END_TEST;
@@ -590,6 +598,7 @@ soak_suite (void)
   /* A generous limit: the stream runs at 10-20 x real time here
    * (optimised build); meson's own timeout is the outer bound. */
   tcase_set_timeout (tc, 3600);
+  tcase_add_checked_fixture (tc, fx_setup, fx_teardown);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_soak_one_hour);
   return s;

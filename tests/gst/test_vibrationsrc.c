@@ -8,6 +8,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/check/gstcheck.h>
 
+#include "gst-test-fixture.h"
+
 #include <fftw3.h>
 #include <math.h>
 #include <string.h>
@@ -54,6 +56,9 @@ run_pipeline (const gchar *props, const gchar *filter, gboolean sync)
       sync ? "true" : "false");
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch (desc, &err);
+
+  if (pipe != NULL)
+    fx_element (pipe);
   GstElement *sink;
   GstBus *bus;
   GstMessage *msg;
@@ -580,6 +585,9 @@ class_counts (const gchar *props, guint counts[4], guint *total)
           props, CLASS_BUFFERS);
   GError *err = NULL;
   GstElement *pipe = gst_parse_launch (desc, &err);
+
+  if (pipe != NULL)
+    fx_element (pipe);
   GstBus *bus;
   gboolean done = FALSE;
 
@@ -663,6 +671,7 @@ vibrationsrc_suite (void)
   Suite *s = suite_create ("vibrationsrc");
   TCase *tc = tcase_create ("general");
 
+  tcase_add_checked_fixture (tc, fx_setup, fx_teardown);
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_caps_and_timestamps);
   tcase_add_test (tc, test_determinism);
