@@ -1367,10 +1367,13 @@ GST_END_TEST;
 GST_START_TEST (test_dream_queue_drops_oldest)
 {
   GstBus *bus;
-  /* A request per window, slow dreams, a queue of one. */
-  GstElement *el
-      = make_seqdream (&bus, "hop", 37, "dream-trigger", 2, "dream-interval",
-          (guint64) 1, "dream-steps", 3000, "dream-queue-size", 1, NULL);
+  /* A request per window, slow dreams, a queue of one. (valgrind slows
+   * the pushes as much as the dreams: there a tenth of the steps keeps
+   * the queue as full and the test in seconds.) */
+  GstElement *el = make_seqdream (&bus, "hop", 37, "dream-trigger", 2,
+      "dream-interval", (guint64) 1, "dream-steps",
+      3000 / env_uint ("SEQDREAM_TIMEOUT_SCALE", 1), "dream-queue-size", 1,
+      NULL);
   GstHarness *h = fx_harness (el, "sink", "src");
   GstHarness *h2 = fx_harness (el, NULL, "dream_src");
   DreamLog *log = dream_log_new (el);
