@@ -13,13 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The drive-end bearing of the CWRU rig, SKF 6205-2RS JEM: 9 balls of
- * 0.3126 in on a pitch diameter of 1.537 in, contact angle 0 (as in
- * gst-plugin/gstvibrationsrc.c). */
-#define BEARING_BALLS 9
-#define BEARING_BALL_DIAMETER 0.3126
-#define BEARING_PITCH_DIAMETER 1.537
-
 #define DEFAULT_RANGE_LO 10.0
 #define DEFAULT_RANGE_HI 500.0
 #define DEFAULT_TOLERANCE 0.02
@@ -312,23 +305,19 @@ add_family (GArray *families, const char *key, const char *name, double base,
   g_array_append_val (families, f);
 }
 
-/* Shaft, BPFO, ball-defect (2 BSF) and BPFI frequencies at rpm, then the
- * --marker NAME=HZ families. */
+/* Shaft, BPFO, ball-defect (2 BSF) and BPFI frequencies at rpm of the
+ * CWRU drive-end bearing (SKF 6205), then the --marker NAME=HZ families. */
 static gboolean
 make_families (const EnvelopeOptions *o, GArray *families)
 {
   if (o->rpm > 0) {
-    const double fr = o->rpm / 60.0;
-    const double r = BEARING_BALL_DIAMETER / BEARING_PITCH_DIAMETER;
-    const double bpfo = BEARING_BALLS / 2.0 * fr * (1.0 - r);
-    const double bpfi = BEARING_BALLS / 2.0 * fr * (1.0 + r);
-    const double bsf = BEARING_PITCH_DIAMETER / (2.0 * BEARING_BALL_DIAMETER)
-                       * fr * (1.0 - r * r);
-    add_family (families, "fr", "fr", fr, 1, BLACK);
-    add_family (families, "BPFO", "BPFO", bpfo, 1, GREEN);
+    const SdBearingFrequencies f
+        = sd_bearing_frequencies (&sd_bearing_skf_6205, o->rpm / 60.0);
+    add_family (families, "fr", "fr", f.shaft, 1, BLACK);
+    add_family (families, "BPFO", "BPFO", f.bpfo, 1, GREEN);
     /* A ball defect strikes both races once per spin revolution. */
-    add_family (families, "2xBSF", "BSF", bsf, 2, ORANGE);
-    add_family (families, "BPFI", "BPFI", bpfi, 1, PURPLE);
+    add_family (families, "2xBSF", "BSF", f.bsf, 2, ORANGE);
+    add_family (families, "BPFI", "BPFI", f.bpfi, 1, PURPLE);
   }
   static const int more[] = { VERMILLION, SKY, BLACK, GREEN, ORANGE, PURPLE };
   for (int i = 0; o->markers && o->markers[i]; i++) {
