@@ -8,6 +8,7 @@
 #include "gstseqdreammessage.h"
 
 #include <math.h>
+#include <seqdream/layers.h>
 #include <seqdream/metrics.h>
 
 static void
@@ -40,18 +41,12 @@ gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
 {
   gint K = self->n_classes;
   gfloat *p = g_newa (gfloat, K);
-  gdouble zmax = logits[0], sum = 0.0;
   gint top = 0, second = -1;
   GstClockTime stream_time = GST_CLOCK_TIME_NONE;
   GstClockTime running_time = GST_CLOCK_TIME_NONE;
   const gchar *const *labels = sd_model_get_labels (self->model);
 
-  for (gint k = 1; k < K; k++)
-    zmax = MAX (zmax, logits[k]);
-  for (gint k = 0; k < K; k++)
-    sum += exp (logits[k] - zmax);
-  for (gint k = 0; k < K; k++)
-    p[k] = (gfloat) (exp (logits[k] - zmax) / sum);
+  sd_softmax_forward (p, logits, 1, K);
   for (gint k = 1; k < K; k++)
     if (logits[k] > logits[top])
       top = k;
@@ -104,6 +99,7 @@ gst_seq_dream_make_dream_message (GstSeqDream *self, const Item *item,
   gint T = res->length;
   gdouble tv = 0.0, dtw;
 
+  /* Mean |x[t+1] - x[t]|; the library's (metrics.c) is not public yet. */
   for (gint t = 0; t + 1 < T; t++)
     tv += fabs (x[t + 1] - x[t]);
   tv = T > 1 ? tv / (T - 1) : 0.0;
