@@ -728,29 +728,14 @@ load_model (GstSeqDream *self, const gchar *file)
 #endif
 }
 
+/* The windower's window (the property, else the model's training length),
+ * hop and normalisation (the property's, else the model's); FALSE after
+ * posting the error. */
 static gboolean
-gst_seq_dream_start (GstSeqDream *self)
+setup_windows (
+    GstSeqDream *self, guint window, guint hop, GstSeqDreamNormalize normalize)
 {
   SeqDreamWindower *w = &self->windower;
-  g_autoptr (GError) error = NULL;
-  gchar *file;
-  guint window, hop;
-  GstSeqDreamNormalize normalize;
-  const gchar *const *labels;
-  GValue v = G_VALUE_INIT;
-
-  GST_OBJECT_LOCK (self);
-  file = g_strdup (self->model_file);
-  window = self->window_prop;
-  hop = self->hop_prop;
-  normalize = self->normalize;
-  GST_OBJECT_UNLOCK (self);
-
-  self->model = load_model (self, file);
-  if (self->model == NULL) {
-    g_free (file);
-    return FALSE;
-  }
 
   if (window == 0)
     window = sd_model_get_train_length (self->model);
@@ -759,10 +744,9 @@ gst_seq_dream_start (GstSeqDream *self)
         ("The model %s records no training length: set the window property.",
             sd_model_get_display_name (self->model)),
         (NULL));
-    goto fail;
+    return FALSE;
   }
-  seq_dream_windower_init (
-      &self->windower, window, hop > 0 ? hop : MAX (1, window / 2));
+  seq_dream_windower_init (w, window, hop > 0 ? hop : MAX (1, window / 2));
 
   w->norm = sd_model_get_normalization (self->model);
   w->norm_is_models = TRUE;
@@ -782,8 +766,53 @@ gst_seq_dream_start (GstSeqDream *self)
          "none.",
             sd_model_get_display_name (self->model)),
         (NULL));
-    goto fail;
+    return FALSE;
   }
+
+  return TRUE;
+}
+
+/* The labels of the messages, as one GST_TYPE_ARRAY of strings. */
+static void
+set_labels (GstSeqDream *self)
+{
+  const gchar *const *labels = sd_model_get_labels (self->model);
+  GValue v = G_VALUE_INIT;
+
+  gst_value_array_init (&self->labels, self->n_classes);
+  g_value_init (&v, G_TYPE_STRING);
+  for (gint k = 0; k < self->n_classes; k++) {
+    g_value_set_string (&v, labels[k]);
+    gst_value_array_append_value (&self->labels, &v);
+  }
+  g_value_unset (&v);
+}
+
+static gboolean
+gst_seq_dream_start (GstSeqDream *self)
+{
+  SeqDreamWindower *w = &self->windower;
+  g_autoptr (GError) error = NULL;
+  gchar *file;
+  guint window, hop;
+  GstSeqDreamNormalize normalize;
+
+  GST_OBJECT_LOCK (self);
+  file = g_strdup (self->model_file);
+  window = self->window_prop;
+  hop = self->hop_prop;
+  normalize = self->normalize;
+  GST_OBJECT_UNLOCK (self);
+
+  self->model = load_model (self, file);
+  if (self->model == NULL) {
+    g_free (file);
+    return FALSE;
+  }
+
+  if (!setup_windows (self, window, hop, normalize))
+    goto fail;
+  window = w->window;
 
   self->ws = sd_workspace_new (
       self->model, MAX_BATCH, (int) window, SD_MODE_EVAL, &error);
@@ -796,14 +825,7 @@ gst_seq_dream_start (GstSeqDream *self)
   }
 
   self->n_classes = sd_model_get_n_classes (self->model);
-  labels = sd_model_get_labels (self->model);
-  gst_value_array_init (&self->labels, self->n_classes);
-  g_value_init (&v, G_TYPE_STRING);
-  for (gint k = 0; k < self->n_classes; k++) {
-    g_value_set_string (&v, labels[k]);
-    gst_value_array_append_value (&self->labels, &v);
-  }
-  g_value_unset (&v);
+  set_labels (self);
 
   self->batch = g_new (gfloat, (gsize) MAX_BATCH * window);
   self->last_window = g_new0 (gfloat, window);
