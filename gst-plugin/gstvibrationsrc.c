@@ -143,15 +143,13 @@
 #include "gstvibrationsrc.h"
 
 #include <math.h>
+#include <seqdream/bearing.h>
 
 GST_DEBUG_CATEGORY_STATIC (gst_vibration_src_debug);
 #define GST_CAT_DEFAULT gst_vibration_src_debug
 
-/* Bearing geometry: the CWRU drive-end bearing, SKF 6205-2RS JEM. */
-#define BEARING_BALLS 9.0
-#define BEARING_BALL_DIAMETER 0.3126 /* in */
-#define BEARING_PITCH_DIAMETER 1.537 /* in */
-#define BEARING_CONTACT_ANGLE 0.0    /* rad */
+/* The bearing: the CWRU drive-end bearing, SKF 6205-2RS JEM. */
+static const SdBearing *const bearing = &sd_bearing_skf_6205;
 
 /* The calibration below was measured at this rate; noise inputs scale with
  * it so that power spectral densities do not depend on the rate. */
@@ -432,17 +430,15 @@ rng_gauss (GstVibrationSrc *self)
 static gdouble
 defect_order (GstVibrationSrcFault fault)
 {
-  const gdouble r = BEARING_BALL_DIAMETER / BEARING_PITCH_DIAMETER
-                    * cos (BEARING_CONTACT_ANGLE);
+  const SdBearingFrequencies orders = sd_bearing_frequencies (bearing, 1.0);
 
   switch (fault) {
     case GST_VIBRATION_SRC_FAULT_INNER_RACE:
-      return BEARING_BALLS / 2.0 * (1.0 + r); /* BPFI */
+      return orders.bpfi;
     case GST_VIBRATION_SRC_FAULT_OUTER_RACE:
-      return BEARING_BALLS / 2.0 * (1.0 - r); /* BPFO */
-    case GST_VIBRATION_SRC_FAULT_BALL:        /* BSF */
-      return BEARING_PITCH_DIAMETER / (2.0 * BEARING_BALL_DIAMETER)
-             * (1.0 - r * r);
+      return orders.bpfo;
+    case GST_VIBRATION_SRC_FAULT_BALL:
+      return orders.bsf;
     case GST_VIBRATION_SRC_FAULT_NONE:
     default:
       return 0.0;
@@ -453,9 +449,7 @@ defect_order (GstVibrationSrcFault fault)
 static gdouble
 cage_order (void)
 {
-  const gdouble r = BEARING_BALL_DIAMETER / BEARING_PITCH_DIAMETER
-                    * cos (BEARING_CONTACT_ANGLE);
-  return 0.5 * (1.0 - r);
+  return sd_bearing_frequencies (bearing, 1.0).ftf;
 }
 
 static const Calibration *

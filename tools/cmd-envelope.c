@@ -13,13 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The drive-end bearing of the CWRU rig, SKF 6205-2RS JEM: 9 balls of
- * 0.3126 in on a pitch diameter of 1.537 in, contact angle 0 (as in
- * gst-plugin/gstvibrationsrc.c). */
-#define BEARING_BALLS 9
-#define BEARING_BALL_DIAMETER 0.3126
-#define BEARING_PITCH_DIAMETER 1.537
-
 #define DEFAULT_RANGE_LO 10.0
 #define DEFAULT_RANGE_HI 500.0
 #define DEFAULT_TOLERANCE 0.02
@@ -87,6 +80,8 @@ typedef struct
   int segment, hop, max_segments, harmonics, plot_index, width, height;
   double rate, rpm, tolerance, zoom_ms;
   gboolean quiet;
+  /* --band and --range, parsed (Hz); band_hi INFINITY: Nyquist */
+  double band_lo, band_hi, range_lo, range_hi;
 } EnvelopeOptions;
 
 static void
@@ -312,23 +307,19 @@ add_family (GArray *families, const char *key, const char *name, double base,
   g_array_append_val (families, f);
 }
 
-/* Shaft, BPFO, ball-defect (2 BSF) and BPFI frequencies at rpm, then the
- * --marker NAME=HZ families. */
+/* Shaft, BPFO, ball-defect (2 BSF) and BPFI frequencies at rpm of the
+ * CWRU drive-end bearing (SKF 6205), then the --marker NAME=HZ families. */
 static gboolean
 make_families (const EnvelopeOptions *o, GArray *families)
 {
   if (o->rpm > 0) {
-    const double fr = o->rpm / 60.0;
-    const double r = BEARING_BALL_DIAMETER / BEARING_PITCH_DIAMETER;
-    const double bpfo = BEARING_BALLS / 2.0 * fr * (1.0 - r);
-    const double bpfi = BEARING_BALLS / 2.0 * fr * (1.0 + r);
-    const double bsf = BEARING_PITCH_DIAMETER / (2.0 * BEARING_BALL_DIAMETER)
-                       * fr * (1.0 - r * r);
-    add_family (families, "fr", "fr", fr, 1, BLACK);
-    add_family (families, "BPFO", "BPFO", bpfo, 1, GREEN);
+    const SdBearingFrequencies f
+        = sd_bearing_frequencies (&sd_bearing_skf_6205, o->rpm / 60.0);
+    add_family (families, "fr", "fr", f.shaft, 1, BLACK);
+    add_family (families, "BPFO", "BPFO", f.bpfo, 1, GREEN);
     /* A ball defect strikes both races once per spin revolution. */
-    add_family (families, "2xBSF", "BSF", bsf, 2, ORANGE);
-    add_family (families, "BPFI", "BPFI", bpfi, 1, PURPLE);
+    add_family (families, "2xBSF", "BSF", f.bsf, 2, ORANGE);
+    add_family (families, "BPFI", "BPFI", f.bpfi, 1, PURPLE);
   }
   static const int more[] = { VERMILLION, SKY, BLACK, GREEN, ORANGE, PURPLE };
   for (int i = 0; o->markers && o->markers[i]; i++) {
@@ -384,18 +375,19 @@ result_clear (gpointer data)
 }
 
 static gboolean
-analyse (Series *s, double band_lo, double band_hi, double range_lo,
-    double range_hi, GArray *families, int harmonics, Result *r, GError **error)
+analyse (const EnvelopeOptions *o, Series *s, GArray *families, Result *r,
+    GError **error)
 {
   const float *x = (const float *) s->x->data;
   const guint n = s->x->len;
   r->series = s;
   /* A band up to Nyquist by default. */
-  double hi = isfinite (band_hi) ? band_hi : 0.5 * s->rate;
-  r->spec = sd_envelope_spectrum (x, n, s->rate, band_lo, hi, error);
+  double hi = isfinite (o->band_hi) ? o->band_hi : 0.5 * s->rate;
+  r->spec = sd_envelope_spectrum (x, n, s->rate, o->band_lo, hi, error);
   if (r->spec == NULL)
     return FALSE;
-  if (!sd_envelope_spectrum_peak (r->spec, range_lo, range_hi, &r->peak, error))
+  if (!sd_envelope_spectrum_peak (
+          r->spec, o->range_lo, o->range_hi, &r->peak, error))
     return FALSE;
 
   double m = 0, m2 = 0, m4 = 0;
@@ -442,7 +434,7 @@ analyse (Series *s, double band_lo, double band_hi, double range_lo,
   r->nearest_error = INFINITY;
   for (guint i = 0; i < families->len; i++) {
     const Family *f = &g_array_index (families, Family, i);
-    for (int h = 1; h <= harmonics; h++) {
+    for (int h = 1; h <= o->harmonics; h++) {
       double hz = f->base * f->first_multiple * h;
       double err = 100.0 * (r->peak.frequency - hz) / hz;
       if (fabs (err) < fabs (r->nearest_error)) {
@@ -472,23 +464,22 @@ add_doubles (JsonBuilder *b, const char *name, const double *v, guint n)
 }
 
 static JsonNode *
-build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
-    double band_lo, double band_hi, double range_lo, double range_hi)
+build_json (const EnvelopeOptions *o, GArray *results, GArray *families)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "band");
   json_builder_begin_array (b);
-  json_builder_add_double_value (b, band_lo);
-  if (isfinite (band_hi))
-    json_builder_add_double_value (b, band_hi);
+  json_builder_add_double_value (b, o->band_lo);
+  if (isfinite (o->band_hi))
+    json_builder_add_double_value (b, o->band_hi);
   else
     json_builder_add_null_value (b); /* Nyquist of each series */
   json_builder_end_array (b);
   json_builder_set_member_name (b, "range");
   json_builder_begin_array (b);
-  json_builder_add_double_value (b, range_lo);
-  json_builder_add_double_value (b, range_hi);
+  json_builder_add_double_value (b, o->range_lo);
+  json_builder_add_double_value (b, o->range_hi);
   json_builder_end_array (b);
   sd_cli_json_add_double (b, "tolerance", o->tolerance);
   if (o->rpm > 0)
@@ -567,7 +558,7 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
         sd_cli_json_add_double (b, "frequency", hz);
         sd_cli_json_add_double (b, "prominence",
             sd_envelope_spectrum_prominence (
-                e, hz, MAX (o->tolerance * hz, 0.0), range_lo, range_hi));
+                e, hz, MAX (o->tolerance * hz, 0.0), o->range_lo, o->range_hi));
         json_builder_end_object (b);
       }
       json_builder_end_array (b);
@@ -577,7 +568,7 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families,
     json_builder_set_member_name (b, "envelope_spectrum");
     json_builder_begin_object (b);
     sd_cli_json_add_double (b, "df", e->df);
-    guint n_env = MIN (e->n_bins, (guint) floor (range_hi / e->df) + 1);
+    guint n_env = MIN (e->n_bins, (guint) floor (o->range_hi / e->df) + 1);
     add_doubles (b, "amplitude", e->amplitude, n_env);
     json_builder_end_object (b);
     json_builder_set_member_name (b, "power_spectrum");
@@ -623,8 +614,8 @@ summary (const Result *r)
 /* ---- plot ---- */
 
 static gboolean
-plot_result (const EnvelopeOptions *o, const Result *r, GArray *families,
-    double range_lo, double range_hi, GError **error)
+plot_result (
+    const EnvelopeOptions *o, const Result *r, GArray *families, GError **error)
 {
   const Series *s = r->series;
   const SdEnvelopeSpectrum *e = r->spec;
@@ -663,12 +654,12 @@ plot_result (const EnvelopeOptions *o, const Result *r, GArray *families,
   };
 
   /* Envelope spectrum up to the range's end, with the markers. */
-  guint ne = MIN (e->n_bins, (guint) floor (range_hi / e->df) + 1);
+  guint ne = MIN (e->n_bins, (guint) floor (o->range_hi / e->df) + 1);
   g_autofree float *amp = g_new (float, ne);
   double amax = 0;
   for (guint k = 0; k < ne; k++) {
     amp[k] = (float) e->amplitude[k];
-    if (k * e->df >= range_lo)
+    if (k * e->df >= o->range_lo)
       amax = MAX (amax, e->amplitude[k]);
   }
   g_autoptr (GPtrArray) hold = g_ptr_array_new_with_free_func (g_free);
@@ -706,7 +697,8 @@ plot_result (const EnvelopeOptions *o, const Result *r, GArray *families,
   GString *sub = g_string_new (NULL);
   g_string_append (sub, "dominant ");
   append_hz (sub, r->peak.frequency);
-  g_string_append_printf (sub, " Hz in %.0f\u2013%.0f Hz", range_lo, range_hi);
+  g_string_append_printf (
+      sub, " Hz in %.0f\u2013%.0f Hz", o->range_lo, o->range_hi);
   g_string_append_printf (
       sub, "  \u00b7  prominence %.1f (\u00d7 median)", r->peak.prominence);
   if (r->nearest) {
@@ -752,69 +744,64 @@ plot_result (const EnvelopeOptions *o, const Result *r, GArray *families,
 
 /* ---- the subcommand ---- */
 
-int
-sd_cmd_envelope (int argc, char **argv)
+/* The command line into o; FALSE after saying what is wrong. */
+static gboolean
+parse_options (EnvelopeOptions *o, int *argc, char ***argv)
 {
-  g_auto (EnvelopeOptions) o = { 0 };
-  o.harmonics = DEFAULT_HARMONICS;
-  o.tolerance = DEFAULT_TOLERANCE;
-  o.zoom_ms = DEFAULT_ZOOM_MS;
-  o.plot_index = 1;
-  GError *error = NULL;
   GOptionEntry entries[] = {
-    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &o.input,
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &o->input,
         "Dream JSON written by 'seqdream dream' (every dream in it; the "
         "sequence in data units when the model has them)",
         "FILE" },
-    { "wav", 'w', 0, G_OPTION_ARG_FILENAME, &o.wav,
+    { "wav", 'w', 0, G_OPTION_ARG_FILENAME, &o->wav,
         "A mono recording (WAV or any libsndfile format)", "FILE" },
-    { "segment", 0, 0, G_OPTION_ARG_INT, &o.segment,
+    { "segment", 0, 0, G_OPTION_ARG_INT, &o->segment,
         "--wav: analyse segments of N samples (default: the whole "
         "recording)",
         "N" },
-    { "hop", 0, 0, G_OPTION_ARG_INT, &o.hop,
+    { "hop", 0, 0, G_OPTION_ARG_INT, &o->hop,
         "--wav: a segment every H samples (default: the segment length)", "H" },
-    { "max-segments", 0, 0, G_OPTION_ARG_INT, &o.max_segments,
+    { "max-segments", 0, 0, G_OPTION_ARG_INT, &o->max_segments,
         "--wav: at most K segments, from the start (default: all)", "K" },
-    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &o.rate,
+    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &o->rate,
         "Sample rate in Hz (default: the dream's or the recording's)", "HZ" },
-    { "band", 'b', 0, G_OPTION_ARG_STRING, &o.band,
+    { "band", 'b', 0, G_OPTION_ARG_STRING, &o->band,
         "Band-pass around the resonance, Hz (default 0 to Nyquist)", "LO:HI" },
-    { "range", 0, 0, G_OPTION_ARG_STRING, &o.range,
+    { "range", 0, 0, G_OPTION_ARG_STRING, &o->range,
         "Where to look for the dominant envelope frequency, Hz; also the "
         "reference of the prominences and the plotted range (default "
         "10:500)",
         "LO:HI" },
-    { "rpm", 0, 0, G_OPTION_ARG_DOUBLE, &o.rpm,
+    { "rpm", 0, 0, G_OPTION_ARG_DOUBLE, &o->rpm,
         "Shaft speed: markers at the shaft (fr), BPFO, ball-defect (2 BSF) "
         "and BPFI frequencies of the SKF 6205-2RS JEM (CWRU drive end)",
         "RPM" },
-    { "marker", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.markers,
+    { "marker", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->markers,
         "A further marker frequency (repeatable)", "NAME=HZ" },
-    { "harmonics", 0, 0, G_OPTION_ARG_INT, &o.harmonics,
+    { "harmonics", 0, 0, G_OPTION_ARG_INT, &o->harmonics,
         "Harmonics of every marker (default 3)", "K" },
-    { "tolerance", 0, 0, G_OPTION_ARG_DOUBLE, &o.tolerance,
+    { "tolerance", 0, 0, G_OPTION_ARG_DOUBLE, &o->tolerance,
         "Prominence at a marker: the largest bin within this fraction of "
         "its frequency (at least the nearest bin; default 0.02)",
         "F" },
-    { "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json_out,
+    { "json", 0, 0, G_OPTION_ARG_FILENAME, &o->json_out,
         "Write the results as JSON (- for stdout)", "FILE" },
-    { "plot", 'p', 0, G_OPTION_ARG_FILENAME, &o.plot_out,
+    { "plot", 'p', 0, G_OPTION_ARG_FILENAME, &o->plot_out,
         "Plot one series (.png or .svg): waveform with its envelope, "
         "spectrum, envelope spectrum with the markers",
         "FILE" },
-    { "plot-index", 0, 0, G_OPTION_ARG_INT, &o.plot_index,
+    { "plot-index", 0, 0, G_OPTION_ARG_INT, &o->plot_index,
         "Which series to plot, from 1 (default 1)", "I" },
-    { "zoom", 0, 0, G_OPTION_ARG_DOUBLE, &o.zoom_ms,
+    { "zoom", 0, 0, G_OPTION_ARG_DOUBLE, &o->zoom_ms,
         "Milliseconds of waveform in the plot, around the middle "
         "(default 20)",
         "MS" },
-    { "width", 0, 0, G_OPTION_ARG_INT, &o.width,
+    { "width", 0, 0, G_OPTION_ARG_INT, &o->width,
         "Image width in px (default 1000)", "W" },
-    { "height", 0, 0, G_OPTION_ARG_INT, &o.height,
+    { "height", 0, 0, G_OPTION_ARG_INT, &o->height,
         "Image height in px (default 1296)", "H" },
-    { "title", 0, 0, G_OPTION_ARG_STRING, &o.title, "Title of the plot", "T" },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No summary on stdout",
+    { "title", 0, 0, G_OPTION_ARG_STRING, &o->title, "Title of the plot", "T" },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No summary on stdout",
         NULL },
     { NULL }
   };
@@ -827,34 +814,139 @@ sd_cmd_envelope (int argc, char **argv)
       "dream.json --band 2000:4000 --rpm 1796 \\\n  --json env.json --plot "
       "env.png");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!sd_cli_parse (ctx, &argc, &argv))
-    return 2;
-  if ((o.input == NULL) == (o.wav == NULL)) {
+  return sd_cli_parse (ctx, argc, argv);
+}
+
+/* The combinations and ranges of the options, and --band and --range;
+ * FALSE after saying what is wrong. */
+static gboolean
+check_options (EnvelopeOptions *o)
+{
+  if ((o->input == NULL) == (o->wav == NULL)) {
     fprintf (stderr, "seqdream envelope: give either --input DREAM.json or "
                      "--wav FILE (see --help)\n");
-    return 2;
+    return FALSE;
   }
-  if (o.input && (o.segment || o.hop || o.max_segments)) {
+  if (o->input && (o->segment || o->hop || o->max_segments)) {
     fprintf (stderr, "seqdream envelope: --segment, --hop and --max-segments "
                      "apply to --wav only\n");
-    return 2;
+    return FALSE;
   }
-  if (o.segment < 0 || o.hop < 0 || o.max_segments < 0 || o.harmonics < 1
-      || o.harmonics > 100 || o.plot_index < 1 || o.width < 0 || o.height < 0
-      || !(o.tolerance >= 0 && o.tolerance < 1) || !(o.zoom_ms > 0)
-      || o.rate < 0 || !isfinite (o.rate) || o.rpm < 0 || !isfinite (o.rpm)) {
+  if (o->segment < 0 || o->hop < 0 || o->max_segments < 0 || o->harmonics < 1
+      || o->harmonics > 100 || o->plot_index < 1 || o->width < 0
+      || o->height < 0 || !(o->tolerance >= 0 && o->tolerance < 1)
+      || !(o->zoom_ms > 0) || o->rate < 0 || !isfinite (o->rate) || o->rpm < 0
+      || !isfinite (o->rpm)) {
     fprintf (stderr,
         "seqdream envelope: impossible value: --segment, --hop, "
         "--max-segments, --rate, --rpm, --width and --height must not be "
         "negative, --harmonics 1 to 100, --plot-index from 1, --tolerance in "
         "[0, 1), --zoom positive\n");
+    return FALSE;
+  }
+  o->band_lo = 0;
+  o->band_hi = INFINITY;
+  o->range_lo = DEFAULT_RANGE_LO;
+  o->range_hi = DEFAULT_RANGE_HI;
+  if (o->band && !parse_hz_range (o->band, "--band", &o->band_lo, &o->band_hi))
+    return FALSE;
+  if (o->range
+      && !parse_hz_range (o->range, "--range", &o->range_lo, &o->range_hi))
+    return FALSE;
+  return TRUE;
+}
+
+/* The dreams of --input or the segments of --wav into series (Series *);
+ * 0 or the exit status. */
+static int
+load_series (const EnvelopeOptions *o, GPtrArray *series)
+{
+  GError *error = NULL;
+
+  if (o->input ? !load_dreams (o->input, series, &error)
+               : !load_wav (
+                   o->wav, o->segment, o->hop, o->max_segments, series, &error))
+    return sd_cli_fail (error);
+  if (series->len == 0) {
+    fprintf (stderr, "seqdream envelope: no series to analyse\n");
+    return 1;
+  }
+  if (o->plot_out && (guint) o->plot_index > series->len) {
+    fprintf (stderr,
+        "seqdream envelope: --plot-index %d, but there are %u series\n",
+        o->plot_index, series->len);
     return 2;
   }
-  double band_lo = 0, band_hi = INFINITY;
-  double range_lo = DEFAULT_RANGE_LO, range_hi = DEFAULT_RANGE_HI;
-  if (o.band && !parse_hz_range (o.band, "--band", &band_lo, &band_hi))
-    return 2;
-  if (o.range && !parse_hz_range (o.range, "--range", &range_lo, &range_hi))
+  return 0;
+}
+
+/* The envelope spectrum of every series into results (Result); 0 or the
+ * exit status. */
+static int
+analyse_series (const EnvelopeOptions *o, GPtrArray *series, GArray *families,
+    GArray *results)
+{
+  GError *error = NULL;
+
+  for (guint i = 0; i < series->len; i++) {
+    Series *s = g_ptr_array_index (series, i);
+    if (o->rate > 0)
+      s->rate = o->rate;
+    if (!isfinite (s->rate)) {
+      fprintf (stderr,
+          "seqdream envelope: %s has no sample rate: give --rate HZ\n",
+          s->source);
+      return 2;
+    }
+    g_array_set_size (results, i + 1);
+    Result *r = &g_array_index (results, Result, i);
+    if (!analyse (o, s, families, r, &error)) {
+      g_prefix_error (&error, "%s: ", s->source);
+      return sd_cli_fail (error);
+    }
+  }
+  return 0;
+}
+
+/* The JSON, the plot and the summary lines; 0 or the exit status. */
+static int
+write_results (const EnvelopeOptions *o, GArray *results, GArray *families)
+{
+  GError *error = NULL;
+  gboolean to_stdout = o->json_out && strcmp (o->json_out, "-") == 0;
+
+  if (o->json_out) {
+    g_autoptr (JsonNode) root = build_json (o, results, families);
+    g_autofree char *text = json_to_string (root, FALSE);
+    if (to_stdout)
+      printf ("%s\n", text);
+    else if (!g_file_set_contents (o->json_out, text, -1, &error))
+      return sd_cli_fail (error);
+  }
+  if (o->plot_out
+      && !plot_result (o, &g_array_index (results, Result, o->plot_index - 1),
+          families, &error))
+    return sd_cli_fail (error);
+  if (!o->quiet && !to_stdout)
+    for (guint i = 0; i < results->len; i++) {
+      g_autofree char *line = summary (&g_array_index (results, Result, i));
+      printf ("%s\n", line);
+    }
+  return 0;
+}
+
+int
+sd_cmd_envelope (int argc, char **argv)
+{
+  g_auto (EnvelopeOptions) o = { 0 };
+  o.harmonics = DEFAULT_HARMONICS;
+  o.tolerance = DEFAULT_TOLERANCE;
+  o.zoom_ms = DEFAULT_ZOOM_MS;
+  o.plot_index = 1;
+  GError *error = NULL;
+  int status;
+
+  if (!parse_options (&o, &argc, &argv) || !check_options (&o))
     return 2;
   if (o.plot_out && !sd_plot_check_path (o.plot_out, &error))
     return sd_cli_fail (error);
@@ -864,60 +956,11 @@ sd_cmd_envelope (int argc, char **argv)
     return 2;
 
   g_autoptr (GPtrArray) series = g_ptr_array_new_with_free_func (series_free);
-  if (o.input
-          ? !load_dreams (o.input, series, &error)
-          : !load_wav (o.wav, o.segment, o.hop, o.max_segments, series, &error))
-    return sd_cli_fail (error);
-  if (series->len == 0) {
-    fprintf (stderr, "seqdream envelope: no series to analyse\n");
-    return 1;
-  }
-  if (o.plot_out && (guint) o.plot_index > series->len) {
-    fprintf (stderr,
-        "seqdream envelope: --plot-index %d, but there are %u series\n",
-        o.plot_index, series->len);
-    return 2;
-  }
-
+  if ((status = load_series (&o, series)) != 0)
+    return status;
   g_autoptr (GArray) results = g_array_new (FALSE, TRUE, sizeof (Result));
   g_array_set_clear_func (results, result_clear);
-  for (guint i = 0; i < series->len; i++) {
-    Series *s = g_ptr_array_index (series, i);
-    if (o.rate > 0)
-      s->rate = o.rate;
-    if (!isfinite (s->rate)) {
-      fprintf (stderr,
-          "seqdream envelope: %s has no sample rate: give --rate HZ\n",
-          s->source);
-      return 2;
-    }
-    g_array_set_size (results, i + 1);
-    Result *r = &g_array_index (results, Result, i);
-    if (!analyse (s, band_lo, band_hi, range_lo, range_hi, families,
-            o.harmonics, r, &error)) {
-      g_prefix_error (&error, "%s: ", s->source);
-      return sd_cli_fail (error);
-    }
-  }
-
-  gboolean to_stdout = o.json_out && strcmp (o.json_out, "-") == 0;
-  if (o.json_out) {
-    g_autoptr (JsonNode) root = build_json (
-        &o, results, families, band_lo, band_hi, range_lo, range_hi);
-    g_autofree char *text = json_to_string (root, FALSE);
-    if (to_stdout)
-      printf ("%s\n", text);
-    else if (!g_file_set_contents (o.json_out, text, -1, &error))
-      return sd_cli_fail (error);
-  }
-  if (o.plot_out
-      && !plot_result (&o, &g_array_index (results, Result, o.plot_index - 1),
-          families, range_lo, range_hi, &error))
-    return sd_cli_fail (error);
-  if (!o.quiet && !to_stdout)
-    for (guint i = 0; i < results->len; i++) {
-      g_autofree char *line = summary (&g_array_index (results, Result, i));
-      printf ("%s\n", line);
-    }
-  return 0;
+  if ((status = analyse_series (&o, series, families, results)) != 0)
+    return status;
+  return write_results (&o, results, families);
 }

@@ -12,3 +12,4 @@
 #include <seqdream/train.h>
 #include <seqdream/dream.h>
 #include <seqdream/metrics.h>
+#include <seqdream/bearing.h>

@@ -1,0 +1,48 @@
+/* GStreamer seqdream: the structures of the "seqdream" message (also the
+ * content of SeqDreamMeta) and of the "seqdream-dream" message; their
+ * fields are documented at the top of gstseqdream.c.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "gstseqdreamprivate.h"
+#include "gstseqdreamworker.h"
+
+G_BEGIN_DECLS
+
+/* The result of one window: softmax of the logits, top class, and the
+ * "seqdream" structure. */
+typedef struct
+{
+  gint top, runner_up;
+  gdouble confidence;
+  GstClockTime stream_time, running_time;
+  GstStructure *s;
+} WindowResult;
+
+/* The result of the window at ts (duration long) from its logits
+ * (n_classes). */
+G_GNUC_INTERNAL
+void gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
+    GstClockTime ts, GstClockTime duration, WindowResult *r);
+
+/* The "seqdream-dream" structure of a finished dream: res of the request
+ * item, data its sequence in the units of the data (res->length). */
+G_GNUC_INTERNAL
+GstStructure *gst_seq_dream_make_dream_message (GstSeqDream *self,
+    const Item *item, const SdDreamResult *res, const gfloat *data);
+
+/* "centered", "border" or "from-window". */
+G_GNUC_INTERNAL
+const gchar *gst_seq_dream_mode_nick (GstSeqDreamMode mode);
+
+/* A free function for arrays of structures that may hold NULL. */
+G_GNUC_INTERNAL
+void gst_seq_dream_structure_free0 (gpointer s);
+
+/* Post the messages of the scored windows (when post-messages is set);
+ * takes the structures and empties results. */
+G_GNUC_INTERNAL
+void gst_seq_dream_post_results (
+    GstSeqDream *self, const Settings *s, GPtrArray *results);
+
+G_END_DECLS

@@ -1,0 +1,412 @@
+/* GStreamer seqdream: the pad functions (gstseqdreampads.h).
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstseqdreampads.h"
+#include "gstseqdreammessage.h"
+#include "gstseqdreammeta.h"
+#include "gstseqdreamscore.h"
+#include "gstseqdreamworker.h"
+
+#include <gst/audio/audio.h>
+#include <math.h>
+
+/* ---- sink: buffers ---- */
+
+GstFlowReturn
+gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+  Settings s;
+  GstMapInfo map;
+  g_autoptr (GPtrArray) results
+      = g_ptr_array_new_with_free_func (gst_seq_dream_structure_free0);
+  GstFlowReturn ret;
+
+  if (G_UNLIKELY (self->rate <= 0)) {
+    GST_ELEMENT_ERROR (
+        self, CORE, NEGOTIATION, (NULL), ("received a buffer before caps"));
+    gst_buffer_unref (buffer);
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+
+  gst_seq_dream_get_settings (self, &s);
+
+  if (GST_BUFFER_IS_DISCONT (buffer) && self->windower.n_received > 0) {
+    GST_DEBUG_OBJECT (self, "DISCONT at %" GST_TIME_FORMAT ": windows restart",
+        GST_TIME_ARGS (GST_BUFFER_PTS (buffer)));
+    gst_seq_dream_restart_windows (self);
+  }
+  if (self->restart) {
+    self->restart = FALSE;
+    self->base_ts = GST_BUFFER_PTS (buffer);
+  }
+
+  if (!gst_buffer_map (buffer, &map, GST_MAP_READ)) {
+    GST_ELEMENT_ERROR (self, RESOURCE, READ, (NULL), ("could not map buffer"));
+    gst_buffer_unref (buffer);
+    return GST_FLOW_ERROR;
+  }
+  seq_dream_windower_append (
+      &self->windower, (const gfloat *) map.data, map.size / sizeof (gfloat));
+  gst_buffer_unmap (buffer, &map);
+  gst_seq_dream_score_full_windows (self, &s, results);
+
+  if (results->len > 0) {
+    /* Shares the memory when the buffer is not writable. */
+    buffer = gst_buffer_make_writable (buffer);
+    for (guint i = 0; i < results->len; i++)
+      gst_buffer_add_seq_dream_meta (buffer, g_ptr_array_index (results, i));
+    gst_seq_dream_post_results (self, &s, results);
+  }
+
+  gst_seq_dream_queue_preroll_gap (self);
+  ret = gst_pad_push (self->srcpad, buffer);
+  return gst_flow_combiner_update_pad_flow (
+      self->flow_combiner, self->srcpad, ret);
+}
+
+/* ---- queries, events and caps ---- */
+
+static void
+warn_refused_caps (GstSeqDream *self, GstCaps *caps)
+{
+  gchar *str;
+
+  if (!g_atomic_int_compare_and_exchange (&self->warned_no_caps_filter, 0, 1))
+    return;
+  str = gst_caps_to_string (caps);
+  GST_ELEMENT_WARNING (self, CORE, NEGOTIATION,
+      ("seqdream accepts only mono 32-bit float audio (audio/x-raw, "
+       "format=F32LE, layout=interleaved, channels=1); it was offered %s. "
+       "Put audioconvert before seqdream.",
+          str),
+      (NULL));
+  g_free (str);
+}
+
+gboolean
+gst_seq_dream_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_CAPS: {
+      GstCaps *filter, *tmpl, *caps;
+
+      gst_query_parse_caps (query, &filter);
+      tmpl = gst_pad_get_pad_template_caps (pad);
+      /* Passthrough: what downstream of both source pads accepts. */
+      caps = gst_pad_peer_query_caps (self->srcpad, tmpl);
+      if (gst_pad_is_linked (self->dream_srcpad)) {
+        GstCaps *dream = gst_pad_peer_query_caps (self->dream_srcpad, tmpl);
+        GstCaps *both = gst_caps_intersect (caps, dream);
+        gst_caps_unref (caps);
+        gst_caps_unref (dream);
+        caps = both;
+      }
+      if (filter != NULL) {
+        GstCaps *f
+            = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+        gst_caps_unref (caps);
+        caps = f;
+        if (gst_caps_is_empty (caps) && !gst_caps_is_empty (filter)
+            && !gst_caps_can_intersect (filter, tmpl)
+            && gst_structure_has_name (
+                gst_caps_get_structure (filter, 0), "audio/x-raw"))
+          warn_refused_caps (self, filter);
+      }
+      gst_query_set_caps_result (query, caps);
+      gst_caps_unref (caps);
+      gst_caps_unref (tmpl);
+      return TRUE;
+    }
+    case GST_QUERY_ACCEPT_CAPS: {
+      GstCaps *caps, *tmpl;
+      gboolean ok;
+
+      gst_query_parse_accept_caps (query, &caps);
+      tmpl = gst_pad_get_pad_template_caps (pad);
+      ok = gst_caps_is_subset (caps, tmpl);
+      gst_caps_unref (tmpl);
+      if (!ok)
+        warn_refused_caps (self, caps);
+      gst_query_set_accept_caps_result (query, ok);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+gboolean
+gst_seq_dream_dream_src_query (GstPad *pad, GstObject *parent, GstQuery *query)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+
+  switch (GST_QUERY_TYPE (query)) {
+    case GST_QUERY_LATENCY: {
+      gboolean live;
+      GstClockTime min, max;
+      gint rate = g_atomic_int_get (&self->rate);
+
+      if (!gst_pad_peer_query (self->sinkpad, query))
+        return FALSE;
+      /* A dream comes at least one window after the window starts, and the
+       * queue holds requests for as long as dreams take. */
+      gst_query_parse_latency (query, &live, &min, &max);
+      if (rate > 0 && self->windower.window > 0)
+        min += gst_util_uint64_scale_int (
+            self->windower.window, GST_SECOND, rate);
+      gst_query_set_latency (query, live, min, GST_CLOCK_TIME_NONE);
+      return TRUE;
+    }
+    default:
+      return gst_pad_query_default (pad, parent, query);
+  }
+}
+
+GstIterator *
+gst_seq_dream_iterate_internal_links (GstPad *pad, GstObject *parent)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+  GstPad *other = pad == self->sinkpad ? self->srcpad : self->sinkpad;
+  GValue v = G_VALUE_INIT;
+  GstIterator *it;
+
+  /* sink <-> src only: allocation queries and sticky events do not go to
+   * dream_src, upstream queries from dream_src reach the sink pad. */
+  g_value_init (&v, GST_TYPE_PAD);
+  g_value_set_object (&v, other);
+  it = gst_iterator_new_single (GST_TYPE_PAD, &v);
+  g_value_unset (&v);
+  return it;
+}
+
+gboolean
+gst_seq_dream_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_SEEK: {
+      /* A pipeline seek reaches us from the sinks of both branches: forward
+       * it once. */
+      guint32 seqnum = gst_event_get_seqnum (event);
+      gboolean dup;
+
+      GST_OBJECT_LOCK (self);
+      dup = seqnum == self->last_seek_seqnum;
+      self->last_seek_seqnum = seqnum;
+      GST_OBJECT_UNLOCK (self);
+      if (dup) {
+        GST_DEBUG_OBJECT (pad, "seek %u already forwarded", seqnum);
+        gst_event_unref (event);
+        return TRUE;
+      }
+      return gst_pad_push_event (self->sinkpad, event);
+    }
+    case GST_EVENT_QOS:
+    case GST_EVENT_RECONFIGURE:
+      /* The dream branch does not steer the stream. */
+      if (pad == self->dream_srcpad) {
+        gst_event_unref (event);
+        return TRUE;
+      }
+      break;
+    default:
+      break;
+  }
+  return gst_pad_event_default (pad, parent, event);
+}
+
+static gboolean
+set_caps (GstSeqDream *self, GstCaps *caps)
+{
+  GstAudioInfo info;
+  GstCaps *dream_caps;
+  GstEvent *ev;
+  gdouble model_rate;
+
+  if (!gst_audio_info_from_caps (&info, caps)
+      || GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_FORMAT_F32LE
+      || GST_AUDIO_INFO_CHANNELS (&info) != 1
+      || GST_AUDIO_INFO_LAYOUT (&info) != GST_AUDIO_LAYOUT_INTERLEAVED) {
+    gchar *str = gst_caps_to_string (caps);
+    GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+        ("seqdream accepts only mono 32-bit float audio (F32LE); it got %s. "
+         "Put audioconvert before seqdream.",
+            str),
+        (NULL));
+    g_free (str);
+    return FALSE;
+  }
+
+  if (GST_AUDIO_INFO_RATE (&info) != self->rate) {
+    gst_seq_dream_restart_windows (self);
+    g_atomic_int_set (&self->rate, GST_AUDIO_INFO_RATE (&info));
+  }
+  model_rate = sd_model_get_sample_rate (self->model);
+  if (model_rate > 0.0 && !self->warned_rate
+      && fabs (model_rate - self->rate) > 0.01 * model_rate) {
+    self->warned_rate = TRUE;
+    GST_ELEMENT_WARNING (self, STREAM, FORMAT,
+        ("The model was trained at %g Hz but the stream is at %d Hz: put "
+         "audioresample before seqdream.",
+            model_rate, self->rate),
+        (NULL));
+  }
+
+  /* dream_src: stream-start (now that the sink pad holds upstream's, for
+   * the stream id) and caps, queued for the worker, which stores them on
+   * the pad; they go out before its next segment, GAP or buffer. */
+  if (self->dream_stream_id == NULL) {
+    GstEvent *up
+        = gst_pad_get_sticky_event (self->sinkpad, GST_EVENT_STREAM_START, 0);
+    guint group;
+
+    self->dream_stream_id = gst_pad_create_stream_id (
+        self->dream_srcpad, GST_ELEMENT (self), "dream");
+    ev = gst_event_new_stream_start (self->dream_stream_id);
+    if (up != NULL) {
+      if (gst_event_parse_group_id (up, &group))
+        gst_event_set_group_id (ev, group);
+      gst_event_unref (up);
+    }
+    gst_seq_dream_queue_event (self, ITEM_STICKY, ev);
+  }
+  dream_caps = gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING,
+      "F32LE", "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT,
+      self->rate, "channels", G_TYPE_INT, 1, NULL);
+  /* Caps only when they change (an equal caps event stored again is sent
+   * again) or for a new stream, which needs its caps after its
+   * stream-start. */
+  if (self->new_stream || self->dream_caps == NULL
+      || !gst_caps_is_equal (self->dream_caps, dream_caps)) {
+    gst_seq_dream_queue_event (
+        self, ITEM_STICKY, gst_event_new_caps (dream_caps));
+    gst_caps_replace (&self->dream_caps, dream_caps);
+  }
+  self->new_stream = FALSE;
+  gst_caps_unref (dream_caps);
+  return TRUE;
+}
+
+static gboolean
+gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+
+  GST_LOG_OBJECT (pad, "%" GST_PTR_FORMAT, event);
+
+  switch (GST_EVENT_TYPE (event)) {
+    case GST_EVENT_STREAM_START: {
+      /* A new stream: dream_src gets a new stream-start with the next
+       * caps (the sink pad stores upstream's after this returns). */
+      if (self->dream_stream_id != NULL) {
+        GstEvent *up = gst_pad_get_sticky_event (
+            self->sinkpad, GST_EVENT_STREAM_START, 0);
+        const gchar *a = NULL, *b = NULL;
+        if (up != NULL)
+          gst_event_parse_stream_start (up, &a);
+        gst_event_parse_stream_start (event, &b);
+        if (g_strcmp0 (a, b) != 0) {
+          GstEvent *ev;
+          guint group;
+          g_free (self->dream_stream_id);
+          self->dream_stream_id = g_strconcat (b, "/dream", NULL);
+          ev = gst_event_new_stream_start (self->dream_stream_id);
+          if (gst_event_parse_group_id (event, &group))
+            gst_event_set_group_id (ev, group);
+          gst_seq_dream_queue_event (self, ITEM_STICKY, ev);
+          self->new_stream = TRUE;
+        }
+        if (up != NULL)
+          gst_event_unref (up);
+      }
+      gst_seq_dream_restart_windows (self);
+      return gst_pad_push_event (self->srcpad, event);
+    }
+    case GST_EVENT_CAPS: {
+      GstCaps *caps;
+
+      gst_event_parse_caps (event, &caps);
+      if (!set_caps (self, caps)) {
+        gst_event_unref (event);
+        return FALSE;
+      }
+      return gst_pad_push_event (self->srcpad, event);
+    }
+    case GST_EVENT_SEGMENT:
+      gst_event_copy_segment (event, &self->segment);
+      gst_seq_dream_restart_windows (self);
+      self->gap_end = GST_CLOCK_TIME_NONE;
+      gst_seq_dream_queue_event (self, ITEM_EVENT, gst_event_ref (event));
+      return gst_pad_push_event (self->srcpad, event);
+    case GST_EVENT_GAP: {
+      GstClockTime ts, dur;
+
+      gst_event_parse_gap (event, &ts, &dur);
+      gst_seq_dream_restart_windows (self);
+      if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (dur))
+        gst_seq_dream_queue_gap (self, ts, ts + dur);
+      return gst_pad_push_event (self->srcpad, event);
+    }
+    case GST_EVENT_EOS:
+      gst_seq_dream_score_tail (self);
+      gst_seq_dream_queue_event (self, ITEM_EVENT, gst_event_ref (event));
+      return gst_pad_push_event (self->srcpad, event);
+    case GST_EVENT_FLUSH_START:
+      g_mutex_lock (&self->dream_lock);
+      self->flushing = TRUE;
+      g_atomic_int_set (&self->dream_cancel, 1);
+      gst_seq_dream_clear_items_locked (self, TRUE);
+      g_mutex_unlock (&self->dream_lock);
+      /* Unblocks a push of the worker. */
+      gst_pad_push_event (self->dream_srcpad, gst_event_ref (event));
+      return gst_pad_push_event (self->srcpad, event);
+    case GST_EVENT_FLUSH_STOP:
+      /* Wait for a push of the worker to return. */
+      GST_PAD_STREAM_LOCK (self->dream_srcpad);
+      gst_pad_push_event (self->dream_srcpad, gst_event_ref (event));
+      g_mutex_lock (&self->dream_lock);
+      self->flushing = FALSE;
+      /* A dream still running from before the flush is stale anyway (its
+       * generation); new ones must not see the cancel. */
+      g_atomic_int_set (&self->dream_cancel, 0);
+      g_mutex_unlock (&self->dream_lock);
+      GST_PAD_STREAM_UNLOCK (self->dream_srcpad);
+      gst_seq_dream_restart_windows (self);
+      self->gap_end = GST_CLOCK_TIME_NONE;
+      gst_segment_init (&self->segment, GST_FORMAT_TIME);
+      gst_flow_combiner_reset (self->flow_combiner);
+      return gst_pad_push_event (self->srcpad, event);
+    default:
+      return gst_pad_event_default (pad, parent, event);
+  }
+}
+
+/* A refused event becomes a flow return upstream. Going to READY, the
+ * source pads are deactivated before the sink pad (and dream_src between
+ * them), so an event that arrives in between (a segment right after a
+ * seek) finds src flushing: that is FLUSHING, as for a buffer; the default
+ * mapping of a refused event (GST_FLOW_ERROR) made upstream's next push
+ * fail and the source post "Internal data stream error" while stopping. */
+GstFlowReturn
+gst_seq_dream_sink_event_full (GstPad *pad, GstObject *parent, GstEvent *event)
+{
+  GstSeqDream *self = GST_SEQ_DREAM (parent);
+  gboolean is_caps = GST_EVENT_TYPE (event) == GST_EVENT_CAPS;
+  gboolean flushing;
+
+  if (gst_seq_dream_sink_event (pad, parent, event))
+    return GST_FLOW_OK;
+  GST_OBJECT_LOCK (self->srcpad);
+  flushing = GST_PAD_IS_FLUSHING (self->srcpad);
+  GST_OBJECT_UNLOCK (self->srcpad);
+  if (flushing)
+    return GST_FLOW_FLUSHING;
+  return is_caps ? GST_FLOW_NOT_NEGOTIATED : GST_FLOW_ERROR;
+}

@@ -1,0 +1,112 @@
+/* GStreamer seqdream: the instance struct, shared by the files of the
+ * element: gstseqdream.c (GObject, properties, states), gstseqdreampads.c
+ * (pad functions), gstseqdreamscore.c (scoring windows),
+ * gstseqdreamworker.c (the dream queue and thread) and gstseqdreammessage.c
+ * (message structures); seqdreamwindower.c cuts the windows.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "gstseqdream.h"
+#include "seqdreamwindower.h"
+
+#include <gst/base/gstflowcombiner.h>
+#include <seqdream/dream.h>
+#include <seqdream/model.h>
+
+G_BEGIN_DECLS
+
+GST_DEBUG_CATEGORY_EXTERN (gst_seq_dream_debug);
+#define GST_CAT_DEFAULT gst_seq_dream_debug
+
+/* Windows scored by one forward pass at most. */
+#define MAX_BATCH 16
+
+/* A copy of the properties that the streaming thread and the "dream"
+ * signal need, taken under the object lock. */
+typedef struct
+{
+  gboolean post_messages;
+  GstSeqDreamTrigger trigger;
+  GstClockTime interval;
+  gdouble threshold;
+  GstSeqDreamMode mode;
+  guint steps;
+  gdouble learning_rate, l2, tv, smoothing_alpha, gaussian_sigma;
+  guint64 seed;
+  guint queue_size;
+} Settings;
+
+struct _GstSeqDream
+{
+  GstElement parent;
+
+  GstPad *sinkpad, *srcpad, *dream_srcpad;
+
+  /* properties, protected by the object lock */
+  gchar *model_file;
+  guint window_prop, hop_prop;
+  GstSeqDreamNormalize normalize;
+  Settings settings;
+  guint32 last_seek_seqnum;
+
+  /* set in READY->PAUSED, constant until PAUSED->READY */
+  SdModel *model;
+  SdWorkspace *ws;
+  gint n_classes;
+  GValue labels; /* GST_TYPE_ARRAY of strings */
+  gfloat *batch; /* (MAX_BATCH, window) */
+  GstFlowCombiner *flow_combiner;
+
+  /* streaming state, protected by the sink pad's stream lock; the
+   * windower's window, hop and normalisation are set in READY->PAUSED and
+   * constant until PAUSED->READY */
+  gint rate;
+  GstSegment segment;
+  SeqDreamWindower windower;
+  gboolean restart;
+  GstClockTime base_ts; /* PTS of sample 0 after restart */
+  gboolean bad_run; /* a NaN/Inf window was warned about, none scored since */
+  gboolean warned_rate;
+  gint prev_class;
+  gdouble prev_confidence;
+  GstClockTime last_trigger_pos;
+  GstClockTime gap_end; /* end of the GAP last queued for dream_src */
+  gboolean new_stream;  /* a new stream-start on dream_src: caps must follow */
+  /* what was queued for dream_src last: its stream id and caps (the worker
+   * stores them on the pad, so the pad's own may still be older) */
+  gchar *dream_stream_id;
+  GstCaps *dream_caps;
+
+  /* dream queue and worker, protected by dream_lock */
+  GMutex dream_lock;
+  GCond dream_cond;
+  GThread *worker;
+  gboolean started; /* model loaded; the signal may build requests */
+  gboolean worker_stop;
+  gboolean flushing;
+  gint dream_cancel; /* atomic: stops the dream in progress between steps */
+  guint generation;
+  GQueue items;
+  guint n_dreams_queued;
+  guint64 dreams_requested; /* seeds: dream-seed + this count */
+  guint64 dropped;
+  /* the last scored window, for the "dream" signal */
+  gboolean have_last;
+  gfloat *last_window;
+  guint last_length;
+  gdouble last_mean, last_sd;
+  gint last_class, last_runner_up;
+  GstClockTime last_pts, last_duration, last_stream_time, last_running_time;
+  gboolean warned_no_caps_filter;
+
+  /* worker thread only */
+  SdDreamer *dreamer;
+  GstClockTime pushed_pos; /* end of what dream_src pushed last */
+  gboolean dream_discont;
+};
+
+/* The properties the streaming thread and the signal use, as one copy. */
+G_GNUC_INTERNAL
+void gst_seq_dream_get_settings (GstSeqDream *self, Settings *s);
+
+G_END_DECLS

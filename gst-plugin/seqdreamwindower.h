@@ -1,0 +1,86 @@
+/* seqdream element: the windower, which cuts a mono stream into windows of
+ * `window` samples every `hop` samples and normalises them for the model.
+ * No GStreamer here (GLib and libseqdream only): the element feeds it the
+ * samples of each buffer and turns its sample indices into timestamps;
+ * tests/test_windower.c drives it directly.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+#include <seqdream/model.h>
+
+G_BEGIN_DECLS
+
+/* Sample indices count from the last restart (the first sample after it is
+ * 0). Window j of the accumulator starts at sample offset + j * hop. */
+typedef struct
+{
+  guint window, hop;       /* samples; hop may exceed window */
+  SdNormalization norm;    /* what is applied to each window */
+  gboolean norm_is_models; /* norm is the model's own rule */
+
+  gfloat *acc; /* (len) samples from offset on; room for cap */
+  gsize len, cap;
+  guint64 offset;          /* sample index of acc[0] */
+  guint64 skip;            /* samples to drop before acc (hop > window) */
+  guint64 n_received;      /* samples since restart */
+  guint64 last_window_end; /* sample index after the last full window */
+} SeqDreamWindower;
+
+/* Sets the geometry (window > 0, hop > 0) and restarts; the normalisation
+ * is set by the caller. */
+G_GNUC_INTERNAL
+void seq_dream_windower_init (SeqDreamWindower *w, guint window, guint hop);
+
+/* Frees the samples (window, hop and normalisation stay). */
+G_GNUC_INTERNAL
+void seq_dream_windower_clear (SeqDreamWindower *w);
+
+/* Forgets the samples collected so far: windows start again at the next
+ * sample, which becomes sample 0. */
+G_GNUC_INTERNAL
+void seq_dream_windower_restart (SeqDreamWindower *w);
+
+/* Appends n samples (x may be NULL when n is 0). */
+G_GNUC_INTERNAL
+void seq_dream_windower_append (SeqDreamWindower *w, const gfloat *x, gsize n);
+
+/* Full windows in the accumulator: window j is acc + j * hop. */
+G_GNUC_INTERNAL
+guint seq_dream_windower_n_complete (const SeqDreamWindower *w);
+
+/* Window j of the accumulator (j < n_complete, or 0 for the tail). */
+G_GNUC_INTERNAL
+const gfloat *seq_dream_windower_window (const SeqDreamWindower *w, guint j);
+
+/* Sample index of the start of window j of the accumulator. */
+G_GNUC_INTERNAL
+guint64 seq_dream_windower_window_start (const SeqDreamWindower *w, guint j);
+
+/* Drops the first n_windows windows (scored): their hops leave the
+ * accumulator, and the last one's end is remembered for the tail. */
+G_GNUC_INTERNAL
+void seq_dream_windower_consume (SeqDreamWindower *w, guint n_windows);
+
+/* At the end of the stream: the length of the tail when it deserves a
+ * window of its own (at least half a window, and samples that no full
+ * window covered), else 0. The tail is acc[0 .. len). */
+G_GNUC_INTERNAL
+gsize seq_dream_windower_tail (const SeqDreamWindower *w);
+
+/* Drops the tail after it was scored. */
+G_GNUC_INTERNAL
+void seq_dream_windower_consume_tail (SeqDreamWindower *w);
+
+/* Normalises one window x (T) in place as w->norm says (with the model's
+ * own code when it is the model's rule) and gives the affine map back to
+ * the units of the data: data = x * sd + mean. */
+G_GNUC_INTERNAL
+void seq_dream_windower_normalize (const SeqDreamWindower *w,
+    const SdModel *model, gfloat *x, guint T, gdouble *mean, gdouble *sd);
+
+/* TRUE when no sample of x (n) is NaN or Inf. */
+G_GNUC_INTERNAL
+gboolean seq_dream_window_is_finite (const gfloat *x, guint n);
+
+G_END_DECLS
