@@ -10,5 +10,10 @@
 #include <seqdream/data.h>
 #include <seqdream/model.h>
 #include <seqdream/train.h>
+#include <seqdream/dream-objective.h>
+#include <seqdream/dream-regularizer.h>
+#include <seqdream/dream-spectrum.h>
+#include <seqdream/dream-feature.h>
+#include <seqdream/dream-config.h>
 #include <seqdream/dream.h>
 #include <seqdream/metrics.h>
