@@ -168,14 +168,14 @@ check_reg (
         FAIL ("regulariser %d (%s): weight %g must be a finite number >= 0", k,
             name, r->weight);
       if (r->features == NULL)
-        FAIL ("regulariser %d (%s): no class features (set features, see "
-              "sd_dream_class_features)",
+        FAIL ("regulariser %d (%s): no class features (its target comes "
+              "from reference data: see sd_dream_config_attach_reference)",
             k, name);
       break;
   }
   if (dream_reg_uses_spectra (r->type) && r->spectra == NULL)
-    FAIL ("regulariser %d (%s): no class spectra (set spectra, see "
-          "sd_dream_class_spectra)",
+    FAIL ("regulariser %d (%s): no class spectra (its target comes from "
+          "reference data: see sd_dream_config_attach_reference)",
         k, name);
   if (dream_reg_uses_spectra (r->type)
       && !(r->smooth >= 0.0f && r->smooth <= 0.5f))

@@ -10,6 +10,7 @@
 
 /* ------------------------------------------------------------- names */
 
+/* By SdRegType; NULL-terminated for g_strjoinv. */
 static const char *const reg_names[] = {
   [SD_REG_L1] = "l1",
   [SD_REG_L2] = "l2",
@@ -26,12 +27,13 @@ static const char *const reg_names[] = {
   [SD_REG_SPECTRUM] = "spectrum",
   [SD_REG_SPECTRAL_FILTER] = "spectral-filter",
   [SD_REG_FEATURE] = "feature",
+  NULL,
 };
 
 const char *
 sd_reg_type_to_string (SdRegType type)
 {
-  if ((guint) type >= G_N_ELEMENTS (reg_names))
+  if ((guint) type >= G_N_ELEMENTS (reg_names) - 1)
     return NULL;
   return reg_names[type];
 }
@@ -41,7 +43,7 @@ sd_reg_type_from_string (const char *s, SdRegType *type)
 {
   if (s == NULL)
     return FALSE;
-  for (guint i = 0; i < G_N_ELEMENTS (reg_names); i++) {
+  for (guint i = 0; reg_names[i] != NULL; i++) {
     if (g_ascii_strcasecmp (s, reg_names[i]) == 0) {
       if (type != NULL)
         *type = (SdRegType) i;
@@ -109,6 +111,107 @@ sd_regularizer_default (SdRegType type)
       break;
   }
   return r;
+}
+
+/* --------------------------------------------------------- text form */
+
+/* "l1, l2, ..., feature": every name, for error messages. */
+static char *
+reg_name_list (void)
+{
+  return g_strjoinv (", ", (char **) reg_names);
+}
+
+/* One KEY=VALUE of a regulariser's text form into r. */
+static gboolean
+parse_reg_key (const char *spec, const char *kv, const SdModel *model,
+    SdRegularizer *r, GError **error)
+{
+  const char *eq = strchr (kv, '=');
+  if (eq == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "regulariser '%s': '%s' is not KEY=VALUE", spec, kv);
+    return FALSE;
+  }
+  g_autofree char *key = g_strndup (kv, eq - kv);
+  const char *val = eq + 1;
+  if (strcmp (key, "apply") == 0) {
+    if (strcmp (val, "sequence") == 0)
+      r->apply_to = SD_APPLY_SEQUENCE;
+    else if (strcmp (val, "gradient") == 0)
+      r->apply_to = SD_APPLY_GRADIENT;
+    else {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "regulariser '%s': apply must be sequence or gradient, not '%s'",
+          spec, val);
+      return FALSE;
+    }
+    return TRUE;
+  }
+  char *end = NULL;
+  double v = g_ascii_strtod (val, &end);
+  if (end == val || *end != '\0' || !isfinite (v)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "regulariser '%s': '%s' is not a number", spec, val);
+    return FALSE;
+  }
+  if (strcmp (key, "weight") == 0)
+    r->weight = (float) v;
+  else if (strcmp (key, "param") == 0)
+    r->param = (float) v;
+  else if (strcmp (key, "param2") == 0)
+    r->param2 = (float) v;
+  else if (strcmp (key, "every") == 0)
+    r->every = (int) v;
+  else if (strcmp (key, "start") == 0)
+    r->start = (float) v;
+  else if (strcmp (key, "end") == 0)
+    r->end = (float) v;
+  else if (strcmp (key, "smooth") == 0) {
+    /* Hz -> cycles per sample */
+    const double rate = model != NULL ? sd_model_get_sample_rate (model) : 0;
+    if (!(rate > 0.0)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "regulariser '%s': smooth is in Hz and the model has no sample "
+          "rate (train it from WAV data)",
+          spec);
+      return FALSE;
+    }
+    r->smooth = (float) (v / rate);
+  } else {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "regulariser '%s': unknown key '%s' (weight, param, param2, every, "
+        "start, end, apply, smooth)",
+        spec, key);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+gboolean
+sd_regularizer_parse (
+    const char *spec, const SdModel *model, SdRegularizer *reg, GError **error)
+{
+  g_return_val_if_fail (spec != NULL && reg != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  g_auto (GStrv) parts = g_strsplit (spec, ":", 2);
+  SdRegType type;
+  if (!sd_reg_type_from_string (parts[0], &type)) {
+    g_autofree char *names = reg_name_list ();
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "regulariser '%s': unknown type '%s' (%s)", spec,
+        parts[0] ? parts[0] : "", names);
+    return FALSE;
+  }
+  SdRegularizer r = sd_regularizer_default (type);
+  if (parts[1] != NULL) {
+    g_auto (GStrv) kvs = g_strsplit (parts[1], ",", -1);
+    for (int i = 0; kvs[i]; i++)
+      if (!parse_reg_key (spec, kvs[i], model, &r, error))
+        return FALSE;
+  }
+  *reg = r;
+  return TRUE;
 }
 
 /* ------------------------------------------------ penalties (O(T)) */
