@@ -8,21 +8,54 @@
 #include <math.h>
 #include <string.h>
 
-/* acc (K, C) += the pooled features of the nb series in batch, count[c]
- * += their number per class cls. */
-static void
-accumulate_features (const SdModel *model, SdWorkspace *ws, int gap,
-    const float *batch, const int *cls, int nb, int T, int C, double *acc,
-    int *count)
+/* The segments of sd_dream_class_features in batches of BATCH rows
+ * through the model. */
+enum
 {
-  sd_model_forward ((SdModel *) model, ws, batch, nb, T);
+  BATCH = 16
+};
+
+typedef struct
+{
+  const SdModel *model;
+  SdWorkspace *ws;
+  int gap, T, C;
+  float *batch; /* (BATCH, T) segments */
+  int cls[BATCH];
+  int n;       /* segments in batch */
+  double *acc; /* (K, C) sums of the pooled features */
+  int *count;  /* (K) segments */
+} FeatureSum;
+
+/* acc += the pooled features of the segments in the batch, count += their
+ * number per class; the batch is empty after. */
+static void
+flush_features (FeatureSum *sum)
+{
+  const int C = sum->C;
+  if (sum->n == 0)
+    return;
+  sd_model_forward (
+      (SdModel *) sum->model, sum->ws, sum->batch, sum->n, sum->T);
   int gc, gl;
-  const float *f = sd_workspace_get_layer_output (ws, gap, &gc, &gl);
-  for (int b = 0; b < nb; b++) {
+  const float *f = sd_workspace_get_layer_output (sum->ws, sum->gap, &gc, &gl);
+  for (int b = 0; b < sum->n; b++) {
     for (int ch = 0; ch < C; ch++)
-      acc[(gsize) cls[b] * C + ch] += f[(gsize) b * C + ch];
-    count[cls[b]]++;
+      sum->acc[(gsize) sum->cls[b] * C + ch] += f[(gsize) b * C + ch];
+    sum->count[sum->cls[b]]++;
   }
+  sum->n = 0;
+}
+
+static void
+add_segment_features (const float *segment, int c, gpointer user)
+{
+  FeatureSum *sum = user;
+  memcpy (sum->batch + (gsize) sum->n * sum->T, segment,
+      (gsize) sum->T * sizeof (float));
+  sum->cls[sum->n++] = c;
+  if (sum->n == BATCH)
+    flush_features (sum);
 }
 
 int
@@ -42,48 +75,26 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
       model != NULL && data != NULL && features != NULL, FALSE);
   const int K = sd_model_get_n_classes (model);
   const int C = sd_dream_feature_size (model);
-  const int L = (int) data->length;
   if (!dream_check_class_data (model, data, T, 1, "features", error))
     return FALSE;
-  enum
-  {
-    BATCH = 16
-  };
   g_autoptr (SdWorkspace) ws
       = sd_workspace_new ((SdModel *) model, BATCH, T, SD_MODE_EVAL, error);
   if (ws == NULL)
     return FALSE;
-  const int gap = sd_model_find_layer (model, "gap");
   g_autofree double *acc = g_new0 (double, (gsize) K *C);
   g_autofree int *count = g_new0 (int, K);
-  g_autofree float *x = g_new (float, L);
   g_autofree float *batch = g_new (float, (gsize) BATCH *T);
-  g_autofree int *cls = g_new (int, BATCH);
-  const int n_seg = dream_n_segments (L, T);
-  int nb = 0;
-  for (guint i = 0; i < data->n; i++) {
-    const int c = data->y[i];
-    if (c < 0 || c >= K)
-      continue;
-    memcpy (x, data->x + (gsize) i * L, (gsize) L * sizeof (float));
-    sd_model_normalize_input (model, x, 1, L);
-    for (int s = 0; s < n_seg; s++) {
-      /* the segments of sd_dream_class_spectra */
-      gint64 start = dream_segment_start (s, n_seg, L, T);
-      memcpy (batch + (gsize) nb * T, x + start, (gsize) T * sizeof (float));
-      cls[nb++] = c;
-      if (nb == BATCH) {
-        accumulate_features (model, ws, gap, batch, cls, nb, T, C, acc, count);
-        nb = 0;
-      }
-    }
-  }
-  if (nb > 0)
-    accumulate_features (model, ws, gap, batch, cls, nb, T, C, acc, count);
-  for (int c = 0; c < K; c++)
-    for (int ch = 0; ch < C; ch++)
-      features[(gsize) c * C + ch]
-          = count[c] > 0 ? (float) (acc[(gsize) c * C + ch] / count[c]) : NAN;
+  FeatureSum sum = { .model = model,
+    .ws = ws,
+    .gap = sd_model_find_layer (model, "gap"),
+    .T = T,
+    .C = C,
+    .batch = batch,
+    .acc = acc,
+    .count = count };
+  dream_foreach_segment (model, data, T, add_segment_features, &sum);
+  flush_features (&sum);
+  dream_class_means (acc, count, K, C, features);
   return TRUE;
 }
 

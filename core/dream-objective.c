@@ -24,12 +24,8 @@ sd_objective_centered (int class_index)
 SdObjective
 sd_objective_border (int class_a, int class_b)
 {
-  SdObjective o;
-  memset (&o, 0, sizeof o);
-  o.n_terms = 1;
+  SdObjective o = sd_objective_centered (class_a);
   o.terms[0].type = SD_OBJECTIVE_BORDER;
-  o.terms[0].weight = 1.0f;
-  o.terms[0].class_a = class_a;
   o.terms[0].class_b = class_b;
   return o;
 }

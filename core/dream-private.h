@@ -142,11 +142,17 @@ G_GNUC_INTERNAL void dream_spectral_filter (
  * least T >= min_T samples, labelled with the model's labels. */
 G_GNUC_INTERNAL gboolean dream_check_class_data (const SdModel *model,
     const SdDataset *data, int T, int min_T, const char *what, GError **error);
-/* Segments of T samples of a series of L >= T, hop about T/2, evenly
- * spread, the last one ending at the series' end: how many, and where
- * segment s starts. */
-G_GNUC_INTERNAL int dream_n_segments (int L, int T);
-G_GNUC_INTERNAL gint64 dream_segment_start (int s, int n_seg, int L, int T);
+/* Segments of T samples of the series of data (L >= T samples), hop about
+ * T/2, evenly spread, the last one ending at the series' end (one when
+ * L = T); every series of a class of the model, normalised as the model
+ * normalises its input, in data order: fn (segment (T), class, user). */
+typedef void (*DreamSegmentFunc) (const float *segment, int cls, gpointer user);
+G_GNUC_INTERNAL void dream_foreach_segment (const SdModel *model,
+    const SdDataset *data, int T, DreamSegmentFunc fn, gpointer user);
+/* means (K, n) <- acc (K, n) / count (K) per class; NaN rows for classes
+ * without a count. */
+G_GNUC_INTERNAL void dream_class_means (
+    const double *acc, const int *count, int K, int n, float *means);
 
 /* ------------------------------------------------------------ the run */
 

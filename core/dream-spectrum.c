@@ -223,17 +223,67 @@ dream_check_class_data (const SdModel *model, const SdDataset *data, int T,
   return TRUE;
 }
 
-int
-dream_n_segments (int L, int T)
+/* How many segments of T a series of L >= T has, and where segment s of
+ * n_seg starts (dream_foreach_segment). */
+static int
+n_segments (int L, int T)
 {
   const int hop = MAX (1, T / 2);
   return L == T ? 1 : 1 + (L - T + hop - 1) / hop;
 }
 
-gint64
-dream_segment_start (int s, int n_seg, int L, int T)
+static gint64
+segment_start (int s, int n_seg, int L, int T)
 {
   return n_seg == 1 ? 0 : (gint64) s * (L - T) / (n_seg - 1);
+}
+
+void
+dream_foreach_segment (const SdModel *model, const SdDataset *data, int T,
+    DreamSegmentFunc fn, gpointer user)
+{
+  const int K = sd_model_get_n_classes (model);
+  const int L = (int) data->length;
+  g_autofree float *x = g_new (float, L);
+  const int n_seg = n_segments (L, T);
+  for (guint i = 0; i < data->n; i++) {
+    const int c = data->y[i];
+    if (c < 0 || c >= K)
+      continue;
+    memcpy (x, data->x + (gsize) i * L, (gsize) L * sizeof (float));
+    sd_model_normalize_input (model, x, 1, L);
+    for (int s = 0; s < n_seg; s++)
+      fn (x + segment_start (s, n_seg, L, T), c, user);
+  }
+}
+
+void
+dream_class_means (
+    const double *acc, const int *count, int K, int n, float *means)
+{
+  for (int c = 0; c < K; c++)
+    for (int k = 0; k < n; k++)
+      means[(gsize) c * n + k]
+          = count[c] > 0 ? (float) (acc[(gsize) c * n + k] / count[c]) : NAN;
+}
+
+typedef struct
+{
+  DreamSpecWork *w;
+  double *acc; /* (K, nb) sums of the segments' spectra */
+  int *count;  /* (K) segments with a spectrum */
+} SpectraSum;
+
+static void
+add_segment_spectrum (const float *segment, int c, gpointer user)
+{
+  SpectraSum *sum = user;
+  const int nb = sum->w->nb;
+  if (spec_power (sum->w, segment) == 0.0)
+    return;
+  for (int k = 0; k < nb; k++)
+    sum->acc[(gsize) c * nb + k] += sum->w->p[k];
+  sum->count[c]++;
 }
 
 gboolean
@@ -243,35 +293,14 @@ sd_dream_class_spectra (const SdModel *model, const SdDataset *data, int T,
   g_return_val_if_fail (
       model != NULL && data != NULL && spectra != NULL, FALSE);
   const int K = sd_model_get_n_classes (model);
-  const int L = (int) data->length;
   if (!dream_check_class_data (model, data, T, 2, "spectra", error))
     return FALSE;
   DreamSpecWork *w = dream_spec_work_new (T);
-  const int nb = w->nb;
-  g_autofree double *acc = g_new0 (double, (gsize) K *nb);
+  g_autofree double *acc = g_new0 (double, (gsize) K * w->nb);
   g_autofree int *count = g_new0 (int, K);
-  g_autofree float *x = g_new (float, L);
-  const int n_seg = dream_n_segments (L, T);
-  for (guint i = 0; i < data->n; i++) {
-    const int c = data->y[i];
-    if (c < 0 || c >= K)
-      continue;
-    memcpy (x, data->x + (gsize) i * L, (gsize) L * sizeof (float));
-    sd_model_normalize_input (model, x, 1, L);
-    for (int s = 0; s < n_seg; s++) {
-      /* evenly spread, the last one ending at the series' end */
-      gint64 start = dream_segment_start (s, n_seg, L, T);
-      if (spec_power (w, x + start) == 0.0)
-        continue;
-      for (int k = 0; k < nb; k++)
-        acc[(gsize) c * nb + k] += w->p[k];
-      count[c]++;
-    }
-  }
-  for (int c = 0; c < K; c++)
-    for (int k = 0; k < nb; k++)
-      spectra[(gsize) c * nb + k]
-          = count[c] > 0 ? (float) (acc[(gsize) c * nb + k] / count[c]) : NAN;
+  SpectraSum sum = { w, acc, count };
+  dream_foreach_segment (model, data, T, add_segment_spectrum, &sum);
+  dream_class_means (acc, count, K, w->nb, spectra);
   dream_spec_work_free (w);
   return TRUE;
 }

@@ -343,6 +343,17 @@ apply_filter (DreamRun *run, int k, int i, float *x)
   }
 }
 
+/* apply_filter, its RMS change traced in entry s + 1. */
+static void
+apply_filter_traced (
+    DreamRun *run, DreamState *dr, int k, int i, int s, float *v)
+{
+  float *orig = run->d->orig;
+  memcpy (orig, v, (gsize) run->T * sizeof (float));
+  apply_filter (run, k, i, v);
+  *dream_trace_reg (dr, run, k, s + 1) = (float) rms_diff (v, orig, run->T);
+}
+
 /* The filters on the gradient of dream i active at step s (their RMS
  * change traced in entry s + 1), then the RMS clip. */
 static void
@@ -350,14 +361,11 @@ filter_gradient (DreamRun *run, DreamState *dr, int i, int s, float *g)
 {
   const SdDreamConfig *c = run->cfg;
   const int T = run->T;
-  float *orig = run->d->orig;
   for (int k = 0; k < c->n_regs; k++) {
     const SdRegularizer *reg = &c->regs[k];
     if (dream_reg_is_filter (reg->type) && reg->apply_to == SD_APPLY_GRADIENT
         && dream_reg_active (run, k, s)) {
-      memcpy (orig, g, (gsize) T * sizeof (float));
-      apply_filter (run, k, i, g);
-      *dream_trace_reg (dr, run, k, s + 1) = (float) rms_diff (g, orig, T);
+      apply_filter_traced (run, dr, k, i, s, g);
     }
   }
   if (c->grad_clip > 0.0f) {
@@ -423,8 +431,6 @@ static void
 project (DreamRun *run, DreamState *dr, int i, int s, float *x)
 {
   const SdDreamConfig *c = run->cfg;
-  const int T = run->T;
-  float *orig = run->d->orig;
   for (int k = 0; k < c->n_regs; k++) {
     const SdRegularizer *reg = &c->regs[k];
     gboolean on_x = (dream_reg_is_filter (reg->type)
@@ -432,13 +438,11 @@ project (DreamRun *run, DreamState *dr, int i, int s, float *x)
                     || reg->type == SD_REG_CLIP
                     || reg->type == SD_REG_NORM_BOUND;
     if (on_x && dream_reg_active (run, k, s)) {
-      memcpy (orig, x, (gsize) T * sizeof (float));
-      apply_filter (run, k, i, x);
-      *dream_trace_reg (dr, run, k, s + 1) = (float) rms_diff (x, orig, T);
+      apply_filter_traced (run, dr, k, i, s, x);
     }
   }
   if (c->znormalize)
-    dream_znorm_row (x, T);
+    dream_znorm_row (x, run->T);
 }
 
 /* ------------------------------------------------------------- update */
