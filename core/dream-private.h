@@ -2,7 +2,7 @@
  * part of the API.
  *
  *   dream.c              the dreamer, the run's setup and loop: evaluate,
- *                        dream_update (dream-step.c), finish
+ *                        update (dream-step.c), finish
  *   dream-step.c         one update: transform, backpropagate, penalties,
  *                        optimiser step, projection
  *   dream-objective.c    objective values, target probability, dJ/dlogits,
@@ -77,7 +77,7 @@ dream_reg_is_transform (SdRegType t)
   return t == SD_REG_JITTER || t == SD_REG_SCALE || t == SD_REG_NOISE;
 }
 
-/* ------------------------------- penalties and filters (O(T), regularizer) */
+/* ------------------- penalties and filters, O(T) (dream-regularizer.c) */
 
 /* The unweighted, mean-normalised penalty P(x) of x (T): L1, L2, TV, TV2. */
 G_GNUC_INTERNAL double dream_penalty_value (
@@ -111,7 +111,7 @@ G_GNUC_INTERNAL void dream_gaussian_kernel (float *w, float sigma, int R);
 G_GNUC_INTERNAL void dream_gaussian_filter (
     float *x, int T, const float *w, int R, float *pad);
 
-/* --------------------------------------------------- spectra (spectrum) */
+/* ------------------------------------------- spectra (dream-spectrum.c) */
 
 /* Real DFTs by FFTW (double precision), planned once per run and length
  * under the library's planner lock; executing a plan is thread-safe. */
@@ -257,7 +257,7 @@ G_GNUC_INTERNAL gboolean dream_diverged (
  * zeros, as sd_model_normalize_input does. */
 G_GNUC_INTERNAL void dream_znorm_row (float *x, int T);
 
-/* ------------------------------------------------- one dream_update (step) */
+/* ------------------------------------------- one update (dream-step.c) */
 
 /* Gradient and update of the live dreams of rows r0..r1-1, whose forward
  * (evaluate) is in the workspace: x_s -> x_{s+1}. */
