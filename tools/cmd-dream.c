@@ -57,88 +57,6 @@ bad:
   return FALSE;
 }
 
-/* --reg TYPE[:key=value,...] with keys weight, param, param2, every, start,
- * end, apply (sequence|gradient), smooth (Hz, at the model's sample
- * rate). */
-static gboolean
-parse_reg_spec (
-    const char *spec, const SdModel *model, SdRegularizer *reg, GError **error)
-{
-  g_auto (GStrv) parts = g_strsplit (spec, ":", 2);
-  SdRegType type;
-  if (!sd_reg_type_from_string (parts[0], &type)) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "--reg '%s': unknown regularizer '%s' (l1, l2, tv, tv2, exp-smooth, "
-        "exp-smooth-zerophase, gaussian, clip, norm-bound, jitter, scale, "
-        "noise, spectrum, spectral-filter, feature)",
-        spec, parts[0]);
-    return FALSE;
-  }
-  *reg = sd_regularizer_default (type);
-  if (parts[1] == NULL)
-    return TRUE;
-  g_auto (GStrv) kvs = g_strsplit (parts[1], ",", -1);
-  for (int i = 0; kvs[i]; i++) {
-    const char *eq = strchr (kvs[i], '=');
-    if (eq == NULL) {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "--reg '%s': '%s' is not KEY=VALUE", spec, kvs[i]);
-      return FALSE;
-    }
-    g_autofree char *key = g_strndup (kvs[i], eq - kvs[i]);
-    const char *val = eq + 1;
-    if (strcmp (key, "apply") == 0) {
-      if (strcmp (val, "sequence") == 0)
-        reg->apply_to = SD_APPLY_SEQUENCE;
-      else if (strcmp (val, "gradient") == 0)
-        reg->apply_to = SD_APPLY_GRADIENT;
-      else {
-        g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-            "--reg '%s': apply must be sequence or gradient", spec);
-        return FALSE;
-      }
-      continue;
-    }
-    char *end = NULL;
-    double v = g_ascii_strtod (val, &end);
-    if (end == val || *end != '\0' || !isfinite (v)) {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "--reg '%s': '%s' is not a number", spec, val);
-      return FALSE;
-    }
-    if (strcmp (key, "weight") == 0)
-      reg->weight = (float) v;
-    else if (strcmp (key, "param") == 0)
-      reg->param = (float) v;
-    else if (strcmp (key, "param2") == 0)
-      reg->param2 = (float) v;
-    else if (strcmp (key, "every") == 0)
-      reg->every = (int) v;
-    else if (strcmp (key, "start") == 0)
-      reg->start = (float) v;
-    else if (strcmp (key, "end") == 0)
-      reg->end = (float) v;
-    else if (strcmp (key, "smooth") == 0) {
-      const double rate = sd_model_get_sample_rate (model);
-      if (!(rate > 0.0)) {
-        g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-            "--reg '%s': smooth is in Hz and the model has no sample rate "
-            "(train it from WAV data)",
-            spec);
-        return FALSE;
-      }
-      reg->smooth = (float) (v / rate);
-    } else {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "--reg '%s': unknown key '%s' (weight, param, param2, every, "
-          "start, end, apply, smooth)",
-          spec, key);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
 static gboolean
 add_reg (SdDreamConfig *c, SdRegularizer r, GError **error)
 {
@@ -150,61 +68,13 @@ add_reg (SdDreamConfig *c, SdRegularizer r, GError **error)
   return TRUE;
 }
 
-/* The recommended combinations (docs/dreaming.md): "recommended",
- * measured in docs/forda-report.md, and "band" for recordings with a
- * sample rate, measured in docs/vibration-report.md. */
-static gboolean
-add_preset (
-    SdDreamConfig *c, const char *preset, const SdModel *model, GError **error)
-{
-  if (preset == NULL || strcmp (preset, "none") == 0)
-    return TRUE;
-  SdRegularizer r = sd_regularizer_default (SD_REG_SPECTRAL_FILTER);
-  if (strcmp (preset, "band") == 0 || strcmp (preset, "prototype") == 0) {
-    /* Vibration (docs/vibration-report.md): the same Wiener filter, its
-     * target spectrum smoothed by a Gaussian of 200 Hz. The reference's
-     * line structure (the comb of its impulse rhythm, e.g. 107 or 162 Hz
-     * apart for bearing faults) would otherwise be imposed on the dream
-     * by the filter alone; smoothed, the filter keeps only the band. */
-    const double rate = sd_model_get_sample_rate (model);
-    if (!(rate > 0.0)) {
-      g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "--preset band and prototype smooth the spectrum over 200 Hz "
-          "and need a model with a sample rate (trained from WAV "
-          "recordings)");
-      return FALSE;
-    }
-    r.smooth = (float) (200.0 / rate);
-    if (!add_reg (c, r, error))
-      return FALSE;
-    /* prototype: and the feature anchor, weight 0.1 (its default): the
-     * class score is pushed while the pooled features stay near the
-     * class's mean, so a dream is a prototype of the real class rather
-     * than an extrapolation beyond it (docs/vibration-report.md) */
-    return strcmp (preset, "band") == 0
-           || add_reg (c, sd_regularizer_default (SD_REG_FEATURE), error);
-  }
-  if (strcmp (preset, "recommended") != 0) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "unknown --preset '%s' (none, recommended, band, prototype)", preset);
-    return FALSE;
-  }
-  /* Measured on FordA (docs/forda-report.md): the Wiener filter of the
-   * mean class spectrum of the --reference data (40 dB below its peak, at
-   * every step) keeps the dream in the band real series occupy and out of
-   * the stop band whose faint noise floor the classifiers read; its dreams
-   * are what an independently trained model also calls the class. The
-   * engine's defaults for the rest (Adam, lr 0.05, 500 steps). */
-  return add_reg (c, r, error);
-}
-
 static gboolean
 build_config (
     const DreamOptions *o, SdModel *model, SdDreamConfig *c, GError **error)
 {
   sd_dream_config_init (c, model);
   /* The preset first: explicit options override it. */
-  if (!add_preset (c, o->preset, model, error))
+  if (!sd_dream_config_apply_preset (c, o->preset, model, error))
     return FALSE;
   if (o->length > 0)
     c->length = o->length;
@@ -282,7 +152,7 @@ build_config (
   }
   for (int i = 0; o->regs && o->regs[i]; i++) {
     SdRegularizer r;
-    if (!parse_reg_spec (o->regs[i], model, &r, error)
+    if (!sd_regularizer_parse (o->regs[i], model, &r, error)
         || !add_reg (c, r, error))
       return FALSE;
   }
@@ -296,50 +166,25 @@ static gboolean
 attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
     float **spectra, float **features, GError **error)
 {
-  gboolean need_spectra = FALSE, need_features = FALSE;
-  for (int k = 0; k < c->n_regs; k++) {
-    need_spectra |= c->regs[k].type == SD_REG_SPECTRUM
-                    || c->regs[k].type == SD_REG_SPECTRAL_FILTER;
-    need_features |= c->regs[k].type == SD_REG_FEATURE;
-  }
-  if (!need_spectra && !need_features)
+  if (!sd_dream_config_needs_reference (c))
     return TRUE;
   if (o->reference == NULL) {
+    const gboolean preset = o->preset && strcmp (o->preset, "none") != 0;
     g_autofree char *who
-        = o->preset && strcmp (o->preset, "none") != 0
-              ? g_strdup_printf ("--preset %s", o->preset)
-              : g_strdup ("the spectrum, spectral-filter and feature "
-                          "regularizers");
+        = preset ? g_strdup_printf ("--preset %s", o->preset)
+                 : g_strdup ("the spectrum, spectral-filter and feature "
+                             "regularizers");
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "%s need%s --reference (real training series of the classes: their "
         "mean spectra or features are the target)",
-        who, o->preset && strcmp (o->preset, "none") != 0 ? "s" : "");
+        who, preset ? "s" : "");
     return FALSE;
   }
   g_autoptr (SdDataset) ds
       = sd_dataset_load_ucr (o->reference, sd_model_get_labels (model), error);
-  if (ds == NULL)
-    return FALSE;
-  int T = c->length > 0 ? c->length : (int) ds->length;
-  const gsize K = (gsize) sd_model_get_n_classes (model);
-  if (need_spectra) {
-    *spectra = g_new (float, K *sd_dream_spectrum_bins (T));
-    if (!sd_dream_class_spectra (model, ds, T, *spectra, error))
-      return FALSE;
-  }
-  if (need_features) {
-    *features = g_new (float, K *sd_dream_feature_size (model));
-    if (!sd_dream_class_features (model, ds, T, *features, error))
-      return FALSE;
-  }
-  for (int k = 0; k < c->n_regs; k++) {
-    if (c->regs[k].type == SD_REG_SPECTRUM
-        || c->regs[k].type == SD_REG_SPECTRAL_FILTER)
-      c->regs[k].spectra = *spectra;
-    if (c->regs[k].type == SD_REG_FEATURE)
-      c->regs[k].features = *features;
-  }
-  return TRUE;
+  return ds != NULL
+         && sd_dream_config_attach_reference (
+             c, model, ds, spectra, features, error);
 }
 
 /* --init sample:FILE[:LABEL]: dream i starts from a real series of class
@@ -610,59 +455,57 @@ write_csv (const char *path, SdDreamResult **results, int n,
   return g_file_set_contents (path, s->str, (gssize) s->len, error);
 }
 
-int
-sd_cmd_dream (int argc, char **argv)
+/* The options of `seqdream dream`, bound to o. */
+static void
+add_dream_options (GOptionContext *ctx, DreamOptions *o)
 {
-  g_auto (DreamOptions) o = { 0 };
-  o.batch = 1;
-  GError *error = NULL;
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &o.model_path, "Model file (.safetensors)",
+                                 &o->model_path, "Model file (.safetensors)",
                                  "FILE" },
-    { "class", 'c', 0, G_OPTION_ARG_STRING, &o.class_label,
+    { "class", 'c', 0, G_OPTION_ARG_STRING, &o->class_label,
         "Class to dream (its label as in `seqdream info`)", "LABEL" },
-    { "mode", 0, 0, G_OPTION_ARG_STRING, &o.mode,
+    { "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode,
         "centered (deep inside the class, default) or border (on the "
         "decision boundary with --other)",
         "MODE" },
-    { "other", 0, 0, G_OPTION_ARG_STRING, &o.other,
+    { "other", 0, 0, G_OPTION_ARG_STRING, &o->other,
         "Border: the other class (default: the other class of a binary "
         "model)",
         "LABEL" },
-    { "steps", 'n', 0, G_OPTION_ARG_INT, &o.steps,
+    { "steps", 'n', 0, G_OPTION_ARG_INT, &o->steps,
         "Optimisation steps (default 500)", "N" },
-    { "seed", 's', 0, G_OPTION_ARG_INT64, &o.seed,
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &o->seed,
         "Seed of the first dream; dream i of a batch uses seed + i", "S" },
-    { "batch", 'b', 0, G_OPTION_ARG_INT, &o.batch,
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch,
         "Dreams run together, seeds S, S+1, ... (default 1)", "B" },
-    { "length", 'l', 0, G_OPTION_ARG_INT, &o.length,
+    { "length", 'l', 0, G_OPTION_ARG_INT, &o->length,
         "Dream length in samples (default: the model's training length)", "T" },
-    { "init", 0, 0, G_OPTION_ARG_STRING, &o.init,
+    { "init", 0, 0, G_OPTION_ARG_STRING, &o->init,
         "Start: noise (default), uniform, zeros, constant:V, "
         "series:FILE:ROW (a real series, row from 0) or sample:FILE[:LABEL] "
         "(dream i from a random real series of the class, seed + i)",
         "INIT" },
-    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o.optimizer,
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o->optimizer,
         "adam (default), sgd or normalized", "NAME" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr, "Step size (default 0.05)",
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Step size (default 0.05)",
         "LR" },
-    { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o.lr_decay,
+    { "lr-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr_decay,
         "Learning-rate factor per step (default 1)", "F" },
-    { "grad-clip", 0, 0, G_OPTION_ARG_DOUBLE, &o.grad_clip,
+    { "grad-clip", 0, 0, G_OPTION_ARG_DOUBLE, &o->grad_clip,
         "Clip the gradient's RMS to this (default off)", "G" },
-    { "stop-probability", 0, 0, G_OPTION_ARG_DOUBLE, &o.stop_probability,
+    { "stop-probability", 0, 0, G_OPTION_ARG_DOUBLE, &o->stop_probability,
         "Centered: stop once the class probability reaches this", "P" },
-    { "border-tolerance", 0, 0, G_OPTION_ARG_DOUBLE, &o.border_tolerance,
+    { "border-tolerance", 0, 0, G_OPTION_ARG_DOUBLE, &o->border_tolerance,
         "Border: stop once |p - 0.5| <= this (default 0.005)", "TOL" },
-    { "no-keep-best", 0, 0, G_OPTION_ARG_NONE, &o.no_keep_best,
+    { "no-keep-best", 0, 0, G_OPTION_ARG_NONE, &o->no_keep_best,
         "Return the last sequence rather than the best seen", NULL },
-    { "diversity", 0, 0, G_OPTION_ARG_DOUBLE, &o.diversity,
+    { "diversity", 0, 0, G_OPTION_ARG_DOUBLE, &o->diversity,
         "Weight of the batch diversity term (default 0)", "W" },
-    { "objective", 0, 0, G_OPTION_ARG_STRING, &o.objective,
+    { "objective", 0, 0, G_OPTION_ARG_STRING, &o->objective,
         "Centered: logit (default, the raw class score), probability or "
         "log-probability (both saturate)",
         "NAME" },
-    { "preset", 0, 0, G_OPTION_ARG_STRING, &o.preset,
+    { "preset", 0, 0, G_OPTION_ARG_STRING, &o->preset,
         "none (default), recommended: the spectral filter (the Wiener "
         "filter of the --reference data's mean spectrum, 40 dB, every step; "
         "needs --reference), Adam lr 0.05, 500 steps "
@@ -671,31 +514,31 @@ sd_cmd_dream (int argc, char **argv)
         "feature anchor (weight 0.1) (docs/vibration-report.md); other "
         "options add to or override it",
         "NAME" },
-    { "l1", 0, 0, G_OPTION_ARG_DOUBLE, &o.l1, "L1 penalty weight", "W" },
-    { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &o.l2, "L2 penalty weight", "W" },
-    { "tv", 0, 0, G_OPTION_ARG_DOUBLE, &o.tv,
+    { "l1", 0, 0, G_OPTION_ARG_DOUBLE, &o->l1, "L1 penalty weight", "W" },
+    { "l2", 0, 0, G_OPTION_ARG_DOUBLE, &o->l2, "L2 penalty weight", "W" },
+    { "tv", 0, 0, G_OPTION_ARG_DOUBLE, &o->tv,
         "Total-variation (absolute) penalty weight", "W" },
-    { "tv2", 0, 0, G_OPTION_ARG_DOUBLE, &o.tv2,
+    { "tv2", 0, 0, G_OPTION_ARG_DOUBLE, &o->tv2,
         "Total-variation (squared) penalty weight", "W" },
-    { "exp-smooth", 0, 0, G_OPTION_ARG_DOUBLE, &o.exp_smooth,
+    { "exp-smooth", 0, 0, G_OPTION_ARG_DOUBLE, &o->exp_smooth,
         "Causal exponential smoothing with this alpha", "ALPHA" },
-    { "exp-smooth-zerophase", 0, 0, G_OPTION_ARG_DOUBLE, &o.exp_smooth_zp,
+    { "exp-smooth-zerophase", 0, 0, G_OPTION_ARG_DOUBLE, &o->exp_smooth_zp,
         "Zero-phase (forward-backward) exponential smoothing", "ALPHA" },
-    { "gaussian", 0, 0, G_OPTION_ARG_DOUBLE, &o.gaussian,
+    { "gaussian", 0, 0, G_OPTION_ARG_DOUBLE, &o->gaussian,
         "Gaussian filter with this sigma (samples)", "SIGMA" },
-    { "filter-gradient", 0, 0, G_OPTION_ARG_NONE, &o.filter_gradient,
+    { "filter-gradient", 0, 0, G_OPTION_ARG_NONE, &o->filter_gradient,
         "Apply --exp-smooth* and --gaussian to the gradient, not the "
         "sequence",
         NULL },
-    { "clip", 0, 0, G_OPTION_ARG_STRING, &o.clip,
+    { "clip", 0, 0, G_OPTION_ARG_STRING, &o->clip,
         "Clip to LO:HI, or auto (the model's training range)", "RANGE" },
-    { "norm-bound", 0, 0, G_OPTION_ARG_DOUBLE, &o.norm_bound,
+    { "norm-bound", 0, 0, G_OPTION_ARG_DOUBLE, &o->norm_bound,
         "Keep the RMS of the sequence at most this", "R" },
-    { "jitter", 0, 0, G_OPTION_ARG_INT, &o.jitter,
+    { "jitter", 0, 0, G_OPTION_ARG_INT, &o->jitter,
         "Random circular shift of up to N samples before each step", "N" },
-    { "scale", 0, 0, G_OPTION_ARG_STRING, &o.scale,
+    { "scale", 0, 0, G_OPTION_ARG_STRING, &o->scale,
         "Random amplitude factor in LO:HI before each step", "RANGE" },
-    { "reg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.regs,
+    { "reg", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->regs,
         "Any regularizer with its schedule, e.g. gaussian:param=2,every=5,"
         "end=0.8 or l2:weight=0.1,apply=gradient (repeatable). "
         "spectrum:weight=W,param=FLOOR (log-spectrum penalty) and "
@@ -705,28 +548,35 @@ sd_cmd_dream (int argc, char **argv)
         "frequency); feature:weight=W keeps the pooled features near the "
         "class's mean over the --reference series",
         "SPEC" },
-    { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o.reference,
+    { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o->reference,
         "Real training data (UCR) for the quality metrics and the spectral "
         "regularizers",
         "FILE" },
-    { "second-model", 0, 0, G_OPTION_ARG_FILENAME, &o.second_path,
+    { "second-model", 0, 0, G_OPTION_ARG_FILENAME, &o->second_path,
         "An independently trained model: does it agree with the dreamed "
         "class?",
         "FILE" },
-    { "json", 0, 0, G_OPTION_ARG_FILENAME, &o.json_out,
+    { "json", 0, 0, G_OPTION_ARG_FILENAME, &o->json_out,
         "Write the dream(s), trace and metrics as JSON (- for stdout)",
         "FILE" },
-    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &o.csv_out,
+    { "csv", 0, 0, G_OPTION_ARG_FILENAME, &o->csv_out,
         "Write the sequences as CSV, one column per dream", "FILE" },
-    { "plot", 'p', 0, G_OPTION_ARG_FILENAME, &o.plot_out,
+    { "plot", 'p', 0, G_OPTION_ARG_FILENAME, &o->plot_out,
         "Plot the dream(s) (.png or .svg; with --reference the class "
         "mean +/- 1 sd is drawn behind)",
         "FILE" },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &o.threads, "OpenBLAS threads",
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads, "OpenBLAS threads",
         "N" },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "No summary on stdout",
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No summary on stdout",
         NULL },
     { NULL } };
+  g_option_context_add_main_entries (ctx, entries, NULL);
+}
+
+/* Parses argv into o; the exit status 2 on a usage error, else 0. */
+static int
+parse_dream_options (int *argc, char ***argv, DreamOptions *o)
+{
   g_autoptr (GOptionContext) ctx
       = g_option_context_new ("- dream a "
                               "class prototype (Sequence Dreaming)");
@@ -736,64 +586,105 @@ sd_cmd_dream (int argc, char **argv)
       "the decision boundary (border).\nExample: seqdream dream --model "
       "forda.safetensors --class 1 --preset recommended \\\n  --reference "
       "FordA_TEST.tsv --json dream.json --plot dream.png");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!sd_cli_parse (ctx, &argc, &argv))
+  add_dream_options (ctx, o);
+  if (!sd_cli_parse (ctx, argc, argv))
     return 2;
-  if (o.model_path == NULL || o.class_label == NULL) {
+  if (o->model_path == NULL || o->class_label == NULL) {
     fprintf (stderr, "seqdream dream: --model and --class are required (see "
                      "--help)\n");
     return 2;
   }
-  if (o.batch < 1 || o.batch > 4096) {
+  if (o->batch < 1 || o->batch > 4096) {
     fprintf (stderr, "seqdream dream: --batch %d is impossible (1 to 4096)\n",
-        o.batch);
+        o->batch);
     return 2;
   }
-  sd_cli_set_threads (o.threads);
+  return 0;
+}
 
-  g_autoptr (SdModel) model = sd_model_load (o.model_path, &error);
-  if (model == NULL)
-    return sd_cli_fail (error);
-  int K = sd_model_get_n_classes (model);
-  int cls = sd_model_find_label (model, o.class_label);
+/* One dream command: the model, what is dreamed, the batch's
+ * specifications and results, and their quality metrics. */
+typedef struct
+{
+  SdModel *model;
+  int cls;          /* the dreamed class */
+  const char *mode; /* centered or border */
+  SdObjective objective;
+  SdDreamConfig config;
+  float *spectra, *features; /* the targets from --reference */
+  float *init_series;        /* --init series: (T) */
+  float *samples;            /* --init sample: (batch, T) */
+  int *sample_rows;          /* --init sample: (batch) rows of the file */
+  int n;                     /* batch */
+  SdDreamSpec *specs;        /* (n) */
+  SdDreamResult **results;   /* (n) */
+  SdModel *second;           /* --second-model */
+  SdDreamMetrics *metrics;   /* (n) with --reference */
+} DreamJob;
+
+static void
+dream_job_clear (DreamJob *job)
+{
+  for (int i = 0; job->results && i < job->n; i++)
+    sd_dream_result_free (job->results[i]);
+  g_clear_pointer (&job->results, g_free);
+  g_clear_pointer (&job->model, sd_model_unref);
+  g_clear_pointer (&job->second, sd_model_unref);
+  float **floats[]
+      = { &job->spectra, &job->features, &job->init_series, &job->samples };
+  for (gsize i = 0; i < G_N_ELEMENTS (floats); i++)
+    g_clear_pointer (floats[i], g_free);
+  g_clear_pointer (&job->sample_rows, g_free);
+  g_clear_pointer (&job->specs, g_free);
+  g_clear_pointer (&job->metrics, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DreamJob, dream_job_clear)
+
+/* The dreamed class and the objective of --mode / --other / --objective;
+ * the exit status (1: no such class, 2: a usage error) or 0. */
+static int
+make_objective (const DreamOptions *o, DreamJob *job)
+{
+  SdModel *model = job->model;
+  const int cls = job->cls = sd_model_find_label (model, o->class_label);
   if (cls < 0) {
     g_autofree char *list
         = g_strjoinv (", ", (char **) sd_model_get_labels (model));
     fprintf (stderr, "seqdream dream: %s has no class '%s' (classes: %s)\n",
-        o.model_path, o.class_label, list);
+        o->model_path, o->class_label, list);
     return 1;
   }
-  const char *mode = o.mode ? o.mode : "centered";
-  SdObjective objective;
+  const char *mode = job->mode = o->mode ? o->mode : "centered";
   if (strcmp (mode, "centered") == 0) {
-    objective = sd_objective_centered (cls);
-    if (o.objective == NULL || strcmp (o.objective, "logit") == 0)
+    job->objective = sd_objective_centered (cls);
+    if (o->objective == NULL || strcmp (o->objective, "logit") == 0)
       ;
-    else if (strcmp (o.objective, "probability") == 0)
-      objective.terms[0].type = SD_OBJECTIVE_PROBABILITY;
-    else if (strcmp (o.objective, "log-probability") == 0)
-      objective.terms[0].type = SD_OBJECTIVE_LOG_PROBABILITY;
+    else if (strcmp (o->objective, "probability") == 0)
+      job->objective.terms[0].type = SD_OBJECTIVE_PROBABILITY;
+    else if (strcmp (o->objective, "log-probability") == 0)
+      job->objective.terms[0].type = SD_OBJECTIVE_LOG_PROBABILITY;
     else {
       fprintf (stderr,
           "seqdream dream: unknown --objective '%s' (logit, probability, "
           "log-probability)\n",
-          o.objective);
+          o->objective);
       return 2;
     }
   } else if (strcmp (mode, "border") == 0) {
     int other = -1;
-    if (o.other)
-      other = sd_model_find_label (model, o.other);
-    else if (K == 2)
+    if (o->other)
+      other = sd_model_find_label (model, o->other);
+    else if (sd_model_get_n_classes (model) == 2)
       other = 1 - cls;
     if (other < 0 || other == cls) {
       fprintf (stderr,
           "seqdream dream: border mode needs --other LABEL, a "
           "class of the model other than '%s'\n",
-          o.class_label);
+          o->class_label);
       return 2;
     }
-    objective = sd_objective_border (cls, other);
+    job->objective = sd_objective_border (cls, other);
   } else {
     fprintf (stderr,
         "seqdream dream: unknown --mode '%s' (centered, "
@@ -801,144 +692,187 @@ sd_cmd_dream (int argc, char **argv)
         mode);
     return 2;
   }
+  return 0;
+}
 
-  SdDreamConfig config;
-  if (!build_config (&o, model, &config, &error))
-    return sd_cli_fail (error);
-  g_autofree float *spectra = NULL, *features = NULL;
-  if (!attach_reference (&o, model, &config, &spectra, &features, &error))
-    return sd_cli_fail (error);
-  g_autofree float *init_series = NULL;
+/* The specification of every dream of the batch: the objective, the
+ * --init start (per dream for sample:) and seed + i. */
+static gboolean
+make_specs (const DreamOptions *o, DreamJob *job, GError **error)
+{
+  const int T = job->config.length;
   SdInit init;
-  if (!parse_init (o.init, model, config.length, &init, &init_series, &error))
-    return sd_cli_fail (error);
+  if (!parse_init (o->init, job->model, T, &init, &job->init_series, error))
+    return FALSE;
+  if (o->init && g_str_has_prefix (o->init, "sample:")) {
+    job->sample_rows = g_new (int, job->n);
+    job->samples = sample_inits (o->init, job->model, T, job->cls, job->n,
+        (guint64) o->seed, job->sample_rows, error);
+    if (job->samples == NULL)
+      return FALSE;
+  }
+  job->specs = g_new0 (SdDreamSpec, job->n);
+  for (int i = 0; i < job->n; i++) {
+    SdDreamSpec *spec = &job->specs[i];
+    spec->objective = job->objective;
+    spec->init = init;
+    if (job->samples != NULL) {
+      spec->init.type = SD_INIT_SERIES;
+      spec->init.series = job->samples + (gsize) i * T;
+    }
+    spec->seed = (guint64) o->seed + (guint64) i;
+  }
+  return TRUE;
+}
 
-  g_autofree SdDreamSpec *specs = g_new0 (SdDreamSpec, o.batch);
-  g_autofree float *samples = NULL;
-  g_autofree int *sample_rows = NULL;
-  if (o.init && g_str_has_prefix (o.init, "sample:")) {
-    sample_rows = g_new (int, o.batch);
-    samples = sample_inits (o.init, model, config.length, cls, o.batch,
-        (guint64) o.seed, sample_rows, &error);
-    if (samples == NULL)
+/* The batch, run as one. */
+static gboolean
+run_dreams (DreamJob *job, GError **error)
+{
+  g_autoptr (SdDreamer) dreamer
+      = sd_dreamer_new (job->model, job->n, job->config.length, error);
+  job->results = g_new0 (SdDreamResult *, job->n);
+  return dreamer != NULL
+         && sd_dreamer_run (
+             dreamer, &job->config, job->specs, job->n, job->results, error);
+}
+
+/* The quality metrics against the --reference data (and the agreement of
+ * a --second-model); the exit status (1: an error, 2: --second-model
+ * without --reference) or 0. */
+static int
+score_dreams (const DreamOptions *o, DreamJob *job)
+{
+  GError *error = NULL;
+  if (o->second_path) {
+    job->second = sd_model_load (o->second_path, &error);
+    if (job->second == NULL)
       return sd_cli_fail (error);
   }
-  for (int i = 0; i < o.batch; i++) {
-    specs[i].objective = objective;
-    specs[i].init = init;
-    if (samples != NULL) {
-      specs[i].init.type = SD_INIT_SERIES;
-      specs[i].init.series = samples + (gsize) i * config.length;
-    }
-    specs[i].seed = (guint64) o.seed + (guint64) i;
-  }
-  g_autoptr (SdDreamer) dreamer
-      = sd_dreamer_new (model, o.batch, config.length, &error);
-  if (dreamer == NULL)
-    return sd_cli_fail (error);
-  g_autofree SdDreamResult **results = g_new0 (SdDreamResult *, o.batch);
-  /* Declared before the first goto: cleanups run at every exit. */
-  g_autoptr (SdReference) ref = NULL;
-  g_autoptr (SdModel) second = NULL;
-  g_autofree SdDreamMetrics *metrics = NULL;
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonNode) root = NULL;
-  int rc = 0;
-  if (!sd_dreamer_run (dreamer, &config, specs, o.batch, results, &error)) {
-    rc = sd_cli_fail (error);
-    goto out;
-  }
-
-  /* Quality metrics against the real data. */
-  if (o.second_path) {
-    second = sd_model_load (o.second_path, &error);
-    if (second == NULL) {
-      rc = sd_cli_fail (error);
-      goto out;
-    }
-  }
-  if (o.reference) {
-    g_autoptr (SdDataset) ds = sd_dataset_load_ucr (
-        o.reference, sd_model_get_labels (model), &error);
-    SdReferenceConfig rc_cfg;
-    sd_reference_config_init (&rc_cfg);
-    if (ds != NULL)
-      ref = sd_reference_new (model, ds, &rc_cfg, &error);
-    if (ref == NULL) {
-      rc = sd_cli_fail (error);
-      goto out;
-    }
-    metrics = g_new0 (SdDreamMetrics, o.batch);
-    for (int i = 0; i < o.batch; i++)
-      if (!sd_dream_metrics (ref, cls, results[i]->sequence, results[i]->length,
-              second, &metrics[i], &error)) {
-        rc = sd_cli_fail (error);
-        goto out;
-      }
-  } else if (second) {
+  if (o->reference == NULL) {
+    if (job->second == NULL)
+      return 0;
     fprintf (stderr, "seqdream dream: --second-model needs --reference "
                      "(the metrics are computed together)\n");
-    rc = 2;
-    goto out;
+    return 2;
   }
+  g_autoptr (SdDataset) ds = sd_dataset_load_ucr (
+      o->reference, sd_model_get_labels (job->model), &error);
+  g_autoptr (SdReference) ref = NULL;
+  SdReferenceConfig rc_cfg;
+  sd_reference_config_init (&rc_cfg);
+  if (ds != NULL)
+    ref = sd_reference_new (job->model, ds, &rc_cfg, &error);
+  if (ref == NULL)
+    return sd_cli_fail (error);
+  job->metrics = g_new0 (SdDreamMetrics, job->n);
+  for (int i = 0; i < job->n; i++) {
+    const SdDreamResult *r = job->results[i];
+    if (!sd_dream_metrics (ref, job->cls, r->sequence, r->length, job->second,
+            &job->metrics[i], &error))
+      return sd_cli_fail (error);
+  }
+  return 0;
+}
 
-  if (o.batch > 1) {
+/* The JSON of the batch: one dream object, or {"dreams": [...]}. */
+static JsonNode *
+build_job_json (const DreamOptions *o, const DreamJob *job)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  if (job->n > 1) {
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "dreams");
     json_builder_begin_array (b);
   }
-  for (int i = 0; i < o.batch; i++)
-    build_dream_json (b, &o, model, &config, &specs[i], mode, results[i],
-        metrics ? &metrics[i] : NULL, second,
-        sample_rows ? sample_rows[i] : -1);
-  if (o.batch > 1) {
+  for (int i = 0; i < job->n; i++)
+    build_dream_json (b, o, job->model, &job->config, &job->specs[i], job->mode,
+        job->results[i], job->metrics ? &job->metrics[i] : NULL, job->second,
+        job->sample_rows ? job->sample_rows[i] : -1);
+  if (job->n > 1) {
     json_builder_end_array (b);
     json_builder_end_object (b);
   }
-  root = json_builder_get_root (b);
-  if (o.json_out) {
+  return json_builder_get_root (b);
+}
+
+/* --json, --csv and --plot. */
+static gboolean
+write_outputs (const DreamOptions *o, const DreamJob *job, GError **error)
+{
+  g_autoptr (JsonNode) root = build_job_json (o, job);
+  if (o->json_out) {
     g_autofree char *text = json_to_string (root, FALSE);
-    if (strcmp (o.json_out, "-") == 0)
+    if (strcmp (o->json_out, "-") == 0)
       printf ("%s\n", text);
-    else if (!g_file_set_contents (o.json_out, text, -1, &error)) {
-      rc = sd_cli_fail (error);
-      goto out;
-    }
+    else if (!g_file_set_contents (o->json_out, text, -1, error))
+      return FALSE;
   }
-  if (o.csv_out
-      && !write_csv (o.csv_out, results, o.batch, specs, model, &error)) {
-    rc = sd_cli_fail (error);
-    goto out;
+  if (o->csv_out
+      && !write_csv (
+          o->csv_out, job->results, job->n, job->specs, job->model, error))
+    return FALSE;
+  return o->plot_out == NULL
+         || sd_cli_plot_dream_json (
+             root, o->plot_out, o->reference, job->model, FALSE, error);
+}
+
+/* One line per dream on stdout (not with -q or --json -). */
+static void
+print_summary (const DreamOptions *o, const DreamJob *job)
+{
+  if (o->quiet || (o->json_out && strcmp (o->json_out, "-") == 0))
+    return;
+  const char *const *labels = sd_model_get_labels (job->model);
+  for (int i = 0; i < job->n; i++) {
+    const SdDreamResult *r = job->results[i];
+    const SdDreamMetrics *m = job->metrics ? &job->metrics[i] : NULL;
+    printf ("%s dream of class %s (seed %" G_GUINT64_FORMAT "): p = %.4f, "
+            "margin %.3f, %d steps%s",
+        job->mode, labels[job->cls], job->specs[i].seed, r->probability,
+        r->logit_margin, r->steps, r->converged ? " (converged)" : "");
+    if (m)
+      printf (", NN ratio %.2f (DTW %.2f), spectral distance %.3f",
+          m->nn_euclidean_ratio, m->nn_dtw_ratio, m->spectral_distance);
+    if (m && job->second)
+      printf (", second model: %s (p = %.3f)",
+          m->second_class >= 0
+              ? sd_model_get_labels (job->second)[m->second_class]
+              : "?",
+          m->second_probability);
+    printf ("\n");
   }
-  if (o.plot_out
-      && !sd_cli_plot_dream_json (
-          root, o.plot_out, o.reference, model, FALSE, &error)) {
-    rc = sd_cli_fail (error);
-    goto out;
-  }
-  if (!o.quiet && !(o.json_out && strcmp (o.json_out, "-") == 0)) {
-    const char *const *labels = sd_model_get_labels (model);
-    for (int i = 0; i < o.batch; i++) {
-      SdDreamResult *r = results[i];
-      printf ("%s dream of class %s (seed %" G_GUINT64_FORMAT "): p = %.4f, "
-              "margin %.3f, %d steps%s",
-          mode, labels[cls], specs[i].seed, r->probability, r->logit_margin,
-          r->steps, r->converged ? " (converged)" : "");
-      if (metrics)
-        printf (", NN ratio %.2f (DTW %.2f), spectral distance %.3f",
-            metrics[i].nn_euclidean_ratio, metrics[i].nn_dtw_ratio,
-            metrics[i].spectral_distance);
-      if (metrics && second)
-        printf (", second model: %s (p = %.3f)",
-            metrics[i].second_class >= 0
-                ? sd_model_get_labels (second)[metrics[i].second_class]
-                : "?",
-            metrics[i].second_probability);
-      printf ("\n");
-    }
-  }
-out:
-  for (int i = 0; i < o.batch; i++)
-    sd_dream_result_free (results[i]);
-  return rc;
+}
+
+int
+sd_cmd_dream (int argc, char **argv)
+{
+  g_auto (DreamOptions) o = { 0 };
+  o.batch = 1;
+  int rc = parse_dream_options (&argc, &argv, &o);
+  if (rc != 0)
+    return rc;
+  sd_cli_set_threads (o.threads);
+
+  GError *error = NULL;
+  g_auto (DreamJob) job = { 0 };
+  job.n = o.batch;
+  job.model = sd_model_load (o.model_path, &error);
+  if (job.model == NULL)
+    return sd_cli_fail (error);
+  rc = make_objective (&o, &job);
+  if (rc != 0)
+    return rc;
+  if (!build_config (&o, job.model, &job.config, &error)
+      || !attach_reference (
+          &o, job.model, &job.config, &job.spectra, &job.features, &error)
+      || !make_specs (&o, &job, &error) || !run_dreams (&job, &error))
+    return sd_cli_fail (error);
+  rc = score_dreams (&o, &job);
+  if (rc != 0)
+    return rc;
+  if (!write_outputs (&o, &job, &error))
+    return sd_cli_fail (error);
+  print_summary (&o, &job);
+  return 0;
 }

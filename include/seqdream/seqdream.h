@@ -10,6 +10,11 @@
 #include <seqdream/data.h>
 #include <seqdream/model.h>
 #include <seqdream/train.h>
+#include <seqdream/dream-objective.h>
+#include <seqdream/dream-regularizer.h>
+#include <seqdream/dream-spectrum.h>
+#include <seqdream/dream-feature.h>
+#include <seqdream/dream-config.h>
 #include <seqdream/dream.h>
 #include <seqdream/metrics.h>
 #include <seqdream/bearing.h>

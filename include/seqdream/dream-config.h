@@ -1,0 +1,108 @@
+/* seqdream: the configuration of a dream run (length, steps, optimiser,
+ * stopping, regularisers), its defaults and the recommended presets.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <seqdream/data.h>
+#include <seqdream/dream-regularizer.h>
+#include <seqdream/model.h>
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  SD_DREAM_OPT_ADAM,
+  SD_DREAM_OPT_SGD,        /* with momentum */
+  SD_DREAM_OPT_NORMALIZED, /* x += lr * g / RMS(g) */
+} SdDreamOptimizer;
+
+#define SD_DREAM_MAX_REGS 16
+
+typedef struct
+{
+  int length;                 /* T; default the model's training length
+                               * (0: that, else the dreamer's maximum) */
+  int steps;                  /* 500 */
+  SdDreamOptimizer optimizer; /* Adam */
+  float lr;                   /* 0.05 */
+  float lr_decay;             /* per-step factor, 1 = none */
+  float momentum;             /* SGD, 0.9 */
+  float grad_clip;            /* max RMS of the gradient, 0 = none */
+  gboolean keep_best;         /* return the best sequence seen (TRUE) */
+  float stop_probability;     /* centered: stop when every target p >=
+                               * this (0 = run all steps) */
+  float border_tolerance;     /* border: stop when |p_a - p_b| / (p_a +
+                               * p_b) <= 2 tol, i.e. |p - 0.5| <= tol
+                               * for binary models (0.005) */
+  float diversity;            /* weight of the batch diversity term (0) */
+  gboolean znormalize;        /* keep every dream z-normalised (mean 0,
+                               * population sd 1) after each step and
+                               * project its gradient accordingly: a
+                               * model with per-series normalisation only
+                               * ever sees such inputs, and without it a
+                               * dream can win by amplitude alone. Default
+                               * TRUE for those models, else FALSE */
+  int n_regs;
+  SdRegularizer regs[SD_DREAM_MAX_REGS];
+  /* Cancellation: when not NULL, the run checks g_atomic_int_get (cancel)
+   * before every step and stops with SD_ERROR_CANCELLED once it is non-zero
+   * (no results). Set it from any thread. */
+  const gint *cancel;
+} SdDreamConfig;
+
+/* The defaults above; length, znormalize from the model (NULL: length 0,
+ * no z-normalisation). */
+void sd_dream_config_init (SdDreamConfig *config, const SdModel *model);
+/* Add a regulariser; FALSE when the list is full. */
+gboolean sd_dream_config_add (SdDreamConfig *config, SdRegularizer reg);
+
+/* ---- presets: the recommended settings (docs/dreaming.md) ---- */
+
+/* The preset names, NULL-terminated: "none", "recommended", "band",
+ * "prototype". */
+const char *const *sd_dream_preset_names (void);
+
+/* Add the regularisers of a preset to config (after sd_dream_config_init;
+ * set what should differ afterwards):
+ *   none         nothing (so does NULL)
+ *   recommended  the spectral filter: the Wiener filter of the reference
+ *                data's mean spectrum, 40 dB below its peak, at every
+ *                step (measured on FordA, docs/forda-report.md)
+ *   band         the same filter with the target spectrum smoothed by a
+ *                Gaussian of 200 Hz, for recordings: it keeps the band
+ *                and drops the line structure of the reference's rhythm
+ *                (docs/vibration-report.md); needs a model with a sample
+ *                rate
+ *   prototype    band and the feature anchor (weight 0.1): the dream
+ *                stays near the pooled features of its class's real
+ *                series (docs/vibration-report.md)
+ * Every preset but none takes its targets from reference data: attach it
+ * with sd_dream_config_attach_reference once the dream length is final.
+ * An unknown name, a model without a sample rate for band / prototype or
+ * a full regulariser list is SD_ERROR_INVALID_ARG naming the preset;
+ * config is then unchanged. */
+gboolean sd_dream_config_apply_preset (SdDreamConfig *config,
+    const char *preset, const SdModel *model, GError **error);
+
+/* ---- reference data: the targets of the spectral regularisers and the
+ * feature anchor ---- */
+
+/* TRUE when a regulariser of config takes class spectra (SPECTRUM,
+ * SPECTRAL_FILTER) or class features (FEATURE) from reference data. */
+gboolean sd_dream_config_needs_reference (const SdDreamConfig *config);
+
+/* Set the targets of the regularisers of config that need reference data
+ * (sd_dream_config_needs_reference): the class mean spectra
+ * (sd_dream_class_spectra) and features (sd_dream_class_features) of data
+ * (loaded with the model's labels) at the dream length config->length (0:
+ * the data's length). *spectra and *features receive the new arrays the
+ * regularisers point to, NULL when not needed: free them (g_free) after
+ * the last run with config. Nothing needed: TRUE, data may be NULL. data
+ * NULL while a regulariser needs it, and the errors of the class spectra
+ * and features, are SD_ERROR_INVALID_ARG; config is then unchanged. */
+gboolean sd_dream_config_attach_reference (SdDreamConfig *config,
+    const SdModel *model, const SdDataset *data, float **spectra,
+    float **features, GError **error);
+
+G_END_DECLS
