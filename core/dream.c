@@ -80,7 +80,7 @@ sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
   gsize total = 7 * BT + max_length + 2 * BK + 2 * BC;
   d->mem = g_try_new0 (float, total);
   if (d->mem == NULL) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
         "out of memory for a dreamer of batch %d x length %d", max_batch,
         max_length);
     sd_dreamer_free (d);
@@ -236,7 +236,7 @@ result_new (const DreamRun *run, GError **error)
   res->trace.reg_values = n_regs > 0 ? g_try_new0 (float, cap *n_regs) : NULL;
   if (res->trace.objective == NULL || res->trace.probability == NULL
       || (n_regs > 0 && res->trace.reg_values == NULL)) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
         "out of memory for the trace of %d dreams x %d steps", run->n,
         run->cfg->steps);
     sd_dream_result_free (res);
@@ -320,7 +320,7 @@ setup_injections (DreamRun *run, const SdDreamSpec *specs, GError **error)
     in->C = dream_layer_channels (d, l);
     in->grad = g_try_new0 (float, (gsize) n * in->C * run->T);
     if (in->grad == NULL) {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+      g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
           "out of memory for the gradient injected at layer %d", l);
       return FALSE;
     }

@@ -20,6 +20,8 @@ typedef enum
   SD_ERROR_INVALID_ARG, /* an impossible parameter value */
   SD_ERROR_DIVERGED,    /* an optimisation produced NaN/Inf */
   SD_ERROR_CANCELLED,   /* stopped on request (SdDreamConfig.cancel) */
+  SD_ERROR_NOMEM,       /* an allocation failed (the size it asked for is
+                         * in the message) */
 } SdErrorCode;
 
 G_END_DECLS
