@@ -46,6 +46,8 @@ struct _GstSeqDream
   gchar *model_file;
   guint window_prop, hop_prop;
   GstSeqDreamNormalize normalize;
+  gchar *dream_preset; /* a name of sd_dream_preset_names, checked at start */
+  gchar *dream_reference; /* labelled UCR text file, or NULL */
   Settings settings;
   guint32 last_seek_seqnum;
 
@@ -56,6 +58,13 @@ struct _GstSeqDream
   GValue labels; /* GST_TYPE_ARRAY of strings */
   gfloat *batch; /* (MAX_BATCH, window) */
   GstFlowCombiner *flow_combiner;
+  /* What every dream's configuration starts from: sd_dream_config_init and
+   * the regularisers of dream-preset (regs[0, n_regs)), at the window
+   * length, their targets pointing at ref_spectra / ref_features. */
+  SdDreamConfig preset_config;
+  SdDataset *reference; /* dream-reference; NULL when the preset needs none */
+  gfloat *ref_spectra;  /* (n_classes, window / 2 + 1) or NULL */
+  gfloat *ref_features; /* (n_classes, sd_dream_feature_size) or NULL */
 
   /* streaming state, protected by the sink pad's stream lock; the
    * windower's window, hop and normalisation are set in READY->PAUSED and
@@ -101,6 +110,10 @@ struct _GstSeqDream
 
   /* worker thread only */
   SdDreamer *dreamer;
+  /* preset_config with its targets at the length of the last dream shorter
+   * than the window (the EOS tail); its arrays as ref_spectra/_features */
+  SdDreamConfig tail_config;
+  gfloat *tail_spectra, *tail_features;
   GstClockTime pushed_pos; /* end of what dream_src pushed last */
   gboolean dream_discont;
 };

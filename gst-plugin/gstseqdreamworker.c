@@ -143,14 +143,17 @@ gst_seq_dream_queue_preroll_gap (GstSeqDream *self)
 
 /* ---- dream requests ---- */
 
-/* The SdDreamConfig of the current properties for a dream of T samples. */
+/* The SdDreamConfig of the current properties for a dream of T samples:
+ * dream-preset's (the library's defaults and the preset's regularisers,
+ * their targets at the window length, see worker_retarget), then the
+ * dream-* properties on top, as the command line's options override its
+ * --preset. */
 static void
 make_dream_config (
     GstSeqDream *self, const Settings *s, guint T, SdDreamConfig *config)
 {
-  SdDreamConfig c;
+  SdDreamConfig c = self->preset_config;
 
-  sd_dream_config_init (&c, self->model);
   c.cancel = &self->dream_cancel;
   c.length = (int) T;
   c.steps = (int) s->steps;
@@ -361,6 +364,43 @@ worker_push_gap (GstSeqDream *self, Item *item)
   end_push (self);
 }
 
+/* The preset's targets (regs[0, preset_config.n_regs) of every dream's
+ * config) are computed at the window length in READY->PAUSED; a dream of
+ * another length (a window scored at EOS) needs them at its own: computed
+ * here, from the reference data, and kept for the next dream of that
+ * length. FALSE after posting a warning. */
+static gboolean
+worker_retarget (GstSeqDream *self, Item *item)
+{
+  const SdDreamConfig *preset = &self->preset_config;
+  g_autoptr (GError) error = NULL;
+
+  if (item->length == self->windower.window
+      || !sd_dream_config_needs_reference (preset))
+    return TRUE;
+  if (self->tail_config.length != (int) item->length) {
+    g_clear_pointer (&self->tail_spectra, g_free);
+    g_clear_pointer (&self->tail_features, g_free);
+    self->tail_config = *preset;
+    self->tail_config.length = (int) item->length;
+    if (!sd_dream_config_attach_reference (&self->tail_config, self->model,
+            self->reference, &self->tail_spectra, &self->tail_features,
+            &error)) {
+      self->tail_config.length = 0;
+      GST_ELEMENT_WARNING (self, STREAM, FAILED,
+          ("Dream of %u samples: no dream-preset targets at that length: %s",
+              item->length, error->message),
+          (NULL));
+      return FALSE;
+    }
+  }
+  for (gint k = 0; k < preset->n_regs; k++) {
+    item->config.regs[k].spectra = self->tail_config.regs[k].spectra;
+    item->config.regs[k].features = self->tail_config.regs[k].features;
+  }
+  return TRUE;
+}
+
 static void
 worker_dream (GstSeqDream *self, Item *item)
 {
@@ -403,6 +443,8 @@ worker_dream (GstSeqDream *self, Item *item)
       break;
   }
   spec.seed = item->seed;
+  if (!worker_retarget (self, item))
+    return;
 
   GST_DEBUG_OBJECT (self, "dreaming %s of class %d for %" GST_TIME_FORMAT,
       gst_seq_dream_mode_nick (item->mode), item->class_a,
