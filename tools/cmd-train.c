@@ -233,9 +233,9 @@ provenance_json (const char *data, const char *protocol, const char *arch,
 }
 
 int
-sd_cmd_train (int argc, char **argv)
+cli_cmd_train (int argc, char **argv)
 {
-  SdCliData data = SD_CLI_DATA_INIT;
+  CliData data = CLI_DATA_INIT;
   g_autofree char *out = NULL, *test = NULL, *protocol = NULL;
   /* GOption does not free a default it replaces: defaults are applied
    * after parsing. */
@@ -366,7 +366,7 @@ sd_cmd_train (int argc, char **argv)
       "FordA_TRAIN.tsv --arch resnet-small --epochs 100 --seed 1 --out "
       "forda.safetensors");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  gboolean parsed = sd_cli_parse (ctx, &argc, &argv);
+  gboolean parsed = cli_parse (ctx, &argc, &argv);
   if (!parsed) {
     g_strfreev (orig_argv);
     return 2;
@@ -424,13 +424,13 @@ sd_cmd_train (int argc, char **argv)
     rc = 2;
     goto done;
   }
-  sd_cli_set_threads (threads);
+  cli_set_threads (threads);
 
   {
-    g_autoptr (SdDataset) ds = sd_cli_load_data (
+    g_autoptr (SdDataset) ds = cli_load_data (
         &data, data.wav ? SD_SPLIT_TRAIN : SD_SPLIT_ALL, NULL, &error);
     if (ds == NULL) {
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     g_autoptr (SdDataset) ts = NULL;
@@ -440,28 +440,28 @@ sd_cmd_train (int argc, char **argv)
       test_name = g_strdup (test);
     } else if (data.wav) {
       /* Recordings: the held-out time segments are the test set. */
-      ts = sd_cli_load_data (
+      ts = cli_load_data (
           &data, SD_SPLIT_TEST, (const char *const *) ds->labels, &error);
       test_name = g_strdup_printf (
           "last %.0f%% of every recording", 100 * (1 - data.train_fraction));
     }
     if ((test || data.wav) && ts == NULL) {
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     if (!shuffle_config (&cfg, shuffle_classes, shuffle_pieces, ds, &error)) {
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     SdArch arch;
     if (!sd_arch_from_preset (arch_name, (int) ds->n_classes, &arch, &error)) {
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     g_autoptr (SdModel) model = sd_model_new (
         &arch, (const char *const *) ds->labels, (guint64) seed, &error);
     if (model == NULL) {
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     sd_model_set_normalization (model, norm);
@@ -478,14 +478,14 @@ sd_cmd_train (int argc, char **argv)
     if (!sd_train (model, ds, &cfg, &res, &error)) {
       if (pr.tty)
         fputc ('\n', stderr);
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     g_autoptr (SdEvalResult) ev = NULL;
     if (ts) {
       ev = sd_model_evaluate (model, ts, &error);
       if (ev == NULL) {
-        rc = sd_cli_fail (error);
+        rc = cli_fail (error);
         goto done;
       }
     }
@@ -496,7 +496,7 @@ sd_cmd_train (int argc, char **argv)
         ev, orig_argc, orig_argv);
     sd_model_set_provenance (model, prov);
     if (!sd_model_save (model, out, &error)) {
-      rc = sd_cli_fail (error);
+      rc = cli_fail (error);
       goto done;
     }
     printf ("trained %s: %d epochs in %.1f s, best epoch %d (val loss %.4f, "
