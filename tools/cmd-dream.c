@@ -330,7 +330,7 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
 {
   const char *const *labels = sd_model_get_labels (model);
   const SdObjectiveTerm *t = &spec->objective.terms[0];
-  int K = sd_model_get_n_classes (model);
+  int n_classes = sd_model_get_n_classes (model);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "model");
@@ -365,8 +365,8 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
   cli_json_add_double (b, "probability", r->probability);
   cli_json_add_double (b, "logit_margin", r->logit_margin);
   cli_json_add_double (b, "objective", r->objective);
-  add_array (b, "logits", r->logits, K);
-  add_array (b, "probabilities", r->probabilities, K);
+  add_array (b, "logits", r->logits, n_classes);
+  add_array (b, "probabilities", r->probabilities, n_classes);
   add_array (b, "sequence", r->sequence, r->length);
   SdNormalization norm = sd_model_get_normalization (model);
   if (norm.mode == SD_NORM_FIXED) {

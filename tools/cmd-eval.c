@@ -98,7 +98,7 @@ cli_cmd_eval (int argc, char **argv)
   if (r == NULL)
     return cli_fail (error);
   const char *const *labels = sd_model_get_labels (model);
-  int K = r->n_classes;
+  int n_classes = r->n_classes;
 
   if (json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -115,15 +115,15 @@ cli_cmd_eval (int argc, char **argv)
     json_builder_add_double_value (b, r->loss);
     json_builder_set_member_name (b, "labels");
     json_builder_begin_array (b);
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < n_classes; k++)
       json_builder_add_string_value (b, labels[k]);
     json_builder_end_array (b);
     json_builder_set_member_name (b, "confusion");
     json_builder_begin_array (b);
-    for (int i = 0; i < K; i++) {
+    for (int i = 0; i < n_classes; i++) {
       json_builder_begin_array (b);
-      for (int j = 0; j < K; j++)
-        json_builder_add_int_value (b, r->confusion[i * K + j]);
+      for (int j = 0; j < n_classes; j++)
+        json_builder_add_int_value (b, r->confusion[i * n_classes + j]);
       json_builder_end_array (b);
     }
     json_builder_end_array (b);
@@ -132,7 +132,7 @@ cli_cmd_eval (int argc, char **argv)
     for (int m = 0; m < 3; m++) {
       json_builder_set_member_name (b, names[m]);
       json_builder_begin_array (b);
-      for (int k = 0; k < K; k++)
+      for (int k = 0; k < n_classes; k++)
         json_builder_add_double_value (b, vals[m][k]);
       json_builder_end_array (b);
     }
@@ -144,21 +144,21 @@ cli_cmd_eval (int argc, char **argv)
           "loss      %.4f\n\n",
       model_path, data_path, r->n, r->accuracy, r->loss);
   printf ("%-12s %9s %9s %9s %7s\n", "class", "precision", "recall", "f1", "n");
-  for (int k = 0; k < K; k++) {
+  for (int k = 0; k < n_classes; k++) {
     guint row = 0;
-    for (int j = 0; j < K; j++)
-      row += r->confusion[k * K + j];
+    for (int j = 0; j < n_classes; j++)
+      row += r->confusion[k * n_classes + j];
     printf ("%-12s %9.4f %9.4f %9.4f %7u\n", labels[k], r->precision[k],
         r->recall[k], r->f1[k], row);
   }
   printf ("\nconfusion (rows: true, columns: predicted)\n%-12s", "");
-  for (int j = 0; j < K; j++)
+  for (int j = 0; j < n_classes; j++)
     printf (" %8s", labels[j]);
   printf ("\n");
-  for (int i = 0; i < K; i++) {
+  for (int i = 0; i < n_classes; i++) {
     printf ("%-12s", labels[i]);
-    for (int j = 0; j < K; j++)
-      printf (" %8u", r->confusion[i * K + j]);
+    for (int j = 0; j < n_classes; j++)
+      printf (" %8u", r->confusion[i * n_classes + j]);
     printf ("\n");
   }
   return 0;
@@ -197,28 +197,28 @@ cli_cmd_predict (int argc, char **argv)
    * model's labels: it may hold anything. */
   if (!load_model_and_data (model_path, &d, part, FALSE, &model, &data, &error))
     return cli_fail (error);
-  int K = sd_model_get_n_classes (model);
+  int n_classes = sd_model_get_n_classes (model);
   const char *const *labels = sd_model_get_labels (model);
-  g_autofree float *logits = g_new (float, (gsize) data->n *K);
-  g_autofree float *p = g_new (float, K);
+  g_autofree float *logits = g_new (float, (gsize) data->n *n_classes);
+  g_autofree float *p = g_new (float, n_classes);
   if (!sd_model_predict (model, data, logits, &error))
     return cli_fail (error);
   if (!json)
     printf ("%-7s %-12s %s\n", "index", "class", "probability");
   for (guint i = 0; i < data->n; i++) {
-    const float *l = logits + (gsize) i * K;
+    const float *l = logits + (gsize) i * n_classes;
     int best = 0;
-    for (int k = 1; k < K; k++)
+    for (int k = 1; k < n_classes; k++)
       if (l[k] > l[best])
         best = k;
-    sd_softmax_forward (p, l, 1, K);
+    sd_softmax_forward (p, l, 1, n_classes);
     if (json) {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "index");
       json_builder_add_int_value (b, i);
-      add_double_array (b, "logits", l, K);
-      add_double_array (b, "probabilities", p, K);
+      add_double_array (b, "logits", l, n_classes);
+      add_double_array (b, "probabilities", p, n_classes);
       json_builder_set_member_name (b, "class");
       json_builder_add_string_value (b, labels[best]);
       json_builder_set_member_name (b, "class_index");
