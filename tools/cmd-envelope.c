@@ -614,7 +614,7 @@ summary (const Result *r)
 /* ---- plot ---- */
 
 static gboolean
-plot_result (
+draw_result (
     const EnvelopeOptions *o, const Result *r, GArray *families, GError **error)
 {
   const Series *s = r->series;
@@ -921,7 +921,7 @@ write_results (const EnvelopeOptions *o, GArray *results, GArray *families)
       return cli_fail (error);
   }
   if (o->plot_out
-      && !plot_result (o, &g_array_index (results, Result, o->plot_index - 1),
+      && !draw_result (o, &g_array_index (results, Result, o->plot_index - 1),
           families, &error))
     return cli_fail (error);
   if (!o->quiet && !to_stdout)
