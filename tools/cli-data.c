@@ -6,7 +6,7 @@
 #include <string.h>
 
 gboolean
-sd_cli_parse_part (const char *s, SdSplitPart *part, GError **error)
+cli_parse_part (const char *s, SdSplitPart *part, GError **error)
 {
   if (s == NULL || g_strcmp0 (s, "all") == 0)
     *part = SD_SPLIT_ALL;
@@ -23,8 +23,8 @@ sd_cli_parse_part (const char *s, SdSplitPart *part, GError **error)
 }
 
 SdDataset *
-sd_cli_load_data (const SdCliData *d, SdSplitPart part,
-    const char *const *labels, GError **error)
+cli_load_data (const CliData *d, SdSplitPart part, const char *const *labels,
+    GError **error)
 {
   if (d->ucr != NULL && d->wav != NULL) {
     g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -65,7 +65,7 @@ sd_cli_load_data (const SdCliData *d, SdSplitPart part,
 }
 
 void
-sd_cli_data_clear (SdCliData *d)
+cli_data_clear (CliData *d)
 {
   g_clear_pointer (&d->ucr, g_free);
   g_clear_pointer (&d->wav, g_strfreev);

@@ -330,7 +330,7 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
 {
   const char *const *labels = sd_model_get_labels (model);
   const SdObjectiveTerm *t = &spec->objective.terms[0];
-  int K = sd_model_get_n_classes (model);
+  int n_classes = sd_model_get_n_classes (model);
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "model");
@@ -362,11 +362,11 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
   json_builder_add_int_value (b, r->best_step);
   json_builder_set_member_name (b, "converged");
   json_builder_add_boolean_value (b, r->converged);
-  sd_cli_json_add_double (b, "probability", r->probability);
-  sd_cli_json_add_double (b, "logit_margin", r->logit_margin);
-  sd_cli_json_add_double (b, "objective", r->objective);
-  add_array (b, "logits", r->logits, K);
-  add_array (b, "probabilities", r->probabilities, K);
+  cli_json_add_double (b, "probability", r->probability);
+  cli_json_add_double (b, "logit_margin", r->logit_margin);
+  cli_json_add_double (b, "objective", r->objective);
+  add_array (b, "logits", r->logits, n_classes);
+  add_array (b, "probabilities", r->probabilities, n_classes);
   add_array (b, "sequence", r->sequence, r->length);
   SdNormalization norm = sd_model_get_normalization (model);
   if (norm.mode == SD_NORM_FIXED) {
@@ -399,29 +399,29 @@ build_dream_json (JsonBuilder *b, const DreamOptions *o, SdModel *model,
 
   json_builder_set_member_name (b, "metrics");
   json_builder_begin_object (b);
-  sd_cli_json_add_double (b, "probability", r->probability);
-  sd_cli_json_add_double (b, "logit_margin", r->logit_margin);
+  cli_json_add_double (b, "probability", r->probability);
+  cli_json_add_double (b, "logit_margin", r->logit_margin);
   if (m != NULL) {
-    sd_cli_json_add_double (b, "nn_euclidean", m->nn_euclidean);
-    sd_cli_json_add_double (b, "nn_euclidean_ratio", m->nn_euclidean_ratio);
-    sd_cli_json_add_double (b, "nn_dtw", m->nn_dtw);
-    sd_cli_json_add_double (b, "nn_dtw_ratio", m->nn_dtw_ratio);
+    cli_json_add_double (b, "nn_euclidean", m->nn_euclidean);
+    cli_json_add_double (b, "nn_euclidean_ratio", m->nn_euclidean_ratio);
+    cli_json_add_double (b, "nn_dtw", m->nn_dtw);
+    cli_json_add_double (b, "nn_dtw_ratio", m->nn_dtw_ratio);
     if (m->nn_index >= 0) {
       json_builder_set_member_name (b, "nn_index");
       json_builder_add_int_value (b, m->nn_index);
     }
-    sd_cli_json_add_double (b, "tv", m->tv);
-    sd_cli_json_add_double (b, "tv_ratio", m->tv_ratio);
-    sd_cli_json_add_double (b, "hf_energy", m->hf_energy);
-    sd_cli_json_add_double (b, "hf_ratio", m->hf_ratio);
-    sd_cli_json_add_double (b, "spectral_distance", m->spectral_distance);
+    cli_json_add_double (b, "tv", m->tv);
+    cli_json_add_double (b, "tv_ratio", m->tv_ratio);
+    cli_json_add_double (b, "hf_energy", m->hf_energy);
+    cli_json_add_double (b, "hf_ratio", m->hf_ratio);
+    cli_json_add_double (b, "spectral_distance", m->spectral_distance);
     if (second != NULL && m->second_class >= 0) {
       json_builder_set_member_name (b, "second_model");
       json_builder_add_string_value (b, o->second_path);
       json_builder_set_member_name (b, "second_model_class");
       json_builder_add_string_value (
           b, sd_model_get_labels (second)[m->second_class]);
-      sd_cli_json_add_double (
+      cli_json_add_double (
           b, "second_model_probability", m->second_probability);
       json_builder_set_member_name (b, "second_model_agrees");
       json_builder_add_boolean_value (b, m->second_class == t->class_a);
@@ -587,7 +587,7 @@ parse_dream_options (int *argc, char ***argv, DreamOptions *o)
       "forda.safetensors --class 1 --preset recommended \\\n  --reference "
       "FordA_TEST.tsv --json dream.json --plot dream.png");
   add_dream_options (ctx, o);
-  if (!sd_cli_parse (ctx, argc, argv))
+  if (!cli_parse (ctx, argc, argv))
     return 2;
   if (o->model_path == NULL || o->class_label == NULL) {
     fprintf (stderr, "seqdream dream: --model and --class are required (see "
@@ -747,7 +747,7 @@ score_dreams (const DreamOptions *o, DreamJob *job)
   if (o->second_path) {
     job->second = sd_model_load (o->second_path, &error);
     if (job->second == NULL)
-      return sd_cli_fail (error);
+      return cli_fail (error);
   }
   if (o->reference == NULL) {
     if (job->second == NULL)
@@ -764,13 +764,13 @@ score_dreams (const DreamOptions *o, DreamJob *job)
   if (ds != NULL)
     ref = sd_reference_new (job->model, ds, &rc_cfg, &error);
   if (ref == NULL)
-    return sd_cli_fail (error);
+    return cli_fail (error);
   job->metrics = g_new0 (SdDreamMetrics, job->n);
   for (int i = 0; i < job->n; i++) {
     const SdDreamResult *r = job->results[i];
     if (!sd_dream_metrics (ref, job->cls, r->sequence, r->length, job->second,
             &job->metrics[i], &error))
-      return sd_cli_fail (error);
+      return cli_fail (error);
   }
   return 0;
 }
@@ -813,7 +813,7 @@ write_outputs (const DreamOptions *o, const DreamJob *job, GError **error)
           o->csv_out, job->results, job->n, job->specs, job->model, error))
     return FALSE;
   return o->plot_out == NULL
-         || sd_cli_plot_dream_json (
+         || cli_plot_dream_json (
              root, o->plot_out, o->reference, job->model, FALSE, error);
 }
 
@@ -845,21 +845,21 @@ print_summary (const DreamOptions *o, const DreamJob *job)
 }
 
 int
-sd_cmd_dream (int argc, char **argv)
+cli_cmd_dream (int argc, char **argv)
 {
   g_auto (DreamOptions) o = { 0 };
   o.batch = 1;
   int rc = parse_dream_options (&argc, &argv, &o);
   if (rc != 0)
     return rc;
-  sd_cli_set_threads (o.threads);
+  cli_set_threads (o.threads);
 
   GError *error = NULL;
   g_auto (DreamJob) job = { 0 };
   job.n = o.batch;
   job.model = sd_model_load (o.model_path, &error);
   if (job.model == NULL)
-    return sd_cli_fail (error);
+    return cli_fail (error);
   rc = make_objective (&o, &job);
   if (rc != 0)
     return rc;
@@ -867,12 +867,12 @@ sd_cmd_dream (int argc, char **argv)
       || !attach_reference (
           &o, job.model, &job.config, &job.spectra, &job.features, &error)
       || !make_specs (&o, &job, &error) || !run_dreams (&job, &error))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   rc = score_dreams (&o, &job);
   if (rc != 0)
     return rc;
   if (!write_outputs (&o, &job, &error))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   print_summary (&o, &job);
   return 0;
 }

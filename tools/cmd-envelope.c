@@ -62,7 +62,7 @@ typedef struct
   char *name;  /* in labels: "BPFO", "BSF" */
   double base; /* Hz */
   int first_multiple;
-  SdPlotColor color;
+  PlotColor color;
 } Family;
 
 static void
@@ -198,7 +198,7 @@ load_dreams (const char *path, GPtrArray *out, GError **error)
   }
   JsonNode *root = json_parser_get_root (parser);
   JsonArray *list;
-  if (!sd_cli_dream_list (root, path, &list, error))
+  if (!cli_dream_list (root, path, &list, error))
     return FALSE;
   if (list == NULL) {
     Series *s = read_dream (root, path, error);
@@ -303,7 +303,7 @@ add_family (GArray *families, const char *key, const char *name, double base,
     int first_multiple, int color)
 {
   Family f = { g_strdup (key), g_strdup (name), base, first_multiple,
-    sd_plot_palette (color) };
+    plot_palette (color) };
   g_array_append_val (families, f);
 }
 
@@ -481,14 +481,14 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families)
   json_builder_add_double_value (b, o->range_lo);
   json_builder_add_double_value (b, o->range_hi);
   json_builder_end_array (b);
-  sd_cli_json_add_double (b, "tolerance", o->tolerance);
+  cli_json_add_double (b, "tolerance", o->tolerance);
   if (o->rpm > 0)
-    sd_cli_json_add_double (b, "rpm", o->rpm);
+    cli_json_add_double (b, "rpm", o->rpm);
   json_builder_set_member_name (b, "markers");
   json_builder_begin_object (b);
   for (guint i = 0; i < families->len; i++) {
     const Family *f = &g_array_index (families, Family, i);
-    sd_cli_json_add_double (b, f->key, f->base * f->first_multiple);
+    cli_json_add_double (b, f->key, f->base * f->first_multiple);
   }
   json_builder_end_object (b);
 
@@ -510,35 +510,35 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families)
       json_builder_add_int_value (b, s->seed);
     }
     if (isfinite (s->probability))
-      sd_cli_json_add_double (b, "probability", s->probability);
+      cli_json_add_double (b, "probability", s->probability);
     json_builder_set_member_name (b, "offset");
     json_builder_add_int_value (b, s->offset);
     json_builder_set_member_name (b, "samples");
     json_builder_add_int_value (b, e->n);
-    sd_cli_json_add_double (b, "sample_rate", e->rate);
+    cli_json_add_double (b, "sample_rate", e->rate);
     json_builder_set_member_name (b, "units");
     json_builder_add_string_value (b, s->data_units ? "data" : "normalised");
-    sd_cli_json_add_double (b, "band_lo", e->band_lo);
-    sd_cli_json_add_double (b, "band_hi", e->band_hi);
-    sd_cli_json_add_double (b, "mean", r->mean);
-    sd_cli_json_add_double (b, "rms", r->rms);
-    sd_cli_json_add_double (b, "kurtosis", r->kurtosis);
-    sd_cli_json_add_double (b, "band_rms", e->band_rms);
-    sd_cli_json_add_double (b, "band_energy_share", e->band_energy_share);
-    sd_cli_json_add_double (b, "envelope_mean", e->envelope_mean);
-    sd_cli_json_add_double (b, "spectral_centroid", r->centroid);
-    sd_cli_json_add_double (b, "spectral_peak", r->psd_peak);
+    cli_json_add_double (b, "band_lo", e->band_lo);
+    cli_json_add_double (b, "band_hi", e->band_hi);
+    cli_json_add_double (b, "mean", r->mean);
+    cli_json_add_double (b, "rms", r->rms);
+    cli_json_add_double (b, "kurtosis", r->kurtosis);
+    cli_json_add_double (b, "band_rms", e->band_rms);
+    cli_json_add_double (b, "band_energy_share", e->band_energy_share);
+    cli_json_add_double (b, "envelope_mean", e->envelope_mean);
+    cli_json_add_double (b, "spectral_centroid", r->centroid);
+    cli_json_add_double (b, "spectral_peak", r->psd_peak);
 
     json_builder_set_member_name (b, "dominant");
     json_builder_begin_object (b);
-    sd_cli_json_add_double (b, "frequency", r->peak.frequency);
-    sd_cli_json_add_double (b, "amplitude", r->peak.amplitude);
-    sd_cli_json_add_double (b, "prominence", r->peak.prominence);
+    cli_json_add_double (b, "frequency", r->peak.frequency);
+    cli_json_add_double (b, "amplitude", r->peak.amplitude);
+    cli_json_add_double (b, "prominence", r->peak.prominence);
     if (r->nearest) {
       json_builder_set_member_name (b, "nearest");
       json_builder_add_string_value (b, r->nearest);
-      sd_cli_json_add_double (b, "nearest_frequency", r->nearest_hz);
-      sd_cli_json_add_double (b, "error_percent", r->nearest_error);
+      cli_json_add_double (b, "nearest_frequency", r->nearest_hz);
+      cli_json_add_double (b, "error_percent", r->nearest_error);
     }
     json_builder_end_object (b);
 
@@ -555,8 +555,8 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families)
         json_builder_begin_object (b);
         json_builder_set_member_name (b, "label");
         json_builder_add_string_value (b, label);
-        sd_cli_json_add_double (b, "frequency", hz);
-        sd_cli_json_add_double (b, "prominence",
+        cli_json_add_double (b, "frequency", hz);
+        cli_json_add_double (b, "prominence",
             sd_envelope_spectrum_prominence (
                 e, hz, MAX (o->tolerance * hz, 0.0), o->range_lo, o->range_hi));
         json_builder_end_object (b);
@@ -567,13 +567,13 @@ build_json (const EnvelopeOptions *o, GArray *results, GArray *families)
 
     json_builder_set_member_name (b, "envelope_spectrum");
     json_builder_begin_object (b);
-    sd_cli_json_add_double (b, "df", e->df);
+    cli_json_add_double (b, "df", e->df);
     guint n_env = MIN (e->n_bins, (guint) floor (o->range_hi / e->df) + 1);
     add_doubles (b, "amplitude", e->amplitude, n_env);
     json_builder_end_object (b);
     json_builder_set_member_name (b, "power_spectrum");
     json_builder_begin_object (b);
-    sd_cli_json_add_double (b, "df", r->psd_df);
+    cli_json_add_double (b, "df", r->psd_df);
     add_doubles (b, "share", (const double *) r->psd->data, r->psd->len);
     json_builder_end_object (b);
     json_builder_end_object (b);
@@ -614,7 +614,7 @@ summary (const Result *r)
 /* ---- plot ---- */
 
 static gboolean
-plot_result (
+draw_result (
     const EnvelopeOptions *o, const Result *r, GArray *families, GError **error)
 {
   const Series *s = r->series;
@@ -631,11 +631,11 @@ plot_result (
     env[t] = (float) e->envelope[t0 + t];
   g_autofree char *env_label = g_strdup_printf (
       "envelope of %.0f\u2013%.0f Hz", e->band_lo, e->band_hi);
-  SdPlotLine wave[2] = {
+  PlotLine wave[2] = {
     { s->data_units ? "signal" : "signal (normalised)", x + t0, (int) w,
-        (double) (s->offset + t0), 1, sd_plot_palette (1), 1.4, 0 },
-    { env_label, env, (int) w, (double) (s->offset + t0), 1,
-        sd_plot_palette (0), 1.6, 0 },
+        (double) (s->offset + t0), 1, plot_palette (1), 1.4, 0 },
+    { env_label, env, (int) w, (double) (s->offset + t0), 1, plot_palette (0),
+        1.6, 0 },
   };
 
   /* Plain spectrum in dB, band edges marked. */
@@ -645,10 +645,10 @@ plot_result (
     double v = g_array_index (r->psd, double, k);
     db[k] = v > 0 ? (float) (10.0 * log10 (v)) : NAN;
   }
-  SdPlotLine psd = { NULL, db, (int) np, 0.5 * r->psd_df / 1000.0,
-    r->psd_df / 1000.0, sd_plot_palette (1), 1.6, 0 };
-  SdPlotColor grey = { 0.45, 0.45, 0.45 };
-  SdPlotMarker band_marks[2] = {
+  PlotLine psd = { NULL, db, (int) np, 0.5 * r->psd_df / 1000.0,
+    r->psd_df / 1000.0, plot_palette (1), 1.6, 0 };
+  PlotColor grey = { 0.45, 0.45, 0.45 };
+  PlotMarker band_marks[2] = {
     { e->band_lo / 1000.0, "band", grey, 1.2, 5 },
     { e->band_hi / 1000.0, "band", grey, 1.2, 5 },
   };
@@ -663,17 +663,17 @@ plot_result (
       amax = MAX (amax, e->amplitude[k]);
   }
   g_autoptr (GPtrArray) hold = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GArray) marks = g_array_new (FALSE, TRUE, sizeof (SdPlotMarker));
-  g_autoptr (GArray) lines = g_array_new (FALSE, TRUE, sizeof (SdPlotLine));
-  SdPlotLine spec_line = { "envelope spectrum", amp, (int) ne, 0, e->df,
-    sd_plot_palette (1), 1.6, 0 };
+  g_autoptr (GArray) marks = g_array_new (FALSE, TRUE, sizeof (PlotMarker));
+  g_autoptr (GArray) lines = g_array_new (FALSE, TRUE, sizeof (PlotLine));
+  PlotLine spec_line = { "envelope spectrum", amp, (int) ne, 0, e->df,
+    plot_palette (1), 1.6, 0 };
   g_array_append_val (lines, spec_line);
   for (guint i = 0; i < families->len; i++) {
     const Family *f = &g_array_index (families, Family, i);
     for (int h = 1; h <= o->harmonics; h++) {
       char *label = marker_label (f, h);
       g_ptr_array_add (hold, label);
-      SdPlotMarker m = { f->base * f->first_multiple * h, label, f->color,
+      PlotMarker m = { f->base * f->first_multiple * h, label, f->color,
         h == 1 ? 1.6 : 1.1, h == 1 ? 0 : 4 };
       g_array_append_val (marks, m);
     }
@@ -685,13 +685,12 @@ plot_result (
     g_string_append (l, " Hz");
     char *legend = g_string_free (l, FALSE);
     g_ptr_array_add (hold, legend);
-    SdPlotLine key = { legend, NULL, 0, 0, 0, f->color, 1.6, 0 };
+    PlotLine key = { legend, NULL, 0, 0, 0, f->color, 1.6, 0 };
     g_array_append_val (lines, key);
   }
   g_autofree char *peak_label
       = g_strdup_printf ("peak %.1f Hz", r->peak.frequency);
-  SdPlotMarker pm
-      = { r->peak.frequency, peak_label, { 0.35, 0.35, 0.35 }, 1, 2 };
+  PlotMarker pm = { r->peak.frequency, peak_label, { 0.35, 0.35, 0.35 }, 1, 2 };
   g_array_append_val (marks, pm);
 
   GString *sub = g_string_new (NULL);
@@ -719,15 +718,14 @@ plot_result (
       r->psd_peak / 1000.0, r->centroid / 1000.0);
   g_autofree char *amp_label = g_strdup_printf ("envelope %s", units);
 
-  SdPlotPanel panels[3] = {
+  PlotPanel panels[3] = {
     { "waveform", wave_sub, "time (ms)", units, s->rate / 1000.0, FALSE, 0, 0,
         NULL, wave, 2, NULL, 0 },
     { "spectrum", psd_sub, "frequency (kHz)", "power (dB)", 0, FALSE, 0, 0,
         NULL, &psd, 1, band_marks, 2 },
     { "envelope spectrum", env_sub, "frequency (Hz)", amp_label, 0, TRUE, 0,
-        amax > 0 ? 1.4 * amax : 1, NULL, (const SdPlotLine *) lines->data,
-        (int) lines->len, (const SdPlotMarker *) marks->data,
-        (int) marks->len },
+        amax > 0 ? 1.4 * amax : 1, NULL, (const PlotLine *) lines->data,
+        (int) lines->len, (const PlotMarker *) marks->data, (int) marks->len },
   };
   g_autofree char *title = NULL;
   if (o->title)
@@ -737,9 +735,8 @@ plot_result (
         "dream of class %s (seed %" G_GINT64_FORMAT ")", s->label, s->seed);
   else
     title = g_strdup (s->source);
-  SdPlotSpec spec
-      = { panels, 3, title, o->width, o->height > 0 ? o->height : 0 };
-  return sd_plot_series (&spec, o->plot_out, error);
+  PlotSpec spec = { panels, 3, title, o->width, o->height > 0 ? o->height : 0 };
+  return plot_series (&spec, o->plot_out, error);
 }
 
 /* ---- the subcommand ---- */
@@ -814,7 +811,7 @@ parse_options (EnvelopeOptions *o, int *argc, char ***argv)
       "dream.json --band 2000:4000 --rpm 1796 \\\n  --json env.json --plot "
       "env.png");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  return sd_cli_parse (ctx, argc, argv);
+  return cli_parse (ctx, argc, argv);
 }
 
 /* The combinations and ranges of the options, and --band and --range;
@@ -866,7 +863,7 @@ load_series (const EnvelopeOptions *o, GPtrArray *series)
   if (o->input ? !load_dreams (o->input, series, &error)
                : !load_wav (
                    o->wav, o->segment, o->hop, o->max_segments, series, &error))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   if (series->len == 0) {
     fprintf (stderr, "seqdream envelope: no series to analyse\n");
     return 1;
@@ -902,7 +899,7 @@ analyse_series (const EnvelopeOptions *o, GPtrArray *series, GArray *families,
     Result *r = &g_array_index (results, Result, i);
     if (!analyse (o, s, families, r, &error)) {
       g_prefix_error (&error, "%s: ", s->source);
-      return sd_cli_fail (error);
+      return cli_fail (error);
     }
   }
   return 0;
@@ -921,12 +918,12 @@ write_results (const EnvelopeOptions *o, GArray *results, GArray *families)
     if (to_stdout)
       printf ("%s\n", text);
     else if (!g_file_set_contents (o->json_out, text, -1, &error))
-      return sd_cli_fail (error);
+      return cli_fail (error);
   }
   if (o->plot_out
-      && !plot_result (o, &g_array_index (results, Result, o->plot_index - 1),
+      && !draw_result (o, &g_array_index (results, Result, o->plot_index - 1),
           families, &error))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   if (!o->quiet && !to_stdout)
     for (guint i = 0; i < results->len; i++) {
       g_autofree char *line = summary (&g_array_index (results, Result, i));
@@ -936,7 +933,7 @@ write_results (const EnvelopeOptions *o, GArray *results, GArray *families)
 }
 
 int
-sd_cmd_envelope (int argc, char **argv)
+cli_cmd_envelope (int argc, char **argv)
 {
   g_auto (EnvelopeOptions) o = { 0 };
   o.harmonics = DEFAULT_HARMONICS;
@@ -948,8 +945,8 @@ sd_cmd_envelope (int argc, char **argv)
 
   if (!parse_options (&o, &argc, &argv) || !check_options (&o))
     return 2;
-  if (o.plot_out && !sd_plot_check_path (o.plot_out, &error))
-    return sd_cli_fail (error);
+  if (o.plot_out && !plot_check_path (o.plot_out, &error))
+    return cli_fail (error);
   g_autoptr (GArray) families = g_array_new (FALSE, TRUE, sizeof (Family));
   g_array_set_clear_func (families, family_clear);
   if (!make_families (&o, families))

@@ -44,26 +44,26 @@ print_json (JsonBuilder *b, gboolean pretty)
 /* Loads a model and the data mapped onto the model's labels (or not, for
  * predict, whose label column means nothing). */
 static gboolean
-load_model_and_data (const char *model_path, const SdCliData *d,
+load_model_and_data (const char *model_path, const CliData *d,
     const char *part_name, gboolean map_labels, SdModel **model,
     SdDataset **data, GError **error)
 {
   SdSplitPart part = SD_SPLIT_TEST;
-  if (part_name && !sd_cli_parse_part (part_name, &part, error))
+  if (part_name && !cli_parse_part (part_name, &part, error))
     return FALSE;
   *model = sd_model_load (model_path, error);
   if (*model == NULL)
     return FALSE;
-  *data = sd_cli_load_data (d, part,
+  *data = cli_load_data (d, part,
       map_labels || d->wav ? sd_model_get_labels (*model) : NULL, error);
   return *data != NULL;
 }
 
 int
-sd_cmd_eval (int argc, char **argv)
+cli_cmd_eval (int argc, char **argv)
 {
   g_autofree char *model_path = NULL, *part = NULL;
-  g_auto (SdCliData) d = SD_CLI_DATA_INIT;
+  g_auto (CliData) d = CLI_DATA_INIT;
   gboolean json = FALSE;
   int threads = 0;
   GError *error = NULL;
@@ -81,24 +81,24 @@ sd_cmd_eval (int argc, char **argv)
       = g_option_context_new ("- evaluate a "
                               "model on labelled data");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!sd_cli_parse (ctx, &argc, &argv))
+  if (!cli_parse (ctx, &argc, &argv))
     return 2;
   if (model_path == NULL || (d.ucr == NULL && d.wav == NULL)) {
     fprintf (stderr, "seqdream eval: --model and --data (or --wav) are "
                      "required\n");
     return 2;
   }
-  sd_cli_set_threads (threads);
+  cli_set_threads (threads);
   g_autoptr (SdModel) model = NULL;
   g_autoptr (SdDataset) data = NULL;
   if (!load_model_and_data (model_path, &d, part, TRUE, &model, &data, &error))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   const char *data_path = d.ucr ? d.ucr : "recordings";
   g_autoptr (SdEvalResult) r = sd_model_evaluate (model, data, &error);
   if (r == NULL)
-    return sd_cli_fail (error);
+    return cli_fail (error);
   const char *const *labels = sd_model_get_labels (model);
-  int K = r->n_classes;
+  int n_classes = r->n_classes;
 
   if (json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -115,15 +115,15 @@ sd_cmd_eval (int argc, char **argv)
     json_builder_add_double_value (b, r->loss);
     json_builder_set_member_name (b, "labels");
     json_builder_begin_array (b);
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < n_classes; k++)
       json_builder_add_string_value (b, labels[k]);
     json_builder_end_array (b);
     json_builder_set_member_name (b, "confusion");
     json_builder_begin_array (b);
-    for (int i = 0; i < K; i++) {
+    for (int i = 0; i < n_classes; i++) {
       json_builder_begin_array (b);
-      for (int j = 0; j < K; j++)
-        json_builder_add_int_value (b, r->confusion[i * K + j]);
+      for (int j = 0; j < n_classes; j++)
+        json_builder_add_int_value (b, r->confusion[i * n_classes + j]);
       json_builder_end_array (b);
     }
     json_builder_end_array (b);
@@ -132,7 +132,7 @@ sd_cmd_eval (int argc, char **argv)
     for (int m = 0; m < 3; m++) {
       json_builder_set_member_name (b, names[m]);
       json_builder_begin_array (b);
-      for (int k = 0; k < K; k++)
+      for (int k = 0; k < n_classes; k++)
         json_builder_add_double_value (b, vals[m][k]);
       json_builder_end_array (b);
     }
@@ -144,31 +144,31 @@ sd_cmd_eval (int argc, char **argv)
           "loss      %.4f\n\n",
       model_path, data_path, r->n, r->accuracy, r->loss);
   printf ("%-12s %9s %9s %9s %7s\n", "class", "precision", "recall", "f1", "n");
-  for (int k = 0; k < K; k++) {
+  for (int k = 0; k < n_classes; k++) {
     guint row = 0;
-    for (int j = 0; j < K; j++)
-      row += r->confusion[k * K + j];
+    for (int j = 0; j < n_classes; j++)
+      row += r->confusion[k * n_classes + j];
     printf ("%-12s %9.4f %9.4f %9.4f %7u\n", labels[k], r->precision[k],
         r->recall[k], r->f1[k], row);
   }
   printf ("\nconfusion (rows: true, columns: predicted)\n%-12s", "");
-  for (int j = 0; j < K; j++)
+  for (int j = 0; j < n_classes; j++)
     printf (" %8s", labels[j]);
   printf ("\n");
-  for (int i = 0; i < K; i++) {
+  for (int i = 0; i < n_classes; i++) {
     printf ("%-12s", labels[i]);
-    for (int j = 0; j < K; j++)
-      printf (" %8u", r->confusion[i * K + j]);
+    for (int j = 0; j < n_classes; j++)
+      printf (" %8u", r->confusion[i * n_classes + j]);
     printf ("\n");
   }
   return 0;
 }
 
 int
-sd_cmd_predict (int argc, char **argv)
+cli_cmd_predict (int argc, char **argv)
 {
   g_autofree char *model_path = NULL, *part = NULL;
-  g_auto (SdCliData) d = SD_CLI_DATA_INIT;
+  g_auto (CliData) d = CLI_DATA_INIT;
   gboolean json = FALSE;
   int threads = 0;
   GError *error = NULL;
@@ -183,42 +183,42 @@ sd_cmd_predict (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- classify "
                                                          "series");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!sd_cli_parse (ctx, &argc, &argv))
+  if (!cli_parse (ctx, &argc, &argv))
     return 2;
   if (model_path == NULL || (d.ucr == NULL && d.wav == NULL)) {
     fprintf (stderr, "seqdream predict: --model and --data (or --wav) are "
                      "required\n");
     return 2;
   }
-  sd_cli_set_threads (threads);
+  cli_set_threads (threads);
   g_autoptr (SdModel) model = NULL;
   g_autoptr (SdDataset) data = NULL;
   /* The label column of a UCR file to predict is not mapped onto the
    * model's labels: it may hold anything. */
   if (!load_model_and_data (model_path, &d, part, FALSE, &model, &data, &error))
-    return sd_cli_fail (error);
-  int K = sd_model_get_n_classes (model);
+    return cli_fail (error);
+  int n_classes = sd_model_get_n_classes (model);
   const char *const *labels = sd_model_get_labels (model);
-  g_autofree float *logits = g_new (float, (gsize) data->n *K);
-  g_autofree float *p = g_new (float, K);
+  g_autofree float *logits = g_new (float, (gsize) data->n *n_classes);
+  g_autofree float *p = g_new (float, n_classes);
   if (!sd_model_predict (model, data, logits, &error))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   if (!json)
     printf ("%-7s %-12s %s\n", "index", "class", "probability");
   for (guint i = 0; i < data->n; i++) {
-    const float *l = logits + (gsize) i * K;
+    const float *l = logits + (gsize) i * n_classes;
     int best = 0;
-    for (int k = 1; k < K; k++)
+    for (int k = 1; k < n_classes; k++)
       if (l[k] > l[best])
         best = k;
-    sd_softmax_forward (p, l, 1, K);
+    sd_softmax_forward (p, l, 1, n_classes);
     if (json) {
       g_autoptr (JsonBuilder) b = json_builder_new ();
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "index");
       json_builder_add_int_value (b, i);
-      add_double_array (b, "logits", l, K);
-      add_double_array (b, "probabilities", p, K);
+      add_double_array (b, "logits", l, n_classes);
+      add_double_array (b, "probabilities", p, n_classes);
       json_builder_set_member_name (b, "class");
       json_builder_add_string_value (b, labels[best]);
       json_builder_set_member_name (b, "class_index");
@@ -233,7 +233,7 @@ sd_cmd_predict (int argc, char **argv)
 }
 
 int
-sd_cmd_info (int argc, char **argv)
+cli_cmd_info (int argc, char **argv)
 {
   g_autofree char *model_path = NULL;
   gboolean json = FALSE;
@@ -245,7 +245,7 @@ sd_cmd_info (int argc, char **argv)
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- describe a "
                                                          "model file");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!sd_cli_parse (ctx, &argc, &argv))
+  if (!cli_parse (ctx, &argc, &argv))
     return 2;
   if (model_path == NULL) {
     fprintf (stderr, "seqdream info: --model is required\n");
@@ -253,7 +253,7 @@ sd_cmd_info (int argc, char **argv)
   }
   g_autoptr (SdModel) model = sd_model_load (model_path, &error);
   if (model == NULL)
-    return sd_cli_fail (error);
+    return cli_fail (error);
   const SdArch *a = sd_model_get_arch (model);
   const char *const *labels = sd_model_get_labels (model);
   SdNormalization norm = sd_model_get_normalization (model);

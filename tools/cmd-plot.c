@@ -261,7 +261,7 @@ dreams_from_node (
     JsonNode *root, const char *path, GPtrArray *dreams, GError **error)
 {
   JsonArray *list;
-  if (!sd_cli_dream_list (root, path, &list, error))
+  if (!cli_dream_list (root, path, &list, error))
     return FALSE;
   if (list == NULL) {
     Dream *d = read_dream (root, path, error);
@@ -460,11 +460,11 @@ reference_class (Reference *r, int k)
 /* ---- the subcommand ---- */
 
 static gboolean
-plot_traces (GPtrArray *dreams, const char *out, const char *title, int width,
+draw_traces (GPtrArray *dreams, const char *out, const char *title, int width,
     int height, GError **error)
 {
   guint n = dreams->len;
-  g_autofree SdPlotTrace *traces = g_new0 (SdPlotTrace, n);
+  g_autofree PlotTrace *traces = g_new0 (PlotTrace, n);
   g_autoptr (GPtrArray) hold = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < n; i++) {
     const Dream *d = g_ptr_array_index (dreams, i);
@@ -478,25 +478,25 @@ plot_traces (GPtrArray *dreams, const char *out, const char *title, int width,
                          : g_strdup_printf ("#%u %s, class %s", i + 1,
                              d->mode ? d->mode : "", d->label ? d->label : "?");
     g_ptr_array_add (hold, label);
-    SdPlotRegTrace *regs = g_new0 (SdPlotRegTrace, MAX (d->reg_names->len, 1));
+    PlotRegTrace *regs = g_new0 (PlotRegTrace, MAX (d->reg_names->len, 1));
     g_ptr_array_add (hold, regs);
     for (guint j = 0; j < d->reg_names->len; j++) {
       GArray *v = g_ptr_array_index (d->reg_values, j);
-      regs[j] = (SdPlotRegTrace){ g_ptr_array_index (d->reg_names, j),
+      regs[j] = (PlotRegTrace){ g_ptr_array_index (d->reg_names, j),
         (const float *) v->data, v->len };
     }
-    traces[i] = (SdPlotTrace){ label, (const float *) d->objective->data,
+    traces[i] = (PlotTrace){ label, (const float *) d->objective->data,
       d->objective->len, (const float *) d->trace_p->data, d->trace_p->len,
       regs, d->reg_names->len };
   }
-  SdPlotTraceSpec spec = { traces, n, title, width, height };
-  return sd_plot_traces (&spec, out, error);
+  PlotTraceSpec spec = { traces, n, title, width, height };
+  return plot_traces (&spec, out, error);
 }
 
 /* One panel per dream; with ref_path (model required) the class mean
  * +/- 1 sd of the dream's class behind it. */
 static gboolean
-plot_sequences (GPtrArray *dreams, const char *out, const char *ref_path,
+draw_sequences (GPtrArray *dreams, const char *out, const char *ref_path,
     SdModel *model, const char *title, int width, int height, GError **error)
 {
   Reference ref = { 0 };
@@ -506,13 +506,13 @@ plot_sequences (GPtrArray *dreams, const char *out, const char *ref_path,
   }
 
   guint n = dreams->len;
-  g_autofree SdPlotPanel *panels = g_new0 (SdPlotPanel, n);
-  g_autofree SdPlotLine *lines = g_new0 (SdPlotLine, n);
-  g_autofree SdPlotBand *bands = g_new0 (SdPlotBand, n);
+  g_autofree PlotPanel *panels = g_new0 (PlotPanel, n);
+  g_autofree PlotLine *lines = g_new0 (PlotLine, n);
+  g_autofree PlotBand *bands = g_new0 (PlotBand, n);
   g_autoptr (GPtrArray) hold = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < n; i++) {
     const Dream *d = g_ptr_array_index (dreams, i);
-    SdPlotPanel *p = &panels[i];
+    PlotPanel *p = &panels[i];
     g_autofree char *note = NULL;
     p->title = (n == 1 && title) ? g_strdup (title) : dream_title (d);
     g_ptr_array_add (hold, (char *) p->title);
@@ -521,8 +521,8 @@ plot_sequences (GPtrArray *dreams, const char *out, const char *ref_path,
                          ? d->sample_rate
                      : model ? sd_model_get_sample_rate (model)
                              : 0;
-    lines[i] = (SdPlotLine){ "dream", (const float *) d->sequence->data,
-      d->sequence->len, 0, 1, sd_plot_palette (0), 2.2, 0 };
+    lines[i] = (PlotLine){ "dream", (const float *) d->sequence->data,
+      d->sequence->len, 0, 1, plot_palette (0), 2.2, 0 };
     p->lines = &lines[i];
     p->n_lines = 1;
     if (ref.data) {
@@ -543,7 +543,7 @@ plot_sequences (GPtrArray *dreams, const char *out, const char *ref_path,
         note = g_strdup_printf ("no reference band: no series of class '%s'",
             sd_model_get_labels (model)[k]);
       else {
-        bands[i] = (SdPlotBand){ ref.mean[k], ref.sd[k], (int) ref.data->length,
+        bands[i] = (PlotBand){ ref.mean[k], ref.sd[k], (int) ref.data->length,
           ref.count[k], NULL };
         p->band = &bands[i];
       }
@@ -551,17 +551,17 @@ plot_sequences (GPtrArray *dreams, const char *out, const char *ref_path,
     p->subtitle = dream_subtitle (d, note);
     g_ptr_array_add (hold, (char *) p->subtitle);
   }
-  SdPlotSpec spec = { panels, n, n > 1 ? title : NULL, width, height };
-  gboolean ok = sd_plot_series (&spec, out, error);
+  PlotSpec spec = { panels, n, n > 1 ? title : NULL, width, height };
+  gboolean ok = plot_series (&spec, out, error);
   reference_clear (&ref);
   return ok;
 }
 
 gboolean
-sd_cli_plot_dream_json (JsonNode *root, const char *out, const char *reference,
+cli_plot_dream_json (JsonNode *root, const char *out, const char *reference,
     SdModel *model, gboolean trace, GError **error)
 {
-  if (!sd_plot_check_path (out, error))
+  if (!plot_check_path (out, error))
     return FALSE;
   if (reference != NULL && model == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -572,12 +572,12 @@ sd_cli_plot_dream_json (JsonNode *root, const char *out, const char *reference,
   if (!dreams_from_node (root, "dream JSON", dreams, error))
     return FALSE;
   if (trace)
-    return plot_traces (dreams, out, NULL, 0, 0, error);
-  return plot_sequences (dreams, out, reference, model, NULL, 0, 0, error);
+    return draw_traces (dreams, out, NULL, 0, 0, error);
+  return draw_sequences (dreams, out, reference, model, NULL, 0, 0, error);
 }
 
 int
-sd_cmd_plot (int argc, char **argv)
+cli_cmd_plot (int argc, char **argv)
 {
   g_auto (GStrv) inputs = NULL;
   g_autofree char *out = NULL, *ref_path = NULL, *model_path = NULL;
@@ -620,7 +620,7 @@ sd_cmd_plot (int argc, char **argv)
       "\u00b1 1 sd behind it.\nInput: one dream object or {\"dreams\": "
       "[...]} as written by 'seqdream dream'.");
   g_option_context_add_main_entries (ctx, entries, NULL);
-  if (!sd_cli_parse (ctx, &argc, &argv))
+  if (!cli_parse (ctx, &argc, &argv))
     return 2;
   if (inputs == NULL || inputs[0] == NULL || out == NULL) {
     fprintf (stderr, "seqdream plot: --input and --out are required\n");
@@ -636,22 +636,22 @@ sd_cmd_plot (int argc, char **argv)
                      "positive\n");
     return 2;
   }
-  if (!sd_plot_check_path (out, &error))
-    return sd_cli_fail (error);
+  if (!plot_check_path (out, &error))
+    return cli_fail (error);
 
   g_autoptr (GPtrArray) dreams = g_ptr_array_new_with_free_func (dream_free);
   for (int i = 0; inputs[i]; i++)
     if (!load_dreams (inputs[i], dreams, &error))
-      return sd_cli_fail (error);
+      return cli_fail (error);
   g_autoptr (SdModel) model = NULL;
   if (model_path && !trace) {
     model = sd_model_load (model_path, &error);
     if (model == NULL)
-      return sd_cli_fail (error);
+      return cli_fail (error);
   }
-  if (!(trace ? plot_traces (dreams, out, title, width, height, &error)
-              : plot_sequences (
+  if (!(trace ? draw_traces (dreams, out, title, width, height, &error)
+              : draw_sequences (
                   dreams, out, ref_path, model, title, width, height, &error)))
-    return sd_cli_fail (error);
+    return cli_fail (error);
   return 0;
 }

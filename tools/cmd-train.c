@@ -232,132 +232,170 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   return json_to_string (root, FALSE);
 }
 
-int
-sd_cmd_train (int argc, char **argv)
+/* The options of `seqdream train`. The strings stay NULL until given:
+ * GOption does not free a default it replaces, so the defaults are applied
+ * after parsing. */
+typedef struct
 {
-  SdCliData data = SD_CLI_DATA_INIT;
-  g_autofree char *out = NULL, *test = NULL, *protocol = NULL;
-  /* GOption does not free a default it replaces: defaults are applied
-   * after parsing. */
-  g_autofree char *arch_name = NULL, *optimizer = NULL, *schedule = NULL;
-  g_autofree char *normalize = NULL;
-  g_autofree char *shuffle_classes = NULL, *shuffle_pieces = NULL;
-  SdTrainConfig cfg;
-  gint64 seed = 0;
-  int threads = 0;
+  CliData data;
+  char *out, *test, *protocol;
+  char *arch_name, *optimizer, *schedule, *normalize;
+  char *shuffle_classes, *shuffle_pieces;
+  gint64 seed;
+  int threads;
   double lr, min_lr, wd, momentum;
-  gboolean quiet = FALSE;
-  GError *error = NULL;
+  gboolean quiet;
+  SdTrainConfig config; /* some options are bound to it directly */
+  SdNormalization norm;
+  int argc; /* the command as given, for the provenance */
+  char **argv;
+} TrainOptions;
 
-  sd_train_config_init (&cfg);
-  lr = cfg.lr;
-  min_lr = cfg.min_lr;
-  wd = cfg.weight_decay;
-  momentum = cfg.momentum;
-  int orig_argc = argc;
-  char **orig_argv = g_strdupv (argv);
+static void
+train_options_clear (TrainOptions *o)
+{
+  char **strs[] = { &o->out, &o->test, &o->protocol, &o->arch_name,
+    &o->optimizer, &o->schedule, &o->normalize, &o->shuffle_classes,
+    &o->shuffle_pieces };
+  for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
+    g_clear_pointer (strs[i], g_free);
+  cli_data_clear (&o->data);
+  g_clear_pointer (&o->argv, g_strfreev);
+}
 
-  GOptionEntry entries[] = { { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data.ucr,
-                                 "Training data, UCR TSV/TXT (label first)",
-                                 "FILE" },
-    { "wav", 'w', 0, G_OPTION_ARG_FILENAME_ARRAY, &data.wav,
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TrainOptions, train_options_clear)
+
+/* The library's defaults in o->config and the options standing for its
+ * float fields; a copy of the command before parsing takes it apart. */
+static void
+train_options_init (TrainOptions *o, int argc, char **argv)
+{
+  sd_train_config_init (&o->config);
+  o->lr = o->config.lr;
+  o->min_lr = o->config.min_lr;
+  o->wd = o->config.weight_decay;
+  o->momentum = o->config.momentum;
+  o->argc = argc;
+  o->argv = g_strdupv (argv);
+}
+
+/* The options of `seqdream train`, bound to o. */
+static void
+add_train_options (GOptionContext *ctx, TrainOptions *o)
+{
+  GOptionEntry entries[] = {
+    { "data", 'd', 0, G_OPTION_ARG_FILENAME, &o->data.ucr,
+        "Training data, UCR TSV/TXT (label first)", "FILE" },
+    { "wav", 'w', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->data.wav,
         "Instead of --data: a mono recording and its class (repeat for "
         "every recording); windows from the first --train-fraction of each "
         "recording train, windows after it test",
         "FILE=LABEL" },
-    { "window", 0, 0, G_OPTION_ARG_INT, &data.window,
+    { "window", 0, 0, G_OPTION_ARG_INT, &o->data.window,
         "Window length in samples for --wav", "N" },
-    { "hop", 0, 0, G_OPTION_ARG_INT, &data.hop,
+    { "hop", 0, 0, G_OPTION_ARG_INT, &o->data.hop,
         "Hop between windows in samples for --wav", "N" },
-    { "train-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &data.train_fraction,
+    { "train-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->data.train_fraction,
         "Part of every recording used for training with --wav (default "
         "0.7; the test windows start one window after it)",
         "F" },
-    { "arch", 'a', 0, G_OPTION_ARG_STRING, &arch_name,
+    { "arch", 'a', 0, G_OPTION_ARG_STRING, &o->arch_name,
         "Architecture: resnet-small, fcn, fcn-small or fcn-pool (default "
         "resnet-small)",
         "NAME" },
-    { "epochs", 'e', 0, G_OPTION_ARG_INT, &cfg.epochs,
+    { "epochs", 'e', 0, G_OPTION_ARG_INT, &o->config.epochs,
         "Maximum number of epochs (default 100)", "N" },
-    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed,
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &o->seed,
         "Seed for initialisation, split and shuffling (default 0)", "S" },
-    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
         "Model file to write (.safetensors)", "FILE" },
-    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.val_fraction,
+    { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->config.val_fraction,
         "Stratified validation split taken from the data (default 0.2; 0 "
         "disables validation and early stopping)",
         "F" },
-    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &lr, "Learning rate (default 1e-3)",
+    { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Learning rate (default 1e-3)",
         "LR" },
-    { "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &min_lr,
+    { "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->min_lr,
         "Smallest learning rate of the schedule (default 1e-5)", "LR" },
-    { "batch-size", 'b', 0, G_OPTION_ARG_INT, &cfg.batch_size,
+    { "batch-size", 'b', 0, G_OPTION_ARG_INT, &o->config.batch_size,
         "Minibatch size (default 32)", "B" },
-    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &optimizer,
+    { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o->optimizer,
         "adam (decoupled weight decay) or sgd (momentum) (default adam)",
         "NAME" },
-    { "momentum", 0, 0, G_OPTION_ARG_DOUBLE, &momentum,
+    { "momentum", 0, 0, G_OPTION_ARG_DOUBLE, &o->momentum,
         "SGD momentum (default 0.9)", "M" },
-    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &wd,
+    { "weight-decay", 0, 0, G_OPTION_ARG_DOUBLE, &o->wd,
         "Weight decay of conv and dense weights (default 0)", "WD" },
-    { "schedule", 0, 0, G_OPTION_ARG_STRING, &schedule,
+    { "schedule", 0, 0, G_OPTION_ARG_STRING, &o->schedule,
         "Learning-rate schedule: plateau, cosine or constant (default "
         "plateau)",
         "NAME" },
-    { "plateau-patience", 0, 0, G_OPTION_ARG_INT, &cfg.plateau_patience,
+    { "plateau-patience", 0, 0, G_OPTION_ARG_INT, &o->config.plateau_patience,
         "Epochs without improvement before the lr is halved (default 10)",
         "N" },
-    { "patience", 0, 0, G_OPTION_ARG_INT, &cfg.early_stop_patience,
+    { "patience", 0, 0, G_OPTION_ARG_INT, &o->config.early_stop_patience,
         "Stop after N epochs without a better validation loss (default 30, "
         "0 = never)",
         "N" },
-    { "normalize", 0, 0, G_OPTION_ARG_STRING, &normalize,
+    { "normalize", 0, 0, G_OPTION_ARG_STRING, &o->normalize,
         "Input normalisation stored in the model: per-series, fixed or none "
         "(default per-series)",
         "MODE" },
-    { "augment-shift", 0, 0, G_OPTION_ARG_NONE, &cfg.augment_shift,
+    { "augment-shift", 0, 0, G_OPTION_ARG_NONE, &o->config.augment_shift,
         "Augment: roll every training series by a random offset", NULL },
-    { "augment-reverse", 0, 0, G_OPTION_ARG_NONE, &cfg.augment_reverse,
+    { "augment-reverse", 0, 0, G_OPTION_ARG_NONE, &o->config.augment_reverse,
         "Augment: reverse training series in time with probability 1/2", NULL },
-    { "augment-carrier", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_carrier_hz,
+    { "augment-carrier", 0, 0, G_OPTION_ARG_DOUBLE,
+        &o->config.augment_carrier_hz,
         "Augment: move every frequency of a training series by a random "
         "whole number of bins within +-HZ, keeping its envelope (carrier "
         "shift of the analytic signal; needs a sample rate)",
         "HZ" },
     { "augment-carrier-prob", 0, 0, G_OPTION_ARG_DOUBLE,
-        &cfg.augment_carrier_prob,
+        &o->config.augment_carrier_prob,
         "Probability of the carrier shift per series (default 0.5)", "P" },
-    { "augment-gain", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_gain,
+    { "augment-gain", 0, 0, G_OPTION_ARG_DOUBLE, &o->config.augment_gain,
         "Augment: multiply every training series by a log-uniform random "
         "gain in [1/G, G] (off when G <= 1)",
         "G" },
-    { "augment-shuffle", 0, 0, G_OPTION_ARG_DOUBLE, &cfg.augment_shuffle_prob,
+    { "augment-shuffle", 0, 0, G_OPTION_ARG_DOUBLE,
+        &o->config.augment_shuffle_prob,
         "Augment: with probability P cut a training series of one of the "
         "--augment-shuffle-classes into pieces, shuffle them and spread its "
         "target evenly over those classes (bursts without their rhythm do "
         "not tell these classes apart)",
         "P" },
-    { "augment-shuffle-classes", 0, 0, G_OPTION_ARG_STRING, &shuffle_classes,
+    { "augment-shuffle-classes", 0, 0, G_OPTION_ARG_STRING, &o->shuffle_classes,
         "The classes of --augment-shuffle, comma-separated labels (at least "
         "two)",
         "LABELS" },
-    { "augment-shuffle-pieces", 0, 0, G_OPTION_ARG_STRING, &shuffle_pieces,
+    { "augment-shuffle-pieces", 0, 0, G_OPTION_ARG_STRING, &o->shuffle_pieces,
         "Piece lengths of --augment-shuffle in ms, MIN:MAX (default 2:12; "
         "needs a sample rate)",
         "MS:MS" },
-    { "test", 't', 0, G_OPTION_ARG_FILENAME, &test,
+    { "test", 't', 0, G_OPTION_ARG_FILENAME, &o->test,
         "Held-out test file: its accuracy is printed and recorded in the "
         "model's provenance",
         "FILE" },
-    { "protocol", 0, 0, G_OPTION_ARG_STRING, &protocol,
+    { "protocol", 0, 0, G_OPTION_ARG_STRING, &o->protocol,
         "Free text describing the data protocol, kept in the provenance",
         "TEXT" },
-    { "threads", 'j', 0, G_OPTION_ARG_INT, &threads,
+    { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
         "OpenBLAS threads (default: OpenBLAS's choice); results are "
         "deterministic for a seed and a thread count",
         "N" },
-    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "No progress output", NULL },
-    { NULL } };
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No progress output",
+        NULL },
+    { NULL }
+  };
+  g_option_context_add_main_entries (ctx, entries, NULL);
+}
+
+/* Parses argv into o and applies the defaults; the exit status 2 on a
+ * usage error, else 0. */
+static int
+parse_train_options (int *argc, char ***argv, TrainOptions *o)
+{
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- train a "
                                                          "classifier");
   g_option_context_set_summary (ctx,
@@ -365,153 +403,216 @@ sd_cmd_train (int argc, char **argv)
       "writes a safetensors model file.\nExample: seqdream train --data "
       "FordA_TRAIN.tsv --arch resnet-small --epochs 100 --seed 1 --out "
       "forda.safetensors");
-  g_option_context_add_main_entries (ctx, entries, NULL);
-  gboolean parsed = sd_cli_parse (ctx, &argc, &argv);
-  if (!parsed) {
-    g_strfreev (orig_argv);
+  add_train_options (ctx, o);
+  if (!cli_parse (ctx, argc, argv))
     return 2;
-  }
-  int rc = 1;
-  if (arch_name == NULL)
-    arch_name = g_strdup ("resnet-small");
-  if (optimizer == NULL)
-    optimizer = g_strdup ("adam");
-  if (schedule == NULL)
-    schedule = g_strdup ("plateau");
-  if (normalize == NULL)
-    normalize = g_strdup ("per-series");
-  if ((data.ucr == NULL && data.wav == NULL) || out == NULL) {
+  if (o->arch_name == NULL)
+    o->arch_name = g_strdup ("resnet-small");
+  if (o->optimizer == NULL)
+    o->optimizer = g_strdup ("adam");
+  if (o->schedule == NULL)
+    o->schedule = g_strdup ("plateau");
+  if (o->normalize == NULL)
+    o->normalize = g_strdup ("per-series");
+  if ((o->data.ucr == NULL && o->data.wav == NULL) || o->out == NULL) {
     fprintf (stderr, "seqdream train: --data (or --wav) and --out are "
                      "required (see --help)\n");
-    rc = 2;
-    goto done;
+    return 2;
   }
-  cfg.lr = (float) lr;
-  cfg.min_lr = (float) MIN (min_lr, lr);
-  cfg.weight_decay = (float) wd;
-  cfg.momentum = (float) momentum;
-  cfg.seed = (guint64) seed;
-  if (g_strcmp0 (optimizer, "adam") == 0)
-    cfg.optimizer = SD_OPTIMIZER_ADAM;
-  else if (g_strcmp0 (optimizer, "sgd") == 0)
-    cfg.optimizer = SD_OPTIMIZER_SGD;
+  return 0;
+}
+
+/* The rest of o->config and o->norm from the options: learning rates,
+ * seed, optimizer, schedule and normalisation; the exit status 2 on an
+ * unknown name, else 0. */
+static int
+build_config (TrainOptions *o)
+{
+  SdTrainConfig *cfg = &o->config;
+  cfg->lr = (float) o->lr;
+  cfg->min_lr = (float) MIN (o->min_lr, o->lr);
+  cfg->weight_decay = (float) o->wd;
+  cfg->momentum = (float) o->momentum;
+  cfg->seed = (guint64) o->seed;
+  if (g_strcmp0 (o->optimizer, "adam") == 0)
+    cfg->optimizer = SD_OPTIMIZER_ADAM;
+  else if (g_strcmp0 (o->optimizer, "sgd") == 0)
+    cfg->optimizer = SD_OPTIMIZER_SGD;
   else {
     fprintf (stderr, "seqdream train: unknown optimizer '%s' (adam, sgd)\n",
-        optimizer);
-    rc = 2;
-    goto done;
+        o->optimizer);
+    return 2;
   }
-  if (g_strcmp0 (schedule, "plateau") == 0)
-    cfg.schedule = SD_SCHEDULE_PLATEAU;
-  else if (g_strcmp0 (schedule, "cosine") == 0)
-    cfg.schedule = SD_SCHEDULE_COSINE;
-  else if (g_strcmp0 (schedule, "constant") == 0)
-    cfg.schedule = SD_SCHEDULE_CONSTANT;
+  if (g_strcmp0 (o->schedule, "plateau") == 0)
+    cfg->schedule = SD_SCHEDULE_PLATEAU;
+  else if (g_strcmp0 (o->schedule, "cosine") == 0)
+    cfg->schedule = SD_SCHEDULE_COSINE;
+  else if (g_strcmp0 (o->schedule, "constant") == 0)
+    cfg->schedule = SD_SCHEDULE_CONSTANT;
   else {
     fprintf (stderr,
         "seqdream train: unknown schedule '%s' (plateau, "
         "cosine, constant)\n",
-        schedule);
-    rc = 2;
-    goto done;
+        o->schedule);
+    return 2;
   }
-  SdNormalization norm = { SD_NORM_PER_SERIES, 0.0f, 1.0f };
-  if (!sd_norm_mode_from_string (normalize, &norm.mode)) {
+  o->norm = (SdNormalization){ SD_NORM_PER_SERIES, 0.0f, 1.0f };
+  if (!sd_norm_mode_from_string (o->normalize, &o->norm.mode)) {
     fprintf (stderr,
         "seqdream train: unknown normalisation '%s' "
         "(per-series, fixed, none)\n",
-        normalize);
-    rc = 2;
-    goto done;
+        o->normalize);
+    return 2;
   }
-  sd_cli_set_threads (threads);
+  return 0;
+}
 
-  {
-    g_autoptr (SdDataset) ds = sd_cli_load_data (
-        &data, data.wav ? SD_SPLIT_TRAIN : SD_SPLIT_ALL, NULL, &error);
-    if (ds == NULL) {
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    g_autoptr (SdDataset) ts = NULL;
-    g_autofree char *test_name = NULL;
-    if (test) {
-      ts = sd_dataset_load_ucr (test, (const char *const *) ds->labels, &error);
-      test_name = g_strdup (test);
-    } else if (data.wav) {
-      /* Recordings: the held-out time segments are the test set. */
-      ts = sd_cli_load_data (
-          &data, SD_SPLIT_TEST, (const char *const *) ds->labels, &error);
-      test_name = g_strdup_printf (
-          "last %.0f%% of every recording", 100 * (1 - data.train_fraction));
-    }
-    if ((test || data.wav) && ts == NULL) {
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    if (!shuffle_config (&cfg, shuffle_classes, shuffle_pieces, ds, &error)) {
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    SdArch arch;
-    if (!sd_arch_from_preset (arch_name, (int) ds->n_classes, &arch, &error)) {
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    g_autoptr (SdModel) model = sd_model_new (
-        &arch, (const char *const *) ds->labels, (guint64) seed, &error);
-    if (model == NULL) {
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    sd_model_set_normalization (model, norm);
-    Progress pr = { isatty (2), quiet };
-    cfg.callback = on_progress;
-    cfg.user_data = &pr;
-    if (!quiet)
-      fprintf (stderr,
-          "training %s (%" G_GSIZE_FORMAT " parameters) on %u "
-          "series of length %u, %u classes\n",
-          arch_name, sd_model_get_n_trainable (model), ds->n, ds->length,
-          ds->n_classes);
-    SdTrainResult res;
-    if (!sd_train (model, ds, &cfg, &res, &error)) {
-      if (pr.tty)
-        fputc ('\n', stderr);
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    g_autoptr (SdEvalResult) ev = NULL;
-    if (ts) {
-      ev = sd_model_evaluate (model, ts, &error);
-      if (ev == NULL) {
-        rc = sd_cli_fail (error);
-        goto done;
-      }
-    }
-    g_autofree char *base = data.ucr ? g_path_get_basename (data.ucr)
-                                     : g_strjoinv (" ", data.wav);
-    g_autofree char *prov = provenance_json (base, protocol, arch_name,
-        (guint64) seed, &cfg, (const char *const *) ds->labels, &res, test_name,
-        ev, orig_argc, orig_argv);
-    sd_model_set_provenance (model, prov);
-    if (!sd_model_save (model, out, &error)) {
-      rc = sd_cli_fail (error);
-      goto done;
-    }
-    printf ("trained %s: %d epochs in %.1f s, best epoch %d (val loss %.4f, "
-            "val accuracy %.4f)\n",
-        arch_name, res.epochs_run, res.seconds, res.best_epoch,
-        res.best_val_loss, res.best_val_acc);
-    if (ev)
-      printf ("test accuracy %.4f on %u series (%s)\n", ev->accuracy, ev->n,
-          test_name);
-    printf ("wrote %s\n", out);
-    rc = 0;
+/* One training run: its data, the model and what came out. */
+typedef struct
+{
+  SdDataset *train; /* --data, or the first part of every --wav recording */
+  SdDataset *test;  /* --test, or the rest of every recording; or NULL */
+  char *test_name;  /* the test data as the report names them */
+  SdModel *model;
+  Progress progress;
+  SdTrainResult result;
+  SdEvalResult *eval; /* on the test data */
+} TrainJob;
+
+static void
+train_job_clear (TrainJob *job)
+{
+  g_clear_pointer (&job->train, sd_dataset_free);
+  g_clear_pointer (&job->test, sd_dataset_free);
+  g_clear_pointer (&job->test_name, g_free);
+  g_clear_pointer (&job->model, sd_model_unref);
+  g_clear_pointer (&job->eval, sd_eval_result_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TrainJob, train_job_clear)
+
+/* The training data and the test data, if any, with the training data's
+ * labels. */
+static gboolean
+load_train_data (const TrainOptions *o, TrainJob *job, GError **error)
+{
+  const CliData *data = &o->data;
+  job->train = cli_load_data (
+      data, data->wav ? SD_SPLIT_TRAIN : SD_SPLIT_ALL, NULL, error);
+  if (job->train == NULL)
+    return FALSE;
+  const char *const *labels = (const char *const *) job->train->labels;
+  if (o->test) {
+    job->test = sd_dataset_load_ucr (o->test, labels, error);
+    job->test_name = g_strdup (o->test);
+  } else if (data->wav) {
+    /* Recordings: the held-out time segments are the test set. */
+    job->test = cli_load_data (data, SD_SPLIT_TEST, labels, error);
+    job->test_name = g_strdup_printf (
+        "last %.0f%% of every recording", 100 * (1 - data->train_fraction));
+  } else
+    return TRUE;
+  return job->test != NULL;
+}
+
+/* A new model of --arch for the training data's classes, seeded by
+ * --seed, with the normalisation of --normalize. */
+static gboolean
+build_model (const TrainOptions *o, TrainJob *job, GError **error)
+{
+  SdArch arch;
+  if (!sd_arch_from_preset (
+          o->arch_name, (int) job->train->n_classes, &arch, error))
+    return FALSE;
+  job->model = sd_model_new (&arch, (const char *const *) job->train->labels,
+      (guint64) o->seed, error);
+  if (job->model == NULL)
+    return FALSE;
+  sd_model_set_normalization (job->model, o->norm);
+  return TRUE;
+}
+
+/* Trains the model, with progress on stderr unless --quiet. */
+static gboolean
+train_model (TrainOptions *o, TrainJob *job, GError **error)
+{
+  const SdDataset *ds = job->train;
+  job->progress = (Progress){ isatty (2), o->quiet };
+  o->config.callback = on_progress;
+  o->config.user_data = &job->progress;
+  if (!o->quiet)
+    fprintf (stderr,
+        "training %s (%" G_GSIZE_FORMAT " parameters) on %u "
+        "series of length %u, %u classes\n",
+        o->arch_name, sd_model_get_n_trainable (job->model), ds->n, ds->length,
+        ds->n_classes);
+  if (!sd_train (job->model, ds, &o->config, &job->result, error)) {
+    if (job->progress.tty)
+      fputc ('\n', stderr);
+    return FALSE;
   }
-done:
-  g_free (data.ucr);
-  g_strfreev (data.wav);
-  g_strfreev (orig_argv);
-  return rc;
+  return TRUE;
+}
+
+/* The trained model's scores on the test data, if any. */
+static gboolean
+test_model (TrainJob *job, GError **error)
+{
+  if (job->test == NULL)
+    return TRUE;
+  job->eval = sd_model_evaluate (job->model, job->test, error);
+  return job->eval != NULL;
+}
+
+/* Writes the model to --out with its provenance. */
+static gboolean
+save_model (const TrainOptions *o, const TrainJob *job, GError **error)
+{
+  const CliData *data = &o->data;
+  g_autofree char *base = data->ucr ? g_path_get_basename (data->ucr)
+                                    : g_strjoinv (" ", data->wav);
+  g_autofree char *prov = provenance_json (base, o->protocol, o->arch_name,
+      (guint64) o->seed, &o->config, (const char *const *) job->train->labels,
+      &job->result, job->test_name, job->eval, o->argc, o->argv);
+  sd_model_set_provenance (job->model, prov);
+  return sd_model_save (job->model, o->out, error);
+}
+
+/* What was trained, how it scored and where it went, on stdout. */
+static void
+print_report (const TrainOptions *o, const TrainJob *job)
+{
+  const SdTrainResult *res = &job->result;
+  printf ("trained %s: %d epochs in %.1f s, best epoch %d (val loss %.4f, "
+          "val accuracy %.4f)\n",
+      o->arch_name, res->epochs_run, res->seconds, res->best_epoch,
+      res->best_val_loss, res->best_val_acc);
+  if (job->eval)
+    printf ("test accuracy %.4f on %u series (%s)\n", job->eval->accuracy,
+        job->eval->n, job->test_name);
+  printf ("wrote %s\n", o->out);
+}
+
+int
+cli_cmd_train (int argc, char **argv)
+{
+  g_auto (TrainOptions) o = { .data = CLI_DATA_INIT };
+  train_options_init (&o, argc, argv);
+  int rc = parse_train_options (&argc, &argv, &o);
+  if (rc == 0)
+    rc = build_config (&o);
+  if (rc != 0)
+    return rc;
+  cli_set_threads (o.threads);
+
+  GError *error = NULL;
+  g_auto (TrainJob) job = { 0 };
+  if (!load_train_data (&o, &job, &error)
+      || !shuffle_config (
+          &o.config, o.shuffle_classes, o.shuffle_pieces, job.train, &error)
+      || !build_model (&o, &job, &error) || !train_model (&o, &job, &error)
+      || !test_model (&job, &error) || !save_model (&o, &job, &error))
+    return cli_fail (error);
+  print_report (&o, &job);
+  return 0;
 }

@@ -52,16 +52,16 @@ static const guint32 palette[] = {
   0xf0e442, /* yellow */
 };
 
-static SdPlotColor
+static PlotColor
 color_from_hex (guint32 hex)
 {
-  SdPlotColor c = { ((hex >> 16) & 0xff) / 255.0, ((hex >> 8) & 0xff) / 255.0,
+  PlotColor c = { ((hex >> 16) & 0xff) / 255.0, ((hex >> 8) & 0xff) / 255.0,
     (hex & 0xff) / 255.0 };
   return c;
 }
 
-SdPlotColor
-sd_plot_palette (int i)
+PlotColor
+plot_palette (int i)
 {
   int n = G_N_ELEMENTS (palette);
   return color_from_hex (palette[((i % n) + n) % n]);
@@ -70,7 +70,7 @@ sd_plot_palette (int i)
 static void
 set_hex (cairo_t *cr, guint32 hex)
 {
-  SdPlotColor c = color_from_hex (hex);
+  PlotColor c = color_from_hex (hex);
   cairo_set_source_rgb (cr, c.r, c.g, c.b);
 }
 
@@ -190,13 +190,13 @@ format_tick (double v, double step, double magnitude)
 typedef struct
 {
   const char *text;
-  const SdPlotLine *line; /* NULL: the band */
-  double width;           /* px of swatch + text */
+  const PlotLine *line; /* NULL: the band */
+  double width;         /* px of swatch + text */
 } LegendEntry;
 
 typedef struct
 {
-  const SdPlotPanel *p;
+  const PlotPanel *p;
   char *band_label;
   GArray *legend;            /* LegendEntry */
   GPtrArray *subtitle_lines; /* the subtitle wrapped to the plot width */
@@ -258,7 +258,7 @@ wrap_text (cairo_t *cr, const char *s, double max_w)
 static void
 panel_ranges (Panel *pl)
 {
-  const SdPlotPanel *p = pl->p;
+  const PlotPanel *p = pl->p;
   pl->x_scale = p->sample_rate > 0 ? p->sample_rate : 1;
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
   if (p->band && p->band->n > 0) {
@@ -273,7 +273,7 @@ panel_ranges (Panel *pl)
     }
   }
   for (int l = 0; l < p->n_lines; l++) {
-    const SdPlotLine *ln = &p->lines[l];
+    const PlotLine *ln = &p->lines[l];
     if (ln->n <= 0)
       continue;
     double dx = ln->dx > 0 ? ln->dx : 1;
@@ -320,7 +320,7 @@ panel_ranges (Panel *pl)
 static void
 panel_legend (Panel *pl, cairo_t *cr)
 {
-  const SdPlotPanel *p = pl->p;
+  const PlotPanel *p = pl->p;
   pl->legend = g_array_new (FALSE, TRUE, sizeof (LegendEntry));
   set_font (cr, LEGEND_SIZE, FALSE);
   if (p->band && p->band->n > 0) {
@@ -497,10 +497,10 @@ draw_grid (cairo_t *cr, const Panel *pl)
 static void
 draw_band (cairo_t *cr, const Panel *pl)
 {
-  const SdPlotBand *b = pl->p->band;
+  const PlotBand *b = pl->p->band;
   if (b == NULL || b->n <= 0)
     return;
-  SdPlotColor c = color_from_hex (COLOR_BAND);
+  PlotColor c = color_from_hex (COLOR_BAND);
   cairo_set_source_rgba (cr, c.r, c.g, c.b, BAND_ALPHA);
   /* One polygon per run of finite values. */
   int i = 0;
@@ -542,7 +542,7 @@ draw_band (cairo_t *cr, const Panel *pl)
 }
 
 static void
-draw_line (cairo_t *cr, const Panel *pl, const SdPlotLine *ln)
+draw_line (cairo_t *cr, const Panel *pl, const PlotLine *ln)
 {
   double dx = ln->dx > 0 ? ln->dx : 1;
   double width = ln->width > 0 ? ln->width : 2;
@@ -576,7 +576,7 @@ draw_line (cairo_t *cr, const Panel *pl, const SdPlotLine *ln)
 #define MARKER_LABEL_SIZE 10.5
 
 static gboolean
-marker_visible (const Panel *pl, const SdPlotMarker *m)
+marker_visible (const Panel *pl, const PlotMarker *m)
 {
   return isfinite (m->x) && m->x >= pl->x_lo && m->x <= pl->x_hi;
 }
@@ -585,7 +585,7 @@ static void
 draw_markers (cairo_t *cr, const Panel *pl)
 {
   for (int i = 0; i < pl->p->n_markers; i++) {
-    const SdPlotMarker *m = &pl->p->markers[i];
+    const PlotMarker *m = &pl->p->markers[i];
     if (!marker_visible (pl, m))
       continue;
     double x = crisp (map_x (pl, m->x));
@@ -606,7 +606,7 @@ draw_marker_labels (cairo_t *cr, const Panel *pl)
 {
   set_font (cr, MARKER_LABEL_SIZE, FALSE);
   for (int i = 0; i < pl->p->n_markers; i++) {
-    const SdPlotMarker *m = &pl->p->markers[i];
+    const PlotMarker *m = &pl->p->markers[i];
     if (!marker_visible (pl, m) || m->label == NULL || m->label[0] == '\0')
       continue;
     g_autofree char *t
@@ -721,7 +721,7 @@ draw_header (cairo_t *cr, const Panel *pl, gboolean first, double W)
     }
     double sx = x + lx, cy = y + LEGEND_ROW / 2;
     if (e->line == NULL) {
-      SdPlotColor c = color_from_hex (COLOR_BAND);
+      PlotColor c = color_from_hex (COLOR_BAND);
       cairo_set_source_rgba (cr, c.r, c.g, c.b, BAND_ALPHA);
       cairo_rectangle (cr, sx, cy - 6, LEGEND_SWATCH, 12);
       cairo_fill (cr);
@@ -729,7 +729,7 @@ draw_header (cairo_t *cr, const Panel *pl, gboolean first, double W)
       cairo_set_line_width (cr, BAND_MEAN_WIDTH);
       set_dash (cr, BAND_MEAN_DASH);
     } else {
-      const SdPlotLine *ln = e->line;
+      const PlotLine *ln = e->line;
       cairo_set_source_rgb (cr, ln->color.r, ln->color.g, ln->color.b);
       cairo_set_line_width (cr, ln->width > 0 ? ln->width : 2);
       set_dash (cr, ln->dash);
@@ -793,7 +793,7 @@ format_from_path (const char *path, Format *format, GError **error)
 }
 
 gboolean
-sd_plot_check_path (const char *path, GError **error)
+plot_check_path (const char *path, GError **error)
 {
   Format f;
   return format_from_path (path, &f, error);
@@ -807,7 +807,7 @@ append_bytes (void *closure, const unsigned char *data, unsigned int length)
 }
 
 static gboolean
-check_panel (const SdPlotPanel *p, int i, GError **error)
+check_panel (const PlotPanel *p, int i, GError **error)
 {
   if (p->n_lines < 0 || (p->n_lines > 0 && p->lines == NULL)) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -835,7 +835,7 @@ check_panel (const SdPlotPanel *p, int i, GError **error)
 }
 
 static gboolean
-draw_figure (const SdPlotSpec *spec, int default_panel_height, const char *path,
+draw_figure (const PlotSpec *spec, int default_panel_height, const char *path,
     GError **error)
 {
   Format format;
@@ -849,7 +849,7 @@ draw_figure (const SdPlotSpec *spec, int default_panel_height, const char *path,
   for (int i = 0; i < spec->n_panels; i++)
     if (!check_panel (&spec->panels[i], i, error))
       return FALSE;
-  gint64 W = spec->width > 0 ? spec->width : SD_PLOT_DEFAULT_WIDTH;
+  gint64 W = spec->width > 0 ? spec->width : PLOT_DEFAULT_WIDTH;
   gint64 H
       = spec->height > 0
             ? spec->height
@@ -931,9 +931,9 @@ draw_figure (const SdPlotSpec *spec, int default_panel_height, const char *path,
 }
 
 gboolean
-sd_plot_series (const SdPlotSpec *spec, const char *path, GError **error)
+plot_series (const PlotSpec *spec, const char *path, GError **error)
 {
-  return draw_figure (spec, SD_PLOT_DEFAULT_PANEL_HEIGHT, path, error);
+  return draw_figure (spec, PLOT_DEFAULT_PANEL_HEIGHT, path, error);
 }
 
 /* ---- convergence ---- */
@@ -941,9 +941,9 @@ sd_plot_series (const SdPlotSpec *spec, const char *path, GError **error)
 #define TRACE_PANEL_HEIGHT 340
 
 gboolean
-sd_plot_traces (const SdPlotTraceSpec *spec, const char *path, GError **error)
+plot_traces (const PlotTraceSpec *spec, const char *path, GError **error)
 {
-  if (!sd_plot_check_path (path, error))
+  if (!plot_check_path (path, error))
     return FALSE;
   int n = spec->n_traces;
   if (n < 1 || spec->traces == NULL) {
@@ -955,32 +955,32 @@ sd_plot_traces (const SdPlotTraceSpec *spec, const char *path, GError **error)
   for (int i = 0; i < n; i++)
     n_reg_lines += MAX (spec->traces[i].n_regs, 0);
 
-  g_autofree SdPlotLine *obj = g_new0 (SdPlotLine, n);
-  g_autofree SdPlotLine *prob = g_new0 (SdPlotLine, n);
-  g_autofree SdPlotLine *regs = g_new0 (SdPlotLine, MAX (n_reg_lines, 1));
+  g_autofree PlotLine *obj = g_new0 (PlotLine, n);
+  g_autofree PlotLine *prob = g_new0 (PlotLine, n);
+  g_autofree PlotLine *regs = g_new0 (PlotLine, MAX (n_reg_lines, 1));
   g_autoptr (GPtrArray) labels = g_ptr_array_new_with_free_func (g_free);
   int r = 0;
   for (int i = 0; i < n; i++) {
-    const SdPlotTrace *t = &spec->traces[i];
-    SdPlotColor c = sd_plot_palette (i);
+    const PlotTrace *t = &spec->traces[i];
+    PlotColor c = plot_palette (i);
     obj[i]
-        = (SdPlotLine){ t->label, t->objective, t->n_objective, 0, 1, c, 2, 0 };
+        = (PlotLine){ t->label, t->objective, t->n_objective, 0, 1, c, 2, 0 };
     /* The legend of the first panel names the dreams for all. */
     prob[i]
-        = (SdPlotLine){ NULL, t->probability, t->n_probability, 0, 1, c, 2, 0 };
+        = (PlotLine){ NULL, t->probability, t->n_probability, 0, 1, c, 2, 0 };
     for (int j = 0; j < t->n_regs; j++, r++) {
-      const SdPlotRegTrace *rt = &t->regs[j];
+      const PlotRegTrace *rt = &t->regs[j];
       char *label = n == 1 || t->label == NULL
                         ? g_strdup (rt->name)
                         : g_strdup_printf ("%s: %s", t->label, rt->name);
       g_ptr_array_add (labels, label);
       /* One dream: a colour per regulariser; several: the dream's colour
        * and a dash pattern per regulariser. */
-      regs[r] = (SdPlotLine){ label, rt->values, rt->n, 0, 1,
-        n == 1 ? sd_plot_palette (j) : c, 1.8, n == 1 ? 0 : (j % 4) * 4.0 };
+      regs[r] = (PlotLine){ label, rt->values, rt->n, 0, 1,
+        n == 1 ? plot_palette (j) : c, 1.8, n == 1 ? 0 : (j % 4) * 4.0 };
     }
   }
-  SdPlotPanel panels[3] = {
+  PlotPanel panels[3] = {
     { "objective", NULL, "step", "objective J", 0, FALSE, 0, 0, NULL, obj, n },
     { "target class probability", NULL, "step", "probability", 0, TRUE, 0, 1,
         NULL, prob, n },
@@ -989,7 +989,7 @@ sd_plot_traces (const SdPlotTraceSpec *spec, const char *path, GError **error)
         "projections",
         "step", "value", 0, FALSE, 0, 0, NULL, regs, n_reg_lines },
   };
-  SdPlotSpec fig = { panels, n_reg_lines > 0 ? 3 : 2,
+  PlotSpec fig = { panels, n_reg_lines > 0 ? 3 : 2,
     spec->title ? spec->title : "dream convergence", spec->width,
     spec->height };
   return draw_figure (&fig, TRACE_PANEL_HEIGHT, path, error);

@@ -13,18 +13,18 @@
 
 G_BEGIN_DECLS
 
-#define SD_PLOT_DEFAULT_WIDTH 1000
-#define SD_PLOT_DEFAULT_PANEL_HEIGHT 420
+#define PLOT_DEFAULT_WIDTH 1000
+#define PLOT_DEFAULT_PANEL_HEIGHT 420
 
 typedef struct
 {
   double r, g, b; /* 0..1 */
-} SdPlotColor;
+} PlotColor;
 
 /* The Okabe-Ito colour-blind-safe palette, in the order lines use it
  * (vermillion, blue, bluish green, reddish purple, orange, sky blue, black,
  * yellow); i wraps around. */
-SdPlotColor sd_plot_palette (int i);
+PlotColor plot_palette (int i);
 
 typedef struct
 {
@@ -32,10 +32,10 @@ typedef struct
   const float *y;    /* n values; non-finite values break the line */
   int n;
   double x0, dx; /* y[i] is at x0 + i * dx samples (dx 0 = 1) */
-  SdPlotColor color;
+  PlotColor color;
   double width; /* px, 0 = 2 */
   double dash;  /* dash length in px, 0 = solid */
-} SdPlotLine;
+} PlotLine;
 
 /* A reference: mean[i] with a shaded mean[i] +/- sd[i] band, at x = i. */
 typedef struct
@@ -45,7 +45,7 @@ typedef struct
   int n;
   guint count;       /* series behind the statistics, for the legend */
   const char *label; /* NULL: "class mean ± 1 sd (n = count)" */
-} SdPlotBand;
+} PlotBand;
 
 /* A vertical line across the plot area at x (in the panel's x units:
  * seconds with a sample rate), under the data lines, with its label
@@ -55,10 +55,10 @@ typedef struct
 {
   double x;
   const char *label; /* may be NULL */
-  SdPlotColor color;
+  PlotColor color;
   double width; /* px, 0 = 1.2 */
   double dash;  /* dash length in px, 0 = solid */
-} SdPlotMarker;
+} PlotMarker;
 
 typedef struct
 {
@@ -71,28 +71,27 @@ typedef struct
   double sample_rate;   /* Hz; > 0 puts the x axis in seconds */
   gboolean fixed_y;     /* use [y_min, y_max] instead of the data range */
   double y_min, y_max;
-  const SdPlotBand *band; /* may be NULL */
-  const SdPlotLine *lines;
+  const PlotBand *band; /* may be NULL */
+  const PlotLine *lines;
   int n_lines;
-  const SdPlotMarker *markers; /* may be NULL */
+  const PlotMarker *markers; /* may be NULL */
   int n_markers;
-} SdPlotPanel;
+} PlotPanel;
 
 typedef struct
 {
-  const SdPlotPanel *panels; /* stacked top to bottom */
+  const PlotPanel *panels; /* stacked top to bottom */
   int n_panels;
   const char *title; /* figure title above every panel; may be NULL */
   int width, height; /* px of the whole image; 0 = 1000 wide and 420 high
                       * per panel, plus 36 for a figure title */
-} SdPlotSpec;
+} PlotSpec;
 
 /* FALSE (naming the file) unless path ends in .png or .svg. */
-gboolean sd_plot_check_path (const char *path, GError **error);
+gboolean plot_check_path (const char *path, GError **error);
 
 /* Draws the panels to path (.png or .svg). */
-gboolean sd_plot_series (
-    const SdPlotSpec *spec, const char *path, GError **error);
+gboolean plot_series (const PlotSpec *spec, const char *path, GError **error);
 
 /* The per-step record of one dream. */
 typedef struct
@@ -100,7 +99,7 @@ typedef struct
   const char *name;
   const float *values;
   int n;
-} SdPlotRegTrace;
+} PlotRegTrace;
 
 typedef struct
 {
@@ -109,23 +108,23 @@ typedef struct
   int n_objective;
   const float *probability; /* of the target class, 0..1 */
   int n_probability;
-  const SdPlotRegTrace *regs; /* may be NULL */
+  const PlotRegTrace *regs; /* may be NULL */
   int n_regs;
-} SdPlotTrace;
+} PlotTrace;
 
 typedef struct
 {
-  const SdPlotTrace *traces;
+  const PlotTrace *traces;
   int n_traces;
   const char *title; /* NULL: "dream convergence" */
   int width, height; /* 0 = 1000 wide and 340 high per panel, plus 36
                       * for the title */
-} SdPlotTraceSpec;
+} PlotTraceSpec;
 
 /* Convergence curves over the steps: a panel for the objective, one for
  * the target probability (0..1), and one for the regularisers when any
  * trace has them; every dream in its own colour. */
-gboolean sd_plot_traces (
-    const SdPlotTraceSpec *spec, const char *path, GError **error);
+gboolean plot_traces (
+    const PlotTraceSpec *spec, const char *path, GError **error);
 
 G_END_DECLS

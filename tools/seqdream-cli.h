@@ -5,28 +5,28 @@
 #include <json-glib/json-glib.h>
 #include <seqdream/seqdream.h>
 
-int sd_cmd_train (int argc, char **argv);
-int sd_cmd_eval (int argc, char **argv);
-int sd_cmd_predict (int argc, char **argv);
-int sd_cmd_info (int argc, char **argv);
-int sd_cmd_dream (int argc, char **argv);
-int sd_cmd_plot (int argc, char **argv);
-int sd_cmd_envelope (int argc, char **argv);
+int cli_cmd_train (int argc, char **argv);
+int cli_cmd_eval (int argc, char **argv);
+int cli_cmd_predict (int argc, char **argv);
+int cli_cmd_info (int argc, char **argv);
+int cli_cmd_dream (int argc, char **argv);
+int cli_cmd_plot (int argc, char **argv);
+int cli_cmd_envelope (int argc, char **argv);
 
 /* Parse argv with a context named "seqdream SUB"; prints the error and
  * returns FALSE on failure. */
-gboolean sd_cli_parse (GOptionContext *ctx, int *argc, char ***argv);
+gboolean cli_parse (GOptionContext *ctx, int *argc, char ***argv);
 /* Print "seqdream: message" to stderr and return exit status 1. */
-int sd_cli_fail (GError *error);
+int cli_fail (GError *error);
 /* Apply --threads (0 = OpenBLAS default). */
-void sd_cli_set_threads (int threads);
+void cli_set_threads (int threads);
 
 /* Member `name` = v, or null when v is not finite (JSON has no NaN/Inf). */
-void sd_cli_json_add_double (JsonBuilder *b, const char *name, double v);
+void cli_json_add_double (JsonBuilder *b, const char *name, double v);
 /* Dream JSON as `seqdream dream` writes it: one dream object (*list =
  * NULL), {"dreams": [...]} or a bare array (*list = the array); else an
  * error naming path. */
-gboolean sd_cli_dream_list (
+gboolean cli_dream_list (
     JsonNode *root, const char *path, JsonArray **list, GError **error);
 
 /* Where the series come from: a UCR file, or WAV recordings (FILE=LABEL)
@@ -38,18 +38,18 @@ typedef struct
   char **wav;
   int window, hop;
   double train_fraction;
-} SdCliData;
+} CliData;
 
-#define SD_CLI_DATA_INIT                                                       \
+#define CLI_DATA_INIT                                                          \
   {                                                                            \
     NULL, NULL, 0, 0, 0.7                                                      \
   }
 
-void sd_cli_data_clear (SdCliData *d);
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SdCliData, sd_cli_data_clear)
+void cli_data_clear (CliData *d);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliData, cli_data_clear)
 
-gboolean sd_cli_parse_part (const char *s, SdSplitPart *part, GError **error);
-SdDataset *sd_cli_load_data (const SdCliData *d, SdSplitPart part,
+gboolean cli_parse_part (const char *s, SdSplitPart *part, GError **error);
+SdDataset *cli_load_data (const CliData *d, SdSplitPart part,
     const char *const *labels, GError **error);
 
 /* Draws dreams given as JSON (one dream object or {"dreams": [...]}, as
@@ -57,5 +57,5 @@ SdDataset *sd_cli_load_data (const SdCliData *d, SdSplitPart part,
  * dream, with the class mean +/- 1 sd of `reference` (a UCR file, needs
  * model; may be NULL) behind it, or with trace the convergence curves.
  * In tools/cmd-plot.c. */
-gboolean sd_cli_plot_dream_json (JsonNode *root, const char *out,
+gboolean cli_plot_dream_json (JsonNode *root, const char *out,
     const char *reference, SdModel *model, gboolean trace, GError **error);

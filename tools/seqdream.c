@@ -16,13 +16,13 @@ typedef struct
 } Command;
 
 static const Command commands[] = {
-  { "train", sd_cmd_train, "train a classifier on a UCR file" },
-  { "eval", sd_cmd_eval, "accuracy, per-class scores and confusion matrix" },
-  { "predict", sd_cmd_predict, "logits and probabilities per series" },
-  { "info", sd_cmd_info, "architecture, parameters, labels, provenance" },
-  { "dream", sd_cmd_dream, "dream a class prototype or a border sequence" },
-  { "plot", sd_cmd_plot, "draw dreams (PNG/SVG) or their convergence" },
-  { "envelope", sd_cmd_envelope,
+  { "train", cli_cmd_train, "train a classifier on a UCR file" },
+  { "eval", cli_cmd_eval, "accuracy, per-class scores and confusion matrix" },
+  { "predict", cli_cmd_predict, "logits and probabilities per series" },
+  { "info", cli_cmd_info, "architecture, parameters, labels, provenance" },
+  { "dream", cli_cmd_dream, "dream a class prototype or a border sequence" },
+  { "plot", cli_cmd_plot, "draw dreams (PNG/SVG) or their convergence" },
+  { "envelope", cli_cmd_envelope,
       "envelope spectrum of dreams or recordings (bearing faults)" },
 };
 
@@ -36,7 +36,7 @@ usage (FILE *out)
 }
 
 gboolean
-sd_cli_parse (GOptionContext *ctx, int *argc, char ***argv)
+cli_parse (GOptionContext *ctx, int *argc, char ***argv)
 {
   GError *error = NULL;
   if (!g_option_context_parse (ctx, argc, argv, &error)) {
@@ -53,7 +53,7 @@ sd_cli_parse (GOptionContext *ctx, int *argc, char ***argv)
 }
 
 void
-sd_cli_json_add_double (JsonBuilder *b, const char *name, double v)
+cli_json_add_double (JsonBuilder *b, const char *name, double v)
 {
   json_builder_set_member_name (b, name);
   if (isfinite (v))
@@ -63,7 +63,7 @@ sd_cli_json_add_double (JsonBuilder *b, const char *name, double v)
 }
 
 gboolean
-sd_cli_dream_list (
+cli_dream_list (
     JsonNode *root, const char *path, JsonArray **list, GError **error)
 {
   *list = NULL;
@@ -89,7 +89,7 @@ sd_cli_dream_list (
 }
 
 int
-sd_cli_fail (GError *error)
+cli_fail (GError *error)
 {
   fprintf (stderr, "seqdream: %s\n", error ? error->message : "failed");
   g_clear_error (&error);
@@ -97,7 +97,7 @@ sd_cli_fail (GError *error)
 }
 
 void
-sd_cli_set_threads (int threads)
+cli_set_threads (int threads)
 {
   if (threads > 0)
     openblas_set_num_threads (threads);
