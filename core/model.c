@@ -9,6 +9,7 @@
 #include "seqdream/model.h"
 #include "seqdream/layers.h"
 #include "seqdream/safetensors.h"
+#include "json-strict.h"
 #include "sd-private.h"
 
 #include <float.h>

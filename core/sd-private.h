@@ -7,11 +7,6 @@
 
 G_BEGIN_DECLS
 
-/* TRUE when text is one strictly valid JSON value (RFC 8259, no duplicate
- * keys, nesting at most 64 deep); else an SD_ERROR_FORMAT error. Call it
- * before json-glib parses text from an untrusted file. */
-G_GNUC_INTERNAL gboolean sd_json_validate (const char *text, GError **error);
-
 /* The checks of sd_safetensors_copy_f32 without the copy: t is F32 and,
  * when expect_ndim >= 0, of shape expect_shape; else an error naming the
  * tensor and the file. */
