@@ -8,6 +8,7 @@
 #include <seqdream/layers.h>
 #include <seqdream/safetensors.h>
 #include <seqdream/data.h>
+#include <seqdream/arch.h>
 #include <seqdream/model.h>
 #include <seqdream/train.h>
 #include <seqdream/dream.h>
