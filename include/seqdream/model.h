@@ -39,6 +39,27 @@ typedef struct
 const char *sd_norm_mode_to_string (SdNormMode mode);
 gboolean sd_norm_mode_from_string (const char *s, SdNormMode *mode);
 
+/* Normalises n series of T samples, x (n,T), in place as norm says:
+ *   SD_NORM_PER_SERIES  every series by its own mean and population
+ *                       standard deviation (a flat series, sd <= 1e-8,
+ *                       becomes zeros)
+ *   SD_NORM_FIXED       (x - norm.mean) / norm.std
+ *   SD_NORM_NONE        unchanged.
+ * mean and sd (n each, or both NULL) receive the map of every series back
+ * to data units, data = x * sd[i] + mean[i]: the series' own statistics
+ * (sd 1 for a flat one), the fixed constants, or 0 and 1. This is the
+ * library's one rule: models, training, datasets and dreams use it. */
+void sd_normalization_apply (
+    SdNormalization norm, float *x, int n, int T, double *mean, double *sd);
+
+/* The inverse, in place: x = x * sd[i] + mean[i] with the maps
+ * sd_normalization_apply returned; with mean and sd NULL, the fixed
+ * constants of norm (x * norm.std + norm.mean, in float), and per-series
+ * or no normalisation leave x as it is (without the maps the scale of
+ * each series is unknown). */
+void sd_normalization_invert (SdNormalization norm, float *x, int n, int T,
+    const double *mean, const double *sd);
+
 /* One parameter or buffer tensor of the model. */
 typedef struct
 {
@@ -94,7 +115,8 @@ void sd_model_set_input_range (SdModel *model, float lo, float hi);
 const char *sd_model_get_provenance (const SdModel *model);
 void sd_model_set_provenance (SdModel *model, const char *json_object);
 
-/* Apply the model's input normalisation in place to B series of length T. */
+/* The model's input normalisation, in place, on B series of length T:
+ * sd_normalization_apply with the model's SdNormalization. */
 void sd_model_normalize_input (const SdModel *model, float *x, int B, int T);
 
 gsize sd_model_get_n_params (const SdModel *model); /* all floats */
