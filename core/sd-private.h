@@ -14,6 +14,10 @@ G_GNUC_INTERNAL gboolean sd_safetensors_check_f32 (const SdSafetensors *st,
     const SdTensorView *t, int expect_ndim, const gint64 *expect_shape,
     GError **error);
 
+/* Median of the finite values of v (n, reordered); NaN when there are
+ * none. */
+G_GNUC_INTERNAL double sd_median_finite (double *v, guint n);
+
 /* FFTW's planner is not thread-safe (execution is): every plan is made
  * and destroyed under this lock. */
 G_GNUC_INTERNAL extern GMutex sd_fftw_planner_lock;

@@ -12,4 +12,6 @@
 #include <seqdream/model.h>
 #include <seqdream/train.h>
 #include <seqdream/dream.h>
+#include <seqdream/dtw.h>
 #include <seqdream/metrics.h>
+#include <seqdream/envelope.h>
