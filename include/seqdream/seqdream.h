@@ -10,6 +10,7 @@
 #include <seqdream/data.h>
 #include <seqdream/arch.h>
 #include <seqdream/model.h>
+#include <seqdream/evaluate.h>
 #include <seqdream/train.h>
 #include <seqdream/dream.h>
 #include <seqdream/dtw.h>
