@@ -154,7 +154,9 @@ const float *sd_model_forward (
 /* Backward of the last forward from dlogits (B,K). Parameter gradients
  * are ACCUMULATED into grads (sd_model_get_n_params floats, same layout as
  * the parameters; may be NULL); the input gradient is WRITTEN to dx (B,T)
- * when dx is not NULL. */
+ * when dx is not NULL. An SD_MODE_EVAL workspace without grads runs the
+ * input-only backward (dreaming), which gives the same dx up to float
+ * rounding with less work. */
 void sd_model_backward (SdModel *model, SdWorkspace *ws, const float *dlogits,
     float *grads, float *dx);
 
