@@ -735,7 +735,7 @@ main (int argc, char **argv)
     return 2;
   }
   setlocale (LC_NUMERIC, "C");
-  openblas_set_num_threads (1);
+  sd_set_num_threads (1);
   if (g_strcmp0 (g_getenv ("OPENBLAS_NUM_THREADS"), "1") != 0) {
     /* The pthread OpenBLAS starts its worker threads when it is loaded,
      * before main; they stay idle after openblas_set_num_threads (1) but

@@ -1,7 +1,8 @@
 /* Architectures as data: presets and the JSON form stored in model files.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "seqdream/model.h"
-#include "sd-private.h"
+#include "seqdream/arch.h"
+#include "seqdream/error.h"
+#include "json-strict.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>

@@ -25,6 +25,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/data.h"
 #include "seqdream/error.h"
+#include "seqdream/model.h"
 
 #include <errno.h>
 #include <math.h>
@@ -856,31 +857,9 @@ sd_dataset_free (SdDataset *ds)
 void
 sd_zscore_series (float *x, guint length)
 {
-  double sum = 0, ss = 0, mean, sd;
-  float lo, hi;
-  guint i;
+  const SdNormalization per_series = { SD_NORM_PER_SERIES, 0.0f, 1.0f };
 
   g_return_if_fail (x != NULL || length == 0);
-
-  if (length == 0)
-    return;
-  lo = hi = x[0];
-  for (i = 0; i < length; i++) {
-    sum += x[i];
-    lo = MIN (lo, x[i]);
-    hi = MAX (hi, x[i]);
-  }
-  mean = sum / length;
-  for (i = 0; i < length; i++) {
-    double d = x[i] - mean;
-    ss += d * d;
-  }
-  sd = sqrt (ss / length);
-  /* Exactly constant (or too flat to scale): all zeros. */
-  if (lo == hi || !(sd > 0)) {
-    memset (x, 0, length * sizeof (float));
-    return;
-  }
-  for (i = 0; i < length; i++)
-    x[i] = (float) ((x[i] - mean) / sd);
+  g_return_if_fail (length <= G_MAXINT);
+  sd_normalization_apply (per_series, x, 1, (int) length, NULL, NULL);
 }

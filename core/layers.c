@@ -6,6 +6,19 @@
 #include <math.h>
 #include <string.h>
 
+void
+sd_set_num_threads (int n)
+{
+  g_return_if_fail (n >= 1);
+  openblas_set_num_threads (n);
+}
+
+int
+sd_get_num_threads (void)
+{
+  return openblas_get_num_threads ();
+}
+
 /* ---------------------------------------------------------------- conv1d */
 
 gsize

@@ -4,14 +4,15 @@
  * accepts comments, single quotes, hex numbers, raw control characters in
  * strings, silently wraps integers that do not fit in 64 bits, truncates
  * strings at \u0000, keeps the last of duplicate keys and recurses without
- * a depth limit), so the header is first checked by a strict RFC 8259
- * validator below (which also rejects duplicate keys, NUL escapes, lone
- * surrogates, out-of-range integers and nesting deeper than
- * SD_ST_MAX_JSON_DEPTH); only then is it handed to json-glib to build the
+ * a depth limit), so the header is first checked by the strict RFC 8259
+ * checker of json-strict.c (which also rejects duplicate keys, NUL
+ * escapes, lone surrogates, out-of-range integers and nesting deeper than
+ * SD_JSON_MAX_DEPTH); only then is it handed to json-glib to build the
  * tree.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/safetensors.h"
+#include "json-strict.h"
 #include "sd-private.h"
 #include "seqdream/error.h"
 
@@ -20,8 +21,6 @@
 #include <string.h>
 
 #define SD_ST_MAX_HEADER ((guint64) 100 * 1024 * 1024)
-#define SD_ST_MAX_JSON_DEPTH 64
-#define SD_ST_QUOTE_MAX 80 /* characters of a name quoted in a message */
 
 /* ---- dtypes ---- */
 
@@ -72,33 +71,6 @@ dtype_from_string (const char *s, SdDtype *dtype)
 
 /* ---- message helpers ---- */
 
-/* 'name' for an error message: quotes and backslashes escaped, characters
- * that are not printable as \u{XXXX}, at most SD_ST_QUOTE_MAX characters.
- * s must be valid UTF-8. */
-static char *
-quote (const char *s)
-{
-  GString *q = g_string_new ("'");
-  guint n = 0;
-
-  for (const char *p = s; *p; p = g_utf8_next_char (p)) {
-    gunichar c = g_utf8_get_char (p);
-
-    if (n++ == SD_ST_QUOTE_MAX) {
-      g_string_append (q, "...");
-      break;
-    }
-    if (c == '\'' || c == '\\')
-      g_string_append_printf (q, "\\%c", (char) c);
-    else if (!g_unichar_isprint (c))
-      g_string_append_printf (q, "\\u{%04X}", c);
-    else
-      g_string_append_len (q, p, g_utf8_next_char (p) - p);
-  }
-  g_string_append_c (q, '\'');
-  return g_string_free (q, FALSE);
-}
-
 static char *
 format_shape (int ndim, const gint64 *shape)
 {
@@ -125,373 +97,6 @@ set_error (GError **error, SdErrorCode code, const char *display,
   msg = g_strdup_vprintf (format, args);
   va_end (args);
   g_set_error (error, SD_ERROR, code, "%s: %s", display, msg);
-}
-
-/* ---- strict JSON validator ---- */
-
-typedef struct
-{
-  const char *s;
-  gsize len;
-  gsize pos;
-  int depth;
-  char *err; /* complete message (without the display name) */
-} JsonCheck;
-
-static gboolean jc_fail (JsonCheck *c, const char *format, ...)
-    G_GNUC_PRINTF (2, 3);
-
-/* A syntax error at the current position. */
-static gboolean
-jc_fail (JsonCheck *c, const char *format, ...)
-{
-  va_list args;
-  g_autofree char *msg = NULL;
-
-  va_start (args, format);
-  msg = g_strdup_vprintf (format, args);
-  va_end (args);
-  g_free (c->err);
-  c->err = g_strdup_printf ("%s at byte %" G_GSIZE_FORMAT, msg, c->pos);
-  return FALSE;
-}
-
-static char *
-describe_char (JsonCheck *c)
-{
-  guchar ch;
-
-  if (c->pos >= c->len)
-    return g_strdup ("end of header");
-  ch = (guchar) c->s[c->pos];
-  if (ch > 0x20 && ch < 0x7f)
-    return g_strdup_printf ("'%c'", ch);
-  return g_strdup_printf ("byte 0x%02x", ch);
-}
-
-static void
-jc_skip_ws (JsonCheck *c)
-{
-  while (c->pos < c->len
-         && (c->s[c->pos] == ' ' || c->s[c->pos] == '\t' || c->s[c->pos] == '\n'
-             || c->s[c->pos] == '\r'))
-    c->pos++;
-}
-
-static gboolean jc_value (JsonCheck *c, const char *owner);
-
-static int
-jc_hex4 (JsonCheck *c, gsize at)
-{
-  int v = 0;
-
-  if (at + 4 > c->len)
-    return -1;
-  for (int i = 0; i < 4; i++) {
-    int d = g_ascii_xdigit_value (c->s[at + i]);
-    if (d < 0)
-      return -1;
-    v = v * 16 + d;
-  }
-  return v;
-}
-
-/* At the opening quote. The decoded string is appended to out when it is
- * not NULL (the header has been checked to be valid UTF-8). */
-static gboolean
-jc_string (JsonCheck *c, GString *out)
-{
-  c->pos++;
-  for (;;) {
-    guchar ch;
-
-    if (c->pos >= c->len)
-      return jc_fail (c, "unterminated string");
-    ch = (guchar) c->s[c->pos];
-    if (ch == '"') {
-      c->pos++;
-      return TRUE;
-    }
-    if (ch < 0x20)
-      return jc_fail (c, "unescaped control character 0x%02x in a string", ch);
-    if (ch != '\\') {
-      if (out)
-        g_string_append_c (out, (char) ch);
-      c->pos++;
-      continue;
-    }
-    if (c->pos + 1 >= c->len)
-      return jc_fail (c, "unterminated string");
-    switch (c->s[c->pos + 1]) {
-      case '"':
-      case '\\':
-      case '/':
-        if (out)
-          g_string_append_c (out, c->s[c->pos + 1]);
-        break;
-      case 'b':
-        if (out)
-          g_string_append_c (out, '\b');
-        break;
-      case 'f':
-        if (out)
-          g_string_append_c (out, '\f');
-        break;
-      case 'n':
-        if (out)
-          g_string_append_c (out, '\n');
-        break;
-      case 'r':
-        if (out)
-          g_string_append_c (out, '\r');
-        break;
-      case 't':
-        if (out)
-          g_string_append_c (out, '\t');
-        break;
-      case 'u': {
-        int u = jc_hex4 (c, c->pos + 2);
-        gunichar cp;
-
-        if (u < 0)
-          return jc_fail (c, "invalid \\u escape");
-        if (u == 0)
-          return jc_fail (c, "\\u0000 (NUL) in a string is not supported");
-        if (u >= 0xDC00 && u <= 0xDFFF)
-          return jc_fail (c, "unpaired surrogate \\u%04x", (guint) u);
-        cp = (gunichar) u;
-        if (u >= 0xD800 && u <= 0xDBFF) {
-          int lo = -1;
-
-          if (c->pos + 7 < c->len && c->s[c->pos + 6] == '\\'
-              && c->s[c->pos + 7] == 'u')
-            lo = jc_hex4 (c, c->pos + 8);
-          if (lo < 0xDC00 || lo > 0xDFFF)
-            return jc_fail (c, "unpaired surrogate \\u%04x", (guint) u);
-          cp = 0x10000 + (((gunichar) u - 0xD800) << 10)
-               + ((gunichar) lo - 0xDC00);
-          c->pos += 6;
-        }
-        if (out)
-          g_string_append_unichar (out, cp);
-        c->pos += 6;
-        continue;
-      }
-      default:
-        c->pos++;
-        return jc_fail (c, "invalid escape in a string");
-    }
-    c->pos += 2;
-  }
-}
-
-static gboolean
-jc_number (JsonCheck *c)
-{
-  gsize start = c->pos;
-  guint64 v = 0;
-  gboolean overflow = FALSE, integer = TRUE;
-
-  if (c->s[c->pos] == '-')
-    c->pos++;
-  if (c->pos >= c->len || !g_ascii_isdigit (c->s[c->pos]))
-    return jc_fail (c, "invalid number");
-  if (c->s[c->pos] == '0') {
-    c->pos++;
-    if (c->pos < c->len && g_ascii_isdigit (c->s[c->pos]))
-      return jc_fail (c, "number with a leading zero");
-  } else {
-    while (c->pos < c->len && g_ascii_isdigit (c->s[c->pos])) {
-      guint d = (guint) (c->s[c->pos] - '0');
-      if (v > ((guint64) G_MAXINT64 - d) / 10)
-        overflow = TRUE;
-      else
-        v = v * 10 + d;
-      c->pos++;
-    }
-  }
-  if (c->pos < c->len && c->s[c->pos] == '.') {
-    integer = FALSE;
-    c->pos++;
-    if (c->pos >= c->len || !g_ascii_isdigit (c->s[c->pos]))
-      return jc_fail (c, "invalid number (no digit after '.')");
-    while (c->pos < c->len && g_ascii_isdigit (c->s[c->pos]))
-      c->pos++;
-  }
-  if (c->pos < c->len && (c->s[c->pos] == 'e' || c->s[c->pos] == 'E')) {
-    integer = FALSE;
-    c->pos++;
-    if (c->pos < c->len && (c->s[c->pos] == '+' || c->s[c->pos] == '-'))
-      c->pos++;
-    if (c->pos >= c->len || !g_ascii_isdigit (c->s[c->pos]))
-      return jc_fail (c, "invalid number (no digit in the exponent)");
-    while (c->pos < c->len && g_ascii_isdigit (c->s[c->pos]))
-      c->pos++;
-  }
-  if (integer && overflow) {
-    gsize n = c->pos - start;
-    c->pos = start;
-    return jc_fail (c, "integer %.*s%s does not fit in 64 bits",
-        (int) MIN (n, 40), c->s + start, n > 40 ? "..." : "");
-  }
-  return TRUE;
-}
-
-static gboolean
-jc_literal (JsonCheck *c, const char *lit)
-{
-  gsize n = strlen (lit);
-
-  if (c->len - c->pos < n || memcmp (c->s + c->pos, lit, n) != 0) {
-    g_autofree char *what = describe_char (c);
-    return jc_fail (c, "unexpected %s", what);
-  }
-  c->pos += n;
-  return TRUE;
-}
-
-/* owner: the root-level key this object is the value of (NULL for the root
- * object itself); only used to word duplicate-key messages. */
-static gboolean
-jc_object (JsonCheck *c, const char *owner)
-{
-  g_autoptr (GHashTable) keys = NULL;
-  gboolean is_root = c->depth == 0;
-
-  if (++c->depth > SD_ST_MAX_JSON_DEPTH)
-    return jc_fail (c, "nested deeper than %d levels", SD_ST_MAX_JSON_DEPTH);
-  c->pos++;
-  jc_skip_ws (c);
-  if (c->pos < c->len && c->s[c->pos] == '}') {
-    c->pos++;
-    c->depth--;
-    return TRUE;
-  }
-  keys = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  for (;;) {
-    GString *key;
-    char *key_str;
-    gsize key_pos;
-
-    jc_skip_ws (c);
-    if (c->pos >= c->len || c->s[c->pos] != '"') {
-      g_autofree char *what = describe_char (c);
-      return jc_fail (c, "expected a string key, found %s", what);
-    }
-    key_pos = c->pos;
-    key = g_string_new (NULL);
-    if (!jc_string (c, key)) {
-      g_string_free (key, TRUE);
-      return FALSE;
-    }
-    if (g_hash_table_contains (keys, key->str)) {
-      g_autofree char *q = quote (key->str);
-      g_autofree char *qo = owner ? quote (owner) : NULL;
-
-      g_free (c->err);
-      if (is_root && strcmp (key->str, "__metadata__") == 0)
-        c->err = g_strdup ("header: \"__metadata__\" appears more than once");
-      else if (is_root)
-        c->err = g_strdup_printf ("header: duplicate tensor name %s", q);
-      else if (owner && strcmp (owner, "__metadata__") == 0)
-        c->err = g_strdup_printf (
-            "header: duplicate key %s in \"__metadata__\"", q);
-      else if (owner)
-        c->err = g_strdup_printf ("tensor %s: duplicate key %s", qo, q);
-      else
-        c->err = g_strdup_printf (
-            "header: duplicate key %s at byte %" G_GSIZE_FORMAT
-            " of the header",
-            q, key_pos);
-      g_string_free (key, TRUE);
-      return FALSE;
-    }
-    key_str = g_string_free (key, FALSE);
-    g_hash_table_add (keys, key_str); /* owns key_str until we return */
-    jc_skip_ws (c);
-    if (c->pos >= c->len || c->s[c->pos] != ':') {
-      g_autofree char *what = describe_char (c);
-      return jc_fail (c, "expected ':', found %s", what);
-    }
-    c->pos++;
-    if (!jc_value (c, is_root ? key_str : owner))
-      return FALSE;
-    jc_skip_ws (c);
-    if (c->pos < c->len && c->s[c->pos] == ',') {
-      c->pos++;
-      continue;
-    }
-    if (c->pos < c->len && c->s[c->pos] == '}') {
-      c->pos++;
-      c->depth--;
-      return TRUE;
-    }
-    {
-      g_autofree char *what = describe_char (c);
-      return jc_fail (c, "expected ',' or '}', found %s", what);
-    }
-  }
-}
-
-static gboolean
-jc_array (JsonCheck *c)
-{
-  if (++c->depth > SD_ST_MAX_JSON_DEPTH)
-    return jc_fail (c, "nested deeper than %d levels", SD_ST_MAX_JSON_DEPTH);
-  c->pos++;
-  jc_skip_ws (c);
-  if (c->pos < c->len && c->s[c->pos] == ']') {
-    c->pos++;
-    c->depth--;
-    return TRUE;
-  }
-  for (;;) {
-    if (!jc_value (c, NULL))
-      return FALSE;
-    jc_skip_ws (c);
-    if (c->pos < c->len && c->s[c->pos] == ',') {
-      c->pos++;
-      continue;
-    }
-    if (c->pos < c->len && c->s[c->pos] == ']') {
-      c->pos++;
-      c->depth--;
-      return TRUE;
-    }
-    {
-      g_autofree char *what = describe_char (c);
-      return jc_fail (c, "expected ',' or ']', found %s", what);
-    }
-  }
-}
-
-static gboolean
-jc_value (JsonCheck *c, const char *owner)
-{
-  jc_skip_ws (c);
-  if (c->pos >= c->len)
-    return jc_fail (c, "unexpected end of header");
-  switch (c->s[c->pos]) {
-    case '{':
-      return jc_object (c, owner);
-    case '[':
-      return jc_array (c);
-    case '"':
-      return jc_string (c, NULL);
-    case 't':
-      return jc_literal (c, "true");
-    case 'f':
-      return jc_literal (c, "false");
-    case 'n':
-      return jc_literal (c, "null");
-    default:
-      if (c->s[c->pos] == '-' || g_ascii_isdigit (c->s[c->pos]))
-        return jc_number (c);
-      else {
-        g_autofree char *what = describe_char (c);
-        return jc_fail (c, "unexpected %s", what);
-      }
-  }
 }
 
 /* ---- reader ---- */
@@ -572,17 +177,14 @@ get_count (const char *dn, const char *qname, const char *what, JsonNode *node,
   return TRUE;
 }
 
+/* The three members of a tensor entry: an object with exactly "dtype",
+ * "shape" and "data_offsets". */
 static gboolean
-parse_tensor (const char *dn, const char *name, JsonNode *node,
-    guint64 data_size, Entry *e, GError **error)
+tensor_members (const char *dn, const char *qname, JsonNode *node,
+    JsonNode **dtype, JsonNode **shape, JsonNode **offsets, GError **error)
 {
-  g_autofree char *qname = quote (name);
   g_autoptr (GList) members = NULL;
   JsonObject *obj;
-  JsonNode *dtype_node = NULL, *shape_node = NULL, *offsets_node = NULL;
-  JsonArray *arr;
-  guint n;
-  guint64 numel = 1, nbytes, begin, end;
 
   if (!JSON_NODE_HOLDS_OBJECT (node)) {
     set_error (error, SD_ERROR_FORMAT, dn,
@@ -591,17 +193,18 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
   }
   obj = json_node_get_object (node);
   members = json_object_get_members (obj);
+  *dtype = *shape = *offsets = NULL;
   for (GList *l = members; l; l = l->next) {
     const char *key = l->data;
 
     if (strcmp (key, "dtype") == 0)
-      dtype_node = json_object_get_member (obj, key);
+      *dtype = json_object_get_member (obj, key);
     else if (strcmp (key, "shape") == 0)
-      shape_node = json_object_get_member (obj, key);
+      *shape = json_object_get_member (obj, key);
     else if (strcmp (key, "data_offsets") == 0)
-      offsets_node = json_object_get_member (obj, key);
+      *offsets = json_object_get_member (obj, key);
     else {
-      g_autofree char *qkey = quote (key);
+      g_autofree char *qkey = sd_quote_name (key);
       set_error (error, SD_ERROR_FORMAT, dn,
           "tensor %s: unknown key %s (a tensor entry has only \"dtype\", "
           "\"shape\" and \"data_offsets\")",
@@ -609,38 +212,54 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
       return FALSE;
     }
   }
-  if (!dtype_node || !shape_node || !offsets_node) {
+  if (!*dtype || !*shape || !*offsets) {
     set_error (error, SD_ERROR_FORMAT, dn, "tensor %s: missing \"%s\"", qname,
-        !dtype_node   ? "dtype"
-        : !shape_node ? "shape"
-                      : "data_offsets");
+        !*dtype   ? "dtype"
+        : !*shape ? "shape"
+                  : "data_offsets");
     return FALSE;
   }
+  return TRUE;
+}
 
-  /* dtype */
-  if (!node_is_string (dtype_node)) {
+static gboolean
+parse_dtype (const char *dn, const char *qname, JsonNode *node, SdDtype *dtype,
+    GError **error)
+{
+  if (!node_is_string (node)) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: \"dtype\" is %s, not a string", qname,
-        describe_node (dtype_node));
+        describe_node (node));
     return FALSE;
   }
-  if (!dtype_from_string (json_node_get_string (dtype_node), &e->view.dtype)) {
-    g_autofree char *qd = quote (json_node_get_string (dtype_node));
+  if (!dtype_from_string (json_node_get_string (node), dtype)) {
+    g_autofree char *qd = sd_quote_name (json_node_get_string (node));
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: unsupported dtype %s (expected one of " SUPPORTED_DTYPES
         ")",
         qname, qd);
     return FALSE;
   }
+  return TRUE;
+}
 
-  /* shape */
-  if (!JSON_NODE_HOLDS_ARRAY (shape_node)) {
+/* The shape of view (whose dtype is set) and from it numel and nbytes,
+ * each fitting in 63 bits and a gsize. */
+static gboolean
+parse_shape (const char *dn, const char *qname, JsonNode *node,
+    SdTensorView *view, GError **error)
+{
+  JsonArray *arr;
+  guint n;
+  guint64 numel = 1, nbytes;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node)) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: \"shape\" is %s, not an array", qname,
-        describe_node (shape_node));
+        describe_node (node));
     return FALSE;
   }
-  arr = json_node_get_array (shape_node);
+  arr = json_node_get_array (node);
   n = json_array_get_length (arr);
   if (n > SD_TENSOR_MAX_DIMS) {
     set_error (error, SD_ERROR_FORMAT, dn,
@@ -648,7 +267,7 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
         qname, n, SD_TENSOR_MAX_DIMS);
     return FALSE;
   }
-  e->view.ndim = (int) n;
+  view->ndim = (int) n;
   for (guint i = 0; i < n; i++) {
     char what[32];
     guint64 d;
@@ -657,36 +276,46 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
     if (!get_count (
             dn, qname, what, json_array_get_element (arr, i), &d, error))
       return FALSE;
-    e->view.shape[i] = (gint64) d;
+    view->shape[i] = (gint64) d;
   }
   for (guint i = 0; i < n; i++) {
-    if (!g_uint64_checked_mul (&numel, numel, (guint64) e->view.shape[i])
+    if (!g_uint64_checked_mul (&numel, numel, (guint64) view->shape[i])
         || numel > G_MAXINT64) {
-      g_autofree char *shape = format_shape ((int) n, e->view.shape);
+      g_autofree char *shape = format_shape ((int) n, view->shape);
       set_error (error, SD_ERROR_FORMAT, dn,
           "tensor %s: shape %s has too many elements (overflow)", qname, shape);
       return FALSE;
     }
   }
-  e->view.numel = (gint64) numel;
-  if (!g_uint64_checked_mul (&nbytes, numel, sd_dtype_size (e->view.dtype))
+  view->numel = (gint64) numel;
+  if (!g_uint64_checked_mul (&nbytes, numel, sd_dtype_size (view->dtype))
       || nbytes > G_MAXSIZE) {
-    g_autofree char *shape = format_shape (e->view.ndim, e->view.shape);
+    g_autofree char *shape = format_shape (view->ndim, view->shape);
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: shape %s of %s is too large (overflow)", qname, shape,
-        sd_dtype_to_string (e->view.dtype));
+        sd_dtype_to_string (view->dtype));
     return FALSE;
   }
-  e->view.nbytes = (gsize) nbytes;
+  view->nbytes = (gsize) nbytes;
+  return TRUE;
+}
 
-  /* data_offsets */
-  if (!JSON_NODE_HOLDS_ARRAY (offsets_node)) {
+/* [begin, end) of e in the data section: exactly view.nbytes long and
+ * inside the data_size bytes of the section. */
+static gboolean
+parse_offsets (const char *dn, const char *qname, JsonNode *node,
+    guint64 data_size, Entry *e, GError **error)
+{
+  JsonArray *arr;
+  guint64 begin, end;
+
+  if (!JSON_NODE_HOLDS_ARRAY (node)) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: \"data_offsets\" is %s, not an array", qname,
-        describe_node (offsets_node));
+        describe_node (node));
     return FALSE;
   }
-  arr = json_node_get_array (offsets_node);
+  arr = json_node_get_array (node);
   if (json_array_get_length (arr) != 2) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: data_offsets has %u elements, not 2 ([begin, end])", qname,
@@ -705,14 +334,14 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
         qname, begin, end);
     return FALSE;
   }
-  if (end - begin != nbytes) {
+  if (end - begin != e->view.nbytes) {
     g_autofree char *shape = format_shape (e->view.ndim, e->view.shape);
     set_error (error, SD_ERROR_FORMAT, dn,
         "tensor %s: data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
         "] give %" G_GUINT64_FORMAT
         " bytes but shape %s of %s needs %" G_GUINT64_FORMAT,
         qname, begin, end, end - begin, shape,
-        sd_dtype_to_string (e->view.dtype), nbytes);
+        sd_dtype_to_string (e->view.dtype), (guint64) e->view.nbytes);
     return FALSE;
   }
   if (end > data_size) {
@@ -724,6 +353,24 @@ parse_tensor (const char *dn, const char *name, JsonNode *node,
   }
   e->begin = begin;
   e->end = end;
+  return TRUE;
+}
+
+/* One tensor entry of the header: e gets its dtype, shape, sizes, offsets
+ * and (last, so that a failed entry owns nothing) its name. */
+static gboolean
+parse_tensor (const char *dn, const char *name, JsonNode *node,
+    guint64 data_size, Entry *e, GError **error)
+{
+  g_autofree char *qname = sd_quote_name (name);
+  JsonNode *dtype_node, *shape_node, *offsets_node;
+
+  if (!tensor_members (
+          dn, qname, node, &dtype_node, &shape_node, &offsets_node, error)
+      || !parse_dtype (dn, qname, dtype_node, &e->view.dtype, error)
+      || !parse_shape (dn, qname, shape_node, &e->view, error)
+      || !parse_offsets (dn, qname, offsets_node, data_size, e, error))
+    return FALSE;
   e->view.name = g_strdup (name);
   return TRUE;
 }
@@ -748,7 +395,7 @@ parse_metadata (SdSafetensors *st, JsonNode *node, GError **error)
     char *k;
 
     if (!node_is_string (v)) {
-      g_autofree char *qkey = quote (key);
+      g_autofree char *qkey = sd_quote_name (key);
       set_error (error, SD_ERROR_FORMAT, st->display_name,
           "\"__metadata__\" value of %s is %s, not a string", qkey,
           describe_node (v));
@@ -782,10 +429,10 @@ check_tiling (SdSafetensors *st, guint64 data_size, GError **error)
 
   for (guint i = 0; i < st->n_entries; i++) {
     const Entry *e = &st->entries[i];
-    g_autofree char *qn = quote (e->view.name);
+    g_autofree char *qn = sd_quote_name (e->view.name);
 
     if (e->begin < pos) {
-      g_autofree char *qp = quote (prev->view.name);
+      g_autofree char *qp = sd_quote_name (prev->view.name);
       set_error (error, SD_ERROR_FORMAT, st->display_name,
           "tensor %s (data_offsets [%" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT
           "]) overlaps tensor %s (data_offsets [%" G_GUINT64_FORMAT
@@ -795,7 +442,7 @@ check_tiling (SdSafetensors *st, guint64 data_size, GError **error)
     }
     if (e->begin > pos) {
       if (prev) {
-        g_autofree char *qp = quote (prev->view.name);
+        g_autofree char *qp = sd_quote_name (prev->view.name);
         set_error (error, SD_ERROR_FORMAT, st->display_name,
             "hole of %" G_GUINT64_FORMAT " bytes in the data section between "
             "tensor %s (ending at %" G_GUINT64_FORMAT ") and tensor %s "
@@ -823,21 +470,12 @@ check_tiling (SdSafetensors *st, guint64 data_size, GError **error)
   return TRUE;
 }
 
+/* The header length n of the file's first 8 bytes (little endian): more
+ * than 0, at most SD_ST_MAX_HEADER and inside the file. */
 static gboolean
-load (SdSafetensors *st, GError **error)
+read_header_length (
+    const char *dn, const guint8 *data, gsize size, guint64 *n, GError **error)
 {
-  const char *dn = st->display_name;
-  gsize size;
-  const guint8 *data = g_bytes_get_data (st->bytes, &size);
-  const char *header, *bad;
-  guint64 n, data_size;
-  JsonCheck check = { 0 };
-  g_autoptr (JsonParser) parser = NULL;
-  g_autoptr (GError) local = NULL;
-  g_autoptr (GList) members = NULL;
-  JsonObject *root;
-  guint n_members, i;
-
   if (size < 8) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "file is %" G_GSIZE_FORMAT " bytes, too short to hold the 8-byte "
@@ -845,89 +483,101 @@ load (SdSafetensors *st, GError **error)
         size);
     return FALSE;
   }
-  memcpy (&n, data, 8);
-  n = GUINT64_FROM_LE (n);
-  if (n == 0) {
+  memcpy (n, data, 8);
+  *n = GUINT64_FROM_LE (*n);
+  if (*n == 0) {
     set_error (error, SD_ERROR_FORMAT, dn, "header length is 0");
     return FALSE;
   }
-  if (n > SD_ST_MAX_HEADER) {
+  if (*n > SD_ST_MAX_HEADER) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "header length %" G_GUINT64_FORMAT " is more than the limit of "
         "%" G_GUINT64_FORMAT " bytes (100 MiB)",
-        n, SD_ST_MAX_HEADER);
+        *n, SD_ST_MAX_HEADER);
     return FALSE;
   }
-  if (n > size - 8) {
+  if (*n > size - 8) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "header length %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
         " bytes that follow it (truncated file?)",
-        n, size - 8);
+        *n, size - 8);
     return FALSE;
   }
-  header = (const char *) data + 8;
-  data_size = size - 8 - n;
+  return TRUE;
+}
 
-  if (!g_utf8_validate_len (header, (gsize) n, &bad)) {
+/* The n bytes of the header are valid UTF-8 and one strictly valid JSON
+ * object, starting with its '{'. */
+static gboolean
+check_header_text (const char *dn, const char *header, gsize n, GError **error)
+{
+  const char *bad;
+  gsize pos;
+  g_autofree char *err = NULL;
+
+  if (!g_utf8_validate_len (header, n, &bad)) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "header is not valid UTF-8 (%s at byte %" G_GSIZE_FORMAT
         " of the header)",
         *bad ? "invalid sequence" : "NUL byte", (gsize) (bad - header));
     return FALSE;
   }
-
-  check.s = header;
-  check.len = (gsize) n;
-  jc_skip_ws (&check);
-  if (check.pos < check.len && check.s[check.pos] != '{') {
+  pos = sd_json_skip_whitespace (header, n, 0);
+  if (pos < n && header[pos] != '{') {
     /* Say what it is, if it is some other JSON value. */
-    char first = check.s[check.pos];
+    char first = header[pos];
     const char *what = first == '['                              ? "an array"
                        : first == '"'                            ? "a string"
                        : first == '-' || g_ascii_isdigit (first) ? "a number"
                        : first == 't' || first == 'f'            ? "a boolean"
                        : first == 'n'                            ? "null"
                                                                  : NULL;
-    if (what && jc_value (&check, NULL)) {
-      jc_skip_ws (&check);
-      if (check.pos == check.len) {
+    if (what) {
+      err = sd_json_check (header, n, "");
+      if (err == NULL) {
         set_error (error, SD_ERROR_FORMAT, dn,
             "header is %s, not a JSON object", what);
         return FALSE;
       }
     }
-    g_clear_pointer (&check.err, g_free);
     set_error (error, SD_ERROR_FORMAT, dn,
         "header does not start with '{' (it begins with byte 0x%02x)",
         (guchar) header[0]);
     return FALSE;
   }
-  if (check.pos > 0) {
+  if (pos > 0) {
     set_error (error, SD_ERROR_FORMAT, dn,
         "header does not start with '{' (it begins with whitespace)");
     return FALSE;
   }
-  if (jc_value (&check, NULL)) {
-    jc_skip_ws (&check);
-    if (check.pos != check.len)
-      jc_fail (&check, "unexpected data after the JSON object");
-  }
-  if (check.err) {
+  err = sd_json_check (header, n, "unexpected data after the JSON object");
+  if (err != NULL) {
     set_error (error, SD_ERROR_FORMAT, dn,
-        "header is not valid JSON: %s of the header", check.err);
-    g_free (check.err);
+        "header is not valid JSON: %s of the header", err);
     return FALSE;
   }
+  return TRUE;
+}
 
-  parser = json_parser_new_immutable ();
+/* The entries and metadata of the checked header (n bytes), in file
+ * order; the data section that follows it has data_size bytes. */
+static gboolean
+parse_header (SdSafetensors *st, const char *header, gsize n, guint64 data_size,
+    GError **error)
+{
+  const char *dn = st->display_name;
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GList) members = NULL;
+  JsonObject *root;
+
   if (!json_parser_load_from_data (parser, header, (gssize) n, &local)) {
     set_error (error, SD_ERROR_FORMAT, dn, "header is not valid JSON: %s",
         local->message);
     return FALSE;
   }
   root = json_node_get_object (json_parser_get_root (parser));
-  n_members = json_object_get_size (root);
-  st->entries = g_new0 (Entry, n_members);
+  st->entries = g_new0 (Entry, json_object_get_size (root));
   members = json_object_get_members (root);
   for (GList *l = members; l; l = l->next) {
     const char *name = l->data;
@@ -947,25 +597,51 @@ load (SdSafetensors *st, GError **error)
       return FALSE;
     st->n_entries++;
   }
+  return TRUE;
+}
 
+/* Sorts the entries by offset, checks that they tile the data section
+ * (which starts at data) and indexes them by name. */
+static gboolean
+index_entries (
+    SdSafetensors *st, const guint8 *data, guint64 data_size, GError **error)
+{
   if (st->n_entries > 1)
     qsort (st->entries, st->n_entries, sizeof (Entry), entry_compare);
   if (!check_tiling (st, data_size, error))
     return FALSE;
-
-  for (i = 0; i < st->n_entries; i++) {
+  for (guint i = 0; i < st->n_entries; i++) {
     Entry *e = &st->entries[i];
 
-    e->view.data = data + 8 + n + e->begin;
+    e->view.data = data + e->begin;
     if (!g_hash_table_insert (st->by_name, (char *) e->view.name, &e->view)) {
       /* cannot happen: the validator rejects duplicate keys */
-      g_autofree char *qn = quote (e->view.name);
-      set_error (
-          error, SD_ERROR_FORMAT, dn, "header: duplicate tensor name %s", qn);
+      g_autofree char *qn = sd_quote_name (e->view.name);
+      set_error (error, SD_ERROR_FORMAT, st->display_name,
+          "header: duplicate tensor name %s", qn);
       return FALSE;
     }
   }
   return TRUE;
+}
+
+/* The file is: header length n (8 bytes), the JSON header (n bytes), the
+ * data section. */
+static gboolean
+load (SdSafetensors *st, GError **error)
+{
+  gsize size;
+  const guint8 *data = g_bytes_get_data (st->bytes, &size);
+  guint64 n, data_size;
+
+  if (!read_header_length (st->display_name, data, size, &n, error))
+    return FALSE;
+  data_size = size - 8 - n;
+  return check_header_text (
+             st->display_name, (const char *) data + 8, (gsize) n, error)
+         && parse_header (
+             st, (const char *) data + 8, (gsize) n, data_size, error)
+         && index_entries (st, data + 8 + n, data_size, error);
 }
 
 SdSafetensors *
@@ -1083,7 +759,7 @@ gboolean
 sd_safetensors_check_f32 (const SdSafetensors *st, const SdTensorView *t,
     int expect_ndim, const gint64 *expect_shape, GError **error)
 {
-  g_autofree char *qn = quote (t->name);
+  g_autofree char *qn = sd_quote_name (t->name);
 
   if (t->dtype != SD_DTYPE_F32) {
     set_error (error, SD_ERROR_FORMAT, st->display_name,
@@ -1123,7 +799,7 @@ sd_safetensors_copy_f32 (const SdSafetensors *st, const SdTensorView *t,
 
   if (!sd_safetensors_check_f32 (st, t, expect_ndim, expect_shape, error))
     return FALSE;
-  qn = quote (t->name);
+  qn = sd_quote_name (t->name);
   for (gint64 i = 0; i < t->numel; i++) {
     guint32 u;
     float v;
@@ -1362,28 +1038,6 @@ sd_safetensors_writer_write (
           G_FILE_SET_CONTENTS_CONSISTENT, 0666, &local)) {
     g_autofree char *display = g_filename_display_name (path);
     set_error (error, SD_ERROR_IO, display, "cannot write: %s", local->message);
-    return FALSE;
-  }
-  return TRUE;
-}
-
-/* Strict validation of JSON text from an untrusted file before json-glib
- * sees it (json-glib accepts comments, wraps huge integers, keeps the last
- * of duplicate keys and recurses without bound). */
-gboolean
-sd_json_validate (const char *text, GError **error)
-{
-  JsonCheck c = { 0 };
-  c.s = text;
-  c.len = strlen (text);
-  if (jc_value (&c, NULL)) {
-    jc_skip_ws (&c);
-    if (c.pos != c.len)
-      jc_fail (&c, "unexpected data after the JSON value");
-  }
-  if (c.err != NULL) {
-    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT, "invalid JSON: %s", c.err);
-    g_free (c.err);
     return FALSE;
   }
   return TRUE;

@@ -7,17 +7,16 @@
 
 G_BEGIN_DECLS
 
-/* TRUE when text is one strictly valid JSON value (RFC 8259, no duplicate
- * keys, nesting at most 64 deep); else an SD_ERROR_FORMAT error. Call it
- * before json-glib parses text from an untrusted file. */
-G_GNUC_INTERNAL gboolean sd_json_validate (const char *text, GError **error);
-
 /* The checks of sd_safetensors_copy_f32 without the copy: t is F32 and,
  * when expect_ndim >= 0, of shape expect_shape; else an error naming the
  * tensor and the file. */
 G_GNUC_INTERNAL gboolean sd_safetensors_check_f32 (const SdSafetensors *st,
     const SdTensorView *t, int expect_ndim, const gint64 *expect_shape,
     GError **error);
+
+/* Median of the finite values of v (n, reordered); NaN when there are
+ * none. */
+G_GNUC_INTERNAL double sd_median_finite (double *v, guint n);
 
 /* FFTW's planner is not thread-safe (execution is): every plan is made
  * and destroyed under this lock. */

@@ -1,4 +1,5 @@
-/* Training loop, optimisers, schedules and evaluation.
+/* Training: the loop (sd_train, in named steps), optimisers, schedules,
+ * augmentation (carrier shift, shuffled pieces).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/train.h"
 #include "seqdream/layers.h"
@@ -357,18 +358,15 @@ all_finite (const float *p, gsize n)
   return TRUE;
 }
 
-gboolean
-sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
-    SdTrainResult *result, GError **error)
+/* The data sd_train can train model on: at least 2 series, the model's
+ * classes, and a shuffled-piece class mask within them. */
+static gboolean
+check_data (const SdModel *model, const SdDataset *data, const SdTrainConfig *c,
+    GError **error)
 {
   const int K = sd_model_get_n_classes (model);
-  const guint T = data->length;
-  const gsize NP = sd_model_get_n_params (model);
-  SdTrainResult res = { 0 };
 
-  if (!check_config (c, error))
-    return FALSE;
-  if (data->n < 2 || T < 1) {
+  if (data->n < 2 || data->length < 1) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "training needs at least 2 series, got %u", data->n);
     return FALSE;
@@ -384,7 +382,6 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
           "series %u has class index %d outside [0, %d)", i, data->y[i], K);
       return FALSE;
     }
-
   if (c->augment_shuffle_prob > 0 && K < 64
       && (c->augment_shuffle_classes >> K) != 0) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -393,316 +390,382 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
         c->augment_shuffle_classes, K);
     return FALSE;
   }
+  return TRUE;
+}
 
-  /* The carrier shift moves by whole bins of rate / T Hz. */
-  g_autoptr (SdCarrierShift) cs = NULL;
-  int max_bins = 0;
-  if (c->augment_carrier_hz > 0 && c->augment_carrier_prob > 0) {
-    if (!(data->sample_rate > 0)) {
-      g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "the carrier shift needs the data's sample rate (recordings, not "
-          "UCR files)");
-      return FALSE;
-    }
-    double m = floor (c->augment_carrier_hz * T / data->sample_rate + 1e-9);
-    max_bins = (int) MIN (m, (double) (T / 2));
-    if (max_bins < 1) {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "a carrier shift of %g Hz is less than one bin (%g Hz at %u "
-          "samples)",
-          c->augment_carrier_hz, data->sample_rate / T, T);
-      return FALSE;
-    }
-    cs = sd_carrier_shift_new (T, error);
-    if (cs == NULL)
-      return FALSE;
+/* The state of one sd_train call. */
+typedef struct
+{
+  SdModel *model;
+  const SdDataset *data;
+  const SdTrainConfig *c;
+  int K;    /* classes */
+  guint T;  /* series length */
+  gsize NP; /* floats of parameters */
+  GTimer *timer;
+  GRand *rng;         /* the split and the order of the batches */
+  GRand *aug_rng;     /* augmentation, a stream of its own */
+  SdCarrierShift *cs; /* NULL without the carrier shift */
+  int max_bins;       /* its largest shift */
+  GArray *tr, *va;    /* rows of the training and validation parts */
+  float *x;           /* (n, T): the data, normalised */
+  SdWorkspace *ws;    /* training mode, batch BS */
+  SdWorkspace *ews;   /* eval mode, batch 64, for validation */
+  int BS, n_batches;
+  float *grads, *best; /* NP each: gradients, the best parameters */
+  OptState opt;
+  /* batch buffers: 64 rows (the validation's) or BS */
+  float *buf, *probs, *dlogits, *targets, *scratch;
+  int *labels;
+  gboolean *negative; /* row is a shuffled-piece negative */
+  int n_shuffle;      /* classes in the shuffled-piece mask */
+  /* schedule and best keeping */
+  float lr;
+  double best_val;
+  int since_best, since_plateau;
+  SdTrainResult res;
+} Trainer;
+
+static void
+trainer_clear (Trainer *t)
+{
+  g_clear_pointer (&t->timer, g_timer_destroy);
+  g_clear_pointer (&t->rng, g_rand_free);
+  g_clear_pointer (&t->aug_rng, g_rand_free);
+  g_clear_pointer (&t->cs, sd_carrier_shift_free);
+  g_clear_pointer (&t->tr, g_array_unref);
+  g_clear_pointer (&t->va, g_array_unref);
+  g_clear_pointer (&t->ws, sd_workspace_free);
+  g_clear_pointer (&t->ews, sd_workspace_free);
+  g_free (t->x);
+  g_free (t->grads);
+  g_free (t->best);
+  g_free (t->opt.m);
+  g_free (t->opt.v);
+  g_free (t->buf);
+  g_free (t->probs);
+  g_free (t->dlogits);
+  g_free (t->targets);
+  g_free (t->scratch);
+  g_free (t->labels);
+  g_free (t->negative);
+}
+
+/* The carrier shift moves by whole bins of rate / T Hz. */
+static gboolean
+trainer_carrier_shift (Trainer *t, GError **error)
+{
+  const SdTrainConfig *c = t->c;
+  const guint T = t->T;
+
+  if (!(c->augment_carrier_hz > 0 && c->augment_carrier_prob > 0))
+    return TRUE;
+  if (!(t->data->sample_rate > 0)) {
+    g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "the carrier shift needs the data's sample rate (recordings, not "
+        "UCR files)");
+    return FALSE;
   }
+  double m = floor (c->augment_carrier_hz * T / t->data->sample_rate + 1e-9);
+  t->max_bins = (int) MIN (m, (double) (T / 2));
+  if (t->max_bins < 1) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "a carrier shift of %g Hz is less than one bin (%g Hz at %u "
+        "samples)",
+        c->augment_carrier_hz, t->data->sample_rate / T, T);
+    return FALSE;
+  }
+  t->cs = sd_carrier_shift_new (T, error);
+  return t->cs != NULL;
+}
 
-  g_autoptr (GTimer) timer = g_timer_new ();
-  guint32 seed[2] = { (guint32) c->seed, (guint32) (c->seed >> 32) };
-  g_autoptr (GRand) rng = g_rand_new_with_seed_array (seed, 2);
-  /* A separate stream, so switching augmentation on or off does not change
-   * the split or the order of the batches. */
-  guint32 aseed[3]
-      = { (guint32) c->seed, (guint32) (c->seed >> 32), 0x61756721u };
-  g_autoptr (GRand) aug_rng = g_rand_new_with_seed_array (aseed, 3);
+/* The split, then the data normalised once (a fixed normalisation is
+ * fitted on the training part); the model records the normalisation, the
+ * input range of the training part, the length and the sample rate. */
+static void
+trainer_split_and_normalise (Trainer *t)
+{
+  const SdDataset *data = t->data;
+  const guint T = t->T;
 
-  /* Normalise once; a fixed normalisation is fitted on the training part. */
-  g_autoptr (GArray) tr = g_array_new (FALSE, FALSE, sizeof (guint));
-  g_autoptr (GArray) va = g_array_new (FALSE, FALSE, sizeof (guint));
-  if (c->val_fraction > 0)
-    split_stratified (data, c->val_fraction, rng, tr, va);
+  t->tr = g_array_new (FALSE, FALSE, sizeof (guint));
+  t->va = g_array_new (FALSE, FALSE, sizeof (guint));
+  if (t->c->val_fraction > 0)
+    split_stratified (data, t->c->val_fraction, t->rng, t->tr, t->va);
   else
     for (guint i = 0; i < data->n; i++)
-      g_array_append_val (tr, i);
+      g_array_append_val (t->tr, i);
 
-  SdNormalization norm = sd_model_get_normalization (model);
+  SdNormalization norm = sd_model_get_normalization (t->model);
   if (norm.mode == SD_NORM_FIXED) {
-    double s = 0, ss = 0, cnt = (double) tr->len * T;
-    for (guint i = 0; i < tr->len; i++) {
-      const float *row = data->x + (gsize) g_array_index (tr, guint, i) * T;
-      for (guint t = 0; t < T; t++)
-        s += row[t];
+    double s = 0, ss = 0, cnt = (double) t->tr->len * T;
+    for (guint i = 0; i < t->tr->len; i++) {
+      const float *row = data->x + (gsize) g_array_index (t->tr, guint, i) * T;
+      for (guint k = 0; k < T; k++)
+        s += row[k];
     }
     double mean = s / cnt;
-    for (guint i = 0; i < tr->len; i++) {
-      const float *row = data->x + (gsize) g_array_index (tr, guint, i) * T;
-      for (guint t = 0; t < T; t++)
-        ss += (row[t] - mean) * (row[t] - mean);
+    for (guint i = 0; i < t->tr->len; i++) {
+      const float *row = data->x + (gsize) g_array_index (t->tr, guint, i) * T;
+      for (guint k = 0; k < T; k++)
+        ss += (row[k] - mean) * (row[k] - mean);
     }
     norm.mean = (float) mean;
     norm.std = (float) MAX (sqrt (ss / cnt), 1e-12);
-    sd_model_set_normalization (model, norm);
+    sd_model_set_normalization (t->model, norm);
   }
-  g_autofree float *x
-      = g_memdup2 (data->x, (gsize) data->n * T * sizeof (float));
-  sd_model_normalize_input (model, x, (int) data->n, (int) T);
+  t->x = g_memdup2 (data->x, (gsize) data->n * T * sizeof (float));
+  sd_model_normalize_input (t->model, t->x, (int) data->n, (int) T);
   float lo = INFINITY, hi = -INFINITY;
-  for (guint i = 0; i < tr->len; i++) {
-    const float *row = x + (gsize) g_array_index (tr, guint, i) * T;
-    for (guint t = 0; t < T; t++) {
-      lo = MIN (lo, row[t]);
-      hi = MAX (hi, row[t]);
+  for (guint i = 0; i < t->tr->len; i++) {
+    const float *row = t->x + (gsize) g_array_index (t->tr, guint, i) * T;
+    for (guint k = 0; k < T; k++) {
+      lo = MIN (lo, row[k]);
+      hi = MAX (hi, row[k]);
     }
   }
   if (lo < hi)
-    sd_model_set_input_range (model, lo, hi);
-  sd_model_set_train_length (model, T);
-  sd_model_set_sample_rate (model, data->sample_rate);
+    sd_model_set_input_range (t->model, lo, hi);
+  sd_model_set_train_length (t->model, T);
+  sd_model_set_sample_rate (t->model, data->sample_rate);
+}
 
-  const int BS = (int) MIN ((guint) c->batch_size, tr->len);
-  g_autoptr (SdWorkspace) ws
-      = sd_workspace_new (model, BS, (int) T, SD_MODE_TRAIN, error);
-  if (ws == NULL)
-    return FALSE;
-  g_autoptr (SdWorkspace) ews
-      = sd_workspace_new (model, 64, (int) T, SD_MODE_EVAL, error);
-  if (ews == NULL)
-    return FALSE;
+/* The workspaces and every buffer of the loop. */
+static gboolean
+trainer_alloc (Trainer *t, GError **error)
+{
+  const int K = t->K;
+  const guint T = t->T;
+  const gsize NP = t->NP;
 
-  g_autofree float *grads = g_new0 (float, NP);
-  g_autofree float *best
-      = g_memdup2 (sd_model_get_params (model), NP * sizeof (float));
-  OptState opt = { g_new0 (float, NP), g_new0 (float, NP), 0 };
-  g_autofree float *buf = g_new (float, (gsize) 64 * T);
-  g_autofree float *probs = g_new (float, (gsize) 64 * K);
-  g_autofree float *dlogits = g_new (float, (gsize) BS *K);
-  g_autofree int *labels = g_new (int, BS);
-  /* the targets: one-hot, or uniform over the shuffled-piece classes */
-  g_autofree float *targets = g_new (float, (gsize) BS *K);
-  g_autofree gboolean *negative = g_new (gboolean, BS);
-  g_autofree float *scratch = g_new (float, T);
-  int n_shuffle = 0;
+  t->BS = (int) MIN ((guint) t->c->batch_size, t->tr->len);
+  t->n_batches = (int) ((t->tr->len + t->BS - 1) / t->BS);
+  t->ws = sd_workspace_new (t->model, t->BS, (int) T, SD_MODE_TRAIN, error);
+  if (t->ws == NULL)
+    return FALSE;
+  t->ews = sd_workspace_new (t->model, 64, (int) T, SD_MODE_EVAL, error);
+  if (t->ews == NULL)
+    return FALSE;
+  t->grads = g_new0 (float, NP);
+  t->best = g_memdup2 (sd_model_get_params (t->model), NP * sizeof (float));
+  t->opt.m = g_new0 (float, NP);
+  t->opt.v = g_new0 (float, NP);
+  t->buf = g_new (float, (gsize) 64 * T);
+  t->probs = g_new (float, (gsize) 64 * K);
+  t->dlogits = g_new (float, (gsize) t->BS *K);
+  t->labels = g_new (int, t->BS);
+  t->targets = g_new (float, (gsize) t->BS *K);
+  t->negative = g_new (gboolean, t->BS);
+  t->scratch = g_new (float, T);
   for (int k = 0; k < K && k < 64; k++)
-    n_shuffle += (int) (c->augment_shuffle_classes >> k & 1);
-  guint *order = (guint *) tr->data;
-  const int n_batches = (int) ((tr->len + BS - 1) / BS);
+    t->n_shuffle += (int) (t->c->augment_shuffle_classes >> k & 1);
+  return TRUE;
+}
 
-  float lr = c->lr;
-  double best_val = INFINITY;
-  int since_best = 0, since_plateau = 0;
-  gboolean ok = TRUE;
-  res.best_epoch = 0;
-  res.best_val_loss = NAN;
-  res.best_val_acc = NAN;
+/* Batch bi of the epoch's order (B rows) into buf, augmented, with its
+ * targets: one-hot, or uniform over the shuffled-piece classes. */
+static void
+fill_batch (Trainer *t, int bi, int B)
+{
+  const SdTrainConfig *c = t->c;
+  const guint *order = (const guint *) t->tr->data;
+  const int K = t->K;
+  const guint T = t->T;
 
-  for (int epoch = 1; epoch <= c->epochs; epoch++) {
-    if (c->schedule == SD_SCHEDULE_COSINE)
-      lr = c->min_lr
-           + 0.5f * (c->lr - c->min_lr)
-                 * (1.0f + cosf ((float) G_PI * (epoch - 1) / c->epochs));
-    shuffle (order, tr->len, rng);
-    double eloss = 0.0;
-    guint ecorrect = 0, eseen = 0;
-    for (int bi = 0; bi < n_batches; bi++) {
-      int B = (int) MIN ((guint) BS, tr->len - bi * BS);
-      /* A batch of one has no batch statistics worth training on. */
-      if (B < 2 && bi > 0)
-        break;
-      for (int b = 0; b < B; b++) {
-        guint r = order[bi * BS + b];
-        labels[b] = data->y[r];
-        negative[b] = augment_copy (buf + (gsize) b * T, x + (gsize) r * T,
-            labels[b], T, c, aug_rng, cs, max_bins, scratch);
-        float *tg = targets + (gsize) b * K;
-        for (int k = 0; k < K; k++)
-          tg[k] = negative[b] ? (k < 64 && (c->augment_shuffle_classes >> k & 1)
-                                     ? 1.0f / (float) n_shuffle
-                                     : 0.0f)
-                              : (float) (k == labels[b]);
-      }
-      const float *logits = sd_model_forward (model, ws, buf, B, (int) T);
-      sd_softmax_forward (probs, logits, B, K);
-      float loss = sd_crossentropy_soft_forward_backward (
-          dlogits, probs, targets, B, K);
-      if (!isfinite (loss)) {
-        g_set_error (error, SD_ERROR, SD_ERROR_DIVERGED,
-            "training diverged: loss is %g at epoch %d batch %d (try a "
-            "lower learning rate)",
-            loss, epoch, bi + 1);
-        ok = FALSE;
-        goto out;
-      }
-      for (int b = 0; b < B; b++) {
-        int arg = 0;
-        for (int k = 1; k < K; k++)
-          if (logits[b * K + k] > logits[b * K + arg])
-            arg = k;
-        /* a negative is right when it is called one of its classes */
-        ecorrect += negative[b] ? targets[(gsize) b * K + arg] > 0.0f
-                                : arg == labels[b];
-      }
-      eloss += loss * B;
-      eseen += B;
-      memset (grads, 0, NP * sizeof (float));
-      sd_model_backward (model, ws, dlogits, grads, NULL);
-      optimizer_step (model, c, &opt, grads, lr);
-      if (c->callback) {
-        double el = g_timer_elapsed (timer, NULL);
-        double done = (epoch - 1) + (double) (bi + 1) / n_batches;
-        SdTrainProgress p = { epoch, c->epochs, (float) (eloss / eseen),
-          (float) ecorrect / eseen, NAN, NAN, lr, el,
-          el / done * (c->epochs - done), FALSE, bi + 1, n_batches };
-        if (bi + 1 < n_batches)
-          c->callback (&p, c->user_data);
-      }
+  for (int b = 0; b < B; b++) {
+    guint r = order[bi * t->BS + b];
+    t->labels[b] = t->data->y[r];
+    t->negative[b] = augment_copy (t->buf + (gsize) b * T, t->x + (gsize) r * T,
+        t->labels[b], T, c, t->aug_rng, t->cs, t->max_bins, t->scratch);
+    float *tg = t->targets + (gsize) b * K;
+    for (int k = 0; k < K; k++)
+      tg[k] = t->negative[b] ? (k < 64 && (c->augment_shuffle_classes >> k & 1)
+                                    ? 1.0f / (float) t->n_shuffle
+                                    : 0.0f)
+                             : (float) (k == t->labels[b]);
+  }
+}
+
+/* One epoch of minibatch steps at the current learning rate; the mean
+ * training loss and accuracy in *loss, *acc. FALSE when the loss stops
+ * being finite. */
+static gboolean
+train_epoch (Trainer *t, int epoch, double *loss, double *acc, GError **error)
+{
+  const SdTrainConfig *c = t->c;
+  const int K = t->K;
+  double eloss = 0.0;
+  guint ecorrect = 0, eseen = 0;
+
+  shuffle ((guint *) t->tr->data, t->tr->len, t->rng);
+  for (int bi = 0; bi < t->n_batches; bi++) {
+    int B = (int) MIN ((guint) t->BS, t->tr->len - bi * t->BS);
+    /* A batch of one has no batch statistics worth training on. */
+    if (B < 2 && bi > 0)
+      break;
+    fill_batch (t, bi, B);
+    const float *logits
+        = sd_model_forward (t->model, t->ws, t->buf, B, (int) t->T);
+    sd_softmax_forward (t->probs, logits, B, K);
+    float l = sd_crossentropy_soft_forward_backward (
+        t->dlogits, t->probs, t->targets, B, K);
+    if (!isfinite (l)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_DIVERGED,
+          "training diverged: loss is %g at epoch %d batch %d (try a "
+          "lower learning rate)",
+          l, epoch, bi + 1);
+      return FALSE;
     }
-    if (!all_finite (sd_model_get_params (model), NP)) {
+    for (int b = 0; b < B; b++) {
+      int arg = 0;
+      for (int k = 1; k < K; k++)
+        if (logits[b * K + k] > logits[b * K + arg])
+          arg = k;
+      /* a negative is right when it is called one of its classes */
+      ecorrect += t->negative[b] ? t->targets[(gsize) b * K + arg] > 0.0f
+                                 : arg == t->labels[b];
+    }
+    eloss += l * B;
+    eseen += B;
+    memset (t->grads, 0, t->NP * sizeof (float));
+    sd_model_backward (t->model, t->ws, t->dlogits, t->grads, NULL);
+    optimizer_step (t->model, c, &t->opt, t->grads, t->lr);
+    if (c->callback && bi + 1 < t->n_batches) {
+      double el = g_timer_elapsed (t->timer, NULL);
+      double done = (epoch - 1) + (double) (bi + 1) / t->n_batches;
+      SdTrainProgress p = { epoch, c->epochs, (float) (eloss / eseen),
+        (float) ecorrect / eseen, NAN, NAN, t->lr, el,
+        el / done * (c->epochs - done), FALSE, bi + 1, t->n_batches };
+      c->callback (&p, c->user_data);
+    }
+  }
+  *loss = eloss / MAX (eseen, 1);
+  *acc = (double) ((float) ecorrect / MAX (eseen, 1));
+  return TRUE;
+}
+
+/* The epoch's selection loss (validation, or training without a
+ * validation split) against the best so far: keeps the parameters of a
+ * better epoch. TRUE when this epoch is the best. */
+static gboolean
+keep_best (Trainer *t, int epoch, double sel, double vl, double vacc)
+{
+  if (!(sel < t->best_val)) {
+    t->since_best++;
+    t->since_plateau++;
+    return FALSE;
+  }
+  t->best_val = sel;
+  t->since_best = 0;
+  t->since_plateau = 0;
+  t->res.best_epoch = epoch;
+  t->res.best_val_loss = (float) vl;
+  t->res.best_val_acc = (float) vacc;
+  memcpy (t->best, sd_model_get_params (t->model), t->NP * sizeof (float));
+  return TRUE;
+}
+
+/* The learning rate of an epoch: cosine from lr down to min_lr over the
+ * epochs, or multiplied by plateau_factor (not below min_lr) once
+ * plateau_patience epochs have passed without a better model. */
+static void
+schedule_lr (Trainer *t, int epoch)
+{
+  const SdTrainConfig *c = t->c;
+
+  if (c->schedule == SD_SCHEDULE_COSINE)
+    t->lr = c->min_lr
+            + 0.5f * (c->lr - c->min_lr)
+                  * (1.0f + cosf ((float) G_PI * (epoch - 1) / c->epochs));
+  else if (c->schedule == SD_SCHEDULE_PLATEAU
+           && t->since_plateau >= c->plateau_patience) {
+    t->lr = MAX (t->lr * c->plateau_factor, c->min_lr);
+    t->since_plateau = 0;
+  }
+}
+
+/* Epochs until the last or an early stop; the best parameters are put
+ * back into the model at the end. */
+static gboolean
+train_epochs (Trainer *t, GError **error)
+{
+  const SdTrainConfig *c = t->c;
+
+  t->lr = c->lr;
+  t->best_val = INFINITY;
+  t->res.best_val_loss = NAN;
+  t->res.best_val_acc = NAN;
+  for (int epoch = 1; epoch <= c->epochs; epoch++) {
+    double tl, tacc, vl = NAN, vacc = NAN;
+    schedule_lr (t, epoch);
+    if (!train_epoch (t, epoch, &tl, &tacc, error))
+      return FALSE;
+    if (!all_finite (sd_model_get_params (t->model), t->NP)) {
       g_set_error (error, SD_ERROR, SD_ERROR_DIVERGED,
           "training diverged: non-finite parameters after epoch %d (try a "
           "lower learning rate)",
           epoch);
-      ok = FALSE;
-      goto out;
+      return FALSE;
     }
-    double vl = NAN, vacc = NAN;
-    if (va->len > 0)
-      evaluate_rows (model, ews, x, data->y, T, (guint *) va->data, va->len,
-          buf, probs, &vl, &vacc);
-    double tl = eloss / MAX (eseen, 1);
+    if (t->va->len > 0)
+      evaluate_rows (t->model, t->ews, t->x, t->data->y, t->T,
+          (guint *) t->va->data, t->va->len, t->buf, t->probs, &vl, &vacc);
     /* Without a validation split the training loss selects the model. */
-    double sel = va->len > 0 ? vl : tl;
-    gboolean is_best = sel < best_val;
-    if (is_best) {
-      best_val = sel;
-      since_best = 0;
-      since_plateau = 0;
-      res.best_epoch = epoch;
-      res.best_val_loss = (float) vl;
-      res.best_val_acc = (float) vacc;
-      memcpy (best, sd_model_get_params (model), NP * sizeof (float));
-    } else {
-      since_best++;
-      since_plateau++;
-    }
-    res.epochs_run = epoch;
-    res.final_train_loss = (float) tl;
-    res.final_train_acc = (float) ecorrect / MAX (eseen, 1);
+    gboolean is_best = keep_best (t, epoch, t->va->len > 0 ? vl : tl, vl, vacc);
+    t->res.epochs_run = epoch;
+    t->res.final_train_loss = (float) tl;
+    t->res.final_train_acc = (float) tacc;
     if (c->callback) {
-      double el = g_timer_elapsed (timer, NULL);
-      SdTrainProgress p = { epoch, c->epochs, (float) tl, res.final_train_acc,
-        (float) vl, (float) vacc, lr, el, el / epoch * (c->epochs - epoch),
-        is_best, n_batches, n_batches };
+      double el = g_timer_elapsed (t->timer, NULL);
+      SdTrainProgress p = { epoch, c->epochs, (float) tl, (float) tacc,
+        (float) vl, (float) vacc, t->lr, el, el / epoch * (c->epochs - epoch),
+        is_best, t->n_batches, t->n_batches };
       c->callback (&p, c->user_data);
     }
-    if (c->schedule == SD_SCHEDULE_PLATEAU
-        && since_plateau >= c->plateau_patience) {
-      lr = MAX (lr * c->plateau_factor, c->min_lr);
-      since_plateau = 0;
-    }
-    if (c->early_stop_patience > 0 && since_best >= c->early_stop_patience)
+    if (c->early_stop_patience > 0 && t->since_best >= c->early_stop_patience)
       break;
   }
-  memcpy (sd_model_get_params (model), best, NP * sizeof (float));
-
-out:
-  g_free (opt.m);
-  g_free (opt.v);
-  res.seconds = g_timer_elapsed (timer, NULL);
-  if (result)
-    *result = res;
-  return ok;
-}
-
-gboolean
-sd_model_predict (
-    SdModel *model, const SdDataset *data, float *logits_out, GError **error)
-{
-  const int K = sd_model_get_n_classes (model);
-  const int maxB = 64;
-  const guint T = data->length;
-  g_autoptr (SdWorkspace) ws
-      = sd_workspace_new (model, maxB, (int) T, SD_MODE_EVAL, error);
-  if (ws == NULL)
-    return FALSE;
-  g_autofree float *buf = g_new (float, (gsize) maxB *T);
-  for (guint s = 0; s < data->n; s += maxB) {
-    int B = (int) MIN ((guint) maxB, data->n - s);
-    memcpy (buf, data->x + (gsize) s * T, (gsize) B * T * sizeof (float));
-    sd_model_normalize_input (model, buf, B, (int) T);
-    const float *logits = sd_model_forward (model, ws, buf, B, (int) T);
-    memcpy (logits_out + (gsize) s * K, logits, (gsize) B * K * sizeof (float));
-  }
+  memcpy (sd_model_get_params (t->model), t->best, t->NP * sizeof (float));
   return TRUE;
 }
 
-void
-sd_eval_result_free (SdEvalResult *r)
+gboolean
+sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
+    SdTrainResult *result, GError **error)
 {
-  if (r == NULL)
-    return;
-  g_free (r->confusion);
-  g_free (r->precision);
-  g_free (r->recall);
-  g_free (r->f1);
-  g_free (r);
-}
+  Trainer t = { 0 };
+  gboolean ok;
 
-SdEvalResult *
-sd_model_evaluate (SdModel *model, const SdDataset *data, GError **error)
-{
-  const int K = sd_model_get_n_classes (model);
-  if ((int) data->n_classes > K) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "the data have %u classes but the model only %d", data->n_classes, K);
-    return NULL;
+  if (!check_config (c, error) || !check_data (model, data, c, error))
+    return FALSE;
+  t.model = model;
+  t.data = data;
+  t.c = c;
+  t.K = sd_model_get_n_classes (model);
+  t.T = data->length;
+  t.NP = sd_model_get_n_params (model);
+  if (!trainer_carrier_shift (&t, error)) {
+    trainer_clear (&t);
+    return FALSE;
   }
-  g_autofree float *logits = g_new (float, (gsize) data->n *K);
-  if (!sd_model_predict (model, data, logits, error))
-    return NULL;
-  SdEvalResult *r = g_new0 (SdEvalResult, 1);
-  r->n = data->n;
-  r->n_classes = K;
-  r->confusion = g_new0 (guint, (gsize) K * K);
-  r->precision = g_new0 (double, K);
-  r->recall = g_new0 (double, K);
-  r->f1 = g_new0 (double, K);
-  g_autofree float *p = g_new (float, K);
-  double loss = 0;
-  guint correct = 0;
-  for (guint i = 0; i < data->n; i++) {
-    const float *l = logits + (gsize) i * K;
-    int pred = 0;
-    for (int k = 1; k < K; k++)
-      if (l[k] > l[pred])
-        pred = k;
-    sd_softmax_forward (p, l, 1, K);
-    loss -= log (MAX (p[data->y[i]], 1e-30f));
-    r->confusion[data->y[i] * K + pred]++;
-    correct += pred == data->y[i];
+  t.timer = g_timer_new ();
+  guint32 seed[2] = { (guint32) c->seed, (guint32) (c->seed >> 32) };
+  t.rng = g_rand_new_with_seed_array (seed, 2);
+  /* A separate stream, so switching augmentation on or off does not change
+   * the split or the order of the batches. */
+  guint32 aseed[3]
+      = { (guint32) c->seed, (guint32) (c->seed >> 32), 0x61756721u };
+  t.aug_rng = g_rand_new_with_seed_array (aseed, 3);
+
+  trainer_split_and_normalise (&t);
+  if (!trainer_alloc (&t, error)) {
+    trainer_clear (&t);
+    return FALSE;
   }
-  r->accuracy = data->n ? (double) correct / data->n : NAN;
-  r->loss = data->n ? loss / data->n : NAN;
-  for (int k = 0; k < K; k++) {
-    guint tp = r->confusion[k * K + k], col = 0, row = 0;
-    for (int j = 0; j < K; j++) {
-      col += r->confusion[j * K + k];
-      row += r->confusion[k * K + j];
-    }
-    r->precision[k] = col ? (double) tp / col : 0.0;
-    r->recall[k] = row ? (double) tp / row : 0.0;
-    double s = r->precision[k] + r->recall[k];
-    r->f1[k] = s > 0 ? 2 * r->precision[k] * r->recall[k] / s : 0.0;
-  }
-  return r;
+  ok = train_epochs (&t, error);
+  t.res.seconds = g_timer_elapsed (t.timer, NULL);
+  if (result)
+    *result = t.res;
+  trainer_clear (&t);
+  return ok;
 }

@@ -48,7 +48,7 @@
 
 #include <gst/check/gstharness.h>
 
-#include <cblas.h>
+#include <seqdream/layers.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
@@ -596,7 +596,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   g_setenv ("GST_REGISTRY_1_0", FUZZ_REGISTRY, FALSE);
   g_setenv ("GST_REGISTRY_FORK", "no", FALSE);
   g_setenv ("G_SLICE", "always-malloc", FALSE);
-  openblas_set_num_threads (1);
+  sd_set_num_threads (1);
   gst_init (NULL, NULL);
   verbose = g_getenv ("FUZZ_VERBOSE") != NULL;
 

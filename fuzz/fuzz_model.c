@@ -18,10 +18,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "fuzz-target.h"
 
+#include <seqdream/layers.h>
 #include <seqdream/model.h>
 #include <seqdream/safetensors.h>
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -131,7 +131,7 @@ int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
   /* One thread: the fuzzer measures, and shares the machine. */
-  openblas_set_num_threads (1);
+  sd_set_num_threads (1);
   fuzz_abort_on_log (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
   return 0;
 }

@@ -1099,6 +1099,37 @@ test_backward_semantics (void)
   g_rand_free (r);
 }
 
+/* sd_set_num_threads sets OpenBLAS's thread count (read back by
+ * sd_get_num_threads) and a convolution gives the same numbers on one
+ * thread or two. */
+static void
+test_num_threads (void)
+{
+  const int B = 4, C = 8, OC = 16, T = 300, K = 5;
+  g_autofree float *x = g_new (float, B *C *T);
+  g_autofree float *w = g_new (float, OC *C *K);
+  g_autofree float *y1 = g_new (float, B *OC *T);
+  g_autofree float *y2 = g_new (float, B *OC *T);
+  g_autofree float *col = g_new (float, sd_conv1d_scratch_size (C, K, T));
+  GRand *r = g_rand_new_with_seed (5);
+  for (int i = 0; i < B * C * T; i++)
+    x[i] = (float) g_rand_double_range (r, -1, 1);
+  for (int i = 0; i < OC * C * K; i++)
+    w[i] = (float) g_rand_double_range (r, -1, 1);
+  g_rand_free (r);
+
+  sd_set_num_threads (1);
+  g_assert_cmpint (sd_get_num_threads (), ==, 1);
+  sd_conv1d_forward (y1, x, w, NULL, B, C, OC, T, K, col);
+  sd_set_num_threads (2);
+  g_assert_cmpint (sd_get_num_threads (), ==, 2);
+  sd_conv1d_forward (y2, x, w, NULL, B, C, OC, T, K, col);
+  sd_set_num_threads (1);
+  g_assert_cmpint (sd_get_num_threads (), ==, 1);
+  g_assert_cmpmem (
+      y1, B * OC * T * sizeof (float), y2, B * OC * T * sizeof (float));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1130,6 +1161,7 @@ main (int argc, char **argv)
       "/layers/backward/accumulate-elementwise", test_accumulation_simple);
   g_test_add_func (
       "/layers/backward/accumulate-and-null", test_backward_semantics);
+  g_test_add_func ("/layers/num-threads", test_num_threads);
 
   return g_test_run ();
 }

@@ -208,6 +208,16 @@ test_dtw_invalid (void)
   g_assert_cmpfloat (sd_dtw_distance (a, 4, a, 2, 2, INFINITY), >, 0.0);
 }
 
+/* The mean absolute step, 0 for fewer than two samples. */
+static void
+test_total_variation (void)
+{
+  const float x[] = { 0.0f, 1.0f, 3.0f, 2.5f };
+  assert_close (sd_total_variation (x, 4), 3.5 / 3.0, 1e-15);
+  g_assert_cmpfloat (sd_total_variation (x, 1), ==, 0.0);
+  g_assert_cmpfloat (sd_total_variation (NULL, 0), ==, 0.0);
+}
+
 static void
 test_dtw_abandoning (void)
 {
@@ -1196,6 +1206,7 @@ main (int argc, char **argv)
   g_test_add_func ("/metrics/dtw/naive", test_dtw_matches_naive);
   g_test_add_func ("/metrics/dtw/invalid", test_dtw_invalid);
   g_test_add_func ("/metrics/dtw/abandoning", test_dtw_abandoning);
+  g_test_add_func ("/metrics/total-variation", test_total_variation);
   g_test_add_func ("/metrics/reference/handmade", test_reference_handmade);
   static const double band_fractions[] = { 0.0, 0.1, 0.3, 1.0 };
   for (gsize i = 0; i < G_N_ELEMENTS (band_fractions); i++) {

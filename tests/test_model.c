@@ -708,6 +708,126 @@ test_normalize_input (void)
   g_assert_cmpfloat (y[1], ==, 2.0f);
 }
 
+/* sd_normalization_apply and its inverse: every mode maps back to the
+ * data (through the per-series maps, or the fixed constants alone), flat
+ * and huge series stay finite, and the model's normalisation is exactly
+ * sd_normalization_apply with its SdNormalization. */
+static void
+test_normalization_round_trip (void)
+{
+  const SdNormalization modes[] = {
+    { SD_NORM_PER_SERIES, 0.0f, 1.0f },
+    { SD_NORM_FIXED, 3.5f, 0.25f },
+    { SD_NORM_NONE, 0.0f, 1.0f },
+  };
+  const int n = 3, T = 16;
+  float data[3 * 16];
+  fill_random (data, n * T, 31);
+  for (int t = 0; t < T; t++) {
+    data[t] = 40.0f + 7.0f * data[t]; /* an offset and a scale */
+    data[2 * T + t] = 5.0f;           /* flat */
+  }
+  for (guint k = 0; k < G_N_ELEMENTS (modes); k++) {
+    float x[3 * 16], y[3 * 16];
+    double mean[3], sd[3];
+    memcpy (x, data, sizeof x);
+    sd_normalization_apply (modes[k], x, n, T, mean, sd);
+    if (modes[k].mode == SD_NORM_PER_SERIES) {
+      for (int i = 0; i < 2; i++) {
+        double s = 0, ss = 0;
+        for (int t = 0; t < T; t++) {
+          s += x[i * T + t];
+          ss += (double) x[i * T + t] * x[i * T + t];
+        }
+        g_assert_cmpfloat (fabs (s / T), <, 1e-5);
+        g_assert_cmpfloat (fabs (ss / T - 1.0), <, 1e-5);
+      }
+      for (int t = 0; t < T; t++)
+        g_assert_cmpfloat (x[2 * T + t], ==, 0.0f);
+      g_assert_cmpfloat (mean[2], ==, 5.0);
+      g_assert_cmpfloat (sd[2], ==, 1.0);
+    }
+    /* The model applies exactly this rule. */
+    g_autoptr (SdModel) m = new_model ("fcn-small", 2, 1);
+    sd_model_set_normalization (m, modes[k]);
+    memcpy (y, data, sizeof y);
+    sd_model_normalize_input (m, y, n, T);
+    g_assert_cmpmem (x, sizeof x, y, sizeof y);
+    /* Back through the maps. */
+    memcpy (y, x, sizeof y);
+    sd_normalization_invert (modes[k], y, n, T, mean, sd);
+    for (int i = 0; i < n * T; i++)
+      g_assert_cmpfloat_with_epsilon (y[i], data[i], 1e-4 * fabsf (data[i]));
+    /* Without them only the fixed constants are known. */
+    memcpy (y, x, sizeof y);
+    sd_normalization_invert (modes[k], y, n, T, NULL, NULL);
+    for (int i = 0; i < n * T; i++)
+      if (modes[k].mode == SD_NORM_FIXED)
+        g_assert_cmpfloat_with_epsilon (y[i], data[i], 1e-4 * fabsf (data[i]));
+      else
+        g_assert_cmpfloat (y[i], ==, x[i]);
+  }
+  /* A series of huge amplitude z-scores to finite values. */
+  float huge[3] = { 3.0e38f, -3.0e38f, -3.0e38f };
+  sd_normalization_apply (modes[0], huge, 1, 3, NULL, NULL);
+  for (int t = 0; t < 3; t++)
+    g_assert_true (isfinite (huge[t]));
+  g_assert_cmpfloat_with_epsilon (huge[0], sqrt (2.0), 1e-6);
+}
+
+/* The two backward passes of an eval workspace agree on the input
+ * gradient: the parameter backward (taken when a gradient array is given)
+ * and the input-only one (write instead of accumulate, BN folded into the
+ * conv, ReLU masks fused), also with gradients injected at a stage, the
+ * GAP and the logits. */
+static void
+test_backward_passes_agree (void)
+{
+  const char *presets[] = { "resnet-small", "fcn-small", "pooled" };
+  for (guint p = 0; p < G_N_ELEMENTS (presets); p++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SdModel) m = new_model (presets[p], 3, 5);
+    perturb_bn (m, 9);
+    const int B = 3, T = 40, K = 3;
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (m, B, T, SD_MODE_EVAL, &error);
+    g_assert_no_error (error);
+    g_autofree float *grads = g_new0 (float, sd_model_get_n_params (m));
+    float x[3 * 40], R[3 * 3], dx_in[3 * 40], dx_par[3 * 40];
+    fill_random (x, B * T, 11);
+    fill_random (R, B * K, 12);
+    sd_model_forward (m, ws, x, B, T);
+
+    int C, L, Cg, Lg;
+    sd_workspace_get_layer_output (ws, 1, &C, &L);
+    const int gap = sd_model_find_layer (m, "gap");
+    const int fc = sd_model_find_layer (m, "fc");
+    sd_workspace_get_layer_output (ws, gap, &Cg, &Lg);
+    g_autofree float *g1 = g_new (float, (gsize) B *C *L);
+    g_autofree float *g2 = g_new (float, (gsize) B *Cg);
+    float g3[3 * 3];
+    fill_random (g1, (gsize) B * C * L, 13);
+    fill_random (g2, (gsize) B * Cg, 14);
+    fill_random (g3, B * K, 15);
+    const SdLayerGrad extra[] = { { 1, g1 }, { gap, g2 }, { fc, g3 } };
+
+    for (int n_extra = 0; n_extra <= 3; n_extra += 3) {
+      sd_model_backward_full (m, ws, R, extra, n_extra, NULL, dx_in);
+      sd_model_backward_full (m, ws, R, extra, n_extra, grads, dx_par);
+      double scale = 0;
+      for (int i = 0; i < B * T; i++)
+        scale = MAX (scale, fabs (dx_par[i]));
+      g_assert_cmpfloat (scale, >, 0.0);
+      for (int i = 0; i < B * T; i++)
+        g_assert_cmpfloat (fabs (dx_in[i] - dx_par[i]), <=, 1e-5 * scale);
+    }
+    /* Only gradients injected at the logits: dlogits may be NULL. */
+    sd_model_backward_full (m, ws, NULL, &extra[2], 1, NULL, dx_in);
+    sd_model_backward_full (m, ws, g3, NULL, 0, NULL, dx_par);
+    g_assert_cmpmem (dx_in, sizeof dx_in, dx_par, sizeof dx_par);
+  }
+}
+
 /* In eval mode the rows of a batch are independent: a batch of 9 gives
  * each row's logits and input gradient as if it were alone (the element
  * scores several windows of a buffer as one batch, the dreamer runs many
@@ -757,5 +877,8 @@ main (int argc, char **argv)
       "/model/load-rejects-bad-models", test_load_rejects_bad_models);
   g_test_add_func ("/model/load-truncations", test_load_truncations);
   g_test_add_func ("/model/normalize-input", test_normalize_input);
+  g_test_add_func (
+      "/model/normalization-round-trip", test_normalization_round_trip);
+  g_test_add_func ("/model/backward-passes-agree", test_backward_passes_agree);
   return g_test_run ();
 }

@@ -2,7 +2,6 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream-cli.h"
 
-#include <cblas.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
@@ -100,7 +99,7 @@ void
 cli_set_threads (int threads)
 {
   if (threads > 0)
-    openblas_set_num_threads (threads);
+    sd_set_num_threads (threads);
 }
 
 int

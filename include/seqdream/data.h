@@ -66,7 +66,8 @@ SdDataset *sd_dataset_load_wav_windows (const SdWavSource *sources,
 SdDataset *sd_dataset_subset (const SdDataset *ds, const guint *idx, guint n);
 void sd_dataset_free (SdDataset *ds);
 
-/* Per-series z-normalisation (mean 0, sd 1; a constant series becomes 0). */
+/* Per-series z-normalisation (mean 0, sd 1; a flat series becomes 0):
+ * sd_normalization_apply with SD_NORM_PER_SERIES, the rule of the models. */
 void sd_zscore_series (float *x, guint length);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdDataset, sd_dataset_free)

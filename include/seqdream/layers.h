@@ -16,6 +16,13 @@
 
 G_BEGIN_DECLS
 
+/* The number of threads OpenBLAS's sgemm (the convolutions and dense
+ * layers) runs on, for the whole process: n >= 1. Results are
+ * deterministic for a given thread count. OpenBLAS is a private
+ * dependency: set its threads here, not through its own API. */
+void sd_set_num_threads (int n);
+int sd_get_num_threads (void);
+
 /* Size in floats of the scratch buffer sd_conv1d_forward needs: C*K*T
  * (im2col of one sample). For K == 1 no scratch is used and this returns
  * 0. */

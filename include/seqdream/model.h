@@ -1,17 +1,6 @@
-/* seqdream: 1-D CNN classifiers described by data (SdArch), their
- * parameters (SdModel) and the activations of a forward/backward pass
- * (SdWorkspace).
- *
- * An architecture is a list of stages followed by global average pooling
- * and a dense layer:
- *   conv      conv1d('same', no bias) -> batch norm -> ReLU
- *   residual  n x [conv1d -> batch norm], ReLU between them, the last
- *             output added to the shortcut (identity, or 1x1 conv + batch
- *             norm when the channel count changes), then ReLU.
- * Any stage may end in average pooling over time (`pool` P > 1: kernel =
- * stride = P, no padding, as torch.nn.AvgPool1d), which divides the length
- * by P (floor); a model therefore needs inputs of at least
- * sd_model_get_min_length () samples.
+/* seqdream: 1-D CNN classifiers: an architecture (SdArch, seqdream/arch.h)
+ * with its parameters (SdModel) and the activations of a forward/backward
+ * pass (SdWorkspace).
  *
  * Tensor names follow the PyTorch state_dict of the equivalent modules
  * (examples/export_pytorch.py), e.g. for stage i:
@@ -28,47 +17,10 @@
 #pragma once
 
 #include <glib.h>
+#include <seqdream/arch.h>
 #include <seqdream/error.h>
 
 G_BEGIN_DECLS
-
-#define SD_MAX_STAGES 16
-#define SD_MAX_STAGE_CONVS 4
-
-typedef enum
-{
-  SD_STAGE_CONV,
-  SD_STAGE_RESIDUAL,
-} SdStageType;
-
-typedef struct
-{
-  SdStageType type;
-  int n_convs; /* 1 for SD_STAGE_CONV */
-  int channels[SD_MAX_STAGE_CONVS];
-  int kernels[SD_MAX_STAGE_CONVS];
-  int pool; /* average pooling after the stage; 0 or 1: none */
-} SdStage;
-
-typedef struct
-{
-  char name[64];
-  int in_channels; /* 1: univariate */
-  int n_classes;
-  int n_stages;
-  SdStage stages[SD_MAX_STAGES];
-  float bn_eps;      /* 1e-5 as PyTorch */
-  float bn_momentum; /* 0.1 as PyTorch */
-} SdArch;
-
-/* "resnet-small", "fcn", "fcn-small", "fcn-pool". */
-gboolean sd_arch_from_preset (
-    const char *name, int n_classes, SdArch *arch, GError **error);
-/* The JSON form stored in model files (docs/model-format.md). */
-gboolean sd_arch_from_json (const char *json, SdArch *arch, GError **error);
-char *sd_arch_to_json (const SdArch *arch);
-/* NULL-terminated list of preset names (static). */
-const char *const *sd_arch_list_presets (void);
 
 typedef enum
 {
@@ -86,6 +38,27 @@ typedef struct
 
 const char *sd_norm_mode_to_string (SdNormMode mode);
 gboolean sd_norm_mode_from_string (const char *s, SdNormMode *mode);
+
+/* Normalises n series of T samples, x (n,T), in place as norm says:
+ *   SD_NORM_PER_SERIES  every series by its own mean and population
+ *                       standard deviation (a flat series, sd <= 1e-8,
+ *                       becomes zeros)
+ *   SD_NORM_FIXED       (x - norm.mean) / norm.std
+ *   SD_NORM_NONE        unchanged.
+ * mean and sd (n each, or both NULL) receive the map of every series back
+ * to data units, data = x * sd[i] + mean[i]: the series' own statistics
+ * (sd 1 for a flat one), the fixed constants, or 0 and 1. This is the
+ * library's one rule: models, training, datasets and dreams use it. */
+void sd_normalization_apply (
+    SdNormalization norm, float *x, int n, int T, double *mean, double *sd);
+
+/* The inverse, in place: x = x * sd[i] + mean[i] with the maps
+ * sd_normalization_apply returned; with mean and sd NULL, the fixed
+ * constants of norm (x * norm.std + norm.mean, in float), and per-series
+ * or no normalisation leave x as it is (without the maps the scale of
+ * each series is unknown). */
+void sd_normalization_invert (SdNormalization norm, float *x, int n, int T,
+    const double *mean, const double *sd);
 
 /* One parameter or buffer tensor of the model. */
 typedef struct
@@ -142,7 +115,8 @@ void sd_model_set_input_range (SdModel *model, float lo, float hi);
 const char *sd_model_get_provenance (const SdModel *model);
 void sd_model_set_provenance (SdModel *model, const char *json_object);
 
-/* Apply the model's input normalisation in place to B series of length T. */
+/* The model's input normalisation, in place, on B series of length T:
+ * sd_normalization_apply with the model's SdNormalization. */
 void sd_model_normalize_input (const SdModel *model, float *x, int B, int T);
 
 gsize sd_model_get_n_params (const SdModel *model); /* all floats */
@@ -180,7 +154,9 @@ const float *sd_model_forward (
 /* Backward of the last forward from dlogits (B,K). Parameter gradients
  * are ACCUMULATED into grads (sd_model_get_n_params floats, same layout as
  * the parameters; may be NULL); the input gradient is WRITTEN to dx (B,T)
- * when dx is not NULL. */
+ * when dx is not NULL. An SD_MODE_EVAL workspace without grads runs the
+ * input-only backward (dreaming), which gives the same dx up to float
+ * rounding with less work. */
 void sd_model_backward (SdModel *model, SdWorkspace *ws, const float *dlogits,
     float *grads, float *dx);
 

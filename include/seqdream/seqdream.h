@@ -8,7 +8,9 @@
 #include <seqdream/layers.h>
 #include <seqdream/safetensors.h>
 #include <seqdream/data.h>
+#include <seqdream/arch.h>
 #include <seqdream/model.h>
+#include <seqdream/evaluate.h>
 #include <seqdream/train.h>
 #include <seqdream/dream-objective.h>
 #include <seqdream/dream-regularizer.h>
@@ -16,5 +18,7 @@
 #include <seqdream/dream-feature.h>
 #include <seqdream/dream-config.h>
 #include <seqdream/dream.h>
+#include <seqdream/dtw.h>
 #include <seqdream/metrics.h>
+#include <seqdream/envelope.h>
 #include <seqdream/bearing.h>

@@ -1,0 +1,89 @@
+/* The inside of an SdModel, shared by the files that make up the model
+ * (internal):
+ *   model.c      compiling an architecture into an op list, parameters,
+ *                accessors
+ *   model-file.c loading and saving safetensors model files
+ *   workspace.c  workspaces, the forward and the two backward passes
+ *
+ * An SdArch is compiled once into a flat list of ops over numbered
+ * activation buffers; forward walks the list, backward walks it in
+ * reverse. Parameters live in one float array laid out in state_dict
+ * order; gradients use the same layout.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <seqdream/model.h>
+
+G_BEGIN_DECLS
+
+/* The compiler fuses every ReLU into the op before it (a batch norm or a
+ * residual join, the only ops a ReLU follows): the ReLU is applied in
+ * place on that op's output, so its activation index is the op's out. */
+typedef enum
+{
+  OP_CONV,     /* conv1d 'same', no bias */
+  OP_BN,       /* batch norm without a ReLU (before a residual join) */
+  OP_BN_RELU,  /* batch norm, then ReLU */
+  OP_ADD_RELU, /* residual join, then ReLU */
+  OP_POOL,     /* average pooling over time, kernel = stride = K */
+  OP_GAP,
+  OP_DENSE,
+} OpType;
+
+typedef struct
+{
+  OpType type;
+  int in, in2, out; /* activation indices (in2: second input of a join) */
+  int C, OC, K;
+  gsize w, b, rm, rv; /* parameter offsets */
+  int bn_slot;        /* index into the saved BN statistics */
+  /* OP_CONV followed by its OP_BN (no ReLU): that BN is a per-channel
+   * scale in the input-only backward, folded into this conv's weight. */
+  gboolean fold_bn;
+} Op;
+
+#define MAX_ACTS 128
+#define MAX_TOTAL_POOL 65536
+#define MAX_OPS 256
+
+struct _SdModel
+{
+  gint ref_count;
+  SdArch arch;
+  char *display_name;
+  char **labels;
+  guint train_length;
+  double sample_rate;
+  SdNormalization norm;
+  float range_lo, range_hi;
+  char *provenance;
+
+  GPtrArray *tensors;       /* SdParamInfo* in state_dict order */
+  GHashTable *tensor_index; /* name -> SdParamInfo* */
+  gsize n_params, n_trainable;
+  float *params;
+
+  Op ops[MAX_OPS];
+  int n_ops;
+  int n_acts;
+  int act_channels[MAX_ACTS]; /* channels of each (B,C,T) activation */
+  int act_div[MAX_ACTS];      /* its length is T / act_div (pooling) */
+  int min_length;             /* product of the pooling factors */
+  int receptive_field;        /* of the last stage, in input samples */
+  int bn_channels_total;
+  int stage_out[SD_MAX_STAGES]; /* activation index of each stage output */
+  int feat_channels;            /* channels into GAP */
+  char **layer_names;
+};
+
+/* The model of an architecture, without its parameters (params NULL,
+ * n_params counted), labels or metadata. */
+G_GNUC_INTERNAL SdModel *sd_model_compile (const SdArch *arch, GError **error);
+
+/* labels[0..n) are non-empty and distinct and labels[n] is NULL; else an
+ * SD_ERROR_MODEL error naming `where`. */
+G_GNUC_INTERNAL gboolean sd_model_check_labels (
+    const char *const *labels, int n, const char *where, GError **error);
+
+G_END_DECLS
