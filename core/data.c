@@ -644,7 +644,7 @@ read_windows (const SdWavSource *src, const WindowPlan *plan, int rate,
   }
   buf = g_try_new (float, MAX (plan->n_samples, 1));
   if (buf == NULL) {
-    g_set_error (error, SD_ERROR, SD_ERROR_IO,
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
         "Not enough memory to read the %" G_GINT64_FORMAT " samples of “%s”",
         plan->n_samples, src->path);
     sf_close (sf);
@@ -773,7 +773,7 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
 
   if (total > G_MAXUINT || !g_size_checked_mul (&n_floats, total, window)
       || (x = g_try_new (float, n_floats)) == NULL) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
         "%" G_GUINT64_FORMAT " windows of %u samples do not fit in memory",
         total, window);
     goto out;

@@ -81,8 +81,8 @@ sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
   d->mem = g_try_new0 (float, total);
   if (d->mem == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
-        "out of memory for a dreamer of batch %d x length %d", max_batch,
-        max_length);
+        "out of memory for a dreamer of batch %d x length %d (%.1f GiB)",
+        max_batch, max_length, (double) total * sizeof (float) / (1 << 30));
     sd_dreamer_free (d);
     return NULL;
   }

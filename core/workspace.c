@@ -124,9 +124,10 @@ sd_workspace_new (
   ws->max_T = max_length;
   ws->mem = g_try_new0 (float, total + extra);
   if (ws->mem == NULL) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "out of memory for a workspace of batch %d x length %d", max_batch,
-        max_length);
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
+        "out of memory for a workspace of batch %d x length %d (%.1f GiB)",
+        max_batch, max_length,
+        (double) (total + extra) * sizeof (float) / (1 << 30));
     sd_workspace_free (ws);
     return NULL;
   }
