@@ -44,11 +44,9 @@ void
 sd_dream_denormalize (const SdModel *model, float *x, int T)
 {
   g_return_if_fail (model != NULL && (x != NULL || T == 0));
-  SdNormalization norm = sd_model_get_normalization (model);
-  if (norm.mode != SD_NORM_FIXED)
-    return;
-  for (int t = 0; t < T; t++)
-    x[t] = x[t] * norm.std + norm.mean;
+  /* (Per-series dreams have no scale to go back to.) */
+  sd_normalization_invert (
+      sd_model_get_normalization (model), x, 1, T, NULL, NULL);
 }
 
 /* ----------------------------------------------------------- dreamer */

@@ -865,13 +865,11 @@ setup_windows (
   seq_dream_windower_init (w, window, hop > 0 ? hop : MAX (1, window / 2));
 
   w->norm = sd_model_get_normalization (self->model);
-  w->norm_is_models = TRUE;
   if (normalize != GST_SEQ_DREAM_NORMALIZE_MODEL) {
     SdNormMode mode
         = normalize == GST_SEQ_DREAM_NORMALIZE_PER_SERIES ? SD_NORM_PER_SERIES
           : normalize == GST_SEQ_DREAM_NORMALIZE_FIXED    ? SD_NORM_FIXED
                                                           : SD_NORM_NONE;
-    w->norm_is_models = mode == w->norm.mode;
     w->norm.mode = mode;
   }
   if (w->norm.mode == SD_NORM_FIXED

@@ -97,12 +97,9 @@ gst_seq_dream_make_dream_message (GstSeqDream *self, const Item *item,
   GstStructure *s = gst_structure_new_empty ("seqdream-dream");
   const gfloat *x = res->sequence;
   gint T = res->length;
-  gdouble tv = 0.0, dtw;
+  const gdouble tv = sd_total_variation (x, T);
+  gdouble dtw;
 
-  /* Mean |x[t+1] - x[t]|; the library's (metrics.c) is not public yet. */
-  for (gint t = 0; t + 1 < T; t++)
-    tv += fabs (x[t + 1] - x[t]);
-  tv = T > 1 ? tv / (T - 1) : 0.0;
   dtw = sd_dtw_distance (
       x, T, item->window, (int) item->length, MAX (1, T / 10), INFINITY);
 

@@ -114,7 +114,7 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
       }
       self->bad_run = FALSE;
       memcpy (row, x, T * sizeof (gfloat));
-      seq_dream_windower_normalize (w, self->model, row, T, &means[B], &sds[B]);
+      seq_dream_windower_normalize (w, row, T, &means[B], &sds[B]);
       rows[B++] = j;
     }
     if (B == 0)

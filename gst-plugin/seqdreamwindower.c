@@ -113,57 +113,11 @@ seq_dream_windower_consume_tail (SeqDreamWindower *w)
   consume_samples (w, w->len);
 }
 
-/* Mean and standard deviation of x (T), as the library's per-series
- * normalisation computes them. */
-static void
-window_stats (const gfloat *x, guint T, gdouble *mean, gdouble *sd)
-{
-  gdouble s = 0.0, ss = 0.0, m;
-
-  for (guint t = 0; t < T; t++)
-    s += x[t];
-  m = s / T;
-  for (guint t = 0; t < T; t++)
-    ss += (x[t] - m) * (x[t] - m);
-  *mean = m;
-  *sd = sqrt (ss / T);
-}
-
 void
-seq_dream_windower_normalize (const SeqDreamWindower *w, const SdModel *model,
-    gfloat *x, guint T, gdouble *mean, gdouble *sd)
+seq_dream_windower_normalize (
+    const SeqDreamWindower *w, gfloat *x, guint T, gdouble *mean, gdouble *sd)
 {
-  gdouble m, s;
-
-  switch (w->norm.mode) {
-    case SD_NORM_PER_SERIES:
-      window_stats (x, T, &m, &s);
-      *mean = m;
-      *sd = s > 1e-8 ? s : 1.0;
-      if (!w->norm_is_models) {
-        gfloat scale = s > 1e-8 ? (gfloat) (1.0 / s) : 0.0f;
-        for (guint t = 0; t < T; t++)
-          x[t] = (gfloat) (x[t] - m) * scale;
-        return;
-      }
-      break;
-    case SD_NORM_FIXED:
-      *mean = w->norm.mean;
-      *sd = w->norm.std;
-      if (!w->norm_is_models) {
-        gfloat inv = 1.0f / w->norm.std;
-        for (guint t = 0; t < T; t++)
-          x[t] = (x[t] - w->norm.mean) * inv;
-        return;
-      }
-      break;
-    case SD_NORM_NONE:
-    default:
-      *mean = 0.0;
-      *sd = 1.0;
-      return;
-  }
-  sd_model_normalize_input (model, x, 1, (int) T);
+  sd_normalization_apply (w->norm, x, 1, (int) T, mean, sd);
 }
 
 gboolean

@@ -15,9 +15,8 @@ G_BEGIN_DECLS
  * 0). Window j of the accumulator starts at sample offset + j * hop. */
 typedef struct
 {
-  guint window, hop;       /* samples; hop may exceed window */
-  SdNormalization norm;    /* what is applied to each window */
-  gboolean norm_is_models; /* norm is the model's own rule */
+  guint window, hop;    /* samples; hop may exceed window */
+  SdNormalization norm; /* what is applied to each window */
 
   gfloat *acc; /* (len) samples from offset on; room for cap */
   gsize len, cap;
@@ -72,12 +71,12 @@ gsize seq_dream_windower_tail (const SeqDreamWindower *w);
 G_GNUC_INTERNAL
 void seq_dream_windower_consume_tail (SeqDreamWindower *w);
 
-/* Normalises one window x (T) in place as w->norm says (with the model's
- * own code when it is the model's rule) and gives the affine map back to
- * the units of the data: data = x * sd + mean. */
+/* Normalises one window x (T) in place as w->norm says (the library's
+ * rule, sd_normalization_apply) and gives the affine map back to the
+ * units of the data: data = x * sd + mean. */
 G_GNUC_INTERNAL
-void seq_dream_windower_normalize (const SeqDreamWindower *w,
-    const SdModel *model, gfloat *x, guint T, gdouble *mean, gdouble *sd);
+void seq_dream_windower_normalize (
+    const SeqDreamWindower *w, gfloat *x, guint T, gdouble *mean, gdouble *sd);
 
 /* TRUE when no sample of x (n) is NaN or Inf. */
 G_GNUC_INTERNAL
