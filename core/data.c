@@ -621,57 +621,72 @@ set_no_window_error (GError **error, const char *path, const WindowPlan *plan,
   }
 }
 
-/* Reads the recording planned in pass one and copies its windows to dst. */
-static gboolean
-read_windows (const SdWavSource *src, const WindowPlan *plan, int rate,
-    guint window, guint hop, float *dst, GError **error)
+gboolean
+sd_wav_read (const char *path, float **samples, gint64 *n_samples, int *rate,
+    GError **error)
 {
   SF_INFO info;
   SNDFILE *sf;
   float *buf;
   sf_count_t got;
-  gint64 i;
-  guint64 w;
 
-  sf = open_sound (src->path, &info, error);
+  g_return_val_if_fail (path != NULL && samples != NULL, FALSE);
+  sf = open_sound (path, &info, error);
   if (sf == NULL)
     return FALSE;
-  if (info.frames != plan->n_samples || info.samplerate != rate) {
-    g_set_error (error, SD_ERROR, SD_ERROR_IO,
-        "“%s” changed while it was being read", src->path);
-    sf_close (sf);
-    return FALSE;
-  }
-  buf = g_try_new (float, MAX (plan->n_samples, 1));
+  buf = g_try_new (float, MAX (info.frames, 1));
   if (buf == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
         "Not enough memory to read the %" G_GINT64_FORMAT " samples of “%s”",
-        plan->n_samples, src->path);
+        (gint64) info.frames, path);
     sf_close (sf);
     return FALSE;
   }
-  got = sf_readf_float (sf, buf, plan->n_samples);
+  got = sf_readf_float (sf, buf, info.frames);
   sf_close (sf);
-  if (got != plan->n_samples) {
+  if (got != info.frames) {
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
         "“%s”: read only %" G_GINT64_FORMAT " of its %" G_GINT64_FORMAT
         " samples (truncated file?)",
-        src->path, (gint64) got, plan->n_samples);
+        path, (gint64) got, (gint64) info.frames);
     g_free (buf);
     return FALSE;
   }
-  for (i = 0; i < plan->n_samples; i++)
+  for (gint64 i = 0; i < info.frames; i++)
     if (!isfinite (buf[i])) {
       g_set_error (error, SD_ERROR, SD_ERROR_NONFINITE,
           "“%s”: sample %" G_GINT64_FORMAT " (at %.6f s) is not finite (%g)",
-          src->path, i, (double) i / rate, (double) buf[i]);
+          path, i, (double) i / info.samplerate, (double) buf[i]);
       g_free (buf);
       return FALSE;
     }
-  for (w = 0; w < plan->count; w++)
+  *samples = buf;
+  if (n_samples != NULL)
+    *n_samples = info.frames;
+  if (rate != NULL)
+    *rate = info.samplerate;
+  return TRUE;
+}
+
+/* Reads the recording planned in pass one and copies its windows to dst. */
+static gboolean
+read_windows (const SdWavSource *src, const WindowPlan *plan, int rate,
+    guint window, guint hop, float *dst, GError **error)
+{
+  g_autofree float *buf = NULL;
+  gint64 n = 0;
+  int file_rate = 0;
+
+  if (!sd_wav_read (src->path, &buf, &n, &file_rate, error))
+    return FALSE;
+  if (n != plan->n_samples || file_rate != rate) {
+    g_set_error (error, SD_ERROR, SD_ERROR_IO,
+        "“%s” changed while it was being read", src->path);
+    return FALSE;
+  }
+  for (guint64 w = 0; w < plan->count; w++)
     memcpy (dst + w * window, buf + plan->first + (gint64) (w * hop),
         window * sizeof (float));
-  g_free (buf);
   return TRUE;
 }
 

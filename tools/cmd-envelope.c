@@ -5,11 +5,9 @@
 #include "plot.h"
 #include "seqdream-cli.h"
 
-#include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
-#include <sndfile.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -226,36 +224,15 @@ static gboolean
 load_wav (const char *path, int segment, int hop, int max_segments,
     GPtrArray *out, GError **error)
 {
-  SF_INFO info = { 0 };
-  SNDFILE *sf = sf_open (path, SFM_READ, &info);
-  if (sf == NULL) {
-    if (g_access (path, R_OK) != 0) {
-      int saved = errno;
-      g_set_error (error, SD_ERROR, SD_ERROR_IO, "Cannot open “%s”: %s", path,
-          g_strerror (saved));
-    } else {
-      g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-          "Cannot read “%s” as audio: %s", path, sf_strerror (NULL));
-    }
+  g_autofree float *buf = NULL;
+  gint64 n = 0;
+  int rate = 0;
+  if (!sd_wav_read (path, &buf, &n, &rate, error))
     return FALSE;
-  }
-  if (info.channels != 1 || info.frames <= 0 || info.frames > G_MAXINT) {
+  if (n <= 0 || n > G_MAXINT) {
     g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-        "“%s” has %d channels and %" G_GINT64_FORMAT
-        " frames; a mono recording is needed",
-        path, info.channels, (gint64) info.frames);
-    sf_close (sf);
-    return FALSE;
-  }
-  const gint64 n = info.frames;
-  g_autofree float *buf = g_new (float, n);
-  sf_count_t got = sf_readf_float (sf, buf, n);
-  sf_close (sf);
-  if (got != n) {
-    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
-        "“%s”: read only %" G_GINT64_FORMAT " of its %" G_GINT64_FORMAT
-        " samples (truncated file?)",
-        path, (gint64) got, n);
+        "“%s” has %" G_GINT64_FORMAT " samples; 1 to %d are supported", path, n,
+        G_MAXINT);
     return FALSE;
   }
   const gint64 len = segment > 0 ? segment : n;
@@ -272,12 +249,11 @@ load_wav (const char *path, int segment, int hop, int max_segments,
       break;
     Series *s = series_new ();
     g_array_append_vals (s->x, buf + start, (guint) len);
-    s->rate = info.samplerate;
+    s->rate = rate;
     s->offset = start;
     s->data_units = TRUE;
     s->source = segment > 0 ? g_strdup_printf ("%s, %.3f-%.3f s", path,
-                    (double) start / info.samplerate,
-                    (double) (start + len) / info.samplerate)
+                    (double) start / rate, (double) (start + len) / rate)
                             : g_strdup (path);
     g_ptr_array_add (out, s);
     count++;

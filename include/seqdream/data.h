@@ -62,6 +62,15 @@ SdDataset *sd_dataset_load_wav_windows (const SdWavSource *sources,
     guint n_sources, guint window, guint hop, SdSplitPart part,
     double train_fraction, const char *const *labels, GError **error);
 
+/* The samples of a mono recording (any format libsndfile reads), in its
+ * own units, as floats: *samples (free with g_free) holds *n_samples of
+ * them at *rate Hz. Every sample must be finite. Errors name the file:
+ * SD_ERROR_IO (cannot open), SD_ERROR_FORMAT (not audio, not mono, no
+ * length, truncated), SD_ERROR_NONFINITE (the sample and its time),
+ * SD_ERROR_NOMEM. */
+gboolean sd_wav_read (const char *path, float **samples, gint64 *n_samples,
+    int *rate, GError **error);
+
 /* A new dataset with the rows of idx (copies). */
 SdDataset *sd_dataset_subset (const SdDataset *ds, const guint *idx, guint n);
 void sd_dataset_free (SdDataset *ds);
