@@ -5,6 +5,8 @@
  *                        update (dream-step.c), finish
  *   dream-step.c         one update: transform, backpropagate, penalties,
  *                        optimiser step, projection
+ *   dream-rows.c         the forward of the dream rows, a row's
+ *                        normalisation, divergence errors
  *   dream-objective.c    objective values, target probability, dJ/dlogits,
  *                        injected layer gradients
  *   dream-regularizer.c  regulariser names, defaults, text form, penalties
@@ -238,7 +240,7 @@ dream_trace_reg (const DreamState *dr, const DreamRun *run, int r, int s)
   return dr->res->trace.reg_values + (gsize) r * run->cap + s;
 }
 
-/* ------------------------------------------------- run loop (dream.c) */
+/* --------------------------------------------- the rows (dream-rows.c) */
 
 /* Channels of the output of a layer (stage, "gap" or "fc"). */
 G_GNUC_INTERNAL int dream_layer_channels (const SdDreamer *d, int layer);

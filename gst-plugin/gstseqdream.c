@@ -227,73 +227,6 @@ G_DEFINE_TYPE (GstSeqDream, gst_seq_dream, GST_TYPE_ELEMENT);
 GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (seqdream, "seqdream", GST_RANK_NONE,
     GST_TYPE_SEQ_DREAM, gst_seq_dream_meta_get_info ());
 
-GType
-gst_seq_dream_normalize_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { GST_SEQ_DREAM_NORMALIZE_MODEL, "The normalisation stored in the model",
-        "model" },
-    { GST_SEQ_DREAM_NORMALIZE_PER_SERIES,
-        "Z-normalise every window on its own (as FordA)", "per-series" },
-    { GST_SEQ_DREAM_NORMALIZE_FIXED,
-        "(x - mean) / std with the model file's constants", "fixed" },
-    { GST_SEQ_DREAM_NORMALIZE_NONE, "No normalisation", "none" },
-    { 0, NULL, NULL },
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstSeqDreamNormalize", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-GType
-gst_seq_dream_trigger_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { GST_SEQ_DREAM_TRIGGER_NONE, "No dreams (the dream signal is ignored)",
-        "none" },
-    { GST_SEQ_DREAM_TRIGGER_CLASS_CHANGE,
-        "When the class differs from the previous window's", "class-change" },
-    { GST_SEQ_DREAM_TRIGGER_INTERVAL,
-        "At most once per dream-interval of stream time", "interval" },
-    { GST_SEQ_DREAM_TRIGGER_THRESHOLD,
-        "When the confidence falls below dream-threshold", "threshold" },
-    { GST_SEQ_DREAM_TRIGGER_MANUAL, "Only the dream action signal", "manual" },
-    { 0, NULL, NULL },
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstSeqDreamTrigger", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
-GType
-gst_seq_dream_mode_get_type (void)
-{
-  static GType type = 0;
-  static const GEnumValue values[] = {
-    { GST_SEQ_DREAM_MODE_CENTERED,
-        "From noise, deep into the class (maximise its logit)", "centered" },
-    { GST_SEQ_DREAM_MODE_BORDER,
-        "From noise, on the boundary with the runner-up class", "border" },
-    { GST_SEQ_DREAM_MODE_FROM_WINDOW,
-        "From the window itself, deep into the class", "from-window" },
-    { 0, NULL, NULL },
-  };
-
-  if (g_once_init_enter (&type)) {
-    GType t = g_enum_register_static ("GstSeqDreamMode", values);
-    g_once_init_leave (&type, t);
-  }
-  return type;
-}
-
 static void gst_seq_dream_set_property (
     GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
 static void gst_seq_dream_get_property (
@@ -731,14 +664,6 @@ gst_seq_dream_get_property (
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
   }
-  GST_OBJECT_UNLOCK (self);
-}
-
-void
-gst_seq_dream_get_settings (GstSeqDream *self, Settings *s)
-{
-  GST_OBJECT_LOCK (self);
-  *s = self->settings;
   GST_OBJECT_UNLOCK (self);
 }
 

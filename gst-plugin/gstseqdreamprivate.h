@@ -119,7 +119,23 @@ struct _GstSeqDream
 };
 
 /* The properties the streaming thread and the signal use, as one copy. */
-G_GNUC_INTERNAL
-void gst_seq_dream_get_settings (GstSeqDream *self, Settings *s);
+static inline void
+gst_seq_dream_get_settings (GstSeqDream *self, Settings *s)
+{
+  GST_OBJECT_LOCK (self);
+  *s = self->settings;
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* Time of a sample index since the last restart; NONE before the first
+ * PTS or caps. (Streaming thread.) */
+static inline GstClockTime
+gst_seq_dream_sample_time (GstSeqDream *self, guint64 sample)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (self->base_ts) || self->rate <= 0)
+    return GST_CLOCK_TIME_NONE;
+  return self->base_ts
+         + gst_util_uint64_scale_int (sample, GST_SECOND, self->rate);
+}
 
 G_END_DECLS

@@ -12,15 +12,6 @@
 
 /* ---- windows ---- */
 
-GstClockTime
-gst_seq_dream_sample_time (GstSeqDream *self, guint64 sample)
-{
-  if (!GST_CLOCK_TIME_IS_VALID (self->base_ts) || self->rate <= 0)
-    return GST_CLOCK_TIME_NONE;
-  return self->base_ts
-         + gst_util_uint64_scale_int (sample, GST_SECOND, self->rate);
-}
-
 void
 gst_seq_dream_restart_windows (GstSeqDream *self)
 {

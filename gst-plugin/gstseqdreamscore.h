@@ -10,11 +10,6 @@
 
 G_BEGIN_DECLS
 
-/* Time of a sample index since the last restart; NONE before the first
- * PTS or caps. */
-G_GNUC_INTERNAL
-GstClockTime gst_seq_dream_sample_time (GstSeqDream *self, guint64 sample);
-
 /* Forget the samples collected so far: windows start again at the next
  * buffer, the trigger forgets the previous window. */
 G_GNUC_INTERNAL
