@@ -2047,6 +2047,8 @@ after_stop_sync (GstBus *bus, GstMessage *m, gpointer user_data)
   if (g_atomic_int_get (&a->stopped)
       && GST_MESSAGE_SRC (m) == GST_OBJECT (a->element))
     g_atomic_int_inc (&a->posts_after);
+  /* (A handler that drops a message unrefs it.) */
+  gst_message_unref (m);
   return GST_BUS_DROP;
 }
 
