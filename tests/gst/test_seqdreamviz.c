@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/check/gstcheck.h>
 
+#include "gst-test-env.h"
 #include "gst-test-fixture.h"
 #include <gst/check/gstharness.h>
 #include <gst/video/video.h>
@@ -466,7 +467,8 @@ GST_START_TEST (test_pipeline)
   g_signal_connect (sink, "handoff", G_CALLBACK (on_handoff), frames);
   fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING)
                != GST_STATE_CHANGE_FAILURE);
-  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline), 30 * GST_SECOND,
+  msg = gst_bus_timed_pop_filtered (GST_ELEMENT_BUS (pipeline),
+      env_uint ("SEQDREAM_TIMEOUT_SCALE", 1) * 30 * GST_SECOND,
       GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
   fail_unless (msg != NULL, "timeout");
   fail_unless_equals_int (GST_MESSAGE_TYPE (msg), GST_MESSAGE_EOS);
