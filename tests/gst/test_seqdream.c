@@ -2086,6 +2086,8 @@ perturb (gpointer data)
 GST_START_TEST (test_nothing_after_null)
 {
   const guint cycles = env_uint ("SEQDREAM_STOP_CYCLES", 100);
+  /* (valgrind: shorter dreams, as in test_dream_queue_drops_oldest) */
+  const guint scale = env_uint ("SEQDREAM_TIMEOUT_SCALE", 1);
   gfloat *x = make_signal (37 * 40, 29);
   GRand *r = g_rand_new_with_seed (11);
   /* (On the heap: a failed check leaves the thread running.) */
@@ -2098,7 +2100,7 @@ GST_START_TEST (test_nothing_after_null)
     GstBus *bus;
     GstElement *el = make_seqdream (&bus, "hop", 37, "dream-trigger", 2,
         "dream-interval", (guint64) 1, "dream-steps",
-        g_rand_int_range (r, 1, 200), "dream-queue-size", 2, NULL);
+        g_rand_int_range (r, 1, 1 + 200 / scale), "dream-queue-size", 2, NULL);
     GstHarness *h = fx_harness (el, "sink", "src");
     GstHarness *h2 = fx_harness (el, NULL, "dream_src");
     AfterStop *a = g_new0 (AfterStop, 1);
