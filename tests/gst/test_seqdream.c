@@ -1666,8 +1666,9 @@ GST_START_TEST (test_preroll_window_longer_than_buffers)
     fail_unless (pipeline != NULL);
     fail_if (gst_element_set_state (pipeline, GST_STATE_PLAYING)
              == GST_STATE_CHANGE_FAILURE);
-    m = gst_bus_timed_pop_filtered (
-        bus, 20 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    m = gst_bus_timed_pop_filtered (bus,
+        env_uint ("SEQDREAM_TIMEOUT_SCALE", 1) * 20 * GST_SECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
     fail_unless (m != NULL,
         "dream-trigger=%s: no EOS within 20 s (preroll "
         "hangs)",
