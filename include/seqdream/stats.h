@@ -1,0 +1,111 @@
+/* seqdream: what a model learnt from. Statistics of its training (or a
+ * later calibration) data, stored in the model file (docs/model-format.md,
+ * tensors "stats.*" and metadata "stats"):
+ *   - per-class mean power spectra (the SPECTRUM / SPECTRAL_FILTER targets
+ *     of the realistic dream presets, without a reference file),
+ *   - per-class means of the pooled features ("gap") with one shared,
+ *     shrunk covariance (the FEATURE anchor, and the novelty score),
+ *   - the novelty score's distribution on held-out windows and the
+ *     threshold at a chosen false-alarm rate,
+ *   - the distribution of real logit margins per class (how confident a
+ *     typical member of a class is: where a realistic dream stops),
+ *   - the input level range (RMS of the raw windows, in input units,
+ *     before the model's normalisation).
+ * `seqdream train` stores them; `seqdream calibrate` (sd_model_calibrate)
+ * adds them to any model. Files without them still load
+ * (sd_model_get_stats returns NULL; callers say what is missing).
+ *
+ * The novelty of a window is the Mahalanobis distance of its pooled
+ * features f (C values) to the nearest class mean under the shared
+ * covariance S: min_k sqrt ((f - mu_k)^T S^-1 (f - mu_k)). A window is
+ * "known" when its novelty is below the stored threshold.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <seqdream/data.h>
+#include <seqdream/model.h>
+
+G_BEGIN_DECLS
+
+typedef struct _SdModelStats SdModelStats;
+
+typedef struct
+{
+  /* Share of held-out windows allowed above the novelty threshold
+   * (0 < false_alarm < 1; default 0.005). */
+  double false_alarm;
+  /* Covariance shrinkage toward the scaled identity, in [0, 1]; negative
+   * (the default) chooses it from the data (Ledoit-Wolf). */
+  double shrinkage;
+  /* Without separate held-out data: the share of the windows of every
+   * class held out of the means and the covariance and used for the
+   * threshold and the margins (default 0.2; seeded). */
+  double holdout_fraction;
+  guint64 seed;
+} SdCalibrateOptions;
+
+void sd_calibrate_options_init (SdCalibrateOptions *options);
+
+/* Computes the statistics from labelled windows and stores them in model
+ * (replacing any it had). fit: series of the model's train length (or,
+ * when the model has none, of one common length) whose labels are the
+ * model's (mapped by name; unknown labels are SD_ERROR_INVALID_ARG naming
+ * the label); it gives the spectra, the feature means, the covariance and
+ * the level range. heldout: windows the model and the means have not seen,
+ * for the novelty threshold and the margins; NULL holds out
+ * options->holdout_fraction of fit instead. Every class of the model needs
+ * at least 2 windows in fit; a length or sample rate other than the
+ * model's is SD_ERROR_INVALID_ARG naming both. options NULL: defaults. */
+gboolean sd_model_calibrate (SdModel *model, const SdDataset *fit,
+    const SdDataset *heldout, const SdCalibrateOptions *options,
+    GError **error);
+
+/* The model's statistics, NULL when it has none. Owned by the model;
+ * immutable once stored. */
+const SdModelStats *sd_model_get_stats (const SdModel *model);
+/* Stores stats in model (taking ownership; NULL removes them).
+ * SD_ERROR_INVALID_ARG when they do not fit the model (classes, features). */
+gboolean sd_model_set_stats (
+    SdModel *model, SdModelStats *stats, GError **error);
+SdModelStats *sd_model_stats_copy (const SdModelStats *stats);
+void sd_model_stats_free (SdModelStats *stats);
+
+/* The window length the spectra were taken over (T; T/2 + 1 bins). */
+int sd_model_stats_get_length (const SdModelStats *stats);
+int sd_model_stats_get_n_classes (const SdModelStats *stats);
+/* Windows of class k the statistics were computed from (fit part). */
+guint sd_model_stats_get_class_count (const SdModelStats *stats, int k);
+/* (n_classes, T/2 + 1): normalised power spectra as
+ * sd_dream_power_spectrum computes them; NaN rows for classes without
+ * windows. */
+const float *sd_model_stats_get_spectra (const SdModelStats *stats);
+/* (n_classes, C) class means of the pooled features, C =
+ * sd_dream_feature_size. */
+const float *sd_model_stats_get_feature_means (const SdModelStats *stats);
+int sd_model_stats_get_feature_size (const SdModelStats *stats);
+
+double sd_model_stats_get_novelty_threshold (const SdModelStats *stats);
+double sd_model_stats_get_false_alarm (const SdModelStats *stats);
+/* The q-quantile (0 <= q <= 1) of the novelty of the held-out windows. */
+double sd_model_stats_novelty_quantile (const SdModelStats *stats, double q);
+/* The q-quantile of the logit margin (the class's logit minus the largest
+ * other logit) of the held-out windows of class k that the model
+ * classifies as k; NaN when there are none. */
+double sd_model_stats_margin_quantile (
+    const SdModelStats *stats, int k, double q);
+/* The range of the RMS of the raw training windows, in input units (the
+ * 0.5 % and 99.5 % quantiles). */
+void sd_model_stats_get_level_range (
+    const SdModelStats *stats, double *lo, double *hi);
+
+/* ---- novelty ---- */
+
+/* The novelty of the B windows of the last sd_model_forward on ws
+ * (Mahalanobis distance of their pooled features to the nearest class
+ * mean, as above): novelty (B). FALSE with SD_ERROR_INVALID_ARG when the
+ * model has no statistics. Costs O(B C^2); allocates nothing. */
+gboolean sd_workspace_novelty (const SdModel *model, const SdWorkspace *ws,
+    int B, double *novelty, GError **error);
+
+G_END_DECLS
