@@ -14,8 +14,10 @@
  *   SEQDREAM_WATCHDOG_SECONDS, default 120), no crash, no error message.
  *
  * Environment: SEQDREAM_CONCURRENCY_SECONDS (stream seconds per element,
- * default 4), SEQDREAM_STATE_CYCLES (cycles per pipeline, default 200);
- * scripts/valgrind-gst lowers both.
+ * default 4), SEQDREAM_CONCURRENCY_THREADS (elements in parallel, 2..8,
+ * default 8), SEQDREAM_STATE_CYCLES (cycles per pipeline, default 200);
+ * scripts/valgrind-gst lowers all three (valgrind runs one thread at a
+ * time: more threads only take longer, they race no more).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gst/check/gstcheck.h>
@@ -28,6 +30,8 @@
 #include <string.h>
 
 #define RATE 48000
+/* Elements scoring in parallel (at most; SEQDREAM_CONCURRENCY_THREADS
+ * lowers it). */
 #define N_THREADS 8
 
 /* ---- the same scores in 8 threads ---- */
@@ -223,6 +227,8 @@ score_run (gpointer data)
 GST_START_TEST (test_same_scores_in_parallel)
 {
   const guint seconds = env_uint ("SEQDREAM_CONCURRENCY_SECONDS", 4);
+  const guint n_threads = CLAMP (
+      env_uint ("SEQDREAM_CONCURRENCY_THREADS", N_THREADS), 2, N_THREADS);
   const guint n = seconds * RATE;
   gfloat *x = make_signal (n);
   Run ref = { x, n, g_array_new (FALSE, FALSE, sizeof (gdouble)) };
@@ -242,7 +248,7 @@ GST_START_TEST (test_same_scores_in_parallel)
 
   /* Eight at once. */
   gate_open = FALSE;
-  for (guint t = 0; t < N_THREADS; t++) {
+  for (guint t = 0; t < n_threads; t++) {
     runs[t] = (Run){ x, n, g_array_new (FALSE, FALSE, sizeof (gdouble)) };
     threads[t] = g_thread_new ("scorer", score_run, &runs[t]);
   }
@@ -250,11 +256,11 @@ GST_START_TEST (test_same_scores_in_parallel)
   gate_open = TRUE;
   g_cond_broadcast (&gate_cond);
   g_mutex_unlock (&gate_lock);
-  for (guint t = 0; t < N_THREADS; t++)
+  for (guint t = 0; t < n_threads; t++)
     g_thread_join (threads[t]);
   t2 = g_get_monotonic_time ();
 
-  for (guint t = 0; t < N_THREADS; t++) {
+  for (guint t = 0; t < n_threads; t++) {
     Run *r = &runs[t];
     const gdouble *a = (const gdouble *) ref.scores->data;
     const gdouble *b = (const gdouble *) r->scores->data;
@@ -291,7 +297,7 @@ GST_START_TEST (test_same_scores_in_parallel)
   g_print ("concurrency: %u windows of %u classes per element; alone %.2f s, "
            "%d in parallel %.2f s (%u dreams); %u values not bit-identical "
            "(max difference %g)\n",
-      ref.n_windows, ref.n_classes, (t1 - t0) / 1e6, N_THREADS, (t2 - t1) / 1e6,
+      ref.n_windows, ref.n_classes, (t1 - t0) / 1e6, n_threads, (t2 - t1) / 1e6,
       n_dreams, n_differ, max_diff);
 
   g_array_unref (ref.scores);
@@ -354,6 +360,7 @@ typedef struct
   guint seed;
   gint done;     /* atomic: cycles finished */
   gint finished; /* atomic */
+  gint64 t0;     /* monotonic start, us */
   gchar *error;
 } Cycler;
 
@@ -404,6 +411,12 @@ cycle_states (gpointer data)
     }
     g_atomic_int_inc (&c->done);
     g_atomic_int_inc (&progress);
+    /* Progress in the log, ten lines per pipeline: a run killed by
+     * scripts/watchdog then shows whether it was slow or stuck. */
+    if ((i + 1) % MAX (c->cycles / 10, 1) == 0)
+      g_printerr ("pipeline %u: cycle %u of %u done after %.1f s\n",
+          c->seed - 1, i + 1, c->cycles,
+          (g_get_monotonic_time () - c->t0) / 1e6);
   }
   gst_element_set_state (c->pipeline, GST_STATE_NULL);
   g_rand_free (r);
@@ -493,6 +506,7 @@ GST_START_TEST (test_state_changes_from_other_threads)
     c[p].cycles = cycles;
     c[p].seed = p + 1;
     c[p].done = c[p].finished = 0;
+    c[p].t0 = g_get_monotonic_time ();
     c[p].error = NULL;
   }
   dog = g_thread_new ("watchdog", watchdog, NULL);
