@@ -230,6 +230,13 @@ dream_check_config (const SdDreamer *d, const SdDreamConfig *c,
   if (!(c->stop_probability >= 0.0f && c->stop_probability <= 1.0f))
     FAIL ("stop probability %g must be in [0, 1] (0 = run all steps)",
         c->stop_probability);
+  if (!(c->stop_margin_quantile >= 0.0f && c->stop_margin_quantile <= 1.0f))
+    FAIL ("stop margin quantile %g must be in [0, 1] (0 = none)",
+        c->stop_margin_quantile);
+  if (c->stop_margin_quantile > 0.0f && c->stop_margin == NULL)
+    FAIL ("stop margin quantile %g: the margins of real series are not "
+          "attached (sd_dream_config_attach_model_stats)",
+        c->stop_margin_quantile);
   if (!(c->border_tolerance >= 0.0f && c->border_tolerance < 0.5f))
     FAIL ("border tolerance %g must be in [0, 0.5) (0 = run all steps)",
         c->border_tolerance);

@@ -433,8 +433,12 @@ evaluate (DreamRun *run, int s, int r0, int r1, GError **error)
       memcpy (d->best + (gsize) i * T, x, (gsize) T * sizeof (float));
     }
     gboolean stop = FALSE;
-    if (dr->kind == DREAM_TARGET_CENTERED && c->stop_probability > 0.0f)
+    if (dr->kind == DREAM_TARGET_CENTERED
+        && (c->stop_probability > 0.0f || c->stop_margin != NULL)) {
       stop = p >= c->stop_probability;
+      if (c->stop_margin != NULL)
+        stop = stop && dream_logit_margin (dr, z, K) >= c->stop_margin[dr->a];
+    }
     else if (dr->kind == DREAM_TARGET_BORDER && c->border_tolerance > 0.0f)
       stop = closeness <= 2.0 * c->border_tolerance;
     if (stop) {

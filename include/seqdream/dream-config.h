@@ -32,6 +32,16 @@ typedef struct
   gboolean keep_best;         /* return the best sequence seen (TRUE) */
   float stop_probability;     /* centered: stop when every target p >=
                                * this (0 = run all steps) */
+  /* centered on a class k: stop when the logit margin (z_k minus the
+   * largest other logit) reaches stop_margin[k] (n_classes values; NULL:
+   * no margin stop). With stop_probability too, both must hold. A typical
+   * member of a class rather than an extreme one: the realistic preset
+   * takes it from the margins of real series (stop_margin_quantile). */
+  const float *stop_margin;
+  /* The quantile of the real margins of each class (the model's training
+   * statistics, sd_model_stats_margin_quantile) that
+   * sd_dream_config_attach_model_stats makes stop_margin; 0: none. */
+  float stop_margin_quantile;
   float border_tolerance;     /* border: stop when |p_a - p_b| / (p_a +
                                * p_b) <= 2 tol, i.e. |p - 0.5| <= tol
                                * for binary models (0.005) */
@@ -60,7 +70,7 @@ gboolean sd_dream_config_add (SdDreamConfig *config, SdRegularizer reg);
 /* ---- presets: the recommended settings (docs/dreaming.md) ---- */
 
 /* The preset names, NULL-terminated: "none", "recommended", "band",
- * "prototype". */
+ * "prototype", "realistic". */
 const char *const *sd_dream_preset_names (void);
 
 /* Add the regularisers of a preset to config (after sd_dream_config_init;
@@ -77,8 +87,16 @@ const char *const *sd_dream_preset_names (void);
  *   prototype    band and the feature anchor (weight 0.1): the dream
  *                stays near the pooled features of its class's real
  *                series (docs/vibration-report.md)
+ *   realistic    the default of the command line and the element: the
+ *                feature anchor, the spectral filter (band's for models
+ *                with a sample rate, else recommended's), stop_probability
+ *                0.99 and a stop at the median margin of the class's real
+ *                series (stop_margin_quantile 0.5): a typical member of
+ *                the class, not an extreme one (docs/trust.md)
  * Every preset but none takes its targets from reference data: attach it
- * with sd_dream_config_attach_reference once the dream length is final.
+ * with sd_dream_config_attach_reference once the dream length is final,
+ * or from the statistics the model file carries
+ * (sd_dream_config_attach_model_stats).
  * An unknown name, a model without a sample rate for band / prototype or
  * a full regulariser list is SD_ERROR_INVALID_ARG naming the preset;
  * config is then unchanged. */
@@ -104,5 +122,23 @@ gboolean sd_dream_config_needs_reference (const SdDreamConfig *config);
 gboolean sd_dream_config_attach_reference (SdDreamConfig *config,
     const SdModel *model, const SdDataset *data, float **spectra,
     float **features, GError **error);
+
+/* sd_dream_config_attach_reference with the targets from the training
+ * statistics the model carries (seqdream/stats.h) instead of reference
+ * data: the class mean spectra (interpolated over frequency to the dream
+ * length when it differs from the statistics' window length) and class
+ * mean features; and stop_margin, from stop_margin_quantile (*margins,
+ * n_classes values; NULL when stop_margin_quantile is 0; a class without
+ * correctly classified held-out series gets no margin condition, -Inf). Free
+ * the three arrays (g_free) after the last run with config. A model
+ * without statistics while config needs them is SD_ERROR_INVALID_ARG
+ * saying how to add them (seqdream calibrate); config is then unchanged. */
+gboolean sd_dream_config_attach_model_stats (SdDreamConfig *config,
+    const SdModel *model, float **spectra, float **features, float **margins,
+    GError **error);
+
+/* TRUE when attaching needs the statistics' margins
+ * (stop_margin_quantile > 0). */
+gboolean sd_dream_config_needs_margins (const SdDreamConfig *config);
 
 G_END_DECLS
