@@ -125,17 +125,23 @@ sd_dream_config_apply_preset (
    * class score is pushed while the pooled features stay near the
    * class's mean, so a dream is a prototype of the real class rather
    * than an extrapolation beyond it (docs/vibration-report.md) */
-  if ((prototype || realistic)
-      && !preset_add (
-          &out, sd_regularizer_default (SD_REG_FEATURE), preset, error))
+  /* realistic: in the metric of the model's novelty score (param2 1), so
+   * the dream stays known to the model, not only near the class mean */
+  SdRegularizer anchor = sd_regularizer_default (SD_REG_FEATURE);
+  if (realistic)
+    anchor.param2 = 1.0f;
+  if ((prototype || realistic) && !preset_add (&out, anchor, preset, error))
     return FALSE;
   /* realistic: and stop as soon as the dream is as confident as a typical
-   * real series of its class (the median margin of the held-out series,
-   * and p >= 0.99): unregularised ascent runs on to margins many times
-   * those of any real series (docs/trust.md) */
+   * real series of its class (its margin between the 75th and the 99th
+   * percentile of the held-out series' margins) and known to the model:
+   * unregularised ascent runs on to margins many times those of any real
+   * series (docs/trust.md) */
   if (realistic) {
-    out.stop_probability = 0.99f;
-    out.stop_margin_quantile = 0.5f;
+    out.stop_margin_quantile = 0.75f;
+    out.margin_ceiling_quantile = 0.99f;
+    out.stop_known = TRUE;
+    out.lr = 0.01f;
   }
   *c = out;
   return TRUE;
@@ -213,7 +219,7 @@ gboolean
 sd_dream_config_needs_margins (const SdDreamConfig *c)
 {
   g_return_val_if_fail (c != NULL, FALSE);
-  return c->stop_margin_quantile > 0.0f;
+  return c->stop_margin_quantile > 0.0f || c->margin_ceiling_quantile > 0.0f;
 }
 
 /* Row k of the statistics' spectra (Ts/2 + 1 bins, bin j at frequency
@@ -266,19 +272,22 @@ sd_dream_config_attach_model_stats (SdDreamConfig *c, const SdModel *model,
   const int nb = sd_dream_spectrum_bins (T);
   const int nb_s = sd_dream_spectrum_bins (Ts);
   const int C = sd_model_stats_get_feature_size (st);
-  g_autofree float *s = g_new (float, (gsize) K * nb);
-  g_autofree float *f = g_memdup2 (sd_model_stats_get_feature_means (st),
-      (gsize) K * C * sizeof (float));
+  g_autofree float *s = g_new (float, (gsize) K *nb);
+  g_autofree float *f = g_memdup2 (
+      sd_model_stats_get_feature_means (st), (gsize) K * C * sizeof (float));
   g_autofree float *m = NULL;
   const float *in = sd_model_stats_get_spectra (st);
   for (int k = 0; k < K; k++)
     resample_spectrum (in + (gsize) k * nb_s, Ts, s + (gsize) k * nb, T);
   if (need_margins) {
-    m = g_new (float, K);
+    m = g_new (float, (gsize) K * 2);
     for (int k = 0; k < K; k++) {
-      const double q
+      const double lo
           = sd_model_stats_margin_quantile (st, k, c->stop_margin_quantile);
-      m[k] = isfinite (q) ? (float) q : -INFINITY;
+      const double hi
+          = sd_model_stats_margin_quantile (st, k, c->margin_ceiling_quantile);
+      m[k] = isfinite (lo) ? (float) lo : -INFINITY;
+      m[K + k] = isfinite (hi) ? (float) hi : INFINITY;
     }
   }
   gboolean used_s = FALSE, used_f = FALSE;
@@ -292,7 +301,8 @@ sd_dream_config_attach_model_stats (SdDreamConfig *c, const SdModel *model,
       used_f = TRUE;
     }
   }
-  c->stop_margin = m;
+  c->stop_margin = c->stop_margin_quantile > 0.0f ? m : NULL;
+  c->margin_ceiling = c->margin_ceiling_quantile > 0.0f && m ? m + K : NULL;
   *spectra = used_s ? g_steal_pointer (&s) : NULL;
   *features = used_f ? g_steal_pointer (&f) : NULL;
   *margins = g_steal_pointer (&m);

@@ -5,6 +5,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 
+#include <seqdream/stats.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -170,8 +172,13 @@ dream_feature_penalty (const DreamRun *run, int k, int i, const float *f)
 {
   const int C = run->d->gap_C;
   const float *mu = run->feat_target[k] + (gsize) i * C;
+  const SdRegularizer *reg = &run->cfg->regs[k];
+  if (reg->param2 == 1.0f)
+    return reg->weight
+           * sd_model_stats_mahalanobis (
+               sd_model_get_stats (run->d->model), f, mu, NULL);
   double v = 0.0;
   for (int ch = 0; ch < C; ch++)
     v += ((double) f[ch] - mu[ch]) * ((double) f[ch] - mu[ch]);
-  return run->cfg->regs[k].weight * v;
+  return reg->weight * v;
 }

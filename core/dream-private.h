@@ -37,18 +37,19 @@ struct _SdDreamer
   int n_stages; /* layers: stages.0 .. stages.{n_stages-1}, gap, fc */
   int gap_layer, fc_layer;
   int gap_C;
-  float *mem;     /* one allocation for everything below */
-  float *x;       /* (max_B, max_T) sequences, by dream */
-  float *best;    /* (max_B, max_T) best sequences, by dream */
-  float *g;       /* (max_B, max_T) gradient of J, by dream */
-  float *m1, *m2; /* (max_B, max_T) optimiser state, by dream */
-  float *xin;     /* (max_B, max_T) forward input, by row */
-  float *dx;      /* (max_B, max_T) input gradient, by row */
-  float *orig;    /* (max_T) a row before a filter or projection */
-  float *probs;   /* (max_B, K) by row */
-  float *dlogits; /* (max_B, K) by row */
-  float *feats;   /* (max_B, gap_C) latest "gap" features, by dream */
-  float *dgap;    /* (max_B, gap_C) gradient at "gap", by row */
+  float *mem;          /* one allocation for everything below */
+  float *x;            /* (max_B, max_T) sequences, by dream */
+  float *best;         /* (max_B, max_T) best sequences, by dream */
+  float *g;            /* (max_B, max_T) gradient of J, by dream */
+  float *m1, *m2;      /* (max_B, max_T) optimiser state, by dream */
+  float *xin;          /* (max_B, max_T) forward input, by row */
+  float *dx;           /* (max_B, max_T) input gradient, by row */
+  float *orig;         /* (max_T) a row before a filter or projection */
+  float *probs;        /* (max_B, K) by row */
+  float *dlogits;      /* (max_B, K) by row */
+  float *feats;        /* (max_B, gap_C) latest "gap" features, by dream */
+  float *dgap;         /* (max_B, gap_C) gradient at "gap", by row */
+  float *dgap_scratch; /* (gap_C) the Mahalanobis feature anchor's */
 };
 
 /* ---------------------------------------------------- regulariser kinds */

@@ -166,6 +166,35 @@ sd_model_stats_novelty (
   }
 }
 
+double
+sd_model_stats_mahalanobis (
+    const SdModelStats *s, const float *f, const float *mu, float *grad)
+{
+  g_return_val_if_fail (s != NULL && f != NULL && mu != NULL, NAN);
+  const int C = s->C;
+  double d2 = 0.0;
+  /* z = L^-1 (f - mu) (whiten is lower triangular), then S^-1 (f - mu) =
+   * L^-T z, in place in grad: grad_j needs z_i for i >= j only, so an
+   * ascending j overwrites nothing still needed */
+  for (int i = 0; i < C; i++) {
+    const double *w = s->whiten + (gsize) i * C;
+    double z = 0.0;
+    for (int j = 0; j <= i; j++)
+      z += w[j] * ((double) f[j] - mu[j]);
+    d2 += z * z;
+    if (grad != NULL)
+      grad[i] = (float) z;
+  }
+  if (grad != NULL)
+    for (int j = 0; j < C; j++) {
+      double g = 0.0;
+      for (int i = j; i < C; i++)
+        g += s->whiten[(gsize) i * C + j] * grad[i];
+      grad[j] = (float) g;
+    }
+  return d2;
+}
+
 gboolean
 sd_workspace_novelty (const SdModel *model, const SdWorkspace *ws, int B,
     double *novelty, GError **error)

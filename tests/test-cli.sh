@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..53"
+echo "1..56"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -155,8 +155,6 @@ assert 'spectral-filter' in r and 'feature' in r, r.keys()
 assert r['feature'][0] > 0, r['feature'][:3]
 " "$TMP/proto.json"
 ok $? "dream --preset prototype: the band filter and the feature anchor"
-expect_fail "the feature anchor without --reference" "need --reference" \
-  "$SD" dream --model "$TMP/m.safetensors" --class 1 --reg feature:weight=0.1
 # ---- training statistics (novelty) ----
 grep -q "^statistics    of 32 windows of 64 samples, 8 held out" "$TMP/train.out"
 ok $? "train stores statistics: fit on its training part, held out its validation part"
@@ -197,6 +195,28 @@ PY
   && "$SD" predict --model "$TMP/plain.safetensors" --data "$DATA/ucr-small-test.tsv" --json | head -1 | grep -vq novelty \
   && "$SD" info --model "$TMP/plain.safetensors" --json | python3 -c "import json,sys; assert json.load(sys.stdin)['stats'] is None"
 ok $? "a model without statistics loads; info, eval and predict say so"
+expect_fail "the feature anchor without --reference or statistics" "need --reference" \
+  "$SD" dream --model "$TMP/plain.safetensors" --class 1 --reg feature:weight=0.1
+expect_fail "--preset realistic without --reference or statistics" "needs --reference" \
+  "$SD" dream --model "$TMP/plain.safetensors" --class 1 --preset realistic
+# Dreams by default: realistic from the model's own statistics (no
+# --reference); without statistics the paper's ascent, with a note.
+"$SD" dream --model "$TMP/m.safetensors" --class 1 --steps 30 --json "$TMP/real.json" >/dev/null \
+  && python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1])); d = j['dreams'][0] if 'dreams' in j else j
+r = d['trace']['regularizers']
+assert 'spectral-filter' in r and 'feature' in r, r.keys()
+" "$TMP/real.json"
+ok $? "dream without flags: the realistic preset from the model's statistics"
+"$SD" dream --model "$TMP/plain.safetensors" --class 1 --steps 5 --json "$TMP/plain.json" 2>"$TMP/plain.err" >/dev/null \
+  && grep -q "no training statistics and no --reference" "$TMP/plain.err" \
+  && python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1])); d = j['dreams'][0] if 'dreams' in j else j
+assert d['trace']['regularizers'] == {}, d['trace']['regularizers']
+" "$TMP/plain.json"
+ok $? "dream without flags or statistics: no prior, and a note that says so"
 cp "$TMP/plain.safetensors" "$TMP/plain0.safetensors"
 sed 's/^-1/normal/; s/^1/fault/' "$DATA/ucr-small.tsv" >"$TMP/nf64.tsv"
 expect_fail "calibrate on series of the wrong length" "64 samples, the model needs windows of 256 samples" \

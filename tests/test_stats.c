@@ -589,6 +589,167 @@ test_corrupt_stats_in_file (void)
   g_assert_nonnull (sd_model_get_stats (ok));
 }
 
+/* sd_model_stats_mahalanobis: the squared distance of the direct
+ * computation, and S grad = f - mu (grad = S^-1 (f - mu)). */
+static void
+test_mahalanobis_gradient (void)
+{
+  g_autoptr (SdModel) m = calibrated_model ();
+  const SdModelStats *s = sd_model_get_stats (m);
+  const int C = sd_model_stats_get_feature_size (s);
+  const float *S = sd_model_stats_get_covariance (s);
+  const float *mu = sd_model_stats_get_feature_means (s);
+  g_autofree float *f = g_new (float, C);
+  g_autofree float *grad = g_new (float, C);
+  g_autofree double *x = g_new (double, C);
+  GRand *r = g_rand_new_with_seed (5);
+  for (int j = 0; j < C; j++) {
+    f[j] = mu[C + j] + (float) g_rand_double_range (r, -0.5, 0.5);
+    x[j] = (double) f[j] - mu[C + j];
+  }
+  g_rand_free (r);
+  const double d2 = sd_model_stats_mahalanobis (s, f, mu + C, grad);
+  const double e = direct_quadratic (S, x, C);
+  g_assert_cmpfloat (fabs (d2 - e), <=, 1e-6 * e);
+  g_assert_cmpfloat (sd_model_stats_mahalanobis (s, f, mu + C, NULL), ==, d2);
+  double err = 0.0, norm = 0.0;
+  for (int i = 0; i < C; i++) {
+    double v = 0.0;
+    for (int j = 0; j < C; j++)
+      v += (double) S[i * C + j] * grad[j];
+    err = MAX (err, fabs (v - x[i]));
+    norm = MAX (norm, fabs (x[i]));
+  }
+  g_assert_cmpfloat (err, <=, 1e-3 * norm);
+}
+
+/* The realistic preset on a model with statistics (the committed FordA
+ * model): its targets come from the model (no reference data), and a
+ * dream stops as a typical member of its class: the margin between the
+ * class's 75th and 99th percentile of real margins, and known to the
+ * model. The same dream without the preset ends far beyond every real
+ * margin (the control). */
+static void
+test_realistic_dream (void)
+{
+  g_autofree char *path = g_build_filename (g_getenv ("SEQDREAM_TEST_DATA"),
+      "..", "..", "models", "forda-resnet-small.safetensors", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_load (path, &error);
+  g_assert_no_error (error);
+  const SdModelStats *st = sd_model_get_stats (m);
+  g_assert_nonnull (st);
+  const int L = (int) sd_model_get_train_length (m);
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, L, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 1, L, SD_MODE_EVAL, NULL);
+  for (int cls = 0; cls < 2; cls++) {
+    SdDreamConfig c;
+    sd_dream_config_init (&c, m);
+    g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+    g_assert_no_error (error);
+    g_assert_true (c.stop_known);
+    float *spectra, *features, *margins;
+    g_assert_true (sd_dream_config_attach_model_stats (
+        &c, m, &spectra, &features, &margins, &error));
+    g_assert_no_error (error);
+    g_assert_nonnull (spectra);
+    g_assert_nonnull (features);
+    g_assert_cmpfloat (c.stop_margin_quantile, ==, 0.75f);
+    g_assert_cmpfloat (c.margin_ceiling_quantile, ==, 0.99f);
+    const double lo
+        = sd_model_stats_margin_quantile (st, cls, c.stop_margin_quantile);
+    const double hi
+        = sd_model_stats_margin_quantile (st, cls, c.margin_ceiling_quantile);
+    g_assert_cmpfloat (margins[cls], ==, (float) lo);
+    g_assert_cmpfloat (margins[2 + cls], ==, (float) hi);
+    SdDreamSpec spec = { 0 };
+    spec.objective = sd_objective_centered (cls);
+    spec.init.type = SD_INIT_GAUSSIAN;
+    spec.init.scale = 0.1f;
+    spec.seed = 3;
+    SdDreamResult *res = NULL;
+    g_assert_true (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+    g_assert_no_error (error);
+    g_assert_true (res->converged);
+    g_assert_cmpfloat (res->logit_margin, >=, (float) lo);
+    g_assert_cmpfloat (res->logit_margin, <=, (float) hi);
+    /* known: the dream's novelty is at most the model's threshold */
+    double novelty;
+    sd_model_forward (m, ws, res->sequence, 1, L);
+    g_assert_true (sd_workspace_novelty (m, ws, 1, &novelty, NULL));
+    g_assert_cmpfloat (novelty, <=, sd_model_stats_get_novelty_threshold (st));
+    sd_dream_result_free (res);
+
+    /* the control: the paper's unregularised ascent */
+    SdDreamConfig none;
+    sd_dream_config_init (&none, m);
+    g_assert_true (sd_dreamer_run (d, &none, &spec, 1, &res, &error));
+    g_assert_cmpfloat (res->logit_margin, >, hi);
+    sd_dream_result_free (res);
+    g_free (spectra);
+    g_free (features);
+    g_free (margins);
+  }
+}
+
+/* Dreams that need the statistics say so when the model has none. */
+static void
+test_realistic_without_stats (void)
+{
+  g_autoptr (SdModel) m = trained_model ();
+  g_autoptr (GError) error = NULL;
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+  float *spectra = NULL, *features = NULL, *margins = NULL;
+  g_assert_false (sd_dream_config_attach_model_stats (
+      &c, m, &spectra, &features, &margins, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_nonnull (strstr (error->message, "seqdream calibrate"));
+  g_assert_null (c.stop_margin);
+  g_clear_error (&error);
+  /* the run refuses the margin stop without its margins */
+  g_autoptr (SdDreamer) d = sd_dreamer_new (m, 1, T, NULL);
+  SdDreamSpec spec = { 0 };
+  spec.objective = sd_objective_centered (0);
+  spec.init.type = SD_INIT_GAUSSIAN;
+  spec.init.scale = 0.1f;
+  SdDreamResult *res = NULL;
+  g_assert_false (sd_dreamer_run (d, &c, &spec, 1, &res, &error));
+  g_assert_nonnull (strstr (error->message, "not attached"));
+}
+
+/* The spectra follow the dream length: at another length than the
+ * statistics' window they are interpolated and still sum to 1. */
+static void
+test_spectra_at_other_length (void)
+{
+  g_autoptr (SdModel) m = calibrated_model ();
+  g_autoptr (GError) error = NULL;
+  SdDreamConfig c;
+  sd_dream_config_init (&c, m);
+  c.length = 2 * T;
+  g_assert_true (sd_dream_config_apply_preset (&c, "recommended", m, &error));
+  float *spectra, *features, *margins;
+  g_assert_true (sd_dream_config_attach_model_stats (
+      &c, m, &spectra, &features, &margins, &error));
+  g_assert_no_error (error);
+  g_assert_null (features);
+  g_assert_null (margins);
+  const int nb = sd_dream_spectrum_bins (2 * T);
+  for (int k = 0; k < 2; k++) {
+    double sum = 0.0;
+    for (int i = 0; i < nb; i++)
+      sum += spectra[k * nb + i];
+    g_assert_cmpfloat (fabs (sum - 1.0), <, 1e-5);
+  }
+  /* class a's sine at bin FREQ_A of T is bin 2 FREQ_A of 2T */
+  const float *a = spectra;
+  g_assert_cmpfloat (a[2 * FREQ_A], >, a[2 * FREQ_B]);
+  g_free (spectra);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -598,5 +759,11 @@ main (int argc, char **argv)
   g_test_add_func ("/stats/save-load-bit-exact", test_save_load_bit_exact);
   g_test_add_func ("/stats/calibrate-bad-inputs", test_calibrate_bad_inputs);
   g_test_add_func ("/stats/corrupt-stats-in-file", test_corrupt_stats_in_file);
+  g_test_add_func ("/stats/mahalanobis-gradient", test_mahalanobis_gradient);
+  g_test_add_func ("/stats/realistic-dream", test_realistic_dream);
+  g_test_add_func (
+      "/stats/realistic-without-stats", test_realistic_without_stats);
+  g_test_add_func (
+      "/stats/spectra-at-other-length", test_spectra_at_other_length);
   return g_test_run ();
 }

@@ -120,6 +120,14 @@ void sd_model_stats_get_level_range (
 void sd_model_stats_novelty (
     const SdModelStats *stats, const float *features, int B, double *novelty);
 
+/* The squared Mahalanobis distance of the feature vector f (C) to mu (C)
+ * under the shared covariance S, (f - mu)^T S^-1 (f - mu), and its
+ * half-gradient S^-1 (f - mu) in grad (C; may be NULL). The metric of the
+ * feature anchor that keeps dreams "known" (SD_REG_FEATURE with param2 =
+ * 1). Allocates nothing. */
+double sd_model_stats_mahalanobis (
+    const SdModelStats *stats, const float *f, const float *mu, float *grad);
+
 /* The novelty of the B windows of the last sd_model_forward on ws
  * (Mahalanobis distance of their pooled features to the nearest class
  * mean, as above): novelty (B). FALSE with SD_ERROR_INVALID_ARG when the
