@@ -15,6 +15,9 @@ For the dreamed model (forda-resnet-small) and each class:
     (no dream) and the prior alone (the same settings, a learning rate of
     1e-12: the regularisers act, the ascent does not);
   - the paper's unregularised ascent (--preset none) for comparison.
+And for the element's default model (CWRU, cwru-fcn-pool): every class's
+dreams, default against --preset none: converged, margin, level (RMS in
+g) and whether the model knows them (novelty below its threshold).
 
 Usage: bench/dream-trust.py [BUILDDIR] [--batch N]
 """
@@ -128,5 +131,48 @@ def main():
                   % (cls, med, p99))
 
 
+def cwru():
+    """The element's default model: dreams of every class, default
+    settings against --preset none; level (RMS in the input units) and
+    novelty of each dream, against the real recordings' level."""
+    model = os.path.join(ROOT, "models", "cwru-fcn-pool.safetensors")
+    print()
+    print("CWRU, cwru-fcn-pool (the element's default), %d dreams per row; "
+          "novelty threshold %s" % (BATCH, novelty_threshold(model)))
+    print("| class | settings | converged | margin median | RMS median (g) "
+          "| known | novelty median |")
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for cls in ["normal", "inner_race", "ball", "outer_race"]:
+            for name, extra in [("default", []),
+                                ("--preset none", ["--preset", "none"])]:
+                path = os.path.join(tmp, "d.json")
+                run("dream", "--model", model, "--class", cls, "--batch",
+                    str(BATCH), "--seed", "1", "--json", path, *extra)
+                d = json.load(open(path))
+                dreams = d["dreams"] if "dreams" in d else [d]
+                tsv = os.path.join(tmp, "d.tsv")
+                with open(tsv, "w") as f:
+                    for x in dreams:
+                        f.write(cls + "\t" + "\t".join(
+                            "%.7g" % v for v in x["sequence_units"]) + "\n")
+                judged = predict(model, tsv)
+                rms = [(sum(v * v for v in x["sequence_units"])
+                        / len(x["sequence_units"])) ** 0.5 for x in dreams]
+                print("| %s | %s | %d/%d | %.2f | %.3f | %d/%d | %.1f |" % (
+                    cls, name, sum(x["converged"] for x in dreams),
+                    len(dreams),
+                    quantile([x["logit_margin"] for x in dreams], 0.5),
+                    quantile(rms, 0.5), sum(r["known"] for r in judged),
+                    len(judged),
+                    quantile([r["novelty"] for r in judged], 0.5)))
+
+
+def novelty_threshold(model):
+    info = json.loads(run("info", "--model", model, "--json"))
+    return "%.2f" % info["stats"]["novelty_threshold"]
+
+
 if __name__ == "__main__":
     main()
+    cwru()
