@@ -5,6 +5,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 
+#include <seqdream/stats.h>
+
 #include <math.h>
 
 /* The most updates a run takes. */
@@ -230,6 +232,32 @@ dream_check_config (const SdDreamer *d, const SdDreamConfig *c,
   if (!(c->stop_probability >= 0.0f && c->stop_probability <= 1.0f))
     FAIL ("stop probability %g must be in [0, 1] (0 = run all steps)",
         c->stop_probability);
+  if (!(c->stop_margin_quantile >= 0.0f && c->stop_margin_quantile <= 1.0f))
+    FAIL ("stop margin quantile %g must be in [0, 1] (0 = none)",
+        c->stop_margin_quantile);
+  if (c->stop_margin_quantile > 0.0f && c->stop_margin == NULL)
+    FAIL ("stop margin quantile %g: the margins of real series are not "
+          "attached (sd_dream_config_attach_model_stats)",
+        c->stop_margin_quantile);
+  if (!(c->margin_ceiling_quantile >= 0.0f
+          && c->margin_ceiling_quantile <= 1.0f))
+    FAIL ("margin ceiling quantile %g must be in [0, 1] (0 = none)",
+        c->margin_ceiling_quantile);
+  if (c->margin_ceiling_quantile > 0.0f && c->margin_ceiling == NULL)
+    FAIL ("margin ceiling quantile %g: the margins of real series are not "
+          "attached (sd_dream_config_attach_model_stats)",
+        c->margin_ceiling_quantile);
+  for (int k = 0; k < c->n_regs; k++)
+    if (c->regs[k].type == SD_REG_FEATURE && c->regs[k].param2 == 1.0f
+        && sd_model_get_stats (d->model) == NULL)
+      FAIL ("regulariser %d (feature, param2=1) measures in the covariance "
+            "of the model's training statistics; %s has none (seqdream "
+            "calibrate adds them)",
+          k, sd_model_get_display_name (d->model));
+  if (c->stop_known && sd_model_get_stats (d->model) == NULL)
+    FAIL ("a stop once the dream is known to the model needs a model with "
+          "training statistics; %s has none (seqdream calibrate adds them)",
+        sd_model_get_display_name (d->model));
   if (!(c->border_tolerance >= 0.0f && c->border_tolerance < 0.5f))
     FAIL ("border tolerance %g must be in [0, 0.5) (0 = run all steps)",
         c->border_tolerance);

@@ -5,7 +5,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 
+#include <math.h>
 #include <string.h>
+
+#include <seqdream/stats.h>
 
 void
 sd_dream_config_init (SdDreamConfig *c, const SdModel *model)
@@ -42,7 +45,7 @@ sd_dream_config_add (SdDreamConfig *c, SdRegularizer reg)
 /* ------------------------------------------------------------ presets */
 
 static const char *const preset_names[]
-    = { "none", "recommended", "band", "prototype", NULL };
+    = { "none", "recommended", "band", "prototype", "realistic", NULL };
 
 /* The band presets smooth the target spectrum by a Gaussian of this width
  * (Hz): above every bearing-defect line spacing of the CWRU recordings
@@ -77,9 +80,15 @@ sd_dream_config_apply_preset (
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (preset == NULL || strcmp (preset, "none") == 0)
     return TRUE;
-  const gboolean band = strcmp (preset, "band") == 0;
+  const double rate = model != NULL ? sd_model_get_sample_rate (model) : 0;
+  const gboolean realistic = strcmp (preset, "realistic") == 0;
+  /* realistic: band's filter where the model knows its sample rate
+   * (recordings), recommended's where it does not (UCR series) */
+  const gboolean band
+      = strcmp (preset, "band") == 0 || (realistic && rate > 0.0);
   const gboolean prototype = strcmp (preset, "prototype") == 0;
-  if (!band && !prototype && strcmp (preset, "recommended") != 0) {
+  if (!band && !prototype && !realistic
+      && strcmp (preset, "recommended") != 0) {
     g_autofree char *names = g_strjoinv (", ", (char **) preset_names);
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "unknown dream preset '%s' (%s)", preset, names);
@@ -99,7 +108,6 @@ sd_dream_config_apply_preset (
      * impulse rhythm, e.g. 107 or 162 Hz apart for bearing faults) would
      * otherwise be imposed on the dream by the filter alone; smoothed,
      * the filter keeps only the band. */
-    const double rate = model != NULL ? sd_model_get_sample_rate (model) : 0;
     if (!(rate > 0.0)) {
       g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
           "dream preset '%s': the band and prototype presets smooth the "
@@ -117,10 +125,24 @@ sd_dream_config_apply_preset (
    * class score is pushed while the pooled features stay near the
    * class's mean, so a dream is a prototype of the real class rather
    * than an extrapolation beyond it (docs/vibration-report.md) */
-  if (prototype
-      && !preset_add (
-          &out, sd_regularizer_default (SD_REG_FEATURE), preset, error))
+  /* realistic: in the metric of the model's novelty score (param2 1), so
+   * the dream stays known to the model, not only near the class mean */
+  SdRegularizer anchor = sd_regularizer_default (SD_REG_FEATURE);
+  if (realistic)
+    anchor.param2 = 1.0f;
+  if ((prototype || realistic) && !preset_add (&out, anchor, preset, error))
     return FALSE;
+  /* realistic: and stop as soon as the dream is as confident as a typical
+   * real series of its class (its margin between the 75th and the 99th
+   * percentile of the held-out series' margins) and known to the model:
+   * unregularised ascent runs on to margins many times those of any real
+   * series (docs/trust.md) */
+  if (realistic) {
+    out.stop_margin_quantile = 0.75f;
+    out.margin_ceiling_quantile = 0.99f;
+    out.stop_known = TRUE;
+    out.lr = 0.01f;
+  }
   *c = out;
   return TRUE;
 }
@@ -188,5 +210,101 @@ sd_dream_config_attach_reference (SdDreamConfig *c, const SdModel *model,
   }
   *spectra = g_steal_pointer (&s);
   *features = g_steal_pointer (&f);
+  return TRUE;
+}
+
+/* ------------------------------------------- the model's own statistics */
+
+gboolean
+sd_dream_config_needs_margins (const SdDreamConfig *c)
+{
+  g_return_val_if_fail (c != NULL, FALSE);
+  return c->stop_margin_quantile > 0.0f || c->margin_ceiling_quantile > 0.0f;
+}
+
+/* Row k of the statistics' spectra (Ts/2 + 1 bins, bin j at frequency
+ * j / Ts) at the bins of length T (bin i at i / T): linear interpolation
+ * over frequency, then renormalised to sum 1 as every normalised power
+ * spectrum is. */
+static void
+resample_spectrum (const float *in, int Ts, float *out, int T)
+{
+  const int nb_in = sd_dream_spectrum_bins (Ts);
+  const int nb = sd_dream_spectrum_bins (T);
+  double sum = 0.0;
+  for (int i = 0; i < nb; i++) {
+    const double u = (double) i * Ts / T;
+    const int j = MIN ((int) u, nb_in - 1);
+    const int j1 = MIN (j + 1, nb_in - 1);
+    const double w = MIN (u - j, 1.0);
+    out[i] = (float) ((1.0 - w) * in[j] + w * in[j1]);
+    sum += out[i];
+  }
+  for (int i = 0; i < nb; i++)
+    out[i] = sum > 0.0 ? (float) (out[i] / sum) : out[i];
+}
+
+gboolean
+sd_dream_config_attach_model_stats (SdDreamConfig *c, const SdModel *model,
+    float **spectra, float **features, float **margins, GError **error)
+{
+  g_return_val_if_fail (c != NULL && model != NULL, FALSE);
+  g_return_val_if_fail (spectra != NULL && features != NULL, FALSE);
+  g_return_val_if_fail (margins != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  *spectra = *features = *margins = NULL;
+  const gboolean need_margins = sd_dream_config_needs_margins (c);
+  if (!sd_dream_config_needs_reference (c) && !need_margins)
+    return TRUE;
+  const SdModelStats *st = sd_model_get_stats (model);
+  if (st == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "%s has no training statistics, which these dream settings take "
+        "their targets from (class spectra, features, margins): add them "
+        "with 'seqdream calibrate', give reference data, or use the preset "
+        "none",
+        sd_model_get_display_name (model));
+    return FALSE;
+  }
+  const int K = sd_model_get_n_classes (model);
+  const int Ts = sd_model_stats_get_length (st);
+  const int T = c->length > 0 ? c->length : Ts;
+  const int nb = sd_dream_spectrum_bins (T);
+  const int nb_s = sd_dream_spectrum_bins (Ts);
+  const int C = sd_model_stats_get_feature_size (st);
+  g_autofree float *s = g_new (float, (gsize) K *nb);
+  g_autofree float *f = g_memdup2 (
+      sd_model_stats_get_feature_means (st), (gsize) K * C * sizeof (float));
+  g_autofree float *m = NULL;
+  const float *in = sd_model_stats_get_spectra (st);
+  for (int k = 0; k < K; k++)
+    resample_spectrum (in + (gsize) k * nb_s, Ts, s + (gsize) k * nb, T);
+  if (need_margins) {
+    m = g_new (float, (gsize) K * 2);
+    for (int k = 0; k < K; k++) {
+      const double lo
+          = sd_model_stats_margin_quantile (st, k, c->stop_margin_quantile);
+      const double hi
+          = sd_model_stats_margin_quantile (st, k, c->margin_ceiling_quantile);
+      m[k] = isfinite (lo) ? (float) lo : -INFINITY;
+      m[K + k] = isfinite (hi) ? (float) hi : INFINITY;
+    }
+  }
+  gboolean used_s = FALSE, used_f = FALSE;
+  for (int k = 0; k < c->n_regs; k++) {
+    if (dream_reg_uses_spectra (c->regs[k].type)) {
+      c->regs[k].spectra = s;
+      used_s = TRUE;
+    }
+    if (c->regs[k].type == SD_REG_FEATURE) {
+      c->regs[k].features = f;
+      used_f = TRUE;
+    }
+  }
+  c->stop_margin = c->stop_margin_quantile > 0.0f ? m : NULL;
+  c->margin_ceiling = c->margin_ceiling_quantile > 0.0f && m ? m + K : NULL;
+  *spectra = used_s ? g_steal_pointer (&s) : NULL;
+  *features = used_f ? g_steal_pointer (&f) : NULL;
+  *margins = g_steal_pointer (&m);
   return TRUE;
 }

@@ -37,18 +37,19 @@ struct _SdDreamer
   int n_stages; /* layers: stages.0 .. stages.{n_stages-1}, gap, fc */
   int gap_layer, fc_layer;
   int gap_C;
-  float *mem;     /* one allocation for everything below */
-  float *x;       /* (max_B, max_T) sequences, by dream */
-  float *best;    /* (max_B, max_T) best sequences, by dream */
-  float *g;       /* (max_B, max_T) gradient of J, by dream */
-  float *m1, *m2; /* (max_B, max_T) optimiser state, by dream */
-  float *xin;     /* (max_B, max_T) forward input, by row */
-  float *dx;      /* (max_B, max_T) input gradient, by row */
-  float *orig;    /* (max_T) a row before a filter or projection */
-  float *probs;   /* (max_B, K) by row */
-  float *dlogits; /* (max_B, K) by row */
-  float *feats;   /* (max_B, gap_C) latest "gap" features, by dream */
-  float *dgap;    /* (max_B, gap_C) gradient at "gap", by row */
+  float *mem;          /* one allocation for everything below */
+  float *x;            /* (max_B, max_T) sequences, by dream */
+  float *best;         /* (max_B, max_T) best sequences, by dream */
+  float *g;            /* (max_B, max_T) gradient of J, by dream */
+  float *m1, *m2;      /* (max_B, max_T) optimiser state, by dream */
+  float *xin;          /* (max_B, max_T) forward input, by row */
+  float *dx;           /* (max_B, max_T) input gradient, by row */
+  float *orig;         /* (max_T) a row before a filter or projection */
+  float *probs;        /* (max_B, K) by row */
+  float *dlogits;      /* (max_B, K) by row */
+  float *feats;        /* (max_B, gap_C) latest "gap" features, by dream */
+  float *dgap;         /* (max_B, gap_C) gradient at "gap", by row */
+  float *dgap_scratch; /* (gap_C) the Mahalanobis feature anchor's */
 };
 
 /* ---------------------------------------------------- regulariser kinds */
@@ -151,6 +152,16 @@ G_GNUC_INTERNAL gboolean dream_check_class_data (const SdModel *model,
 typedef void (*DreamSegmentFunc) (const float *segment, int cls, gpointer user);
 G_GNUC_INTERNAL void dream_foreach_segment (const SdModel *model,
     const SdDataset *data, int T, DreamSegmentFunc fn, gpointer user);
+/* The segments of dream_foreach_segment through the model in eval mode,
+ * in batches: fn (pooled features (C), logits (K), class, user) for every
+ * segment in data order. FALSE when the workspace cannot be made (T
+ * shorter than the model accepts). Used by sd_dream_class_features and
+ * the model statistics (core/stats.c). */
+typedef void (*DreamFeatureFunc) (
+    const float *features, const float *logits, int cls, gpointer user);
+G_GNUC_INTERNAL gboolean dream_foreach_feature (const SdModel *model,
+    const SdDataset *data, int T, DreamFeatureFunc fn, gpointer user,
+    GError **error);
 /* means (K, n) <- acc (K, n) / count (K) per class; NaN rows for classes
  * without a count. */
 G_GNUC_INTERNAL void dream_class_means (

@@ -14,6 +14,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 
+#include <seqdream/stats.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -172,8 +174,15 @@ gap_gradient (DreamRun *run, int r0, int r1, int s)
         continue;
       const float *mu = run->feat_target[k] + (gsize) i * C;
       const float w2 = 2.0f * reg->weight;
-      for (int ch = 0; ch < C; ch++)
-        dg[ch] -= w2 * (fi[ch] - mu[ch]);
+      if (reg->param2 == 1.0f) {
+        /* Mahalanobis: d/df (f-mu)^T S^-1 (f-mu) = 2 S^-1 (f - mu) */
+        float *g = d->dgap_scratch;
+        sd_model_stats_mahalanobis (sd_model_get_stats (d->model), fi, mu, g);
+        for (int ch = 0; ch < C; ch++)
+          dg[ch] -= w2 * g[ch];
+      } else
+        for (int ch = 0; ch < C; ch++)
+          dg[ch] -= w2 * (fi[ch] - mu[ch]);
     }
     if (lambda <= 0.0f || n < 2)
       continue;
@@ -213,11 +222,18 @@ backpropagate (DreamRun *run, int s, int r0, int r1)
   const float *z = sd_workspace_get_layer_output (d->ws, d->fc_layer, &zC, &zL);
   for (int r = r0; r < r1; r++) {
     float *dz = d->dlogits + (gsize) r * K;
-    if (run->live[r])
-      dream_objective_dlogits (&run->dreams[run->row_dream[r]],
-          z + (gsize) (r - r0) * K, d->probs + (gsize) r * K, K, d->fc_layer,
-          dz);
-    else
+    if (run->live[r]) {
+      const DreamState *dr = &run->dreams[run->row_dream[r]];
+      const float *zr = z + (gsize) (r - r0) * K;
+      dream_objective_dlogits (
+          dr, zr, d->probs + (gsize) r * K, K, d->fc_layer, dz);
+      /* more confident than real series of the class ever are: walk
+       * back (config.margin_ceiling) */
+      if (run->cfg->margin_ceiling != NULL && dr->kind == DREAM_TARGET_CENTERED
+          && dream_logit_margin (dr, zr, K) > run->cfg->margin_ceiling[dr->a])
+        for (int k = 0; k < K; k++)
+          dz[k] = -dz[k];
+    } else
       memset (dz, 0, (gsize) K * sizeof (float));
   }
   if (run->inj_dirty)

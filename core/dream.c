@@ -23,6 +23,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 
+#include <seqdream/stats.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -75,7 +77,7 @@ sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
   gsize BT = (gsize) max_batch * max_length;
   gsize BK = (gsize) max_batch * d->K;
   gsize BC = (gsize) max_batch * d->gap_C;
-  gsize total = 7 * BT + max_length + 2 * BK + 2 * BC;
+  gsize total = 7 * BT + max_length + 2 * BK + 2 * BC + BC / max_batch;
   d->mem = g_try_new0 (float, total);
   if (d->mem == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
@@ -99,6 +101,8 @@ sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
   d->feats = p;
   p += BC;
   d->dgap = p;
+  p += BC;
+  d->dgap_scratch = p;
   return d;
 }
 
@@ -433,9 +437,23 @@ evaluate (DreamRun *run, int s, int r0, int r1, GError **error)
       memcpy (d->best + (gsize) i * T, x, (gsize) T * sizeof (float));
     }
     gboolean stop = FALSE;
-    if (dr->kind == DREAM_TARGET_CENTERED && c->stop_probability > 0.0f)
-      stop = p >= c->stop_probability;
-    else if (dr->kind == DREAM_TARGET_BORDER && c->border_tolerance > 0.0f)
+    if (dr->kind == DREAM_TARGET_CENTERED
+        && (c->stop_probability > 0.0f || c->stop_margin != NULL)) {
+      const double margin = dream_logit_margin (dr, z, K);
+      /* never the start itself: it has not met the regularisers yet */
+      stop = s > 0 && p >= c->stop_probability;
+      if (c->stop_margin != NULL)
+        stop = stop && margin >= c->stop_margin[dr->a];
+      if (c->margin_ceiling != NULL && c->stop_margin != NULL)
+        stop = stop && margin <= c->margin_ceiling[dr->a];
+      if (stop && c->stop_known) {
+        const SdModelStats *st = sd_model_get_stats (d->model);
+        double novelty;
+        sd_model_stats_novelty (
+            st, d->feats + (gsize) i * d->gap_C, 1, &novelty);
+        stop = novelty <= sd_model_stats_get_novelty_threshold (st);
+      }
+    } else if (dr->kind == DREAM_TARGET_BORDER && c->border_tolerance > 0.0f)
       stop = closeness <= 2.0 * c->border_tolerance;
     if (stop) {
       dr->converged = TRUE;

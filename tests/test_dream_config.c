@@ -43,7 +43,8 @@ test_presets (void)
   g_assert_cmpstr (names[1], ==, "recommended");
   g_assert_cmpstr (names[2], ==, "band");
   g_assert_cmpstr (names[3], ==, "prototype");
-  g_assert_null (names[4]);
+  g_assert_cmpstr (names[4], ==, "realistic");
+  g_assert_null (names[5]);
 
   g_autoptr (SdModel) m = test_model (2);
   g_autoptr (GError) error = NULL;
@@ -98,11 +99,33 @@ test_presets (void)
   g_assert_cmpint (c.regs[1].type, ==, SD_REG_FEATURE);
   g_assert_cmpfloat (c.regs[1].weight, ==, 0.1f);
 
+  /* realistic: band's filter with a rate, the Mahalanobis feature
+   * anchor, the stop of a typical member, a smaller step */
+  sd_dream_config_init (&c, m);
+  g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+  g_assert_cmpint (c.n_regs, ==, 2);
+  g_assert_cmpint (c.regs[0].type, ==, SD_REG_SPECTRAL_FILTER);
+  g_assert_cmpfloat (c.regs[0].smooth, ==, (float) (200.0 / 48000.0));
+  g_assert_cmpint (c.regs[1].type, ==, SD_REG_FEATURE);
+  g_assert_cmpfloat (c.regs[1].param2, ==, 1.0f);
+  g_assert_cmpfloat (c.stop_margin_quantile, ==, 0.75f);
+  g_assert_cmpfloat (c.margin_ceiling_quantile, ==, 0.99f);
+  g_assert_true (c.stop_known);
+  g_assert_cmpfloat (c.lr, ==, 0.01f);
+  g_assert_true (sd_dream_config_needs_margins (&c));
+  /* ... and recommended's unsmoothed filter without one */
+  sd_model_set_sample_rate (m, 0.0);
+  sd_dream_config_init (&c, m);
+  g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+  g_assert_cmpfloat (c.regs[0].smooth, ==, 0.0f);
+  sd_model_set_sample_rate (m, 48000.0);
+
   /* an unknown name; a list without room for both of prototype's */
   g_assert_false (sd_dream_config_apply_preset (&c, "strong", m, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
   g_assert_cmpstr (error->message, ==,
-      "unknown dream preset 'strong' (none, recommended, band, prototype)");
+      "unknown dream preset 'strong' (none, recommended, band, prototype, "
+      "realistic)");
   g_clear_error (&error);
   sd_dream_config_init (&c, m);
   while (c.n_regs < SD_DREAM_MAX_REGS - 1)

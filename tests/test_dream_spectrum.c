@@ -450,7 +450,8 @@ test_spectral_validation (void)
     c.steps = 2;
     SdRegularizer r = sd_regularizer_default (cases[k].type);
     r.param = cases[k].param;
-    r.param2 = 1.0f;
+    /* the class's own spectrum; the Euclidean feature anchor */
+    r.param2 = cases[k].type == SD_REG_FEATURE ? 0.0f : 1.0f;
     r.spectra = cases[k].no_spectra ? NULL : spectra;
     /* the smoothing cases: a bad width (NaN floor: its check comes
      * later), or a width on a regulariser without spectra */

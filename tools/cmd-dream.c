@@ -17,6 +17,8 @@ typedef struct
   int steps, batch, length, threads, jitter;
   gint64 seed;
   double lr, lr_decay, grad_clip, stop_probability, border_tolerance;
+  double stop_margin_quantile;    /* < 0: the preset's */
+  double margin_ceiling_quantile; /* < 0: the preset's */
   double diversity, l1, l2, tv, tv2, exp_smooth, exp_smooth_zp, gaussian;
   double norm_bound;
   gboolean filter_gradient, no_keep_best, quiet;
@@ -68,13 +70,43 @@ add_reg (SdDreamConfig *c, SdRegularizer r, GError **error)
   return TRUE;
 }
 
+/* The preset: --preset, else realistic (the model's own training
+ * statistics, or --reference, give its targets), else none with a note:
+ * without either there is nothing to keep a dream realistic, and the
+ * paper's unregularised ascent is what remains. Explicit regularisers
+ * without --preset mean exactly those (none). */
+static const char *
+dream_preset (const DreamOptions *o, SdModel *model)
+{
+  static gboolean noted;
+  const gboolean explicit_regs
+      = (o->regs != NULL && o->regs[0] != NULL) || o->l1 != 0 || o->l2 != 0
+        || o->tv != 0 || o->tv2 != 0 || o->exp_smooth != 0
+        || o->exp_smooth_zp != 0 || o->gaussian != 0 || o->norm_bound != 0
+        || o->jitter != 0 || o->clip || o->scale;
+  if (o->preset != NULL)
+    return o->preset;
+  if (explicit_regs)
+    return "none";
+  if (sd_model_get_stats (model) != NULL || o->reference != NULL)
+    return "realistic";
+  if (!noted)
+    fprintf (stderr,
+        "seqdream dream: note: %s has no training statistics and no "
+        "--reference is given: dreaming without a prior (--preset none, "
+        "the paper's ascent; 'seqdream calibrate' adds them)\n",
+        o->model_path);
+  noted = TRUE;
+  return "none";
+}
+
 static gboolean
 build_config (
     const DreamOptions *o, SdModel *model, SdDreamConfig *c, GError **error)
 {
   sd_dream_config_init (c, model);
   /* The preset first: explicit options override it. */
-  if (!sd_dream_config_apply_preset (c, o->preset, model, error))
+  if (!sd_dream_config_apply_preset (c, dream_preset (o, model), model, error))
     return FALSE;
   if (o->length > 0)
     c->length = o->length;
@@ -90,6 +122,10 @@ build_config (
     c->stop_probability = (float) o->stop_probability;
   if (o->border_tolerance != 0)
     c->border_tolerance = (float) o->border_tolerance;
+  if (o->stop_margin_quantile >= 0)
+    c->stop_margin_quantile = (float) o->stop_margin_quantile;
+  if (o->margin_ceiling_quantile >= 0)
+    c->margin_ceiling_quantile = (float) o->margin_ceiling_quantile;
   c->diversity = (float) o->diversity;
   if (o->no_keep_best)
     c->keep_best = FALSE;
@@ -164,8 +200,35 @@ build_config (
  * series), at the dream length. */
 static gboolean
 attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
-    float **spectra, float **features, GError **error)
+    float **spectra, float **features, float **margins, GError **error)
 {
+  if (o->reference == NULL && sd_model_get_stats (model) != NULL)
+    return sd_dream_config_attach_model_stats (
+        c, model, spectra, features, margins, error);
+  if (sd_dream_config_needs_margins (c)) {
+    if (sd_model_get_stats (model) != NULL) {
+      /* --reference gives the spectra and features; the margins of real
+       * series come from the model's statistics */
+      float *s = NULL, *f = NULL;
+      gboolean ok = sd_dream_config_attach_model_stats (
+          c, model, &s, &f, margins, error);
+      g_free (s);
+      g_free (f);
+      if (!ok)
+        return FALSE;
+    } else {
+      fprintf (stderr,
+          "seqdream dream: note: %s has no training statistics: the dream "
+          "stops at p >= %g, not at the typical margin and features of real "
+          "series ('seqdream calibrate' adds them)\n",
+          o->model_path, c->stop_probability);
+      c->stop_margin_quantile = c->margin_ceiling_quantile = 0.0f;
+      c->stop_known = FALSE;
+      for (int k = 0; k < c->n_regs; k++)
+        if (c->regs[k].type == SD_REG_FEATURE)
+          c->regs[k].param2 = 0.0f; /* Euclidean: no covariance */
+    }
+  }
   if (!sd_dream_config_needs_reference (c))
     return TRUE;
   if (o->reference == NULL) {
@@ -495,6 +558,17 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         "Clip the gradient's RMS to this (default off)", "G" },
     { "stop-probability", 0, 0, G_OPTION_ARG_DOUBLE, &o->stop_probability,
         "Centered: stop once the class probability reaches this", "P" },
+    { "stop-margin-quantile", 0, 0, G_OPTION_ARG_DOUBLE,
+        &o->stop_margin_quantile,
+        "Centered: stop once the logit margin reaches this quantile of the "
+        "margins of real series of the class (the model's training "
+        "statistics; realistic: 0.5; 0 = no margin stop)",
+        "Q" },
+    { "margin-ceiling-quantile", 0, 0, G_OPTION_ARG_DOUBLE,
+        &o->margin_ceiling_quantile,
+        "Centered: above this quantile of the margins of real series of "
+        "the class the ascent turns back (realistic: 0.99; 0 = none)",
+        "Q" },
     { "border-tolerance", 0, 0, G_OPTION_ARG_DOUBLE, &o->border_tolerance,
         "Border: stop once |p - 0.5| <= this (default 0.005)", "TOL" },
     { "no-keep-best", 0, 0, G_OPTION_ARG_NONE, &o->no_keep_best,
@@ -611,7 +685,9 @@ typedef struct
   const char *mode; /* centered or border */
   SdObjective objective;
   SdDreamConfig config;
-  float *spectra, *features; /* the targets from --reference */
+  float *spectra, *features; /* the targets from --reference or the
+                              * model's statistics */
+  float *margins;            /* stop margins (n_classes) or NULL */
   float *init_series;        /* --init series: (T) */
   float *samples;            /* --init sample: (batch, T) */
   int *sample_rows;          /* --init sample: (batch) rows of the file */
@@ -630,8 +706,8 @@ dream_job_clear (DreamJob *job)
   g_clear_pointer (&job->results, g_free);
   g_clear_pointer (&job->model, sd_model_unref);
   g_clear_pointer (&job->second, sd_model_unref);
-  float **floats[]
-      = { &job->spectra, &job->features, &job->init_series, &job->samples };
+  float **floats[] = { &job->spectra, &job->features, &job->margins,
+    &job->init_series, &job->samples };
   for (gsize i = 0; i < G_N_ELEMENTS (floats); i++)
     g_clear_pointer (floats[i], g_free);
   g_clear_pointer (&job->sample_rows, g_free);
@@ -849,6 +925,8 @@ cli_cmd_dream (int argc, char **argv)
 {
   g_auto (DreamOptions) o = { 0 };
   o.batch = 1;
+  o.stop_margin_quantile = -1;
+  o.margin_ceiling_quantile = -1;
   int rc = parse_dream_options (&argc, &argv, &o);
   if (rc != 0)
     return rc;
@@ -864,8 +942,8 @@ cli_cmd_dream (int argc, char **argv)
   if (rc != 0)
     return rc;
   if (!build_config (&o, job.model, &job.config, &error)
-      || !attach_reference (
-          &o, job.model, &job.config, &job.spectra, &job.features, &error)
+      || !attach_reference (&o, job.model, &job.config, &job.spectra,
+          &job.features, &job.margins, &error)
       || !make_specs (&o, &job, &error) || !run_dreams (&job, &error))
     return cli_fail (error);
   rc = score_dreams (&o, &job);

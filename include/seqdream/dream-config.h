@@ -32,17 +32,39 @@ typedef struct
   gboolean keep_best;         /* return the best sequence seen (TRUE) */
   float stop_probability;     /* centered: stop when every target p >=
                                * this (0 = run all steps) */
-  float border_tolerance;     /* border: stop when |p_a - p_b| / (p_a +
-                               * p_b) <= 2 tol, i.e. |p - 0.5| <= tol
-                               * for binary models (0.005) */
-  float diversity;            /* weight of the batch diversity term (0) */
-  gboolean znormalize;        /* keep every dream z-normalised (mean 0,
-                               * population sd 1) after each step and
-                               * project its gradient accordingly: a
-                               * model with per-series normalisation only
-                               * ever sees such inputs, and without it a
-                               * dream can win by amplitude alone. Default
-                               * TRUE for those models, else FALSE */
+  /* centered on a class k: stop when the logit margin (z_k minus the
+   * largest other logit) reaches stop_margin[k] (n_classes values; NULL:
+   * no margin stop). With stop_probability too, both must hold. A typical
+   * member of a class rather than an extreme one: the realistic preset
+   * takes it from the margins of real series (stop_margin_quantile). */
+  const float *stop_margin;
+  /* The quantile of the real margins of each class (the model's training
+   * statistics, sd_model_stats_margin_quantile) that
+   * sd_dream_config_attach_model_stats makes stop_margin; 0: none. */
+  float stop_margin_quantile;
+  /* centered on a class k: above margin_ceiling[k] the class term's
+   * gradient is reversed, so a dream more confident than real series of
+   * its class ever are is walked back (n_classes values; NULL: none), and
+   * a margin stop needs the margin at or below it. From
+   * margin_ceiling_quantile (realistic: 0.99) as stop_margin. */
+  const float *margin_ceiling;
+  float margin_ceiling_quantile;
+  /* centered: a stop also needs the dream to be "known" to the model (its
+   * novelty, seqdream/stats.h, at or below the model's threshold): its
+   * pooled features are those of real series, not only its margin. Needs
+   * a model with training statistics (realistic: TRUE). */
+  gboolean stop_known;
+  float border_tolerance; /* border: stop when |p_a - p_b| / (p_a +
+                           * p_b) <= 2 tol, i.e. |p - 0.5| <= tol
+                           * for binary models (0.005) */
+  float diversity;        /* weight of the batch diversity term (0) */
+  gboolean znormalize;    /* keep every dream z-normalised (mean 0,
+                           * population sd 1) after each step and
+                           * project its gradient accordingly: a
+                           * model with per-series normalisation only
+                           * ever sees such inputs, and without it a
+                           * dream can win by amplitude alone. Default
+                           * TRUE for those models, else FALSE */
   int n_regs;
   SdRegularizer regs[SD_DREAM_MAX_REGS];
   /* Cancellation: when not NULL, the run checks g_atomic_int_get (cancel)
@@ -60,7 +82,7 @@ gboolean sd_dream_config_add (SdDreamConfig *config, SdRegularizer reg);
 /* ---- presets: the recommended settings (docs/dreaming.md) ---- */
 
 /* The preset names, NULL-terminated: "none", "recommended", "band",
- * "prototype". */
+ * "prototype", "realistic". */
 const char *const *sd_dream_preset_names (void);
 
 /* Add the regularisers of a preset to config (after sd_dream_config_init;
@@ -77,8 +99,19 @@ const char *const *sd_dream_preset_names (void);
  *   prototype    band and the feature anchor (weight 0.1): the dream
  *                stays near the pooled features of its class's real
  *                series (docs/vibration-report.md)
+ *   realistic    the default of the command line and the element: the
+ *                feature anchor, the spectral filter (band's for models
+ *                with a sample rate, else recommended's), and a stop
+ *                once the margin lies between the 75th and the 99th
+ *                percentile of the margins of the class's
+ *                real series (above it the ascent turns back) and the
+ *                dream is known to the model (stop_known): a typical
+ *                member of the class, not an extreme one; lr 0.01, so a
+ *                step does not jump that band (docs/trust.md)
  * Every preset but none takes its targets from reference data: attach it
- * with sd_dream_config_attach_reference once the dream length is final.
+ * with sd_dream_config_attach_reference once the dream length is final,
+ * or from the statistics the model file carries
+ * (sd_dream_config_attach_model_stats).
  * An unknown name, a model without a sample rate for band / prototype or
  * a full regulariser list is SD_ERROR_INVALID_ARG naming the preset;
  * config is then unchanged. */
@@ -104,5 +137,24 @@ gboolean sd_dream_config_needs_reference (const SdDreamConfig *config);
 gboolean sd_dream_config_attach_reference (SdDreamConfig *config,
     const SdModel *model, const SdDataset *data, float **spectra,
     float **features, GError **error);
+
+/* sd_dream_config_attach_reference with the targets from the training
+ * statistics the model carries (seqdream/stats.h) instead of reference
+ * data: the class mean spectra (interpolated over frequency to the dream
+ * length when it differs from the statistics' window length) and class
+ * mean features; and stop_margin and margin_ceiling from their quantiles
+ * (*margins: 2 n_classes values, the stop margins then the ceilings; NULL
+ * when both quantiles are 0; a class without correctly classified
+ * held-out series gets no margin condition, -Inf and +Inf). Free
+ * the three arrays (g_free) after the last run with config. A model
+ * without statistics while config needs them is SD_ERROR_INVALID_ARG
+ * saying how to add them (seqdream calibrate); config is then unchanged. */
+gboolean sd_dream_config_attach_model_stats (SdDreamConfig *config,
+    const SdModel *model, float **spectra, float **features, float **margins,
+    GError **error);
+
+/* TRUE when attaching needs the statistics' margins
+ * (stop_margin_quantile or margin_ceiling_quantile > 0). */
+gboolean sd_dream_config_needs_margins (const SdDreamConfig *config);
 
 G_END_DECLS

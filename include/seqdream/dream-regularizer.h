@@ -51,7 +51,12 @@ typedef enum
                                 * `features`. A centred dream then pushes
                                 * its class score while staying near the
                                 * features of the class's real series
-                                * instead of going beyond them */
+                                * instead of going beyond them. param2 =
+                                * 1: the squared Mahalanobis distance
+                                * under the covariance of the model's
+                                * training statistics (the metric of its
+                                * novelty score), so the dream stays
+                                * "known"; needs those statistics */
 } SdRegType;
 
 typedef enum
