@@ -308,3 +308,52 @@ sd_dream_config_attach_model_stats (SdDreamConfig *c, const SdModel *model,
   *margins = g_steal_pointer (&m);
   return TRUE;
 }
+
+gboolean
+sd_dream_config_attach_targets (SdDreamConfig *c, const SdModel *model,
+    const SdDataset *data, float **spectra, float **features, float **margins,
+    gboolean *dropped, GError **error)
+{
+  g_return_val_if_fail (c != NULL && model != NULL, FALSE);
+  g_return_val_if_fail (spectra != NULL && features != NULL, FALSE);
+  g_return_val_if_fail (margins != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  *spectra = *features = *margins = NULL;
+  if (dropped != NULL)
+    *dropped = FALSE;
+  const gboolean has_stats = sd_model_get_stats (model) != NULL;
+  if (data == NULL && has_stats)
+    return sd_dream_config_attach_model_stats (
+        c, model, spectra, features, margins, error);
+  SdDreamConfig out = *c;
+  g_autofree float *m = NULL;
+  if (has_stats) {
+    /* data gives the spectra and features; the margins of real series
+     * come from the statistics */
+    float *s = NULL, *f = NULL;
+    const gboolean ok
+        = sd_dream_config_attach_model_stats (&out, model, &s, &f, &m, error);
+    g_free (s);
+    g_free (f);
+    if (!ok)
+      return FALSE;
+  } else {
+    gboolean any = out.stop_margin_quantile > 0.0f
+                   || out.margin_ceiling_quantile > 0.0f || out.stop_known;
+    out.stop_margin_quantile = out.margin_ceiling_quantile = 0.0f;
+    out.stop_known = FALSE;
+    for (int k = 0; k < out.n_regs; k++)
+      if (out.regs[k].type == SD_REG_FEATURE && out.regs[k].param2 == 1.0f) {
+        out.regs[k].param2 = 0.0f; /* Euclidean: no covariance */
+        any = TRUE;
+      }
+    if (dropped != NULL)
+      *dropped = any;
+  }
+  if (!sd_dream_config_attach_reference (
+          &out, model, data, spectra, features, error))
+    return FALSE;
+  *c = out;
+  *margins = g_steal_pointer (&m);
+  return TRUE;
+}

@@ -750,6 +750,55 @@ test_spectra_at_other_length (void)
   g_free (spectra);
 }
 
+/* attach_targets: reference data for the spectra and features, the
+ * statistics for the margins; without statistics the realistic stop and
+ * the Mahalanobis metric are dropped, and the caller is told. */
+static void
+test_attach_targets (void)
+{
+  g_autoptr (SdModel) m = calibrated_model ();
+  g_autoptr (SdDataset) ref = two_class_data (20, 9, 1.0, 1000);
+  g_autoptr (GError) error = NULL;
+  SdDreamConfig c;
+  float *spectra, *features, *margins;
+  gboolean dropped = TRUE;
+  sd_dream_config_init (&c, m);
+  g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+  g_assert_true (sd_dream_config_attach_targets (
+      &c, m, ref, &spectra, &features, &margins, &dropped, &error));
+  g_assert_no_error (error);
+  g_assert_false (dropped);
+  g_assert_nonnull (margins);
+  g_assert_true (c.stop_margin == margins);
+  g_assert_true (c.stop_known);
+  const int C = sd_dream_feature_size (m);
+  g_autofree float *e = g_new (float, 2 * C);
+  g_assert_true (sd_dream_class_features (m, ref, T, e, NULL));
+  g_assert_cmpmem (features, 2 * C * sizeof (float), e, 2 * C * sizeof (float));
+  g_free (spectra);
+  g_free (features);
+  g_free (margins);
+
+  g_autoptr (SdModel) plain = trained_model ();
+  sd_dream_config_init (&c, plain);
+  g_assert_true (sd_dream_config_apply_preset (&c, "realistic", plain, &error));
+  g_assert_false (sd_dream_config_attach_targets (
+      &c, plain, NULL, &spectra, &features, &margins, &dropped, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_true (c.stop_known);
+  g_clear_error (&error);
+  g_assert_true (sd_dream_config_attach_targets (
+      &c, plain, ref, &spectra, &features, &margins, &dropped, &error));
+  g_assert_no_error (error);
+  g_assert_true (dropped);
+  g_assert_null (margins);
+  g_assert_false (c.stop_known);
+  g_assert_cmpfloat (c.stop_margin_quantile, ==, 0.0f);
+  g_assert_cmpfloat (c.regs[1].param2, ==, 0.0f);
+  g_free (spectra);
+  g_free (features);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -765,5 +814,6 @@ main (int argc, char **argv)
       "/stats/realistic-without-stats", test_realistic_without_stats);
   g_test_add_func (
       "/stats/spectra-at-other-length", test_spectra_at_other_length);
+  g_test_add_func ("/stats/attach-targets", test_attach_targets);
   return g_test_run ();
 }

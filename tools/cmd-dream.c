@@ -197,41 +197,14 @@ build_config (
 
 /* The spectrum, spectral-filter and feature regularisers take the class
  * mean spectra / pooled features of the --reference data (the training
- * series), at the dream length. */
+ * series), at the dream length, or of the model's training statistics;
+ * the realistic stop takes the statistics' margins. */
 static gboolean
 attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
     float **spectra, float **features, float **margins, GError **error)
 {
-  if (o->reference == NULL && sd_model_get_stats (model) != NULL)
-    return sd_dream_config_attach_model_stats (
-        c, model, spectra, features, margins, error);
-  if (sd_dream_config_needs_margins (c)) {
-    if (sd_model_get_stats (model) != NULL) {
-      /* --reference gives the spectra and features; the margins of real
-       * series come from the model's statistics */
-      float *s = NULL, *f = NULL;
-      gboolean ok = sd_dream_config_attach_model_stats (
-          c, model, &s, &f, margins, error);
-      g_free (s);
-      g_free (f);
-      if (!ok)
-        return FALSE;
-    } else {
-      fprintf (stderr,
-          "seqdream dream: note: %s has no training statistics: the dream "
-          "stops at p >= %g, not at the typical margin and features of real "
-          "series ('seqdream calibrate' adds them)\n",
-          o->model_path, c->stop_probability);
-      c->stop_margin_quantile = c->margin_ceiling_quantile = 0.0f;
-      c->stop_known = FALSE;
-      for (int k = 0; k < c->n_regs; k++)
-        if (c->regs[k].type == SD_REG_FEATURE)
-          c->regs[k].param2 = 0.0f; /* Euclidean: no covariance */
-    }
-  }
-  if (!sd_dream_config_needs_reference (c))
-    return TRUE;
-  if (o->reference == NULL) {
+  if (o->reference == NULL && sd_model_get_stats (model) == NULL
+      && sd_dream_config_needs_reference (c)) {
     const gboolean preset = o->preset && strcmp (o->preset, "none") != 0;
     g_autofree char *who
         = preset ? g_strdup_printf ("--preset %s", o->preset)
@@ -243,11 +216,23 @@ attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
         who, preset ? "s" : "");
     return FALSE;
   }
-  g_autoptr (SdDataset) ds
-      = sd_dataset_load_ucr (o->reference, sd_model_get_labels (model), error);
-  return ds != NULL
-         && sd_dream_config_attach_reference (
-             c, model, ds, spectra, features, error);
+  g_autoptr (SdDataset) ds = NULL;
+  if (o->reference != NULL) {
+    ds = sd_dataset_load_ucr (o->reference, sd_model_get_labels (model), error);
+    if (ds == NULL)
+      return FALSE;
+  }
+  gboolean dropped = FALSE;
+  if (!sd_dream_config_attach_targets (
+          c, model, ds, spectra, features, margins, &dropped, error))
+    return FALSE;
+  if (dropped)
+    fprintf (stderr,
+        "seqdream dream: note: %s has no training statistics: the dream "
+        "stops without the typical margin and features of real series "
+        "('seqdream calibrate' adds them)\n",
+        o->model_path);
+  return TRUE;
 }
 
 /* --init sample:FILE[:LABEL]: dream i starts from a real series of class

@@ -153,6 +153,19 @@ gboolean sd_dream_config_attach_model_stats (SdDreamConfig *config,
     const SdModel *model, float **spectra, float **features, float **margins,
     GError **error);
 
+/* Every target of config from wherever it can come from, as the command
+ * line and the element do it: the class spectra and features from data
+ * when it is not NULL (sd_dream_config_attach_reference), else from the
+ * model's training statistics; the stop margins and the Mahalanobis
+ * anchor's metric from the statistics. A model without statistics cannot
+ * give those: config then drops them (no margin stop, no known stop, a
+ * Euclidean anchor) and *dropped (may be NULL) says so, for the caller to
+ * tell the user. Needing spectra or features with neither data nor
+ * statistics is SD_ERROR_INVALID_ARG. Free the three arrays (g_free). */
+gboolean sd_dream_config_attach_targets (SdDreamConfig *config,
+    const SdModel *model, const SdDataset *data, float **spectra,
+    float **features, float **margins, gboolean *dropped, GError **error);
+
 /* TRUE when attaching needs the statistics' margins
  * (stop_margin_quantile or margin_ceiling_quantile > 0). */
 gboolean sd_dream_config_needs_margins (const SdDreamConfig *config);
