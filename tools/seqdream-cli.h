@@ -12,6 +12,7 @@ int cli_cmd_info (int argc, char **argv);
 int cli_cmd_dream (int argc, char **argv);
 int cli_cmd_plot (int argc, char **argv);
 int cli_cmd_envelope (int argc, char **argv);
+int cli_cmd_explain (int argc, char **argv);
 
 /* Parse argv with a context named "seqdream SUB"; prints the error and
  * returns FALSE on failure. */
