@@ -25,6 +25,8 @@
 #define LEGEND_SWATCH 28.0
 #define LEGEND_GAP 22.0
 #define MIN_PLOT_HEIGHT 40.0
+#define HEAT_HEIGHT 16.0 /* the heat strip, with HEAT_GAP above and below */
+#define HEAT_GAP 4.0
 #define MIN_PLOT_WIDTH 80.0
 #define MIN_SIZE 100
 #define MAX_SIZE 16384
@@ -208,6 +210,7 @@ typedef struct
   /* the panel's box and its plot area */
   double top, bottom;
   double plot_l, plot_r, plot_t, plot_b;
+  double axis_b; /* the x axis: plot_b, or under the heat strip */
   int legend_rows;
 } Panel;
 
@@ -430,7 +433,9 @@ layout (cairo_t *cr, Panel *pls, int n, double W, double H, double fig_top,
     pl->plot_l = left;
     pl->plot_r = left + plot_w;
     pl->plot_t = pl->top + header_height (pl, pl->legend_rows, i == 0);
-    pl->plot_b = pl->bottom - footer_height ();
+    pl->plot_b = pl->axis_b = pl->bottom - footer_height ();
+    if (pl->p->heat != NULL)
+      pl->plot_b -= HEAT_HEIGHT + 2 * HEAT_GAP;
     if (pl->plot_b - pl->plot_t < MIN_PLOT_HEIGHT) {
       g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
           "an image %.0f px high is too small for %d panel%s (at least "
@@ -630,7 +635,7 @@ static void
 draw_axes (cairo_t *cr, const Panel *pl)
 {
   gint64 k0, k1;
-  double l = crisp (pl->plot_l), b = crisp (pl->plot_b);
+  double l = crisp (pl->plot_l), b = crisp (pl->axis_b);
   set_hex (cr, COLOR_AXIS);
   cairo_set_line_width (cr, 1);
   set_dash (cr, 0);
@@ -745,6 +750,70 @@ draw_header (cairo_t *cr, const Panel *pl, gboolean first, double W)
 }
 
 static void
+draw_spans (cairo_t *cr, const Panel *pl)
+{
+  for (int i = 0; i < pl->p->n_spans; i++) {
+    const PlotSpan *sp = &pl->p->spans[i];
+    double x0 = map_x (pl, sp->x0), x1 = map_x (pl, sp->x1);
+    cairo_set_source_rgba (cr, sp->color.r, sp->color.g, sp->color.b,
+        sp->alpha > 0 ? sp->alpha : 0.18);
+    cairo_rectangle (
+        cr, x0, pl->plot_t, MAX (x1 - x0, 1.0), pl->plot_b - pl->plot_t);
+    cairo_fill (cr);
+  }
+}
+
+/* Blue (-1) - white (0) - red (+1), u clamped to [-1, 1]. */
+static void
+heat_color (cairo_t *cr, double u)
+{
+  const PlotColor lo = color_from_hex (0x2166ac),
+                  hi = color_from_hex (0xb2182b);
+  const PlotColor c = u < 0 ? lo : hi;
+  const double f = MIN (fabs (u), 1.0);
+  cairo_set_source_rgb (
+      cr, 1 + f * (c.r - 1), 1 + f * (c.g - 1), 1 + f * (c.b - 1));
+}
+
+static void
+draw_heat (cairo_t *cr, const Panel *pl)
+{
+  const PlotHeat *h = pl->p->heat;
+  if (h == NULL || h->n < 1)
+    return;
+  const double dx = h->dx > 0 ? h->dx : 1;
+  double scale = h->scale;
+  if (!(scale > 0))
+    for (int i = 0; i < h->n; i++)
+      if (isfinite (h->v[i]))
+        scale = MAX (scale, fabs (h->v[i]));
+  const double top = pl->plot_b + HEAT_GAP;
+  cairo_save (cr);
+  cairo_rectangle (cr, pl->plot_l, top, pl->plot_r - pl->plot_l, HEAT_HEIGHT);
+  cairo_clip (cr);
+  for (int i = 0; i < h->n; i++) {
+    double x0 = map_x (pl, (h->x0 + (i - 0.5) * dx) / pl->x_scale);
+    double x1 = map_x (pl, (h->x0 + (i + 0.5) * dx) / pl->x_scale);
+    heat_color (cr, scale > 0 && isfinite (h->v[i]) ? h->v[i] / scale : 0.0);
+    /* overlap by half a px so no seams show between cells */
+    cairo_rectangle (cr, x0, top, x1 - x0 + 0.5, HEAT_HEIGHT);
+    cairo_fill (cr);
+  }
+  cairo_restore (cr);
+  set_hex (cr, COLOR_AXIS);
+  cairo_set_line_width (cr, 1);
+  cairo_rectangle (cr, crisp (pl->plot_l), crisp (top), pl->plot_r - pl->plot_l,
+      HEAT_HEIGHT);
+  cairo_stroke (cr);
+  if (h->label) {
+    set_font (cr, TICK_SIZE, FALSE);
+    set_hex (cr, COLOR_TEXT);
+    show_text (cr, pl->plot_l - TICK_LEN - 5,
+        top + HEAT_HEIGHT / 2 + 0.36 * TICK_SIZE, 1.0, h->label);
+  }
+}
+
+static void
 draw_panel (cairo_t *cr, const Panel *pl, gboolean first, double W)
 {
   draw_grid (cr, pl);
@@ -754,12 +823,14 @@ draw_panel (cairo_t *cr, const Panel *pl, gboolean first, double W)
   cairo_clip (cr);
   cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
   cairo_set_line_cap (cr, CAIRO_LINE_CAP_BUTT);
+  draw_spans (cr, pl);
   draw_markers (cr, pl);
   draw_band (cr, pl);
   for (int l = 0; l < pl->p->n_lines; l++)
     draw_line (cr, pl, &pl->p->lines[l]);
   draw_marker_labels (cr, pl);
   cairo_restore (cr);
+  draw_heat (cr, pl);
   draw_axes (cr, pl);
   draw_header (cr, pl, first, W);
 }

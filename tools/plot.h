@@ -60,6 +60,27 @@ typedef struct
   double dash;  /* dash length in px, 0 = solid */
 } PlotMarker;
 
+/* A shaded span of the x axis, x0..x1 (panel x units), under the lines. */
+typedef struct
+{
+  double x0, x1;
+  PlotColor color;
+  double alpha; /* 0 = 0.18 */
+} PlotSpan;
+
+/* A heat strip under the plot area, above the x axis: v[i] at x0 + i * dx
+ * samples (dx 0 = 1) in a diverging colour map, blue (-scale) through
+ * white (0) to red (+scale); scale 0 = max |v|. The label goes left of
+ * the strip. */
+typedef struct
+{
+  const float *v;
+  int n;
+  double x0, dx;
+  double scale;
+  const char *label;
+} PlotHeat;
+
 typedef struct
 {
   const char *title;    /* bold, above the plot; may be NULL */
@@ -76,6 +97,9 @@ typedef struct
   int n_lines;
   const PlotMarker *markers; /* may be NULL */
   int n_markers;
+  const PlotSpan *spans; /* may be NULL */
+  int n_spans;
+  const PlotHeat *heat; /* may be NULL */
 } PlotPanel;
 
 typedef struct

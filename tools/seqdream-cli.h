@@ -17,6 +17,7 @@ int cli_cmd_calibrate (int argc, char **argv);
 /* The model's training statistics as `seqdream info` prints them (or
  * that it has none), on stdout. In tools/cmd-calibrate.c. */
 void cli_print_stats (const SdModel *model);
+int cli_cmd_explain (int argc, char **argv);
 
 /* Parse argv with a context named "seqdream SUB"; prints the error and
  * returns FALSE on failure. */

@@ -24,6 +24,8 @@ static const Command commands[] = {
       "add training statistics (novelty threshold, spectra) to a model" },
   { "dream", cli_cmd_dream, "dream a class prototype or a border sequence" },
   { "plot", cli_cmd_plot, "draw dreams (PNG/SVG) or their convergence" },
+  { "explain", cli_cmd_explain,
+      "which samples made the decision: saliency, integrated gradients" },
   { "envelope", cli_cmd_envelope,
       "envelope spectrum of dreams or recordings (bearing faults)" },
 };

@@ -18,6 +18,7 @@
 #include <seqdream/dream-feature.h>
 #include <seqdream/dream-config.h>
 #include <seqdream/dream.h>
+#include <seqdream/attribution.h>
 #include <seqdream/dtw.h>
 #include <seqdream/metrics.h>
 #include <seqdream/envelope.h>
