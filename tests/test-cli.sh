@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..56"
+echo "1..58"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -107,6 +107,21 @@ ok $? "train on WAV recordings tests on the held-out time segments"
   && python3 -c "import json,sys; r=json.load(open(sys.argv[1])); assert r['n']==84, r['n']" "$TMP/w.json"
 ok $? "eval --wav --part train scores the training windows"
 expect_fail "--wav without --window" "--window" "$SD" train --wav "$DATA/wav-normal.wav=normal" --out "$TMP/x.safetensors"
+# A recording without a label: every window of it (hop = the model's
+# window), with its file, first sample and time.
+"$SD" predict --model "$TMP/w.safetensors" --wav "$DATA/wav-fault.wav" --json >"$TMP/wu.jsonl" \
+  && python3 - "$TMP/wu.jsonl" "$DATA/wav-fault.wav" <<'PY'
+import json, sys, wave
+rows = [json.loads(l) for l in open(sys.argv[1])]
+w = wave.open(sys.argv[2]); n, rate = w.getnframes(), w.getframerate()
+assert len(rows) == (n - 256) // 256 + 1, (len(rows), n)
+for i, r in enumerate(rows):
+    assert r["file"] == sys.argv[2] and r["sample"] == 256 * i, r
+    assert abs(r["t"] - 256 * i / rate) < 1e-9, r
+PY
+ok $? "predict --wav FILE without a label scores the whole recording, with times"
+expect_fail "train --data with a WAV file" "give it with --wav" \
+  "$SD" train --data "$DATA/wav-fault.wav" --out "$TMP/x.safetensors"
 # shellcheck disable=SC2086
 "$SD" train $W --arch fcn-small --epochs 2 --normalize fixed --seed 2 \
   --augment-shuffle 0.5 --augment-shuffle-classes normal,fault --augment-shuffle-pieces 2:4 \

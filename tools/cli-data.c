@@ -22,6 +22,20 @@ cli_parse_part (const char *s, SdSplitPart *part, GError **error)
   return TRUE;
 }
 
+gboolean
+cli_label_wavs (CliData *d)
+{
+  gboolean labelled = TRUE;
+  for (int i = 0; d->wav && d->wav[i]; i++)
+    if (strchr (d->wav[i], '=') == NULL) {
+      char *l = g_strconcat (d->wav[i], "=?", NULL);
+      g_free (d->wav[i]);
+      d->wav[i] = l;
+      labelled = FALSE;
+    }
+  return labelled;
+}
+
 SdDataset *
 cli_load_data (const CliData *d, SdSplitPart part, const char *const *labels,
     GError **error)
@@ -31,8 +45,18 @@ cli_load_data (const CliData *d, SdSplitPart part, const char *const *labels,
         "give either --data or --wav, not both");
     return NULL;
   }
-  if (d->ucr != NULL)
+  if (d->ucr != NULL) {
+    /* a recording given as --data: say how to give it */
+    if (g_str_has_suffix (d->ucr, ".wav")
+        || g_str_has_suffix (d->ucr, ".WAV")) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "%s is a WAV recording, not UCR series: give it with --wav "
+          "%s=LABEL (and --window N --hop N)",
+          d->ucr, d->ucr);
+      return NULL;
+    }
     return sd_dataset_load_ucr (d->ucr, labels, error);
+  }
   if (d->wav == NULL || d->wav[0] == NULL) {
     g_set_error_literal (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "no data: give --data FILE.tsv or --wav FILE=LABEL");

@@ -426,20 +426,6 @@ plot (const Explain *e, const SdAttribution *a, const guint *idx,
 
 /* ---- the command ---- */
 
-/* --wav FILE needs no label here: a recording without one is labelled
- * "?" (and the JSON has no "label"). */
-static void
-label_wavs (CliData *d, gboolean *labelled)
-{
-  for (int i = 0; d->wav && d->wav[i]; i++)
-    if (strchr (d->wav[i], '=') == NULL) {
-      char *l = g_strconcat (d->wav[i], "=?", NULL);
-      g_free (d->wav[i]);
-      d->wav[i] = l;
-      *labelled = FALSE;
-    }
-}
-
 static gboolean
 load (const ExplainOptions *o, CliData *d, Explain *e, GError **error)
 {
@@ -449,8 +435,8 @@ load (const ExplainOptions *o, CliData *d, Explain *e, GError **error)
   e->model = sd_model_load (o->model_path, error);
   if (e->model == NULL)
     return FALSE;
-  e->labelled = TRUE;
-  label_wavs (d, &e->labelled);
+  /* --wav FILE needs no label here: the JSON then has no "label" */
+  e->labelled = cli_label_wavs (d);
   if (d->wav && d->window == 0)
     d->window = (int) sd_model_get_train_length (e->model);
   if (d->wav && d->hop == 0)

@@ -55,6 +55,9 @@ void cli_data_clear (CliData *d);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (CliData, cli_data_clear)
 
 gboolean cli_parse_part (const char *s, SdSplitPart *part, GError **error);
+/* --wav FILE without =LABEL: labels such a recording "?" in place (it is
+ * then not mapped onto a model's labels); FALSE when any had none. */
+gboolean cli_label_wavs (CliData *d);
 SdDataset *cli_load_data (const CliData *d, SdSplitPart part,
     const char *const *labels, GError **error);
 
