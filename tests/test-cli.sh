@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..58"
+echo "1..60"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -120,7 +120,18 @@ for i, r in enumerate(rows):
     assert abs(r["t"] - 256 * i / rate) < 1e-9, r
 PY
 ok $? "predict --wav FILE without a label scores the whole recording, with times"
-expect_fail "train --data with a WAV file" "give it with --wav" \
+"$SD" dream --model "$TMP/w.safetensors" --class fault --preset recommended --steps 5 \
+  --reference-wav "$DATA/wav-normal.wav=normal" --reference-wav "$DATA/wav-fault.wav=fault" \
+  --json "$TMP/rw.json" >/dev/null \
+  && python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1])); d = d['dreams'][0] if 'dreams' in d else d
+assert 'spectral-filter' in d['trace']['regularizers'] and 'metrics' in d, d.keys()
+" "$TMP/rw.json"
+ok $? "dream --reference-wav: recordings as reference data (targets and metrics)"
+expect_fail "dream --reference with a WAV file" "reference-wav" \
+  "$SD" dream --model "$TMP/w.safetensors" --class fault --reference "$DATA/wav-fault.wav"
+expect_fail "train --data with a WAV file" "with --wav" \
   "$SD" train --data "$DATA/wav-fault.wav" --out "$TMP/x.safetensors"
 # shellcheck disable=SC2086
 "$SD" train $W --arch fcn-small --epochs 2 --normalize fixed --seed 2 \

@@ -50,9 +50,10 @@ cli_load_data (const CliData *d, SdSplitPart part, const char *const *labels,
     if (g_str_has_suffix (d->ucr, ".wav")
         || g_str_has_suffix (d->ucr, ".WAV")) {
       g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "%s is a WAV recording, not UCR series: give it with --wav "
-          "%s=LABEL (and --window N --hop N)",
-          d->ucr, d->ucr);
+          "%s is a WAV recording, not UCR series: give recordings as "
+          "FILE=LABEL with --wav (and --window N --hop N; seqdream dream: "
+          "--reference-wav)",
+          d->ucr);
       return NULL;
     }
     return sd_dataset_load_ucr (d->ucr, labels, error);

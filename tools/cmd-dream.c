@@ -14,6 +14,7 @@ typedef struct
   char *second_path, *json_out, *csv_out, *plot_out, *optimizer, *preset;
   char *clip, *scale, *objective;
   char **regs;
+  char **reference_wav; /* FILE=LABEL recordings as reference data */
   int steps, batch, length, threads, jitter;
   gint64 seed;
   double lr, lr_decay, grad_clip, stop_probability, border_tolerance;
@@ -34,6 +35,29 @@ dream_options_clear (DreamOptions *o)
   for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
     g_clear_pointer (strs[i], g_free);
   g_clear_pointer (&o->regs, g_strfreev);
+  g_clear_pointer (&o->reference_wav, g_strfreev);
+}
+
+static gboolean
+has_reference (const DreamOptions *o)
+{
+  return o->reference != NULL || o->reference_wav != NULL;
+}
+
+/* The reference data: --reference (UCR series) or --reference-wav
+ * recordings, cut into windows of the model's training length (every
+ * half window, the whole recording). */
+static SdDataset *
+load_reference (const DreamOptions *o, SdModel *model, GError **error)
+{
+  CliData d = CLI_DATA_INIT;
+  d.ucr = o->reference;
+  d.wav = o->reference_wav;
+  d.window = (int) sd_model_get_train_length (model);
+  if (o->length > 0)
+    d.window = o->length;
+  d.hop = MAX (d.window / 2, 1);
+  return cli_load_data (&d, SD_SPLIT_ALL, sd_model_get_labels (model), error);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (DreamOptions, dream_options_clear)
@@ -88,7 +112,7 @@ dream_preset (const DreamOptions *o, SdModel *model)
     return o->preset;
   if (explicit_regs)
     return "none";
-  if (sd_model_get_stats (model) != NULL || o->reference != NULL)
+  if (sd_model_get_stats (model) != NULL || has_reference (o))
     return "realistic";
   if (!noted)
     fprintf (stderr,
@@ -203,7 +227,7 @@ static gboolean
 attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
     float **spectra, float **features, float **margins, GError **error)
 {
-  if (o->reference == NULL && sd_model_get_stats (model) == NULL
+  if (!has_reference (o) && sd_model_get_stats (model) == NULL
       && sd_dream_config_needs_reference (c)) {
     const gboolean preset = o->preset && strcmp (o->preset, "none") != 0;
     g_autofree char *who
@@ -217,8 +241,8 @@ attach_reference (const DreamOptions *o, SdModel *model, SdDreamConfig *c,
     return FALSE;
   }
   g_autoptr (SdDataset) ds = NULL;
-  if (o->reference != NULL) {
-    ds = sd_dataset_load_ucr (o->reference, sd_model_get_labels (model), error);
+  if (has_reference (o)) {
+    ds = load_reference (o, model, error);
     if (ds == NULL)
       return FALSE;
   }
@@ -607,6 +631,10 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         "frequency); feature:weight=W keeps the pooled features near the "
         "class's mean over the --reference series",
         "SPEC" },
+    { "reference-wav", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->reference_wav,
+        "Reference data from a recording of a class (repeatable), cut into "
+        "windows of the dream length every half window",
+        "FILE=LABEL" },
     { "reference", 'r', 0, G_OPTION_ARG_FILENAME, &o->reference,
         "Real training data (UCR) for the quality metrics and the spectral "
         "regularizers",
@@ -810,15 +838,14 @@ score_dreams (const DreamOptions *o, DreamJob *job)
     if (job->second == NULL)
       return cli_fail (error);
   }
-  if (o->reference == NULL) {
+  if (!has_reference (o)) {
     if (job->second == NULL)
       return 0;
     fprintf (stderr, "seqdream dream: --second-model needs --reference "
                      "(the metrics are computed together)\n");
     return 2;
   }
-  g_autoptr (SdDataset) ds = sd_dataset_load_ucr (
-      o->reference, sd_model_get_labels (job->model), &error);
+  g_autoptr (SdDataset) ds = load_reference (o, job->model, &error);
   g_autoptr (SdReference) ref = NULL;
   SdReferenceConfig rc_cfg;
   sd_reference_config_init (&rc_cfg);
