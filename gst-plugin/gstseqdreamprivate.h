@@ -1,5 +1,6 @@
 /* GStreamer seqdream: the instance struct, shared by the files of the
- * element: gstseqdream.c (GObject, properties, states), gstseqdreampads.c
+ * element: gstseqdream.c (GObject, properties, states), gstseqdreamsetup.c
+ * (the model, windows and dream preset of READY->PAUSED), gstseqdreampads.c
  * (pad functions), gstseqdreamscore.c (scoring windows),
  * gstseqdreamworker.c (the dream queue and thread) and gstseqdreammessage.c
  * (message structures); seqdreamwindower.c cuts the windows.
