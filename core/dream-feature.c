@@ -8,8 +8,8 @@
 #include <math.h>
 #include <string.h>
 
-/* The segments of sd_dream_class_features in batches of BATCH rows
- * through the model. */
+/* The segments of dream_foreach_feature in batches of BATCH rows through
+ * the model. */
 enum
 {
   BATCH = 16
@@ -19,43 +19,81 @@ typedef struct
 {
   const SdModel *model;
   SdWorkspace *ws;
-  int gap, T, C;
+  int gap, T, C, K;
   float *batch; /* (BATCH, T) segments */
   int cls[BATCH];
-  int n;       /* segments in batch */
+  int n; /* segments in batch */
+  DreamFeatureFunc fn;
+  gpointer user;
+} FeatureWalk;
+
+/* fn for the pooled features and logits of every segment in the batch;
+ * the batch is empty after. */
+static void
+flush_features (FeatureWalk *walk)
+{
+  if (walk->n == 0)
+    return;
+  const float *logits = sd_model_forward (
+      (SdModel *) walk->model, walk->ws, walk->batch, walk->n, walk->T);
+  int gc, gl;
+  const float *f
+      = sd_workspace_get_layer_output (walk->ws, walk->gap, &gc, &gl);
+  for (int b = 0; b < walk->n; b++)
+    walk->fn (f + (gsize) b * walk->C, logits + (gsize) b * walk->K,
+        walk->cls[b], walk->user);
+  walk->n = 0;
+}
+
+static void
+add_segment (const float *segment, int c, gpointer user)
+{
+  FeatureWalk *walk = user;
+  memcpy (walk->batch + (gsize) walk->n * walk->T, segment,
+      (gsize) walk->T * sizeof (float));
+  walk->cls[walk->n++] = c;
+  if (walk->n == BATCH)
+    flush_features (walk);
+}
+
+gboolean
+dream_foreach_feature (const SdModel *model, const SdDataset *data, int T,
+    DreamFeatureFunc fn, gpointer user, GError **error)
+{
+  g_autoptr (SdWorkspace) ws
+      = sd_workspace_new ((SdModel *) model, BATCH, T, SD_MODE_EVAL, error);
+  if (ws == NULL)
+    return FALSE;
+  g_autofree float *batch = g_new (float, (gsize) BATCH *T);
+  FeatureWalk walk = { .model = model,
+    .ws = ws,
+    .gap = sd_model_find_layer (model, "gap"),
+    .T = T,
+    .C = sd_dream_feature_size (model),
+    .K = sd_model_get_n_classes (model),
+    .batch = batch,
+    .fn = fn,
+    .user = user };
+  dream_foreach_segment (model, data, T, add_segment, &walk);
+  flush_features (&walk);
+  return TRUE;
+}
+
+typedef struct
+{
+  int C;
   double *acc; /* (K, C) sums of the pooled features */
   int *count;  /* (K) segments */
 } FeatureSum;
 
-/* acc += the pooled features of the segments in the batch, count += their
- * number per class; the batch is empty after. */
 static void
-flush_features (FeatureSum *sum)
-{
-  const int C = sum->C;
-  if (sum->n == 0)
-    return;
-  sd_model_forward (
-      (SdModel *) sum->model, sum->ws, sum->batch, sum->n, sum->T);
-  int gc, gl;
-  const float *f = sd_workspace_get_layer_output (sum->ws, sum->gap, &gc, &gl);
-  for (int b = 0; b < sum->n; b++) {
-    for (int ch = 0; ch < C; ch++)
-      sum->acc[(gsize) sum->cls[b] * C + ch] += f[(gsize) b * C + ch];
-    sum->count[sum->cls[b]]++;
-  }
-  sum->n = 0;
-}
-
-static void
-add_segment_features (const float *segment, int c, gpointer user)
+add_features (const float *f, const float *logits, int c, gpointer user)
 {
   FeatureSum *sum = user;
-  memcpy (sum->batch + (gsize) sum->n * sum->T, segment,
-      (gsize) sum->T * sizeof (float));
-  sum->cls[sum->n++] = c;
-  if (sum->n == BATCH)
-    flush_features (sum);
+  (void) logits;
+  for (int ch = 0; ch < sum->C; ch++)
+    sum->acc[(gsize) c * sum->C + ch] += f[ch];
+  sum->count[c]++;
 }
 
 int
@@ -77,23 +115,11 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
   const int C = sd_dream_feature_size (model);
   if (!dream_check_class_data (model, data, T, 1, "features", error))
     return FALSE;
-  g_autoptr (SdWorkspace) ws
-      = sd_workspace_new ((SdModel *) model, BATCH, T, SD_MODE_EVAL, error);
-  if (ws == NULL)
-    return FALSE;
   g_autofree double *acc = g_new0 (double, (gsize) K *C);
   g_autofree int *count = g_new0 (int, K);
-  g_autofree float *batch = g_new (float, (gsize) BATCH *T);
-  FeatureSum sum = { .model = model,
-    .ws = ws,
-    .gap = sd_model_find_layer (model, "gap"),
-    .T = T,
-    .C = C,
-    .batch = batch,
-    .acc = acc,
-    .count = count };
-  dream_foreach_segment (model, data, T, add_segment_features, &sum);
-  flush_features (&sum);
+  FeatureSum sum = { C, acc, count };
+  if (!dream_foreach_feature (model, data, T, add_features, &sum, error))
+    return FALSE;
   dream_class_means (acc, count, K, C, features);
   return TRUE;
 }

@@ -151,6 +151,16 @@ G_GNUC_INTERNAL gboolean dream_check_class_data (const SdModel *model,
 typedef void (*DreamSegmentFunc) (const float *segment, int cls, gpointer user);
 G_GNUC_INTERNAL void dream_foreach_segment (const SdModel *model,
     const SdDataset *data, int T, DreamSegmentFunc fn, gpointer user);
+/* The segments of dream_foreach_segment through the model in eval mode,
+ * in batches: fn (pooled features (C), logits (K), class, user) for every
+ * segment in data order. FALSE when the workspace cannot be made (T
+ * shorter than the model accepts). Used by sd_dream_class_features and
+ * the model statistics (core/stats.c). */
+typedef void (*DreamFeatureFunc) (
+    const float *features, const float *logits, int cls, gpointer user);
+G_GNUC_INTERNAL gboolean dream_foreach_feature (const SdModel *model,
+    const SdDataset *data, int T, DreamFeatureFunc fn, gpointer user,
+    GError **error);
 /* means (K, n) <- acc (K, n) / count (K) per class; NaN rows for classes
  * without a count. */
 G_GNUC_INTERNAL void dream_class_means (

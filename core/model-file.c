@@ -7,6 +7,7 @@
 #include "json-strict.h"
 #include "model-private.h"
 #include "sd-private.h"
+#include "stats-private.h"
 #include "seqdream/safetensors.h"
 
 #include <float.h>
@@ -14,9 +15,9 @@
 #include <math.h>
 #include <string.h>
 
-static JsonNode *
-parse_json_meta (const SdSafetensors *st, const char *key, gboolean required,
-    JsonParser *parser, GError **error)
+JsonNode *
+sd_model_parse_json_meta (const SdSafetensors *st, const char *key,
+    gboolean required, JsonParser *parser, GError **error)
 {
   const char *text = sd_safetensors_get_metadata (st, key);
   const char *file = sd_safetensors_get_display_name (st);
@@ -42,8 +43,8 @@ parse_json_meta (const SdSafetensors *st, const char *key, gboolean required,
   return json_parser_get_root (parser);
 }
 
-static gboolean
-json_number (JsonNode *n, double *out)
+gboolean
+sd_model_json_number (JsonNode *n, double *out)
 {
   if (n == NULL || !JSON_NODE_HOLDS_VALUE (n))
     return FALSE;
@@ -78,7 +79,7 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
 {
   const char *file = sd_safetensors_get_display_name (st);
   g_autoptr (JsonParser) lp = json_parser_new ();
-  JsonNode *labels = parse_json_meta (st, "labels", TRUE, lp, error);
+  JsonNode *labels = sd_model_parse_json_meta (st, "labels", TRUE, lp, error);
   if (labels == NULL)
     return FALSE;
   if (!JSON_NODE_HOLDS_ARRAY (labels)) {
@@ -109,7 +110,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     return FALSE;
 
   g_autoptr (JsonParser) np = json_parser_new ();
-  JsonNode *norm = parse_json_meta (st, "normalization", FALSE, np, error);
+  JsonNode *norm
+      = sd_model_parse_json_meta (st, "normalization", FALSE, np, error);
   if (norm == NULL && error != NULL && *error != NULL)
     return FALSE;
   if (norm != NULL) {
@@ -129,8 +131,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
       double mean, sd;
       /* Stored as floats: they must stay finite, and std positive, as
        * floats (1e300 would be Inf, 1e-50 zero). */
-      if (!json_number (json_object_get_member (o, "mean"), &mean)
-          || !json_number (json_object_get_member (o, "std"), &sd)
+      if (!sd_model_json_number (json_object_get_member (o, "mean"), &mean)
+          || !sd_model_json_number (json_object_get_member (o, "std"), &sd)
           || !(fabs (mean) <= FLT_MAX && sd > 0 && sd <= FLT_MAX
                && (float) sd > 0)) {
         g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
@@ -163,7 +165,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
   }
 
   g_autoptr (JsonParser) rp = json_parser_new ();
-  JsonNode *range = parse_json_meta (st, "input_range", FALSE, rp, error);
+  JsonNode *range
+      = sd_model_parse_json_meta (st, "input_range", FALSE, rp, error);
   if (range == NULL && error != NULL && *error != NULL)
     return FALSE;
   if (range != NULL) {
@@ -173,8 +176,8 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
     /* lo < hi as the floats they are stored as ([1e-50, 2e-50] is [0, 0]
      * in floats). */
     if (ra == NULL || json_array_get_length (ra) != 2
-        || !json_number (json_array_get_element (ra, 0), &lo)
-        || !json_number (json_array_get_element (ra, 1), &hi)
+        || !sd_model_json_number (json_array_get_element (ra, 0), &lo)
+        || !sd_model_json_number (json_array_get_element (ra, 1), &hi)
         || !(fabs (lo) <= FLT_MAX && fabs (hi) <= FLT_MAX
              && (float) lo < (float) hi)) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
@@ -190,7 +193,7 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
   const char *prov = sd_safetensors_get_metadata (st, "provenance");
   if (prov != NULL) {
     g_autoptr (JsonParser) pp = json_parser_new ();
-    if (parse_json_meta (st, "provenance", FALSE, pp, error) == NULL)
+    if (sd_model_parse_json_meta (st, "provenance", FALSE, pp, error) == NULL)
       return FALSE;
     m->provenance = g_strdup (prov);
   }
@@ -259,13 +262,16 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
   for (guint i = 0; i < sd_safetensors_get_n_tensors (st); i++) {
     const SdTensorView *v = sd_safetensors_get_nth (st, i);
     if (sd_model_find_tensor (m, v->name) == NULL
-        && !g_str_has_suffix (v->name, ".num_batches_tracked")) {
+        && !g_str_has_suffix (v->name, ".num_batches_tracked")
+        && !g_str_has_prefix (v->name, "stats.")) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
           "%s: tensor '%s' is not part of architecture '%s'", file, v->name,
           arch.name);
       return NULL;
     }
   }
+  if (!stats_read (m, st, error))
+    return NULL;
   return g_steal_pointer (&m);
 }
 
@@ -343,6 +349,7 @@ model_writer (SdModel *m)
     sd_safetensors_writer_add_f32 (
         w, t->name, m->params + t->offset, t->ndim, t->shape);
   }
+  stats_write (m, w);
   return w;
 }
 

@@ -14,6 +14,10 @@
 #pragma once
 
 #include <seqdream/model.h>
+#include <seqdream/safetensors.h>
+#include <seqdream/stats.h>
+
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -58,6 +62,7 @@ struct _SdModel
   SdNormalization norm;
   float range_lo, range_hi;
   char *provenance;
+  SdModelStats *stats; /* NULL without training statistics */
 
   GPtrArray *tensors;       /* SdParamInfo* in state_dict order */
   GHashTable *tensor_index; /* name -> SdParamInfo* */
@@ -85,5 +90,17 @@ G_GNUC_INTERNAL SdModel *sd_model_compile (const SdArch *arch, GError **error);
  * SD_ERROR_MODEL error naming `where`. */
 G_GNUC_INTERNAL gboolean sd_model_check_labels (
     const char *const *labels, int n, const char *where, GError **error);
+
+/* The model a workspace was made for, and the batch of its last forward
+ * (0 before the first). */
+G_GNUC_INTERNAL const SdModel *sd_workspace_peek_model (const SdWorkspace *ws);
+G_GNUC_INTERNAL int sd_workspace_last_batch (const SdWorkspace *ws);
+
+/* The JSON value of metadata key of st (checked strictly first), parsed
+ * by parser; NULL when absent (an error when required) or not valid. */
+G_GNUC_INTERNAL JsonNode *sd_model_parse_json_meta (const SdSafetensors *st,
+    const char *key, gboolean required, JsonParser *parser, GError **error);
+/* n is a finite JSON number: *out. */
+G_GNUC_INTERNAL gboolean sd_model_json_number (JsonNode *n, double *out);
 
 G_END_DECLS

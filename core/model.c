@@ -339,6 +339,7 @@ sd_model_unref (SdModel *m)
   g_free (m->display_name);
   g_strfreev (m->labels);
   g_free (m->provenance);
+  sd_model_stats_free (m->stats);
   g_hash_table_unref (m->tensor_index);
   g_ptr_array_unref (m->tensors);
   g_free (m->params);
@@ -360,6 +361,8 @@ sd_model_copy (SdModel *model)
   m->range_lo = model->range_lo;
   m->range_hi = model->range_hi;
   m->provenance = g_strdup (model->provenance);
+  if (model->stats != NULL)
+    m->stats = sd_model_stats_copy (model->stats);
   memcpy (m->params, model->params, m->n_params * sizeof (float));
   return m;
 }

@@ -479,6 +479,43 @@ trainer_carrier_shift (Trainer *t, GError **error)
   return t->cs != NULL;
 }
 
+/* The split's rows: validation first drawn from rng (a generator seeded
+ * as sd_train seeds its own), as sd_train makes it. */
+static void
+split_rows (const SdDataset *data, double val_fraction, GRand *rng,
+    GArray *train, GArray *val)
+{
+  if (val_fraction > 0)
+    split_stratified (data, val_fraction, rng, train, val);
+  else
+    for (guint i = 0; i < data->n; i++)
+      g_array_append_val (train, i);
+}
+
+static GRand *
+split_rng (guint64 seed)
+{
+  guint32 s[2] = { (guint32) seed, (guint32) (seed >> 32) };
+  return g_rand_new_with_seed_array (s, 2);
+}
+
+void
+sd_train_split (const SdDataset *data, const SdTrainConfig *config,
+    guint **train_rows, guint *n_train, guint **val_rows, guint *n_val)
+{
+  g_return_if_fail (data != NULL && config != NULL);
+  g_autoptr (GRand) rng = split_rng (config->seed);
+  GArray *tr = g_array_new (FALSE, FALSE, sizeof (guint));
+  GArray *va = g_array_new (FALSE, FALSE, sizeof (guint));
+  split_rows (data, config->val_fraction, rng, tr, va);
+  *n_train = tr->len;
+  *n_val = va->len;
+  *train_rows = (guint *) g_array_free (tr, FALSE);
+  *val_rows = va->len ? (guint *) g_array_free (va, FALSE) : NULL;
+  if (*val_rows == NULL)
+    g_array_free (va, TRUE);
+}
+
 /* The split, then the data normalised once (a fixed normalisation is
  * fitted on the training part); the model records the normalisation, the
  * input range of the training part, the length and the sample rate. */
@@ -490,11 +527,7 @@ trainer_split_and_normalise (Trainer *t)
 
   t->tr = g_array_new (FALSE, FALSE, sizeof (guint));
   t->va = g_array_new (FALSE, FALSE, sizeof (guint));
-  if (t->c->val_fraction > 0)
-    split_stratified (data, t->c->val_fraction, t->rng, t->tr, t->va);
-  else
-    for (guint i = 0; i < data->n; i++)
-      g_array_append_val (t->tr, i);
+  split_rows (data, t->c->val_fraction, t->rng, t->tr, t->va);
 
   SdNormalization norm = sd_model_get_normalization (t->model);
   if (norm.mode == SD_NORM_FIXED) {
@@ -749,8 +782,7 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
     return FALSE;
   }
   t.timer = g_timer_new ();
-  guint32 seed[2] = { (guint32) c->seed, (guint32) (c->seed >> 32) };
-  t.rng = g_rand_new_with_seed_array (seed, 2);
+  t.rng = split_rng (c->seed);
   /* A separate stream, so switching augmentation on or off does not change
    * the split or the order of the batches. */
   guint32 aseed[3]

@@ -181,6 +181,18 @@ sd_workspace_get_max_length (const SdWorkspace *ws)
   return ws->max_T;
 }
 
+const SdModel *
+sd_workspace_peek_model (const SdWorkspace *ws)
+{
+  return ws->model;
+}
+
+int
+sd_workspace_last_batch (const SdWorkspace *ws)
+{
+  return ws->B;
+}
+
 const float *
 sd_workspace_get_layer_output (
     const SdWorkspace *ws, int layer, int *channels, int *length)

@@ -8,10 +8,10 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..40"
+echo "1..53"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
-for c in train eval predict info dream plot; do
+for c in train eval predict info dream plot calibrate; do
   "$SD" $c --help >"$TMP/out" 2>&1 && grep -q -- "--" "$TMP/out"
   ok $? "seqdream $c --help"
 done
@@ -157,4 +157,82 @@ assert r['feature'][0] > 0, r['feature'][:3]
 ok $? "dream --preset prototype: the band filter and the feature anchor"
 expect_fail "the feature anchor without --reference" "need --reference" \
   "$SD" dream --model "$TMP/m.safetensors" --class 1 --reg feature:weight=0.1
+# ---- training statistics (novelty) ----
+grep -q "^statistics    of 32 windows of 64 samples, 8 held out" "$TMP/train.out"
+ok $? "train stores statistics: fit on its training part, held out its validation part"
+"$SD" predict --model "$TMP/m.safetensors" --data "$DATA/ucr-small-test.tsv" --json \
+  | python3 -c "
+import json, sys
+rows = [json.loads(l) for l in sys.stdin]
+assert len(rows) == 20
+assert all(isinstance(r['known'], bool) and r['novelty'] > 0 for r in rows), rows[0]
+"
+ok $? "predict --json lines have novelty and known"
+"$SD" eval --model "$TMP/m.safetensors" --data "$DATA/ucr-small-test.tsv" --json \
+  | python3 -c "
+import json, sys
+r = json.load(sys.stdin)
+assert r['novelty_threshold'] > 0
+assert len(r['unknown_per_class']) == 2 and sum(r['unknown_per_class']) == r['unknown'] <= r['n'], r
+"
+ok $? "eval --json counts the windows above the novelty threshold per class"
+# The model without its statistics (stats.* tensors and metadata removed).
+python3 - "$TMP/m.safetensors" "$TMP/plain.safetensors" <<'PY'
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", raw[:8])
+h = json.loads(raw[8:8 + n]); data = raw[8 + n:]
+h["__metadata__"].pop("stats")
+out, blob = {"__metadata__": h.pop("__metadata__")}, b""
+for k, v in sorted(h.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+    if k.startswith("stats."):
+        continue
+    b, e = v["data_offsets"]
+    out[k] = dict(v, data_offsets=[len(blob), len(blob) + e - b]); blob += data[b:e]
+hdr = json.dumps(out).encode(); hdr += b" " * (-len(hdr) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(hdr)) + hdr + blob)
+PY
+"$SD" info --model "$TMP/plain.safetensors" | grep -q "no training statistics: run seqdream calibrate" \
+  && "$SD" eval --model "$TMP/plain.safetensors" --data "$DATA/ucr-small-test.tsv" | grep -q "^unknown   - (no training statistics" \
+  && "$SD" predict --model "$TMP/plain.safetensors" --data "$DATA/ucr-small-test.tsv" --json | head -1 | grep -vq novelty \
+  && "$SD" info --model "$TMP/plain.safetensors" --json | python3 -c "import json,sys; assert json.load(sys.stdin)['stats'] is None"
+ok $? "a model without statistics loads; info, eval and predict say so"
+cp "$TMP/plain.safetensors" "$TMP/plain0.safetensors"
+sed 's/^-1/normal/; s/^1/fault/' "$DATA/ucr-small.tsv" >"$TMP/nf64.tsv"
+expect_fail "calibrate on series of the wrong length" "64 samples, the model needs windows of 256 samples" \
+  "$SD" calibrate --model "$TMP/w.safetensors" --data "$TMP/nf64.tsv" --out "$TMP/x.safetensors"
+printf '7\t1\t2\t3\n' >"$TMP/label7.tsv"
+expect_fail "calibrate on an unknown label" "label7.tsv" \
+  "$SD" calibrate --model "$TMP/plain.safetensors" --data "$TMP/label7.tsv"
+expect_fail "calibrate with an impossible false-alarm rate" "false-alarm rate 2 is not between 0 and 1" \
+  "$SD" calibrate --model "$TMP/plain.safetensors" --data "$DATA/ucr-small.tsv" --false-alarm 2
+head -3 "$DATA/ucr-small-test.tsv" | grep -v '^1' >"$TMP/onecls.tsv"
+expect_fail "calibrate with a class of fewer than 2 windows" "class '1' has 0 windows" \
+  "$SD" calibrate --model "$TMP/plain.safetensors" --data "$TMP/onecls.tsv" --heldout "$DATA/ucr-small-test.tsv"
+cmp -s "$TMP/plain.safetensors" "$TMP/plain0.safetensors"
+ok $? "failed calibrations leave the model file as it was"
+"$SD" calibrate --model "$TMP/plain.safetensors" --data "$DATA/ucr-small.tsv" \
+  --heldout "$DATA/ucr-small-test.tsv" --false-alarm 0.1 >"$TMP/cal.out" \
+  && grep -q "threshold .* (false-alarm rate 0.1)" "$TMP/cal.out" \
+  && grep -q "of 40 windows of 64 samples, 20 held out" "$TMP/cal.out" \
+  && python3 - "$TMP/plain0.safetensors" "$TMP/plain.safetensors" <<'PY'
+import json, struct, sys
+def tensors(p):
+    raw = open(p, "rb").read(); (n,) = struct.unpack("<Q", raw[:8])
+    h = json.loads(raw[8:8 + n]); d = raw[8 + n:]; h.pop("__metadata__")
+    return {k: d[v["data_offsets"][0]:v["data_offsets"][1]] for k, v in h.items()}
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+assert all(b[k] == a[k] for k in a), "weights changed"
+assert sorted(set(b) - set(a)) == ["stats.covariance", "stats.feature_means",
+    "stats.margin_quantiles", "stats.novelty_quantiles", "stats.spectra"], set(b) - set(a)
+PY
+ok $? "calibrate adds the statistics in place and keeps the weights bit for bit"
+# shellcheck disable=SC2086
+"$SD" calibrate --model "$TMP/w.safetensors" --wav "$DATA/wav-normal.wav=normal" \
+  --wav "$DATA/wav-fault.wav=fault" --out "$TMP/wc.safetensors" >"$TMP/wc.out" \
+  && grep -q "windows       256 samples every 128, first 70 % of every recording fit" "$TMP/wc.out" \
+  && grep -q "of 84 windows of 256 samples, 30 held out" "$TMP/wc.out"
+ok $? "calibrate --wav: the model's window, the training command's hop, the recordings' split"
+grep -q "of 84 windows of 256 samples, 30 held out" "$TMP/w.out"
+ok $? "train --wav fits on the training windows and holds out the test windows"
 exit $fail

@@ -127,6 +127,19 @@ cli_cmd_eval (int argc, char **argv)
       json_builder_end_array (b);
     }
     json_builder_end_array (b);
+    if (r->unknown != NULL) {
+      /* windows above the novelty threshold, by true class */
+      json_builder_set_member_name (b, "novelty_threshold");
+      json_builder_add_double_value (
+          b, sd_model_stats_get_novelty_threshold (sd_model_get_stats (model)));
+      json_builder_set_member_name (b, "unknown");
+      json_builder_add_int_value (b, r->n_unknown);
+      json_builder_set_member_name (b, "unknown_per_class");
+      json_builder_begin_array (b);
+      for (int k = 0; k < n_classes; k++)
+        json_builder_add_int_value (b, r->unknown[k]);
+      json_builder_end_array (b);
+    }
     const char *names[] = { "precision", "recall", "f1" };
     const double *vals[] = { r->precision, r->recall, r->f1 };
     for (int m = 0; m < 3; m++) {
@@ -143,13 +156,24 @@ cli_cmd_eval (int argc, char **argv)
   printf ("model     %s\ndata      %s (%u series)\naccuracy  %.4f\n"
           "loss      %.4f\n\n",
       model_path, data_path, r->n, r->accuracy, r->loss);
-  printf ("%-12s %9s %9s %9s %7s\n", "class", "precision", "recall", "f1", "n");
+  if (r->unknown != NULL)
+    printf ("unknown   %u of %u windows (%.2f %%) above the novelty threshold "
+            "%.4g\n\n",
+        r->n_unknown, r->n, r->n ? 100.0 * r->n_unknown / r->n : 0.0,
+        sd_model_stats_get_novelty_threshold (sd_model_get_stats (model)));
+  else
+    printf ("unknown   - (no training statistics: run seqdream calibrate)\n\n");
+  printf ("%-12s %9s %9s %9s %7s", "class", "precision", "recall", "f1", "n");
+  printf (r->unknown ? " %8s\n" : "\n", "unknown");
   for (int k = 0; k < n_classes; k++) {
     guint row = 0;
     for (int j = 0; j < n_classes; j++)
       row += r->confusion[k * n_classes + j];
-    printf ("%-12s %9.4f %9.4f %9.4f %7u\n", labels[k], r->precision[k],
+    printf ("%-12s %9.4f %9.4f %9.4f %7u", labels[k], r->precision[k],
         r->recall[k], r->f1[k], row);
+    if (r->unknown != NULL)
+      printf (" %8u", r->unknown[k]);
+    printf ("\n");
   }
   printf ("\nconfusion (rows: true, columns: predicted)\n%-12s", "");
   for (int j = 0; j < n_classes; j++)
@@ -177,7 +201,10 @@ cli_cmd_predict (int argc, char **argv)
                                  "FILE" },
     DATA_ENTRIES (d, part),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
-        "One JSON object per line: index, logits, probabilities, class", NULL },
+        "One JSON object per line: index, logits, probabilities, class, "
+        "class_index; novelty and known when the model has training "
+        "statistics",
+        NULL },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads", "N" },
     { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- classify "
@@ -201,10 +228,15 @@ cli_cmd_predict (int argc, char **argv)
   const char *const *labels = sd_model_get_labels (model);
   g_autofree float *logits = g_new (float, (gsize) data->n *n_classes);
   g_autofree float *p = g_new (float, n_classes);
-  if (!sd_model_predict (model, data, logits, &error))
+  const SdModelStats *stats = sd_model_get_stats (model);
+  g_autofree double *novelty = stats ? g_new (double, data->n) : NULL;
+  if (!sd_model_predict_novelty (model, data, logits, novelty, &error))
     return cli_fail (error);
+  const double threshold
+      = stats ? sd_model_stats_get_novelty_threshold (stats) : INFINITY;
   if (!json)
-    printf ("%-7s %-12s %s\n", "index", "class", "probability");
+    printf ("%-7s %-12s %-11s%s\n", "index", "class", "probability",
+        novelty ? " novelty" : "");
   for (guint i = 0; i < data->n; i++) {
     const float *l = logits + (gsize) i * n_classes;
     int best = 0;
@@ -223,13 +255,81 @@ cli_cmd_predict (int argc, char **argv)
       json_builder_add_string_value (b, labels[best]);
       json_builder_set_member_name (b, "class_index");
       json_builder_add_int_value (b, best);
+      if (novelty != NULL) {
+        cli_json_add_double (b, "novelty", novelty[i]);
+        json_builder_set_member_name (b, "known");
+        json_builder_add_boolean_value (b, novelty[i] <= threshold);
+      }
       json_builder_end_object (b);
       print_json (b, FALSE);
     } else {
-      printf ("%-7u %-12s %.4f\n", i, labels[best], p[best]);
+      printf ("%-7u %-12s %-11.4f", i, labels[best], p[best]);
+      if (novelty != NULL)
+        printf (
+            " %.4g%s", novelty[i], novelty[i] <= threshold ? "" : " unknown");
+      printf ("\n");
     }
   }
   return 0;
+}
+
+/* The model's training statistics as JSON (null without them): threshold,
+ * false-alarm rate, shrinkage, length, level, counts and the quantiles
+ * of the novelty and the margins at 0.5, 0.9, 0.99. */
+static void
+append_stats_json (GString *out, const SdModel *model)
+{
+  const SdModelStats *s = sd_model_get_stats (model);
+  if (s == NULL) {
+    g_string_append (out, "null");
+    return;
+  }
+  const int K = sd_model_stats_get_n_classes (s);
+  const double qs[] = { 0.5, 0.9, 0.99 };
+  double lo, hi;
+  sd_model_stats_get_level_range (s, &lo, &hi);
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "length");
+  json_builder_add_int_value (b, sd_model_stats_get_length (s));
+  cli_json_add_double (
+      b, "novelty_threshold", sd_model_stats_get_novelty_threshold (s));
+  cli_json_add_double (b, "false_alarm", sd_model_stats_get_false_alarm (s));
+  cli_json_add_double (b, "shrinkage", sd_model_stats_get_shrinkage (s));
+  cli_json_add_double (b, "level_lo", lo);
+  cli_json_add_double (b, "level_hi", hi);
+  json_builder_set_member_name (b, "novelty_quantiles");
+  json_builder_begin_object (b);
+  for (gsize q = 0; q < G_N_ELEMENTS (qs); q++) {
+    char name[16];
+    g_snprintf (name, sizeof name, "%g", qs[q]);
+    cli_json_add_double (b, name, sd_model_stats_novelty_quantile (s, qs[q]));
+  }
+  json_builder_end_object (b);
+  json_builder_set_member_name (b, "classes");
+  json_builder_begin_array (b);
+  for (int k = 0; k < K; k++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "fit");
+    json_builder_add_int_value (b, sd_model_stats_get_class_count (s, k));
+    json_builder_set_member_name (b, "heldout");
+    json_builder_add_int_value (b, sd_model_stats_get_heldout_count (s, k));
+    json_builder_set_member_name (b, "margin_quantiles");
+    json_builder_begin_object (b);
+    for (gsize q = 0; q < G_N_ELEMENTS (qs); q++) {
+      char name[16];
+      g_snprintf (name, sizeof name, "%g", qs[q]);
+      cli_json_add_double (
+          b, name, sd_model_stats_margin_quantile (s, k, qs[q]));
+    }
+    json_builder_end_object (b);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  g_autofree char *text = json_to_string (root, FALSE);
+  g_string_append (out, text);
 }
 
 int
@@ -275,10 +375,13 @@ cli_cmd_info (int argc, char **argv)
     }
     g_string_append_printf (s,
         "],\"train_length\":%u,\"min_length\":%d,\"receptive_field\":%d,"
-        "\"sample_rate\":%g,\"normalization\":\"%s\",\"provenance\":%s}",
+        "\"sample_rate\":%g,\"normalization\":\"%s\",\"provenance\":%s,"
+        "\"stats\":",
         sd_model_get_train_length (model), sd_model_get_min_length (model),
         sd_model_get_receptive_field (model), sd_model_get_sample_rate (model),
         sd_norm_mode_to_string (norm.mode), prov ? prov : "null");
+    append_stats_json (s, model);
+    g_string_append_c (s, '}');
     printf ("%s\n", s->str);
     return 0;
   }
@@ -320,5 +423,6 @@ cli_cmd_info (int argc, char **argv)
   if (isfinite (lo))
     printf ("input range   [%g, %g]\n", lo, hi);
   printf ("provenance    %s\n", prov ? prov : "unknown");
+  cli_print_stats (model);
   return 0;
 }

@@ -564,6 +564,39 @@ test_model (TrainJob *job, GError **error)
   return job->eval != NULL;
 }
 
+/* The model's training statistics (seqdream/stats.h). Recordings: fit on
+ * their training windows, held out their test windows (neighbouring
+ * windows of a recording overlap, so its validation windows are not held
+ * out). A UCR file: fit on the training part of the split, held out its
+ * validation part (a share of the training part without one). A failure
+ * (a class too small) leaves the model without statistics, with a
+ * warning: the model itself is good. */
+static void
+store_stats (const TrainOptions *o, TrainJob *job)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+  if (o->data.wav != NULL && job->test != NULL)
+    ok = sd_model_calibrate (job->model, job->train, job->test, NULL, &error);
+  else {
+    g_autofree guint *tr = NULL, *va = NULL;
+    guint ntr, nva;
+    sd_train_split (job->train, &o->config, &tr, &ntr, &va, &nva);
+    if (nva == 0)
+      ok = sd_model_calibrate (job->model, job->train, NULL, NULL, &error);
+    else {
+      g_autoptr (SdDataset) fit = sd_dataset_subset (job->train, tr, ntr);
+      g_autoptr (SdDataset) held = sd_dataset_subset (job->train, va, nva);
+      ok = sd_model_calibrate (job->model, fit, held, NULL, &error);
+    }
+  }
+  if (!ok)
+    fprintf (stderr,
+        "seqdream train: warning: the model has no training statistics "
+        "(%s); add them with seqdream calibrate\n",
+        error->message);
+}
+
 /* Writes the model to --out with its provenance. */
 static gboolean
 save_model (const TrainOptions *o, const TrainJob *job, GError **error)
@@ -590,6 +623,7 @@ print_report (const TrainOptions *o, const TrainJob *job)
   if (job->eval)
     printf ("test accuracy %.4f on %u series (%s)\n", job->eval->accuracy,
         job->eval->n, job->test_name);
+  cli_print_stats (job->model);
   printf ("wrote %s\n", o->out);
 }
 
@@ -611,7 +645,10 @@ cli_cmd_train (int argc, char **argv)
       || !shuffle_config (
           &o.config, o.shuffle_classes, o.shuffle_pieces, job.train, &error)
       || !build_model (&o, &job, &error) || !train_model (&o, &job, &error)
-      || !test_model (&job, &error) || !save_model (&o, &job, &error))
+      || !test_model (&job, &error))
+    return cli_fail (error);
+  store_stats (&o, &job);
+  if (!save_model (&o, &job, &error))
     return cli_fail (error);
   print_report (&o, &job);
   return 0;

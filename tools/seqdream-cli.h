@@ -12,6 +12,11 @@ int cli_cmd_info (int argc, char **argv);
 int cli_cmd_dream (int argc, char **argv);
 int cli_cmd_plot (int argc, char **argv);
 int cli_cmd_envelope (int argc, char **argv);
+int cli_cmd_calibrate (int argc, char **argv);
+
+/* The model's training statistics as `seqdream info` prints them (or
+ * that it has none), on stdout. In tools/cmd-calibrate.c. */
+void cli_print_stats (const SdModel *model);
 
 /* Parse argv with a context named "seqdream SUB"; prints the error and
  * returns FALSE on failure. */

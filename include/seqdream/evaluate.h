@@ -16,12 +16,22 @@ typedef struct
   double loss;                     /* mean cross-entropy */
   guint *confusion;                /* n_classes x n_classes, [true][pred] */
   double *precision, *recall, *f1; /* per class */
+  /* With training statistics (seqdream/stats.h): the windows whose
+   * novelty is above the model's threshold, in all and per true class
+   * (n_classes); unknown NULL without statistics. */
+  guint n_unknown;
+  guint *unknown;
 } SdEvalResult;
 
 /* Predict logits (n, K) for every series of data (normalised with the
  * model's normalisation; the data are not modified). */
 gboolean sd_model_predict (
     SdModel *model, const SdDataset *data, float *logits, GError **error);
+/* sd_model_predict, and the novelty of every series (n; as
+ * sd_workspace_novelty) into novelty when it is not NULL: then
+ * SD_ERROR_INVALID_ARG when the model has no training statistics. */
+gboolean sd_model_predict_novelty (SdModel *model, const SdDataset *data,
+    float *logits, double *novelty, GError **error);
 SdEvalResult *sd_model_evaluate (
     SdModel *model, const SdDataset *data, GError **error);
 void sd_eval_result_free (SdEvalResult *r);

@@ -22,3 +22,4 @@
 #include <seqdream/metrics.h>
 #include <seqdream/envelope.h>
 #include <seqdream/bearing.h>
+#include <seqdream/stats.h>

@@ -18,7 +18,9 @@
  * The novelty of a window is the Mahalanobis distance of its pooled
  * features f (C values) to the nearest class mean under the shared
  * covariance S: min_k sqrt ((f - mu_k)^T S^-1 (f - mu_k)). A window is
- * "known" when its novelty is below the stored threshold.
+ * "known" when its novelty is not above the stored threshold (the
+ * held-out novelty's order statistic at 1 - false_alarm, so at most that
+ * share of the held-out windows is above it).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
@@ -29,6 +31,10 @@
 G_BEGIN_DECLS
 
 typedef struct _SdModelStats SdModelStats;
+
+/* The quantiles written for the novelty and margin distributions: at
+ * q = i / (SD_STATS_QUANTILES - 1). Files may hold any number >= 2. */
+#define SD_STATS_QUANTILES 201
 
 typedef struct
 {
@@ -76,36 +82,52 @@ int sd_model_stats_get_length (const SdModelStats *stats);
 int sd_model_stats_get_n_classes (const SdModelStats *stats);
 /* Windows of class k the statistics were computed from (fit part). */
 guint sd_model_stats_get_class_count (const SdModelStats *stats, int k);
-/* (n_classes, T/2 + 1): normalised power spectra as
- * sd_dream_power_spectrum computes them; NaN rows for classes without
- * windows. */
+/* Held-out windows of class k (the novelty and margin distributions). */
+guint sd_model_stats_get_heldout_count (const SdModelStats *stats, int k);
+/* (n_classes, T/2 + 1): the class means of the windows' normalised power
+ * spectra (sd_dream_class_spectra of the fit windows); finite. */
 const float *sd_model_stats_get_spectra (const SdModelStats *stats);
 /* (n_classes, C) class means of the pooled features, C =
  * sd_dream_feature_size. */
 const float *sd_model_stats_get_feature_means (const SdModelStats *stats);
 int sd_model_stats_get_feature_size (const SdModelStats *stats);
+/* (C, C): the shared, shrunk covariance of the pooled features (about
+ * their class means), symmetric positive definite. */
+const float *sd_model_stats_get_covariance (const SdModelStats *stats);
+/* The weight of the scaled identity in it, in [0, 1]. */
+double sd_model_stats_get_shrinkage (const SdModelStats *stats);
 
 double sd_model_stats_get_novelty_threshold (const SdModelStats *stats);
 double sd_model_stats_get_false_alarm (const SdModelStats *stats);
-/* The q-quantile (0 <= q <= 1) of the novelty of the held-out windows. */
+/* The q-quantile (0 <= q <= 1) of the novelty of the held-out windows
+ * (stored at SD_STATS_QUANTILES evenly spaced q, interpolated between). */
 double sd_model_stats_novelty_quantile (const SdModelStats *stats, double q);
 /* The q-quantile of the logit margin (the class's logit minus the largest
  * other logit) of the held-out windows of class k that the model
  * classifies as k; NaN when there are none. */
 double sd_model_stats_margin_quantile (
     const SdModelStats *stats, int k, double q);
-/* The range of the RMS of the raw training windows, in input units (the
- * 0.5 % and 99.5 % quantiles). */
+/* The range of the RMS (sqrt of the mean square) of the raw fit windows,
+ * in input units, before the model's normalisation: their 0.5 % and
+ * 99.5 % quantiles. */
 void sd_model_stats_get_level_range (
     const SdModelStats *stats, double *lo, double *hi);
 
 /* ---- novelty ---- */
 
+/* The novelty of B feature vectors features (B, C): novelty (B). A
+ * vector with a non-finite value has novelty +Inf. Allocates nothing. */
+void sd_model_stats_novelty (
+    const SdModelStats *stats, const float *features, int B, double *novelty);
+
 /* The novelty of the B windows of the last sd_model_forward on ws
  * (Mahalanobis distance of their pooled features to the nearest class
  * mean, as above): novelty (B). FALSE with SD_ERROR_INVALID_ARG when the
- * model has no statistics. Costs O(B C^2); allocates nothing. */
+ * model has no statistics, or B is more than that forward's batch, or ws
+ * is not a workspace of model. Costs O(B C^2); allocates nothing. */
 gboolean sd_workspace_novelty (const SdModel *model, const SdWorkspace *ws,
     int B, double *novelty, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SdModelStats, sd_model_stats_free)
 
 G_END_DECLS

@@ -137,4 +137,11 @@ typedef struct
 gboolean sd_train (SdModel *model, const SdDataset *data,
     const SdTrainConfig *config, SdTrainResult *result, GError **error);
 
+/* The split sd_train makes of data with config (the same rows for the
+ * same seed): *train_rows (*n_train) and *val_rows (*n_val) index the
+ * rows of data, free both with g_free. Without a validation split
+ * (val_fraction 0) every row trains and *val_rows is NULL. */
+void sd_train_split (const SdDataset *data, const SdTrainConfig *config,
+    guint **train_rows, guint *n_train, guint **val_rows, guint *n_val);
+
 G_END_DECLS
