@@ -33,6 +33,46 @@ post_file_error (GstSeqDream *self, const gchar *what, const gchar *file,
         ("Could not load %s \"%s\": %s", what, file, error->message), (NULL));
 }
 
+#ifdef HAVE_DEFAULT_MODEL
+static SdModel *
+load_default_model (GError **error)
+{
+  GBytes *bytes = g_resources_lookup_data (
+      SEQDREAM_DEFAULT_MODEL_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, error);
+  SdModel *model;
+
+  if (bytes == NULL)
+    return NULL;
+  model = sd_model_load_from_bytes (bytes, "embedded default model", error);
+  g_bytes_unref (bytes);
+  return model;
+}
+#endif
+
+gchar *
+gst_seq_dream_default_model_summary (void)
+{
+#ifdef HAVE_DEFAULT_MODEL
+  g_autoptr (GError) error = NULL;
+  SdModel *model = load_default_model (&error);
+  g_autofree gchar *labels = NULL;
+  gchar *summary;
+
+  if (model == NULL)
+    return g_strdup_printf ("none usable (%s)", error->message);
+  labels = g_strjoinv (", ", (gchar **) sd_model_get_labels (model));
+  summary = g_strdup_printf ("%s: %s at %g Hz, windows of %d samples, "
+                             "classes %s",
+      SEQDREAM_DEFAULT_MODEL_NAME, SEQDREAM_DEFAULT_MODEL_INPUT,
+      sd_model_get_sample_rate (model), sd_model_get_train_length (model),
+      labels);
+  sd_model_unref (model);
+  return summary;
+#else
+  return g_strdup ("none in this build");
+#endif
+}
+
 SdModel *
 gst_seq_dream_load_model (GstSeqDream *self, const gchar *file)
 {
@@ -47,21 +87,12 @@ gst_seq_dream_load_model (GstSeqDream *self, const gchar *file)
   }
 
 #ifdef HAVE_DEFAULT_MODEL
-  {
-    GBytes *bytes = g_resources_lookup_data (
-        SEQDREAM_DEFAULT_MODEL_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
-    model = NULL;
-    if (bytes != NULL) {
-      model
-          = sd_model_load_from_bytes (bytes, "embedded default model", &error);
-      g_bytes_unref (bytes);
-    }
-    if (model == NULL)
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Could not load the embedded default model: %s", error->message),
-          (NULL));
-    return model;
-  }
+  model = load_default_model (&error);
+  if (model == NULL)
+    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
+        ("Could not load the embedded default model: %s", error->message),
+        (NULL));
+  return model;
 #else
   GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
       ("No model: set the model-file property (this build of the plugin "

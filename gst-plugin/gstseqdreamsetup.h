@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 G_GNUC_INTERNAL
 SdModel *gst_seq_dream_load_model (GstSeqDream *self, const gchar *file);
 
+/* What the embedded default model is and expects (its file, input units,
+ * rate, window and labels), for gst-inspect-1.0; "none ..." without one. */
+G_GNUC_INTERNAL
+gchar *gst_seq_dream_default_model_summary (void);
+
 /* The windower's window (the property, else the model's training length),
  * hop and normalisation (the property's, else the model's). */
 G_GNUC_INTERNAL
