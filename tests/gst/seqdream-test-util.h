@@ -1,12 +1,37 @@
 /* Helpers shared by the gst-check programs of the seqdream element
- * (test_seqdream.c, test_trust.c): test signals and buffers, F32 mono
- * caps, and the messages on a bus.
+ * (test_seqdream.c, test_trust.c): the golden model and the fixture, test
+ * signals and buffers, F32 mono caps, and the messages on a bus.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
 #include <gst/check/gstcheck.h>
 
+#include "gst-test-fixture.h"
 #include <math.h>
+
+/* tests/data/golden/resnet-small.model.safetensors (2 classes "c0"/"c1",
+ * training length 37, no normalisation, no sample rate, no statistics),
+ * set by setup_paths, the checked fixture (with the fixture of
+ * gst-test-fixture.h) of every test case. */
+static gchar *golden_model;
+
+static inline void
+setup_paths (void)
+{
+  const gchar *dir = g_getenv ("SEQDREAM_TEST_DATA");
+
+  fx_setup ();
+  fail_unless (dir != NULL, "SEQDREAM_TEST_DATA is not set");
+  golden_model = g_build_filename (
+      dir, "golden", "resnet-small.model.safetensors", NULL);
+}
+
+static inline void
+teardown_paths (void)
+{
+  fx_teardown ();
+  g_clear_pointer (&golden_model, g_free);
+}
 
 /* A deterministic test signal: two sines and seeded noise. */
 static inline gfloat *

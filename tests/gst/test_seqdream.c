@@ -26,26 +26,6 @@
 #include <math.h>
 #include <string.h>
 
-static gchar *golden_model;
-
-static void
-setup_paths (void)
-{
-  const gchar *dir = g_getenv ("SEQDREAM_TEST_DATA");
-
-  fx_setup ();
-  fail_unless (dir != NULL, "SEQDREAM_TEST_DATA is not set");
-  golden_model = g_build_filename (
-      dir, "golden", "resnet-small.model.safetensors", NULL);
-}
-
-static void
-teardown_paths (void)
-{
-  fx_teardown ();
-  g_clear_pointer (&golden_model, g_free);
-}
-
 /* ---- helpers ---- */
 
 /* A seqdream with the golden model and the given properties (NULL
