@@ -587,9 +587,11 @@ def export_model(model, path, labels, normalization, train_length,
 
 
 def _load_state(model, state, where):
-    """Load a state dict, tolerating present or absent num_batches_tracked;
-    anything else missing or unexpected is an error."""
-    state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    """Load a state dict, tolerating present or absent num_batches_tracked
+    and skipping the training statistics (stats.*, docs/model-format.md
+    2.6: not parameters); anything else missing or unexpected is an error."""
+    state = {k: v for k, v in state.items()
+             if not k.endswith("num_batches_tracked") and not k.startswith("stats.")}
     own = {k: v for k, v in model.state_dict().items()
            if not k.endswith("num_batches_tracked")}
     missing = [k for k in own if k not in state]

@@ -12,7 +12,8 @@ corpus/fuzz_model/    safetensors model files: tiny models written here
                       two golden models of tests/data/golden, and
                       corruptions: truncations, header length, JSON
                       syntax, offsets, dtypes, shapes, every metadata key
-                      and every architecture limit.
+                      and every architecture limit; a model with
+                      training statistics and corruptions of them.
 corpus/fuzz_ucr/      UCR text files: every separator and line ending,
                       numeric, decimal and string labels, and the errors
                       the loader names (ragged rows, NaN, overflow, ...).
@@ -151,8 +152,35 @@ def replace_tensor(tensors, name, new):
     return [new if t[0] == name else t for t in tensors]
 
 
+def stats_model(drop=None, cov=(1.0, 0.25, 0.25, 2.0), **fields):
+    """CONV_TINY (2 classes, 2 features, length 16) with training
+    statistics (docs/model-format.md 2.6, 3 quantiles); fields replace
+    members of the "stats" metadata, drop leaves a tensor out."""
+    st = {"version": 1, "length": 16, "false_alarm": 0.005, "threshold": 3.5,
+          "shrinkage": 0.01, "level": [0.1, 2.0], "counts": [4, 5],
+          "heldout_counts": [2, 2]}
+    st.update(fields)
+    tensors = model_tensors(CONV_TINY) + [
+        ("stats.spectra", "F32", [2, 9], f32([1.0 / 9] * 18)),
+        ("stats.feature_means", "F32", [2, 2], f32([0.5, 1.0, 1.5, 0.2])),
+        ("stats.covariance", "F32", [2, 2], f32(cov)),
+        ("stats.novelty_quantiles", "F32", [3], f32([0.5, 1.5, 4.0])),
+        ("stats.margin_quantiles", "F32", [2, 3],
+         f32([1.0, 2.0, 3.0] + [float("nan")] * 3))]
+    tensors = [t for t in tensors if t[0] != drop]
+    return safetensors(tensors, meta(arch_json("tiny", CONV_TINY),
+                                     ["c0", "c1"], stats=json.dumps(st)))
+
+
 def model_corpus():
     c = {}
+    c["valid-stats"] = stats_model()
+    c["stats-threshold-negative"] = stats_model(threshold=-1)
+    c["stats-length-other"] = stats_model(length=32)
+    c["stats-counts-short"] = stats_model(counts=[4])
+    c["stats-covariance-singular"] = stats_model(cov=(1.0, 1.0, 1.0, 1.0))
+    c["stats-covariance-asymmetric"] = stats_model(cov=(1.0, 0.5, 0.25, 2.0))
+    c["stats-tensor-missing"] = stats_model(drop="stats.covariance")
     base = model()
     c["valid-conv-tiny"] = base
     c["valid-residual-projection"] = model(RES_PROJ)
