@@ -132,7 +132,7 @@ warn_level (GstSeqDream *self, gdouble level, gdouble gain, gdouble seconds,
 
   if (level <= 0.0) {
     GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FORMAT,
-        ("The input has been silent (RMS 0) for %.1f s; the model %s was "
+        ("The input has been silent (RMS 0) for %.1f s; the model \"%s\" was "
          "trained on windows of RMS %.3g to %.3g: its scores mean "
          "nothing here.",
             seconds, model, lo, hi),
@@ -152,7 +152,7 @@ warn_level (GstSeqDream *self, gdouble level, gdouble gain, gdouble seconds,
 
     GST_ELEMENT_WARNING_WITH_DETAILS (self, STREAM, FORMAT,
         ("The input level (RMS %.3g at gain %g) has been %s the range the "
-         "model %s was trained on (RMS %.3g to %.3g) for %.1f s, so its "
+         "model \"%s\" was trained on (RMS %.3g to %.3g) for %.1f s, so its "
          "scores are not reliable: check the units of the stream. A gain "
          "of %.3g fits the middle of the range (any from %.3g to %.3g "
          "fits): set gain=%.3g.",
