@@ -2,11 +2,13 @@
  * to trust its scores on their stream: the input gain (pass-through
  * untouched, scores and dreams in the right units, bad values refused),
  * the model's sample rate preferred in caps negotiation (audioresample
- * then resamples by itself), and the "seqdream-state" messages (only when
- * the stream's state changes, after state-holdoff windows that agree).
+ * then resamples by itself), the "seqdream-state" messages (only when
+ * the stream's state changes, after state-holdoff windows that agree),
+ * every window's novelty and known, and the input level warning.
  *
- * Models: tests/data/golden/resnet-small.model.safetensors (2 classes
- * "c0"/"c1", training length 37, no sample rate, no statistics) and the
+ * Models (trust-inputs.h): tests/data/golden/resnet-small.model.safetensors
+ * (2 classes "c0"/"c1", training length 37, no sample rate, no
+ * statistics), the same with statistics calibrated in the test, and the
  * embedded default model with vibrationsrc's synthetic bearing vibration
  * (the tests that need it skip in a build without one).
  *
