@@ -11,8 +11,10 @@
  * samples every `hop` samples, scores each window with one forward pass of
  * a seqdream model (a safetensors file, `model-file`, or the model embedded
  * in the plugin) and reports the class as an element message and as a
- * #GstCustomMeta on the buffer. Every input buffer leaves the `src` pad
- * unchanged (same memory, timestamps and flags).
+ * #GstCustomMeta on the buffer, with the window's novelty: whether the
+ * model knows windows like it at all. Every input buffer leaves the `src`
+ * pad unchanged (same memory, timestamps and flags); `gain` scales only
+ * what the model sees.
  *
  * On request (`dream-trigger` or the "dream" action signal) a worker thread
  * runs Sequence Dreaming (activation maximisation, Schlegel et al. 2024)
@@ -37,6 +39,31 @@
  * message is posted per run of such windows (a run ends when a window is
  * scored again).
  *
+ * ## What the model expects: units, rate, level
+ *
+ * A model is trained on data in some units at some rate. The embedded
+ * default model (models/cwru-fcn-pool.safetensors) expects the
+ * **drive-end acceleration in g at 48 kHz** of a bearing like the CWRU
+ * rig's; gst-inspect-1.0 names it in the `model-file` property. `gain`
+ * multiplies the input before the model: a stream in other units (a
+ * 16-bit WAV whose +-1.0 full scale is +-10 g: gain=10; volts of a
+ * 100 mV/g sensor: gain=10) is brought to the model's. When the model
+ * carries statistics of its training data (`seqdream calibrate`), the
+ * element warns once per stream when the RMS of the gain-scaled windows
+ * has stayed outside the trained level range for 2 s of stream: the
+ * warning (GST_STREAM_ERROR_FORMAT) names the measured level, the range
+ * and the gain that puts the level in the middle of the range, and its
+ * details structure "seqdream-level" holds `level`, `level-low`,
+ * `level-high`, `gain`, `suggested-gain`, `suggested-gain-low` and
+ * `suggested-gain-high` (G_TYPE_DOUBLE). A new stream may warn again.
+ * Without statistics there is no level check (a debug log says so).
+ *
+ * The sink pad takes any rate, and when the model records one it answers
+ * caps queries with that rate first: `audioresample ! seqdream` then
+ * resamples to the model's rate by itself. A stream at another rate is
+ * still scored, with one warning that says to put audioresample before
+ * the element.
+ *
  * ## Message "seqdream" (one per scored window)
  *
  * - `timestamp` (G_TYPE_UINT64, ns): start of the window (the PTS of the
@@ -50,6 +77,33 @@
  * - `probabilities` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): every class.
  * - `logits` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): the network's outputs.
  * - `labels` (GST_TYPE_ARRAY of G_TYPE_STRING): the model's class labels.
+ * - `novelty` (G_TYPE_DOUBLE): how unlike the model's training data the
+ *   window is: the Mahalanobis distance of its pooled features to the
+ *   nearest class mean (libseqdream's sd_workspace_novelty, from the same
+ *   forward pass); NaN when the model has no statistics.
+ * - `known` (G_TYPE_BOOLEAN): the novelty is not above the threshold
+ *   (`novelty-threshold`, by default the model's); TRUE when the model has
+ *   no statistics or novelty-threshold is 0. `class` stays the arg-max
+ *   either way: a window that is not known still has a most probable
+ *   class, it just should not be trusted.
+ *
+ * ## Message "seqdream-state" (when the stream's state changes)
+ *
+ * A window's state is its class when it is known, else "unknown". The
+ * stream's state changes when `state-holdoff` consecutive windows (3 by
+ * default; 0: no such messages) agree on a state other than the current
+ * one; then one message is posted, after the "seqdream" message of the
+ * window that confirmed it, whatever `post-messages` says (an operator
+ * who wants events and no chatter sets post-messages=false). A flush or
+ * a new stream starts again from no state.
+ * - `state` (G_TYPE_STRING): the class label, or "unknown".
+ * - `class-index` (G_TYPE_INT): its index, -1 for unknown.
+ * - `previous` (G_TYPE_STRING), `previous-class-index` (G_TYPE_INT): the
+ *   state before; absent for the first state of a stream.
+ * - `timestamp`, `stream-time`, `running-time`, `duration`
+ *   (G_TYPE_UINT64): of the window that confirmed the state.
+ * - `windows` (G_TYPE_UINT): how many consecutive windows agreed
+ *   (state-holdoff, or more when it was raised meanwhile).
  *
  * ## Meta "SeqDreamMeta"
  *
@@ -80,11 +134,13 @@
  * - `dtw-to-window` (G_TYPE_DOUBLE): DTW distance (band 10 %) between the
  *   dream and the window, both normalised.
  * - `sequence` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): the dream in the units
- *   of the data: per-series normalisation is undone with the window's mean
- *   and standard deviation, fixed normalisation with the model's.
+ *   of the stream: per-series normalisation is undone with the window's
+ *   mean and standard deviation, fixed normalisation with the model's,
+ *   then the gain is divided out.
  *
  * The same sequence leaves `dream_src` as one F32 mono buffer at the stream
- * rate. `dream_src` sends stream-start, caps and the segment first, a
+ * rate (in the stream's units: a dream of the gain-scaled window divided
+ * by `gain`). `dream_src` sends stream-start, caps and the segment first, a
  * zero-length GAP at the first sample's time (so that its sink prerolls
  * before the first window is complete), then dreams and GAP events (up to
  * the start of the latest window, whenever no dream is pending) in
@@ -124,6 +180,13 @@
  *     seqdream ! fakesink
  * ]| prints one "seqdream" message per window (embedded default model).
  * |[
+ * gst-launch-1.0 -m filesrc location=daq-16bit.wav ! wavparse ! \
+ *     audioconvert ! audioresample ! seqdream gain=10 post-messages=false ! \
+ *     fakesink
+ * ]| a 16-bit recording of a +-10 g accelerometer, at any rate: resampled
+ * to the model's 48 kHz, scaled to g, and only the "seqdream-state"
+ * messages (and warnings) on the bus.
+ * |[
  * gst-launch-1.0 -m filesrc location=x.wav ! wavparse ! audioconvert ! \
  *     seqdream name=sd model-file=model.safetensors \
  *       dream-trigger=class-change ! queue ! mux.audio_0 \
@@ -149,9 +212,10 @@
 #include "gstseqdreampads.h"
 #include "gstseqdreamprivate.h"
 #include "gstseqdreamscore.h"
+#include "gstseqdreamsetup.h"
+#include "gstseqdreamtrust.h"
 #include "gstseqdreamworker.h"
 
-#include <gio/gio.h>
 #include <math.h>
 #include <string.h>
 
@@ -188,6 +252,12 @@ static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
 #define DEFAULT_DREAM_QUEUE_SIZE 4
 #define DEFAULT_DREAM_PRESET "none"
 #define DEFAULT_DREAM_REFERENCE NULL
+#define DEFAULT_GAIN 1.0
+/* gain * sample must stay a finite float for any sensible sample */
+#define GAIN_MIN 1e-9
+#define GAIN_MAX 1e9
+#define DEFAULT_NOVELTY_THRESHOLD -1.0
+#define DEFAULT_STATE_HOLDOFF 3
 
 enum
 {
@@ -212,6 +282,9 @@ enum
   PROP_DREAM_DROPPED,
   PROP_DREAM_PRESET,
   PROP_DREAM_REFERENCE,
+  PROP_GAIN,
+  PROP_NOVELTY_THRESHOLD,
+  PROP_STATE_HOLDOFF,
 };
 
 enum
@@ -252,17 +325,26 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
       "Recommended dream settings of libseqdream: %s; all but none need "
       "dream-reference",
       presets);
+  g_autofree gchar *default_model = gst_seq_dream_default_model_summary ();
+  g_autofree gchar *model_blurb = g_strdup_printf (
+      "Model file (safetensors, see docs/model-format.md); NULL for the "
+      "model embedded in the plugin: %s",
+      default_model);
 
   /**
    * GstSeqDream:model-file:
    *
-   * A seqdream model (safetensors). NULL: the model embedded in the plugin.
+   * A seqdream model (safetensors). NULL: the model embedded in the plugin
+   * (its file, input units, rate, window and labels are in the blurb that
+   * gst-inspect-1.0 shows; the shipped build embeds
+   * models/cwru-fcn-pool.safetensors: drive-end acceleration in g at
+   * 48 kHz).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,
-      g_param_spec_string ("model-file", "Model file",
-          "Model file (safetensors, see docs/model-format.md); NULL for the "
-          "model embedded in the plugin",
-          DEFAULT_MODEL_FILE, rw | GST_PARAM_MUTABLE_READY));
+      g_param_spec_string ("model-file", "Model file", model_blurb,
+          DEFAULT_MODEL_FILE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_NAME | G_PARAM_STATIC_NICK
+              | GST_PARAM_MUTABLE_READY));
   /**
    * GstSeqDream:window:
    *
@@ -385,6 +467,50 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           "a window long) whose mean spectra and features dream-preset "
           "takes as targets",
           DEFAULT_DREAM_REFERENCE, rw | GST_PARAM_MUTABLE_READY));
+  /**
+   * GstSeqDream:gain:
+   *
+   * Multiplies the input before the model: the factor from the units of
+   * the stream to those of the model's training data (the embedded
+   * default model: acceleration in g). The samples that leave `src` are
+   * not touched; dreams come back in the units of the stream. A value
+   * outside [1e-9, 1e9], or NaN, is refused with a warning and the old
+   * value kept.
+   */
+  g_object_class_install_property (gobject_class, PROP_GAIN,
+      g_param_spec_double ("gain", "Gain",
+          "Factor from the stream's units to the model's input units (see "
+          "model-file; a model of g and a 16-bit stream of a +-10 g sensor, "
+          "read as +-1.0, need 10); the data on src stays untouched",
+          GAIN_MIN, GAIN_MAX, DEFAULT_GAIN, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstSeqDream:novelty-threshold:
+   *
+   * A window is known when its novelty is below this threshold. Negative
+   * (the default, -1): the threshold stored in the model (set by
+   * `seqdream calibrate` or `train` at a false-alarm rate); 0: every
+   * window known (the novelty is still reported when the model has
+   * statistics). Without statistics in the model every window is known
+   * and its novelty is NaN.
+   */
+  g_object_class_install_property (gobject_class, PROP_NOVELTY_THRESHOLD,
+      g_param_spec_double ("novelty-threshold", "Novelty threshold",
+          "Novelty at or above which a window is not known to the model "
+          "(negative: the model's stored threshold; 0: every window known)",
+          -1.0, G_MAXDOUBLE, DEFAULT_NOVELTY_THRESHOLD,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstSeqDream:state-holdoff:
+   *
+   * Consecutive windows that must agree (on a class, or on "unknown")
+   * before a "seqdream-state" message says the stream's state changed;
+   * 0: no such messages.
+   */
+  g_object_class_install_property (gobject_class, PROP_STATE_HOLDOFF,
+      g_param_spec_uint ("state-holdoff", "State holdoff",
+          "Consecutive windows that must agree before a seqdream-state "
+          "message reports a new state (0: none)",
+          0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
 
   /**
    * GstSeqDream::dream:
@@ -479,6 +605,9 @@ gst_seq_dream_init (GstSeqDream *self)
   self->settings.gaussian_sigma = DEFAULT_DREAM_GAUSSIAN_SIGMA;
   self->settings.seed = DEFAULT_DREAM_SEED;
   self->settings.queue_size = DEFAULT_DREAM_QUEUE_SIZE;
+  self->settings.gain = DEFAULT_GAIN;
+  self->settings.novelty_threshold = DEFAULT_NOVELTY_THRESHOLD;
+  self->settings.state_holdoff = DEFAULT_STATE_HOLDOFF;
   self->dream_preset = g_strdup (DEFAULT_DREAM_PRESET);
   self->dream_reference = g_strdup (DEFAULT_DREAM_REFERENCE);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
@@ -580,6 +709,15 @@ gst_seq_dream_set_property (
       g_free (self->dream_reference);
       self->dream_reference = g_value_dup_string (value);
       break;
+    case PROP_GAIN:
+      self->settings.gain = g_value_get_double (value);
+      break;
+    case PROP_NOVELTY_THRESHOLD:
+      self->settings.novelty_threshold = g_value_get_double (value);
+      break;
+    case PROP_STATE_HOLDOFF:
+      self->settings.state_holdoff = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -660,6 +798,15 @@ gst_seq_dream_get_property (
     case PROP_DREAM_REFERENCE:
       g_value_set_string (value, self->dream_reference);
       break;
+    case PROP_GAIN:
+      g_value_set_double (value, self->settings.gain);
+      break;
+    case PROP_NOVELTY_THRESHOLD:
+      g_value_set_double (value, self->settings.novelty_threshold);
+      break;
+    case PROP_STATE_HOLDOFF:
+      g_value_set_uint (value, self->settings.state_holdoff);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -697,6 +844,7 @@ gst_seq_dream_stop (GstSeqDream *self)
   g_clear_pointer (&self->ref_features, g_free);
   memset (&self->preset_config, 0, sizeof (self->preset_config));
   g_clear_pointer (&self->ws, sd_workspace_free);
+  self->stats = NULL;
   g_clear_pointer (&self->model, sd_model_unref);
   g_clear_pointer (&self->batch, g_free);
   g_clear_pointer (&self->last_window, g_free);
@@ -709,213 +857,9 @@ gst_seq_dream_stop (GstSeqDream *self)
     g_value_unset (&self->labels);
   g_atomic_int_set (&self->rate, 0);
   g_atomic_int_set (&self->warned_no_caps_filter, 0);
-}
-
-/* The error of a file libseqdream could not load (what: "model file",
- * ...): not found, not readable, or not valid. */
-static void
-post_file_error (GstSeqDream *self, const gchar *what, const gchar *file,
-    const GError *error)
-{
-  g_autofree gchar *What = g_strdup (what);
-
-  What[0] = g_ascii_toupper (What[0]);
-  if (!g_file_test (file, G_FILE_TEST_EXISTS))
-    GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-        ("%s \"%s\" not found: %s", What, file, error->message), (NULL));
-  else if (g_error_matches (error, SD_ERROR, SD_ERROR_IO))
-    GST_ELEMENT_ERROR (self, RESOURCE, OPEN_READ,
-        ("Could not read %s \"%s\": %s", what, file, error->message), (NULL));
-  else
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Could not load %s \"%s\": %s", what, file, error->message), (NULL));
-}
-
-static SdModel *
-load_model (GstSeqDream *self, const gchar *file)
-{
-  g_autoptr (GError) error = NULL;
-  SdModel *model;
-
-  if (file != NULL) {
-    model = sd_model_load (file, &error);
-    if (model == NULL)
-      post_file_error (self, "model file", file, error);
-    return model;
-  }
-
-#ifdef HAVE_DEFAULT_MODEL
-  {
-    GBytes *bytes = g_resources_lookup_data (
-        SEQDREAM_DEFAULT_MODEL_RESOURCE, G_RESOURCE_LOOKUP_FLAGS_NONE, &error);
-    model = NULL;
-    if (bytes != NULL) {
-      model
-          = sd_model_load_from_bytes (bytes, "embedded default model", &error);
-      g_bytes_unref (bytes);
-    }
-    if (model == NULL)
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Could not load the embedded default model: %s", error->message),
-          (NULL));
-    return model;
-  }
-#else
-  GST_ELEMENT_ERROR (self, RESOURCE, NOT_FOUND,
-      ("No model: set the model-file property (this build of the plugin "
-       "has no embedded default model)."),
-      (NULL));
-  return NULL;
-#endif
-}
-
-/* The windower's window (the property, else the model's training length),
- * hop and normalisation (the property's, else the model's); FALSE after
- * posting the error. */
-static gboolean
-setup_windows (
-    GstSeqDream *self, guint window, guint hop, GstSeqDreamNormalize normalize)
-{
-  SeqDreamWindower *w = &self->windower;
-
-  if (window == 0)
-    window = sd_model_get_train_length (self->model);
-  if (window == 0) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-        ("The model %s records no training length: set the window property.",
-            sd_model_get_display_name (self->model)),
-        (NULL));
-    return FALSE;
-  }
-  seq_dream_windower_init (w, window, hop > 0 ? hop : MAX (1, window / 2));
-
-  w->norm = sd_model_get_normalization (self->model);
-  if (normalize != GST_SEQ_DREAM_NORMALIZE_MODEL) {
-    SdNormMode mode
-        = normalize == GST_SEQ_DREAM_NORMALIZE_PER_SERIES ? SD_NORM_PER_SERIES
-          : normalize == GST_SEQ_DREAM_NORMALIZE_FIXED    ? SD_NORM_FIXED
-                                                          : SD_NORM_NONE;
-    w->norm.mode = mode;
-  }
-  if (w->norm.mode == SD_NORM_FIXED
-      && !(w->norm.std > 0.0f && isfinite (w->norm.std)
-           && isfinite (w->norm.mean))) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-        ("normalize=fixed needs the mean and std of the model, and %s has "
-         "none.",
-            sd_model_get_display_name (self->model)),
-        (NULL));
-    return FALSE;
-  }
-
-  return TRUE;
-}
-
-/* The presets' spectral filter targets the mean spectrum of all classes,
- * so a class without series in the reference data (its row NaN) would
- * make every dream fail; FALSE after posting the error. */
-static gboolean
-check_reference_classes (
-    GstSeqDream *self, const gchar *preset, const gchar *file)
-{
-  const SdDataset *ds = self->reference;
-  const gint K = sd_model_get_n_classes (self->model);
-  g_autofree guint *count = g_new0 (guint, K);
-
-  for (guint i = 0; i < ds->n; i++)
-    if (ds->y[i] >= 0 && ds->y[i] < K)
-      count[ds->y[i]]++;
-  for (gint k = 0; k < K; k++)
-    if (count[k] == 0) {
-      GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-          ("Reference data file \"%s\" has no series of class \"%s\" of "
-           "the model %s: dream-preset \"%s\" needs series of every class.",
-              file, sd_model_get_labels (self->model)[k],
-              sd_model_get_display_name (self->model), preset),
-          (NULL));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* The configuration every dream starts from: the defaults and dream-preset
- * at the window length, and when the preset needs reference data the
- * class spectra and features of dream-reference; FALSE after posting the
- * error. */
-static gboolean
-setup_dream_preset (
-    GstSeqDream *self, const gchar *preset, const gchar *reference)
-{
-  SdDreamConfig *c = &self->preset_config;
-  const gchar *model = sd_model_get_display_name (self->model);
-  g_autoptr (GError) error = NULL;
-
-  sd_dream_config_init (c, self->model);
-  c->length = (int) self->windower.window;
-  if (!sd_dream_config_apply_preset (c, preset, self->model, &error)) {
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-        ("dream-preset \"%s\" does not apply to the model %s: %s", preset,
-            model, error->message),
-        (NULL));
-    return FALSE;
-  }
-  if (!sd_dream_config_needs_reference (c)) {
-    if (reference != NULL)
-      GST_INFO_OBJECT (self,
-          "dream-preset %s takes no reference data: dream-reference unused",
-          preset);
-    return TRUE;
-  }
-  if (reference == NULL) {
-    /* libseqdream's words for what is missing */
-    sd_dream_config_attach_reference (
-        c, self->model, NULL, &self->ref_spectra, &self->ref_features, &error);
-    GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
-        ("dream-preset \"%s\" needs reference data, and the model %s "
-         "carries no reference statistics yet: set dream-reference to a "
-         "labelled data set of its classes (UCR text, as the command line's "
-         "--reference; libseqdream: %s)",
-            preset, model, error != NULL ? error->message : "no data"),
-        (NULL));
-    return FALSE;
-  }
-  self->reference = sd_dataset_load_ucr (
-      reference, sd_model_get_labels (self->model), &error);
-  if (self->reference == NULL) {
-    post_file_error (self, "reference data file", reference, error);
-    return FALSE;
-  }
-  if (!check_reference_classes (self, preset, reference))
-    return FALSE;
-  if (!sd_dream_config_attach_reference (c, self->model, self->reference,
-          &self->ref_spectra, &self->ref_features, &error)) {
-    GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Reference data file \"%s\" does not fit dream-preset \"%s\" on "
-         "windows of %u samples of the model %s: %s",
-            reference, preset, self->windower.window, model, error->message),
-        (NULL));
-    return FALSE;
-  }
-  GST_INFO_OBJECT (self,
-      "dream-preset %s: %d regularisers, targets from %u series of %s", preset,
-      c->n_regs, self->reference->n, reference);
-  return TRUE;
-}
-
-/* The labels of the messages, as one GST_TYPE_ARRAY of strings. */
-static void
-set_labels (GstSeqDream *self)
-{
-  const gchar *const *labels = sd_model_get_labels (self->model);
-  GValue v = G_VALUE_INIT;
-
-  gst_value_array_init (&self->labels, self->n_classes);
-  g_value_init (&v, G_TYPE_STRING);
-  for (gint k = 0; k < self->n_classes; k++) {
-    g_value_set_string (&v, labels[k]);
-    gst_value_array_append_value (&self->labels, &v);
-  }
-  g_value_unset (&v);
+  GST_OBJECT_LOCK (self);
+  self->model_rate = 0;
+  GST_OBJECT_UNLOCK (self);
 }
 
 static gboolean
@@ -937,13 +881,13 @@ gst_seq_dream_start (GstSeqDream *self)
   reference = g_strdup (self->dream_reference);
   GST_OBJECT_UNLOCK (self);
 
-  self->model = load_model (self, file);
+  self->model = gst_seq_dream_load_model (self, file);
   if (self->model == NULL) {
     g_free (file);
     return FALSE;
   }
 
-  if (!setup_windows (self, window, hop, normalize))
+  if (!gst_seq_dream_setup_windows (self, window, hop, normalize))
     goto fail;
   window = w->window;
 
@@ -958,8 +902,10 @@ gst_seq_dream_start (GstSeqDream *self)
   }
 
   self->n_classes = sd_model_get_n_classes (self->model);
-  set_labels (self);
-  if (!setup_dream_preset (self, preset, reference))
+  gst_seq_dream_set_labels (self);
+  self->stats = sd_model_get_stats (self->model);
+  gst_seq_dream_check_stats (self);
+  if (!gst_seq_dream_setup_dream_preset (self, preset, reference))
     goto fail;
 
   self->batch = g_new (gfloat, (gsize) MAX_BATCH * window);
@@ -975,8 +921,13 @@ gst_seq_dream_start (GstSeqDream *self)
   self->pushed_pos = GST_CLOCK_TIME_NONE;
   self->dream_discont = TRUE;
 
+  gst_seq_dream_trust_new_stream (self);
+
   GST_OBJECT_LOCK (self);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
+  /* (rates below 1 Hz are no caps rate) */
+  self->model_rate
+      = (gint) MIN (G_MAXINT, lround (sd_model_get_sample_rate (self->model)));
   GST_OBJECT_UNLOCK (self);
 
   g_mutex_lock (&self->dream_lock);

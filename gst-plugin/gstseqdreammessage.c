@@ -37,7 +37,8 @@ set_time_fields (GstStructure *s, GstClockTime ts, GstClockTime duration,
 
 void
 gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
-    GstClockTime ts, GstClockTime duration, WindowResult *r)
+    gdouble novelty, gboolean known, GstClockTime ts, GstClockTime duration,
+    WindowResult *r)
 {
   gint K = self->n_classes;
   gfloat *p = g_newa (gfloat, K);
@@ -63,16 +64,46 @@ gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
 
   r->top = top;
   r->runner_up = second;
+  r->ts = ts;
+  r->duration = duration;
   r->stream_time = stream_time;
   r->running_time = running_time;
   r->confidence = p[top];
+  r->novelty = novelty;
+  r->known = known;
   r->s = gst_structure_new_empty ("seqdream");
   set_time_fields (r->s, ts, duration, stream_time, running_time);
   gst_structure_set (r->s, "class", G_TYPE_STRING, labels[top], "class-index",
-      G_TYPE_INT, top, "confidence", G_TYPE_DOUBLE, (gdouble) p[top], NULL);
+      G_TYPE_INT, top, "confidence", G_TYPE_DOUBLE, (gdouble) p[top], "novelty",
+      G_TYPE_DOUBLE, novelty, "known", G_TYPE_BOOLEAN, known, NULL);
   set_double_array (r->s, "probabilities", p, K);
   set_double_array (r->s, "logits", logits, K);
   gst_structure_set_value (r->s, "labels", &self->labels);
+}
+
+/* A state's name: its class's label, or "unknown". */
+static const gchar *
+state_name (GstSeqDream *self, gint state)
+{
+  return state >= 0 ? sd_model_get_labels (self->model)[state] : "unknown";
+}
+
+GstStructure *
+gst_seq_dream_make_state_message (GstSeqDream *self, gint previous, gint state,
+    guint windows, const WindowResult *r)
+{
+  GstStructure *s = gst_structure_new_empty ("seqdream-state");
+
+  gst_structure_set (s, "state", G_TYPE_STRING, state_name (self, state),
+      "class-index", G_TYPE_INT, state, NULL);
+  /* (none before the first state of a stream) */
+  if (previous != STATE_NONE)
+    gst_structure_set (s, "previous", G_TYPE_STRING,
+        state_name (self, previous), "previous-class-index", G_TYPE_INT,
+        previous, NULL);
+  set_time_fields (s, r->ts, r->duration, r->stream_time, r->running_time);
+  gst_structure_set (s, "windows", G_TYPE_UINT, windows, NULL);
+  return s;
 }
 
 const gchar *
@@ -136,7 +167,7 @@ gst_seq_dream_post_results (
   for (guint i = 0; i < results->len; i++) {
     GstStructure *st = g_ptr_array_index (results, i);
     results->pdata[i] = NULL;
-    if (s->post_messages)
+    if (s->post_messages || !gst_structure_has_name (st, "seqdream"))
       gst_element_post_message (
           GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), st));
     else

@@ -9,21 +9,31 @@
 
 G_BEGIN_DECLS
 
-/* The result of one window: softmax of the logits, top class, and the
- * "seqdream" structure. */
+/* The result of one window: softmax of the logits, top class, novelty,
+ * and the "seqdream" structure. */
 typedef struct
 {
   gint top, runner_up;
   gdouble confidence;
-  GstClockTime stream_time, running_time;
+  gdouble novelty; /* NaN when the model has no statistics */
+  gboolean known;
+  GstClockTime ts, duration, stream_time, running_time;
   GstStructure *s;
 } WindowResult;
 
 /* The result of the window at ts (duration long) from its logits
- * (n_classes). */
+ * (n_classes) and its novelty. */
 G_GNUC_INTERNAL
 void gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
-    GstClockTime ts, GstClockTime duration, WindowResult *r);
+    gdouble novelty, gboolean known, GstClockTime ts, GstClockTime duration,
+    WindowResult *r);
+
+/* The "seqdream-state" structure: the stream's state became `state` (a
+ * class index or STATE_UNKNOWN) from `previous` (also STATE_NONE) at the
+ * window r, the last of `windows` that agreed. */
+G_GNUC_INTERNAL
+GstStructure *gst_seq_dream_make_state_message (GstSeqDream *self,
+    gint previous, gint state, guint windows, const WindowResult *r);
 
 /* The "seqdream-dream" structure of a finished dream: res of the request
  * item, data its sequence in the units of the data (res->length). */
@@ -39,8 +49,9 @@ const gchar *gst_seq_dream_mode_nick (GstSeqDreamMode mode);
 G_GNUC_INTERNAL
 void gst_seq_dream_structure_free0 (gpointer s);
 
-/* Post the messages of the scored windows (when post-messages is set);
- * takes the structures and empties results. */
+/* Post the messages of the scored windows (the "seqdream" ones when
+ * post-messages is set, the others always), in order; takes the
+ * structures and empties results. */
 G_GNUC_INTERNAL
 void gst_seq_dream_post_results (
     GstSeqDream *self, const Settings *s, GPtrArray *results);

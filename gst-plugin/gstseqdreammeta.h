@@ -16,7 +16,11 @@ G_BEGIN_DECLS
 const GstMetaInfo *gst_seq_dream_meta_get_info (void);
 
 /* Adds one SeqDreamMeta to a writable buffer with a copy of every field of
- * result (the fields of the "seqdream" element message). */
+ * result (the fields of the "seqdream" element message, documented in
+ * gstseqdream.c: timestamp, stream-time, running-time, duration, class,
+ * class-index, confidence, probabilities, logits, labels, and whether the
+ * model knows the window: novelty (G_TYPE_DOUBLE, NaN without model
+ * statistics) and known (G_TYPE_BOOLEAN)). */
 GstCustomMeta *gst_buffer_add_seq_dream_meta (
     GstBuffer *buffer, const GstStructure *result);
 

@@ -8,6 +8,7 @@
 #include "gstseqdreammessage.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreamscore.h"
+#include "gstseqdreamtrust.h"
 #include "gstseqdreamworker.h"
 
 #include <gst/audio/audio.h>
@@ -57,8 +58,12 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   if (results->len > 0) {
     /* Shares the memory when the buffer is not writable. */
     buffer = gst_buffer_make_writable (buffer);
-    for (guint i = 0; i < results->len; i++)
-      gst_buffer_add_seq_dream_meta (buffer, g_ptr_array_index (results, i));
+    for (guint i = 0; i < results->len; i++) {
+      const GstStructure *st = g_ptr_array_index (results, i);
+      /* (seqdream-state messages have no meta) */
+      if (gst_structure_has_name (st, "seqdream"))
+        gst_buffer_add_seq_dream_meta (buffer, st);
+    }
     gst_seq_dream_post_results (self, &s, results);
   }
 
@@ -87,6 +92,31 @@ warn_refused_caps (GstSeqDream *self, GstCaps *caps)
   g_free (str);
 }
 
+/* The model's rate first, then the rest (takes caps): upstream picks the
+ * first structure it can, and audioresample's fixation keeps only the
+ * first of our caps, so `audioresample ! seqdream` resamples to the
+ * model's rate by itself while any other rate is still accepted. */
+static GstCaps *
+prefer_model_rate (GstSeqDream *self, GstCaps *caps)
+{
+  GstCaps *fixed, *preferred;
+  gint model_rate;
+
+  GST_OBJECT_LOCK (self);
+  model_rate = self->model_rate;
+  GST_OBJECT_UNLOCK (self);
+  if (model_rate <= 0 || gst_caps_is_empty (caps))
+    return caps;
+  fixed = gst_caps_copy (caps);
+  for (guint i = 0; i < gst_caps_get_size (fixed); i++)
+    gst_structure_set (gst_caps_get_structure (fixed, i), "rate", G_TYPE_INT,
+        model_rate, NULL);
+  /* (drops the structures whose rates exclude the model's) */
+  preferred = gst_caps_intersect_full (fixed, caps, GST_CAPS_INTERSECT_FIRST);
+  gst_caps_unref (fixed);
+  return gst_caps_merge (preferred, caps);
+}
+
 gboolean
 gst_seq_dream_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
 {
@@ -107,9 +137,12 @@ gst_seq_dream_sink_query (GstPad *pad, GstObject *parent, GstQuery *query)
         gst_caps_unref (dream);
         caps = both;
       }
+      caps = prefer_model_rate (self, caps);
       if (filter != NULL) {
+        /* Our order first: audioresample's filter lists the input rate
+         * first, and filter-first would keep that preference. */
         GstCaps *f
-            = gst_caps_intersect_full (filter, caps, GST_CAPS_INTERSECT_FIRST);
+            = gst_caps_intersect_full (caps, filter, GST_CAPS_INTERSECT_FIRST);
         gst_caps_unref (caps);
         caps = f;
         if (gst_caps_is_empty (caps) && !gst_caps_is_empty (filter)
@@ -303,16 +336,19 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
 
   switch (GST_EVENT_TYPE (event)) {
     case GST_EVENT_STREAM_START: {
-      /* A new stream: dream_src gets a new stream-start with the next
-       * caps (the sink pad stores upstream's after this returns). */
-      if (self->dream_stream_id != NULL) {
-        GstEvent *up = gst_pad_get_sticky_event (
-            self->sinkpad, GST_EVENT_STREAM_START, 0);
-        const gchar *a = NULL, *b = NULL;
-        if (up != NULL)
-          gst_event_parse_stream_start (up, &a);
-        gst_event_parse_stream_start (event, &b);
-        if (g_strcmp0 (a, b) != 0) {
+      /* (the sink pad stores upstream's after this returns) */
+      GstEvent *up
+          = gst_pad_get_sticky_event (self->sinkpad, GST_EVENT_STREAM_START, 0);
+      const gchar *a = NULL, *b = NULL;
+
+      if (up != NULL)
+        gst_event_parse_stream_start (up, &a);
+      gst_event_parse_stream_start (event, &b);
+      if (g_strcmp0 (a, b) != 0) {
+        /* A new stream: its own states; dream_src gets a new stream-start
+         * with the next caps. */
+        gst_seq_dream_trust_new_stream (self);
+        if (self->dream_stream_id != NULL) {
           GstEvent *ev;
           guint group;
           g_free (self->dream_stream_id);
@@ -323,9 +359,9 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
           gst_seq_dream_queue_event (self, ITEM_STICKY, ev);
           self->new_stream = TRUE;
         }
-        if (up != NULL)
-          gst_event_unref (up);
       }
+      if (up != NULL)
+        gst_event_unref (up);
       gst_seq_dream_restart_windows (self);
       return gst_pad_push_event (self->srcpad, event);
     }
@@ -379,6 +415,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       g_mutex_unlock (&self->dream_lock);
       GST_PAD_STREAM_UNLOCK (self->dream_srcpad);
       gst_seq_dream_restart_windows (self);
+      gst_seq_dream_reset_state (self);
       self->gap_end = GST_CLOCK_TIME_NONE;
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
       gst_flow_combiner_reset (self->flow_combiner);

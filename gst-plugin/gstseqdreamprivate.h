@@ -1,5 +1,6 @@
 /* GStreamer seqdream: the instance struct, shared by the files of the
- * element: gstseqdream.c (GObject, properties, states), gstseqdreampads.c
+ * element: gstseqdream.c (GObject, properties, states), gstseqdreamsetup.c
+ * (the model, windows and dream preset of READY->PAUSED), gstseqdreampads.c
  * (pad functions), gstseqdreamscore.c (scoring windows),
  * gstseqdreamworker.c (the dream queue and thread) and gstseqdreammessage.c
  * (message structures); seqdreamwindower.c cuts the windows.
@@ -12,6 +13,7 @@
 #include <gst/base/gstflowcombiner.h>
 #include <seqdream/dream.h>
 #include <seqdream/model.h>
+#include <seqdream/stats.h>
 
 G_BEGIN_DECLS
 
@@ -34,7 +36,15 @@ typedef struct
   gdouble learning_rate, l2, tv, smoothing_alpha, gaussian_sigma;
   guint64 seed;
   guint queue_size;
+  gdouble gain;              /* input units to the model's; > 0 */
+  gdouble novelty_threshold; /* < 0: the model's; 0: every window known */
+  guint state_holdoff;       /* windows that confirm a state; 0: off */
 } Settings;
+
+/* The stream's state as the seqdream-state message tells it: a class
+ * index, or one of these. */
+#define STATE_UNKNOWN (-1) /* the windows are not known to the model */
+#define STATE_NONE (-2)    /* none confirmed yet in this stream */
 
 struct _GstSeqDream
 {
@@ -50,9 +60,12 @@ struct _GstSeqDream
   gchar *dream_reference; /* labelled UCR text file, or NULL */
   Settings settings;
   guint32 last_seek_seqnum;
+  gint model_rate; /* the model's sample rate (Hz, rounded), 0: none or
+                    * not started; the caps query prefers it */
 
   /* set in READY->PAUSED, constant until PAUSED->READY */
   SdModel *model;
+  const SdModelStats *stats; /* the model's, or NULL: no novelty, no level */
   SdWorkspace *ws;
   gint n_classes;
   GValue labels; /* GST_TYPE_ARRAY of strings */
@@ -76,6 +89,19 @@ struct _GstSeqDream
   GstClockTime base_ts; /* PTS of sample 0 after restart */
   gboolean bad_run; /* a NaN/Inf window was warned about, none scored since */
   gboolean warned_rate;
+  /* the seqdream-state messages: the state confirmed last (a class,
+   * STATE_UNKNOWN or STATE_NONE), the state of the latest windows and how
+   * many consecutive windows had it */
+  gint state, state_candidate;
+  guint state_run;
+  /* the level warning: given in this stream; the run of windows outside
+   * the trained range (from sample level_start since the last restart,
+   * level_n windows, their mean squares summed in level_sumsq) at the
+   * gain level_gain */
+  gboolean level_warned;
+  guint64 level_start;
+  guint level_n;
+  gdouble level_sumsq, level_gain;
   gint prev_class;
   gdouble prev_confidence;
   GstClockTime last_trigger_pos;

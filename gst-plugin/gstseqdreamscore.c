@@ -6,6 +6,7 @@
 
 #include "gstseqdreamscore.h"
 #include "gstseqdreammessage.h"
+#include "gstseqdreamtrust.h"
 #include "gstseqdreamworker.h"
 
 #include <string.h>
@@ -21,6 +22,7 @@ gst_seq_dream_restart_windows (GstSeqDream *self)
   self->prev_class = -1;
   self->prev_confidence = -1.0;
   self->last_trigger_pos = GST_CLOCK_TIME_NONE;
+  gst_seq_dream_reset_level_run (self);
 }
 
 /* Does this scored window trigger a dream? Updates the trigger state. */
@@ -62,6 +64,18 @@ check_trigger (GstSeqDream *self, const Settings *s, const WindowResult *r,
   return trigger;
 }
 
+/* row = gain * x (T): the model's units. */
+static void
+scale_window (gfloat *row, const gfloat *x, guint T, gdouble gain)
+{
+  if (gain == 1.0) {
+    memcpy (row, x, T * sizeof (gfloat));
+    return;
+  }
+  for (guint t = 0; t < T; t++)
+    row[t] = (gfloat) (gain * x[t]);
+}
+
 /* Score the windows [start + j*hop, + len) for j < n of the accumulator
  * (len < window only at EOS), in batches. Results are appended to
  * `results` (GstStructure*), dream requests queued. */
@@ -71,7 +85,8 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
 {
   SeqDreamWindower *w = &self->windower;
   guint T = len;
-  gdouble means[MAX_BATCH], sds[MAX_BATCH];
+  gdouble means[MAX_BATCH], sds[MAX_BATCH], novelty[MAX_BATCH];
+  gboolean known[MAX_BATCH];
   guint rows[MAX_BATCH];
   gint last_valid = -1;
   WindowResult last_r = { 0 };
@@ -86,7 +101,10 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
     for (guint j = j0; j < j0 + nb; j++) {
       const gfloat *x = seq_dream_windower_window (w, j);
       gfloat *row = self->batch + (gsize) B * T; /* (B, T) rows */
-      if (!seq_dream_window_is_finite (x, T)) {
+      /* (the gain keeps finite samples finite unless they are near
+       * FLT_MAX / gain) */
+      scale_window (row, x, T, s->gain);
+      if (!seq_dream_window_is_finite (row, T)) {
         guint64 start = seq_dream_windower_window_start (w, j);
         GST_DEBUG_OBJECT (self,
             "window at sample %" G_GUINT64_FORMAT " holds NaN/Inf", start);
@@ -104,8 +122,12 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
         continue;
       }
       self->bad_run = FALSE;
-      memcpy (row, x, T * sizeof (gfloat));
+      gst_seq_dream_check_level (
+          self, s, row, T, seq_dream_windower_window_start (w, j));
       seq_dream_windower_normalize (w, row, T, &means[B], &sds[B]);
+      /* Dreams leave in the units of the stream: data = x * sd + mean. */
+      means[B] /= s->gain;
+      sds[B] /= s->gain;
       rows[B++] = j;
     }
     if (B == 0)
@@ -113,6 +135,7 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
 
     logits = sd_model_forward (
         self->model, self->ws, self->batch, (int) B, (int) T);
+    gst_seq_dream_novelty (self, s, B, novelty, known);
 
     for (guint b = 0; b < B; b++) {
       guint64 start = seq_dream_windower_window_start (w, rows[b]);
@@ -124,8 +147,8 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
                 : gst_util_uint64_scale_int (T, GST_SECOND, self->rate);
       WindowResult r;
 
-      gst_seq_dream_make_result (
-          self, logits + (gsize) b * self->n_classes, ts, dur, &r);
+      gst_seq_dream_make_result (self, logits + (gsize) b * self->n_classes,
+          novelty[b], known[b], ts, dur, &r);
       GST_LOG_OBJECT (self,
           "window %" GST_TIME_FORMAT " + %" GST_TIME_FORMAT ": %s (%.3f)",
           GST_TIME_ARGS (ts), GST_TIME_ARGS (dur),
@@ -149,6 +172,7 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
       last_mean = means[b];
       last_sd = sds[b];
       g_ptr_array_add (results, r.s);
+      gst_seq_dream_update_state (self, s, &r, results);
     }
 
     /* Keep the last scored window for the "dream" signal. */

@@ -19,80 +19,14 @@
 
 #include "gst-test-env.h"
 #include "gst-test-fixture.h"
+#include "seqdream-test-util.h"
 #include <seqdream/seqdream.h>
 
 #include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
-static gchar *golden_model;
-
-static void
-setup_paths (void)
-{
-  const gchar *dir = g_getenv ("SEQDREAM_TEST_DATA");
-
-  fx_setup ();
-  fail_unless (dir != NULL, "SEQDREAM_TEST_DATA is not set");
-  golden_model = g_build_filename (
-      dir, "golden", "resnet-small.model.safetensors", NULL);
-}
-
-static void
-teardown_paths (void)
-{
-  fx_teardown ();
-  g_clear_pointer (&golden_model, g_free);
-}
-
 /* ---- helpers ---- */
-
-/* A deterministic test signal: two sines and seeded noise. */
-static gfloat *
-make_signal (guint n, guint32 seed)
-{
-  GRand *r = g_rand_new_with_seed (seed);
-  gfloat *x = g_new (gfloat, n);
-
-  for (guint i = 0; i < n; i++)
-    x[i] = (gfloat) (sin (i * 0.21) + 0.5 * sin (i * 0.037 + 1.0)
-                     + 0.3 * g_rand_double_range (r, -1.0, 1.0));
-  g_rand_free (r);
-  return x;
-}
-
-static GstBuffer *
-make_buffer (
-    const gfloat *x, guint n, guint64 offset, gint rate, GstClockTime base)
-{
-  GstBuffer *buf = gst_buffer_new_memdup (x, n * sizeof (gfloat));
-  GstClockTime t0 = gst_util_uint64_scale_int (offset, GST_SECOND, rate);
-  GstClockTime t1 = gst_util_uint64_scale_int (offset + n, GST_SECOND, rate);
-
-  GST_BUFFER_PTS (buf) = base + t0;
-  GST_BUFFER_DURATION (buf) = t1 - t0;
-  GST_BUFFER_OFFSET (buf) = offset;
-  GST_BUFFER_OFFSET_END (buf) = offset + n;
-  return buf;
-}
-
-static GstCaps *
-f32_caps (gint rate)
-{
-  return gst_caps_new_simple ("audio/x-raw", "format", G_TYPE_STRING, "F32LE",
-      "layout", G_TYPE_STRING, "interleaved", "rate", G_TYPE_INT, rate,
-      "channels", G_TYPE_INT, 1, NULL);
-}
-
-static GstEvent *
-f32_caps_event (gint rate)
-{
-  GstCaps *caps = f32_caps (rate);
-  GstEvent *ev = gst_event_new_caps (caps);
-
-  gst_caps_unref (caps);
-  return ev;
-}
 
 /* A seqdream with the golden model and the given properties (NULL
  * terminated name/value pairs), its messages going to *bus. */
@@ -112,79 +46,6 @@ make_seqdream (GstBus **bus, const gchar *first_prop, ...)
   *bus = gst_bus_new ();
   gst_element_set_bus (el, *bus);
   return el;
-}
-
-/* Messages now on the bus of `type` (and, when name is not NULL, with a
- * structure of that name), in order; the others stay on the bus. */
-static GList *
-take_messages (GstBus *bus, GstMessageType type, const gchar *name)
-{
-  GList *taken = NULL, *others = NULL, *l;
-  GstMessage *m;
-
-  while ((m = gst_bus_pop (bus)) != NULL) {
-    if ((GST_MESSAGE_TYPE (m) & type) != 0
-        && (name == NULL || gst_message_has_name (m, name)))
-      taken = g_list_append (taken, m);
-    else
-      others = g_list_append (others, m);
-  }
-  for (l = others; l != NULL; l = l->next)
-    gst_bus_post (bus, l->data);
-  g_list_free (others);
-  return taken;
-}
-
-static GList *
-pop_element_messages (GstBus *bus, const gchar *name)
-{
-  return take_messages (bus, GST_MESSAGE_ELEMENT, name);
-}
-
-static guint
-count_messages (GstBus *bus, GstMessageType type)
-{
-  GList *l = take_messages (bus, type, NULL);
-  guint n = g_list_length (l);
-
-  g_list_free_full (l, (GDestroyNotify) gst_message_unref);
-  return n;
-}
-
-/* Wait up to `seconds` for an element message named `name`. */
-static GstMessage *
-wait_element_message (GstBus *bus, const gchar *name, gint seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + seconds * G_TIME_SPAN_SECOND;
-
-  while (g_get_monotonic_time () < deadline) {
-    GstMessage *m = gst_bus_timed_pop_filtered (
-        bus, 100 * GST_MSECOND, GST_MESSAGE_ELEMENT);
-    if (m == NULL)
-      continue;
-    if (gst_message_has_name (m, name))
-      return m;
-    gst_message_unref (m);
-  }
-  return NULL;
-}
-
-static guint64
-get_u64 (const GstStructure *s, const gchar *field)
-{
-  guint64 v = 0;
-  fail_unless (gst_structure_get_uint64 (s, field, &v), "no field %s", field);
-  return v;
-}
-
-static gdouble
-array_double (const GstStructure *s, const gchar *field, guint i)
-{
-  const GValue *arr = gst_structure_get_value (s, field);
-
-  fail_unless (arr != NULL && GST_VALUE_HOLDS_ARRAY (arr), "%s", field);
-  fail_unless (i < gst_value_array_get_size (arr));
-  return g_value_get_double (gst_value_array_get_value (arr, i));
 }
 
 static void reference_probabilities_z (
@@ -233,20 +94,6 @@ reference_probabilities_z (
   for (gint k = 0; k < K; k++)
     p[k] = exp (logits[k] - zmax) / sum;
   g_free (copy);
-}
-
-static guint
-count_metas (GstBuffer *buf)
-{
-  gpointer state = NULL;
-  GstMeta *meta;
-  guint n = 0;
-
-  while ((meta = gst_buffer_iterate_meta (buf, &state)) != NULL)
-    if (gst_meta_info_is_custom (meta->info)
-        && gst_custom_meta_has_name ((GstCustomMeta *) meta, "SeqDreamMeta"))
-      n++;
-  return n;
 }
 
 /* ---- caps ---- */

@@ -22,8 +22,8 @@
  *   than 1 MB between the end of the warm-up (the first tenth of the
  *   stream, at least 10 s of it) and the end of the stream.
  *
- * The messages are counted and dropped by a bus sync handler: the bus never
- * holds more than a few messages.
+ * The messages (scores, state changes, dreams) are counted and dropped by
+ * a bus sync handler: the bus never holds more than a few messages.
  *
  * The default model is whatever the plugin embeds; the test does not
  * assume one. The window and hop are the element's `window`/`hop` after it
@@ -78,6 +78,10 @@ typedef struct
   /* the interval trigger, replayed */
   GstClockTime interval, last_trigger;
   guint64 n_requests;
+
+  /* "seqdream-state" messages (streaming thread): the stream's state
+   * changes, dropped like the scores */
+  guint64 n_states;
 
   /* "seqdream-dream" messages: the dream thread */
   guint64 n_dreams;
@@ -298,6 +302,8 @@ soak_sync_handler (GstBus *bus, GstMessage *m, gpointer user_data)
         on_score (s, st);
       else if (gst_structure_has_name (st, "seqdream-dream"))
         on_dream (s, st);
+      else if (gst_structure_has_name (st, "seqdream-state"))
+        s->n_states++; /* (only the streaming thread posts them) */
       else
         return GST_BUS_PASS;
       gst_message_unref (m);
@@ -534,13 +540,14 @@ GST_START_TEST (test_soak_one_hour)
     }
   g_print ("soak: %u s of stream (%" G_GUINT64_FORMAT " samples, %u buffers) "
            "in %.1f s; window %u, hop %u (properties %u, %u); "
-           "%" G_GUINT64_FORMAT " score messages (classes%s); "
+           "%" G_GUINT64_FORMAT
+           " score messages (classes%s), %" G_GUINT64_FORMAT " state changes; "
            "%" G_GUINT64_FORMAT " dream requests, %" G_GUINT64_FORMAT
            " dreams, %" G_GUINT64_FORMAT " dropped; RSS %.1f MB after "
            "warm-up, %.1f MB at the end (%+.0f kB), max %.1f MB%s\n",
       seconds, total, n_pushed, (t_end - t0) / 1e6, s->window, s->hop,
-      window_prop, hop_prop, s->n_scores, hist->str, s->n_requests, s->n_dreams,
-      dropped, rss_warm / 1048576.0, rss_end / 1048576.0,
+      window_prop, hop_prop, s->n_scores, hist->str, s->n_states, s->n_requests,
+      s->n_dreams, dropped, rss_warm / 1048576.0, rss_end / 1048576.0,
       ((gdouble) rss_end - (gdouble) rss_warm) / 1024.0, rss_max / 1048576.0,
       check_rss ? "" : " (not checked)");
 
@@ -569,6 +576,9 @@ GST_START_TEST (test_soak_one_hour)
     fail_unless_equals_uint64 (s->n_short, tail);
   }
   fail_unless (n_classes_seen >= 2, "the signal scored as one class only");
+  /* the signal changes class, so the stream's state changes */
+  fail_unless (
+      s->n_states >= 2, "%" G_GUINT64_FORMAT " state messages", s->n_states);
 
   /* Dreams: in order, each pushed, none lost. */
   fail_if (s->dreams_out_of_order, "dream messages out of order");

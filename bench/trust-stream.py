@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Streams a recording through the seqdream element and counts what a user
+would see: per window the class and whether it is known (the "seqdream"
+messages), the warnings (input level, rate) and the "seqdream-state"
+messages. The measurement behind docs/trust.md, "The element on a user's
+stream".
+
+usage: bench/trust-stream.py REC.wav LABEL [PROP=VALUE ...] [--builddir DIR]
+
+  filesrc location=REC.wav ! wavparse ! audioconvert ! seqdream PROPS ! fakesink
+
+LABEL: the right class of every window (a label of the model). Prints one
+JSON line: windows, right (share of windows of class LABEL), unknown
+(share with known=false), right_or_unknown, wrong_known (share named
+wrongly and known), the novelty's median, the warnings' texts and the
+states in order. Runs with the build's plugin (GST_PLUGIN_PATH)."""
+import json
+import os
+import statistics
+import sys
+
+
+def main():
+    args = [a for a in sys.argv[1:]]
+    builddir = "build"
+    if "--builddir" in args:
+        i = args.index("--builddir")
+        builddir = args[i + 1]
+        del args[i:i + 2]
+    if len(args) < 2:
+        sys.exit(__doc__)
+    rec, label, props = args[0], args[1], args[2:]
+    if not os.path.isfile(rec):
+        sys.exit("%s: no such file" % rec)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    os.environ["GST_PLUGIN_PATH"] = os.path.join(root, builddir, "gst-plugin")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+    import gi
+    gi.require_version("Gst", "1.0")
+    from gi.repository import Gst
+    Gst.init(None)
+    desc = ("filesrc location=\"%s\" ! wavparse ! audioconvert ! "
+            "seqdream name=sd %s ! fakesink" % (rec, " ".join(props)))
+    pipeline = Gst.parse_launch(desc)
+    bus = pipeline.get_bus()
+    pipeline.set_state(Gst.State.PLAYING)
+    windows, right, unknown, right_or_unknown, wrong_known = 0, 0, 0, 0, 0
+    novelty, warnings, states = [], [], []
+    while True:
+        m = bus.timed_pop_filtered(
+            60 * Gst.SECOND,
+            Gst.MessageType.ELEMENT | Gst.MessageType.WARNING
+            | Gst.MessageType.ERROR | Gst.MessageType.EOS)
+        if m is None:
+            sys.exit("no EOS within 60 s")
+        if m.type == Gst.MessageType.EOS:
+            break
+        if m.type == Gst.MessageType.ERROR:
+            err, dbg = m.parse_error()
+            sys.exit("error: %s (%s)" % (err.message, dbg))
+        if m.type == Gst.MessageType.WARNING:
+            err, _ = m.parse_warning()
+            warnings.append(err.message)
+            continue
+        s = m.get_structure()
+        if s.get_name() == "seqdream":
+            windows += 1
+            ok = s.get_string("class") == label
+            known = s.get_value("known")
+            right += ok
+            unknown += not known
+            right_or_unknown += ok or not known
+            wrong_known += known and not ok
+            novelty.append(s.get_value("novelty"))
+        elif s.get_name() == "seqdream-state":
+            states.append("%s@%.3fs" % (s.get_string("state"),
+                                        s.get_value("stream-time") / 1e9))
+    pipeline.set_state(Gst.State.NULL)
+    n = max(windows, 1)
+    finite = [v for v in novelty if v == v]
+    print(json.dumps({
+        "recording": os.path.basename(rec), "label": label, "props": props,
+        "windows": windows, "right": round(right / n, 4),
+        "unknown": round(unknown / n, 4),
+        "right_or_unknown": round(right_or_unknown / n, 4),
+        "wrong_known": round(wrong_known / n, 4),
+        "novelty_median": round(statistics.median(finite), 3) if finite else None,
+        "warnings": warnings, "states": states}))
+
+
+if __name__ == "__main__":
+    main()
