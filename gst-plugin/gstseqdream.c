@@ -151,7 +151,13 @@
  * ## Dream presets
  *
  * `dream-preset` applies one of libseqdream's recommended dream settings
- * (sd_dream_config_apply_preset, docs/dreaming.md): "none" (the default),
+ * (sd_dream_config_apply_preset, docs/dreaming.md): "realistic" (the
+ * default: the band or recommended filter, the feature anchor in the
+ * model's novelty metric, and a stop once the dream is a typical, known
+ * member of its class; every target from the model's training statistics,
+ * so no dream-reference is needed; docs/trust.md), "none" (the paper's
+ * unregularised ascent; what a model without training statistics gets by
+ * default, with a warning when dreams are on),
  * "recommended" (the Wiener filter of the reference data's mean spectrum,
  * 40 dB below its peak, at every step; measured on FordA), "band" (the
  * same filter smoothed over 200 Hz, for models with a sample rate) or
@@ -160,8 +166,10 @@
  * command line's options override its --preset: dream-steps and
  * dream-learning-rate set the run, clip (and the norm bound for
  * per-series windows), dream-l2, dream-tv, dream-smoothing-alpha and
- * dream-gaussian-sigma add their regularisers. Every preset but none
- * takes its targets from reference data: `dream-reference`, a labelled
+ * dream-gaussian-sigma add their regularisers (dream-learning-rate 0, its
+ * default, keeps the preset's: 0.01 for realistic, else 0.05). Every
+ * preset but none takes its targets from the model's training statistics
+ * or, when it is set, from reference data: `dream-reference`, a labelled
  * UCR text file of real series of the model's classes (every class, at
  * least a window long), as the command line's --reference. Both are read
  * when the element goes to PAUSED: the file is loaded and its class mean
@@ -243,14 +251,15 @@ static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
 #define DEFAULT_DREAM_THRESHOLD 0.6
 #define DEFAULT_DREAM_MODE GST_SEQ_DREAM_MODE_CENTERED
 #define DEFAULT_DREAM_STEPS 200
-#define DEFAULT_DREAM_LEARNING_RATE 0.05
+/* 0: the preset's (realistic: 0.01), else libseqdream's default (0.05) */
+#define DEFAULT_DREAM_LEARNING_RATE 0.0
 #define DEFAULT_DREAM_L2 0.0
 #define DEFAULT_DREAM_TV 0.0
 #define DEFAULT_DREAM_SMOOTHING_ALPHA 0.8
 #define DEFAULT_DREAM_GAUSSIAN_SIGMA 0.0
 #define DEFAULT_DREAM_SEED 0
 #define DEFAULT_DREAM_QUEUE_SIZE 4
-#define DEFAULT_DREAM_PRESET "none"
+#define DEFAULT_DREAM_PRESET "realistic"
 #define DEFAULT_DREAM_REFERENCE NULL
 #define DEFAULT_GAIN 1.0
 /* gain * sample must stay a finite float for any sensible sample */
@@ -403,8 +412,10 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           1, 100000, DEFAULT_DREAM_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_DREAM_LEARNING_RATE,
       g_param_spec_double ("dream-learning-rate", "Dream learning rate",
-          "Step size of the dream optimiser (Adam)", 0.0, 100.0,
-          DEFAULT_DREAM_LEARNING_RATE, rw | GST_PARAM_MUTABLE_PLAYING));
+          "Step size of the dream optimiser (Adam); 0: the preset's "
+          "(realistic: 0.01), else 0.05",
+          0.0, 100.0, DEFAULT_DREAM_LEARNING_RATE,
+          rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_DREAM_L2,
       g_param_spec_double ("dream-l2", "Dream L2",
           "Weight of the L2 penalty mean(x^2), in logits (0 = off)", 0.0,
@@ -444,8 +455,9 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
    * libseqdream's recommended dream settings (sd_dream_config_apply_preset,
    * docs/dreaming.md): the preset's regularisers come first, the dream-*
    * properties apply on top of them. Every preset but "none" takes its
-   * targets from reference data (dream-reference). Checked when the element
-   * goes to PAUSED.
+   * targets from the model's training statistics or reference data
+   * (dream-reference). The default, "realistic", falls back to "none" for
+   * a model without statistics. Checked when the element goes to PAUSED.
    */
   g_object_class_install_property (gobject_class, PROP_DREAM_PRESET,
       g_param_spec_string ("dream-preset", "Dream preset", preset_blurb,
@@ -704,6 +716,7 @@ gst_seq_dream_set_property (
       self->dream_preset = g_strdup (g_value_get_string (value) != NULL
                                          ? g_value_get_string (value)
                                          : DEFAULT_DREAM_PRESET);
+      self->dream_preset_set = g_value_get_string (value) != NULL;
       break;
     case PROP_DREAM_REFERENCE:
       g_free (self->dream_reference);
@@ -842,6 +855,7 @@ gst_seq_dream_stop (GstSeqDream *self)
   g_clear_pointer (&self->reference, sd_dataset_free);
   g_clear_pointer (&self->ref_spectra, g_free);
   g_clear_pointer (&self->ref_features, g_free);
+  g_clear_pointer (&self->ref_margins, g_free);
   memset (&self->preset_config, 0, sizeof (self->preset_config));
   g_clear_pointer (&self->ws, sd_workspace_free);
   self->stats = NULL;
@@ -869,6 +883,7 @@ gst_seq_dream_start (GstSeqDream *self)
   g_autoptr (GError) error = NULL;
   gchar *file;
   g_autofree gchar *preset = NULL, *reference = NULL;
+  gboolean preset_set, dreams;
   guint window, hop;
   GstSeqDreamNormalize normalize;
 
@@ -878,6 +893,8 @@ gst_seq_dream_start (GstSeqDream *self)
   hop = self->hop_prop;
   normalize = self->normalize;
   preset = g_strdup (self->dream_preset);
+  preset_set = self->dream_preset_set;
+  dreams = self->settings.trigger != GST_SEQ_DREAM_TRIGGER_NONE;
   reference = g_strdup (self->dream_reference);
   GST_OBJECT_UNLOCK (self);
 
@@ -905,7 +922,8 @@ gst_seq_dream_start (GstSeqDream *self)
   gst_seq_dream_set_labels (self);
   self->stats = sd_model_get_stats (self->model);
   gst_seq_dream_check_stats (self);
-  if (!gst_seq_dream_setup_dream_preset (self, preset, reference))
+  if (!gst_seq_dream_setup_dream_preset (
+          self, preset, preset_set, dreams, reference))
     goto fail;
 
   self->batch = g_new (gfloat, (gsize) MAX_BATCH * window);

@@ -57,7 +57,8 @@ struct _GstSeqDream
   guint window_prop, hop_prop;
   GstSeqDreamNormalize normalize;
   gchar *dream_preset; /* a name of sd_dream_preset_names, checked at start */
-  gchar *dream_reference; /* labelled UCR text file, or NULL */
+  gboolean dream_preset_set; /* set by the user, not the default */
+  gchar *dream_reference;    /* labelled UCR text file, or NULL */
   Settings settings;
   guint32 last_seek_seqnum;
   gint model_rate; /* the model's sample rate (Hz, rounded), 0: none or
@@ -78,6 +79,7 @@ struct _GstSeqDream
   SdDataset *reference; /* dream-reference; NULL when the preset needs none */
   gfloat *ref_spectra;  /* (n_classes, window / 2 + 1) or NULL */
   gfloat *ref_features; /* (n_classes, sd_dream_feature_size) or NULL */
+  gfloat *ref_margins;  /* (2 n_classes) stop margins, ceilings, or NULL */
 
   /* streaming state, protected by the sink pad's stream lock; the
    * windower's window, hop and normalisation are set in READY->PAUSED and

@@ -172,17 +172,36 @@ check_reference_classes (
 }
 
 /* The configuration every dream starts from: the defaults and dream-preset
- * at the window length, and when the preset needs reference data the
- * class spectra and features of dream-reference; FALSE after posting the
- * error. */
+ * at the window length, their targets from dream-reference when it is set,
+ * else from the model's training statistics (sd_dream_config_attach_targets,
+ * as the command line does it). The default preset, realistic, needs one of
+ * them: without either the element dreams without a prior (none) and, when
+ * dreams are on, warns once. FALSE after posting the error. */
 gboolean
-gst_seq_dream_setup_dream_preset (
-    GstSeqDream *self, const gchar *preset, const gchar *reference)
+gst_seq_dream_setup_dream_preset (GstSeqDream *self, const gchar *preset,
+    gboolean preset_set, gboolean dreams, const gchar *reference)
 {
   SdDreamConfig *c = &self->preset_config;
   const gchar *model = sd_model_get_display_name (self->model);
+  const gboolean has_stats = sd_model_get_stats (self->model) != NULL;
+  gboolean dropped = FALSE;
   g_autoptr (GError) error = NULL;
 
+  if (!preset_set && !has_stats && reference == NULL) {
+    if (dreams)
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+          ("The model %s has no training statistics: dreams run without a "
+           "prior (dream-preset none), and can be extrapolations far from "
+           "any real window.",
+              model),
+          ("the default dream-preset, realistic, takes its targets from "
+           "them: add them with 'seqdream calibrate', or set "
+           "dream-reference"));
+    else
+      GST_INFO_OBJECT (self,
+          "model %s has no training statistics: dream-preset none", model);
+    preset = "none";
+  }
   sd_dream_config_init (c, self->model);
   c->length = (int) self->windower.window;
   if (!sd_dream_config_apply_preset (c, preset, self->model, &error)) {
@@ -192,46 +211,54 @@ gst_seq_dream_setup_dream_preset (
         (NULL));
     return FALSE;
   }
-  if (!sd_dream_config_needs_reference (c)) {
+  if (!sd_dream_config_needs_reference (c)
+      && !sd_dream_config_needs_margins (c)) {
     if (reference != NULL)
       GST_INFO_OBJECT (self,
           "dream-preset %s takes no reference data: dream-reference unused",
           preset);
     return TRUE;
   }
-  if (reference == NULL) {
-    /* libseqdream's words for what is missing */
-    sd_dream_config_attach_reference (
-        c, self->model, NULL, &self->ref_spectra, &self->ref_features, &error);
+  if (reference == NULL && !has_stats) {
     GST_ELEMENT_ERROR (self, LIBRARY, SETTINGS,
         ("dream-preset \"%s\" needs reference data, and the model %s "
-         "carries no reference statistics yet: set dream-reference to a "
-         "labelled data set of its classes (UCR text, as the command line's "
-         "--reference; libseqdream: %s)",
-            preset, model, error != NULL ? error->message : "no data"),
+         "carries no training statistics: set dream-reference to a labelled "
+         "data set of its classes (UCR text, as the command line's "
+         "--reference), or add them with 'seqdream calibrate'",
+            preset, model),
         (NULL));
     return FALSE;
   }
-  self->reference = sd_dataset_load_ucr (
-      reference, sd_model_get_labels (self->model), &error);
-  if (self->reference == NULL) {
-    post_file_error (self, "reference data file", reference, error);
-    return FALSE;
+  if (reference != NULL) {
+    self->reference = sd_dataset_load_ucr (
+        reference, sd_model_get_labels (self->model), &error);
+    if (self->reference == NULL) {
+      post_file_error (self, "reference data file", reference, error);
+      return FALSE;
+    }
+    if (!check_reference_classes (self, preset, reference))
+      return FALSE;
   }
-  if (!check_reference_classes (self, preset, reference))
-    return FALSE;
-  if (!sd_dream_config_attach_reference (c, self->model, self->reference,
-          &self->ref_spectra, &self->ref_features, &error)) {
+  if (!sd_dream_config_attach_targets (c, self->model, self->reference,
+          &self->ref_spectra, &self->ref_features, &self->ref_margins, &dropped,
+          &error)) {
     GST_ELEMENT_ERROR (self, RESOURCE, FAILED,
-        ("Reference data file \"%s\" does not fit dream-preset \"%s\" on "
-         "windows of %u samples of the model %s: %s",
-            reference, preset, self->windower.window, model, error->message),
+        ("Dream targets of dream-preset \"%s\" on windows of %u samples of "
+         "the model %s (from %s): %s",
+            preset, self->windower.window, model,
+            reference != NULL ? reference : "its training statistics",
+            error->message),
         (NULL));
     return FALSE;
   }
-  GST_INFO_OBJECT (self,
-      "dream-preset %s: %d regularisers, targets from %u series of %s", preset,
-      c->n_regs, self->reference->n, reference);
+  if (dropped)
+    GST_INFO_OBJECT (self,
+        "model %s has no training statistics: dreams stop without the "
+        "typical margin of real windows",
+        model);
+  GST_INFO_OBJECT (self, "dream-preset %s: %d regularisers, targets from %s",
+      preset, c->n_regs,
+      reference != NULL ? reference : "the model's training statistics");
   return TRUE;
 }
 

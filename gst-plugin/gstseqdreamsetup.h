@@ -26,8 +26,9 @@ gboolean gst_seq_dream_setup_windows (
 /* preset_config: the defaults and dream-preset at the window length, with
  * the targets of dream-reference when the preset needs them. */
 G_GNUC_INTERNAL
-gboolean gst_seq_dream_setup_dream_preset (
-    GstSeqDream *self, const gchar *preset, const gchar *reference);
+gboolean gst_seq_dream_setup_dream_preset (GstSeqDream *self,
+    const gchar *preset, gboolean preset_set, gboolean dreams,
+    const gchar *reference);
 
 /* The labels of the messages, as one GST_TYPE_ARRAY of strings. */
 G_GNUC_INTERNAL

@@ -157,7 +157,8 @@ make_dream_config (
   c.cancel = &self->dream_cancel;
   c.length = (int) T;
   c.steps = (int) s->steps;
-  c.lr = (float) s->learning_rate;
+  if (s->learning_rate > 0.0)
+    c.lr = (float) s->learning_rate;
   /* Centred dreams run every step, deep into the class (the paper's
    * "centred" dream); border dreams stop on the boundary
    * (border_tolerance). */
@@ -383,9 +384,10 @@ worker_retarget (GstSeqDream *self, Item *item)
     g_clear_pointer (&self->tail_features, g_free);
     self->tail_config = *preset;
     self->tail_config.length = (int) item->length;
-    if (!sd_dream_config_attach_reference (&self->tail_config, self->model,
+    g_autofree gfloat *margins = NULL; /* preset_config's stay valid */
+    if (!sd_dream_config_attach_targets (&self->tail_config, self->model,
             self->reference, &self->tail_spectra, &self->tail_features,
-            &error)) {
+            &margins, NULL, &error)) {
       self->tail_config.length = 0;
       GST_ELEMENT_WARNING (self, STREAM, FAILED,
           ("Dream of %u samples: no dream-preset targets at that length: %s",
@@ -393,6 +395,9 @@ worker_retarget (GstSeqDream *self, Item *item)
           (NULL));
       return FALSE;
     }
+    /* the margins do not depend on the length: the preset's */
+    self->tail_config.stop_margin = preset->stop_margin;
+    self->tail_config.margin_ceiling = preset->margin_ceiling;
   }
   for (gint k = 0; k < preset->n_regs; k++) {
     item->config.regs[k].spectra = self->tail_config.regs[k].spectra;

@@ -1663,7 +1663,7 @@ GST_START_TEST (test_dream_preset_errors)
   g_free (value);
   g_object_set (el, "dream-preset", NULL, NULL);
   g_object_get (el, "dream-preset", &value, NULL);
-  fail_unless_equals_string (value, "none");
+  fail_unless_equals_string (value, "realistic");
   g_free (value);
   gst_object_unref (el);
 
@@ -1674,7 +1674,7 @@ GST_START_TEST (test_dream_preset_errors)
       GST_LIBRARY_ERROR_SETTINGS, "\"band\"", "sample rate");
   check_preset_error ("recommended", NULL, GST_LIBRARY_ERROR,
       GST_LIBRARY_ERROR_SETTINGS, "\"recommended\"",
-      "no reference statistics yet: set dream-reference");
+      "carries no training statistics: set dream-reference");
   check_preset_error ("recommended", missing, GST_RESOURCE_ERROR,
       GST_RESOURCE_ERROR_NOT_FOUND, missing, NULL);
   check_preset_error ("recommended", garbage, GST_RESOURCE_ERROR,

@@ -1053,6 +1053,65 @@ GST_START_TEST (test_state_unknown)
 
 GST_END_TEST;
 
+/* ---- the default dream preset ---- */
+
+/* dream-preset defaults to realistic, whose targets come from the model's
+ * training statistics: a model with them starts without a word; one
+ * without them dreams without a prior and, when dreams are on, says so
+ * once (nothing when they are off); realistic set explicitly on it, with
+ * no dream-reference, is an error naming the remedy. */
+GST_START_TEST (test_default_preset_needs_statistics)
+{
+  const gchar *calibrated = calibrated_golden ();
+  GstBus *bus;
+  GstElement *el;
+  GstMessage *m;
+  g_autoptr (GError) err = NULL;
+  g_autofree gchar *preset = NULL;
+
+  el = make_element (calibrated, &bus, "dream-trigger", 1, NULL);
+  g_object_get (el, "dream-preset", &preset, NULL);
+  fail_unless_equals_string (preset, "realistic");
+  fail_unless (
+      gst_element_set_state (el, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 0);
+  fail_unless_equals_int (count_messages (bus, GST_MESSAGE_ERROR), 0);
+  gst_element_set_state (el, GST_STATE_NULL);
+
+  el = make_element (golden_model, &bus, "dream-trigger", 1, NULL);
+  fail_unless (
+      gst_element_set_state (el, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_WARNING);
+  fail_unless (m != NULL, "no warning");
+  gst_message_parse_warning (m, &err, NULL);
+  fail_unless (strstr (err->message, "no training statistics") != NULL
+                   && strstr (err->message, "dream-preset none") != NULL,
+      "%s", err->message);
+  gst_message_unref (m);
+  fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 0);
+  gst_element_set_state (el, GST_STATE_NULL);
+
+  el = make_element (golden_model, &bus, NULL);
+  fail_unless (
+      gst_element_set_state (el, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE);
+  fail_unless_equals_int (count_messages (bus, GST_MESSAGE_WARNING), 0);
+  gst_element_set_state (el, GST_STATE_NULL);
+
+  el = make_element (golden_model, &bus, "dream-preset", "realistic", NULL);
+  fail_unless (
+      gst_element_set_state (el, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE);
+  m = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
+  fail_unless (m != NULL, "no error");
+  g_clear_error (&err);
+  gst_message_parse_error (m, &err, NULL);
+  fail_unless (
+      strstr (err->message, "seqdream calibrate") != NULL, "%s", err->message);
+  gst_message_unref (m);
+  gst_element_set_state (el, GST_STATE_NULL);
+}
+
+GST_END_TEST;
+
 static Suite *
 trust_suite (void)
 {
@@ -1076,6 +1135,7 @@ trust_suite (void)
   tcase_add_test (tc, test_level_warning_once_per_stream);
   tcase_add_test (tc, test_level_no_warning_when_it_fits);
   tcase_add_test (tc, test_state_unknown);
+  tcase_add_test (tc, test_default_preset_needs_statistics);
   return s;
 }
 
