@@ -145,7 +145,9 @@
  * before the first window is complete), then dreams and GAP events (up to
  * the start of the latest window, whenever no dream is pending) in
  * non-decreasing timestamp order; dreams of
- * overlapping windows overlap. An unlinked `dream_src` is not an error. As
+ * overlapping windows overlap. An unlinked `dream_src` is not an error:
+ * the dreams still run and post their messages, and EOS waits for the
+ * ones queued so none is lost when the application stops at EOS. As
  * after a demuxer, put a queue on each branch.
  *
  * ## Dream presets
@@ -630,6 +632,7 @@ gst_seq_dream_init (GstSeqDream *self)
 
   g_mutex_init (&self->dream_lock);
   g_cond_init (&self->dream_cond);
+  g_cond_init (&self->idle_cond);
   g_queue_init (&self->items);
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
 }
@@ -646,6 +649,7 @@ gst_seq_dream_finalize (GObject *object)
   gst_flow_combiner_free (self->flow_combiner);
   g_mutex_clear (&self->dream_lock);
   g_cond_clear (&self->dream_cond);
+  g_cond_clear (&self->idle_cond);
 
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -836,6 +840,7 @@ gst_seq_dream_stop (GstSeqDream *self)
 
   g_mutex_lock (&self->dream_lock);
   self->worker_stop = TRUE;
+  g_cond_broadcast (&self->idle_cond);
   g_atomic_int_set (&self->dream_cancel, 1);
   self->started = FALSE;
   self->have_last = FALSE;
@@ -993,6 +998,7 @@ gst_seq_dream_change_state (GstElement *element, GstStateChange transition)
       /* Nothing new for the worker; pad deactivation below unblocks it. */
       g_mutex_lock (&self->dream_lock);
       self->worker_stop = TRUE;
+      g_cond_broadcast (&self->idle_cond);
       self->started = FALSE;
       gst_seq_dream_clear_items_locked (self, FALSE);
       g_mutex_unlock (&self->dream_lock);

@@ -52,6 +52,7 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   }
   seq_dream_windower_append (
       &self->windower, (const gfloat *) map.data, map.size / sizeof (gfloat));
+  self->stream_samples += map.size / sizeof (gfloat);
   gst_buffer_unmap (buffer, &map);
   gst_seq_dream_score_full_windows (self, &s, results);
 
@@ -392,11 +393,21 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     }
     case GST_EVENT_EOS:
       gst_seq_dream_score_tail (self);
+      if (self->stream_windows == 0 && self->stream_samples > 0)
+        GST_ELEMENT_WARNING (self, STREAM, FAILED,
+            ("The stream ended after %" G_GUINT64_FORMAT " samples, before "
+             "a single window of %u samples was complete: nothing was "
+             "scored.",
+                self->stream_samples, self->windower.window),
+            ("set window (and hop) smaller than the stream, or feed a "
+             "longer one"));
       gst_seq_dream_queue_event (self, ITEM_EVENT, gst_event_ref (event));
+      gst_seq_dream_wait_for_dreams (self);
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_START:
       g_mutex_lock (&self->dream_lock);
       self->flushing = TRUE;
+      g_cond_broadcast (&self->idle_cond);
       g_atomic_int_set (&self->dream_cancel, 1);
       gst_seq_dream_clear_items_locked (self, TRUE);
       g_mutex_unlock (&self->dream_lock);
@@ -416,6 +427,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       GST_PAD_STREAM_UNLOCK (self->dream_srcpad);
       gst_seq_dream_restart_windows (self);
       gst_seq_dream_reset_state (self);
+      self->stream_samples = self->stream_windows = 0;
       self->gap_end = GST_CLOCK_TIME_NONE;
       gst_segment_init (&self->segment, GST_FORMAT_TIME);
       gst_flow_combiner_reset (self->flow_combiner);

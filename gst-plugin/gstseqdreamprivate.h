@@ -113,10 +113,16 @@ struct _GstSeqDream
    * stores them on the pad, so the pad's own may still be older) */
   gchar *dream_stream_id;
   GstCaps *dream_caps;
+  /* this stream's samples and scored windows (streaming thread; for the
+   * EOS warning when not one window was scored) */
+  guint64 stream_samples, stream_windows;
 
   /* dream queue and worker, protected by dream_lock */
   GMutex dream_lock;
   GCond dream_cond;
+  GCond idle_cond;      /* broadcast when the worker finished an item, and
+                         * on flush and stop */
+  gboolean worker_busy; /* the worker is on an item it took */
   GThread *worker;
   gboolean started; /* model loaded; the signal may build requests */
   gboolean worker_stop;

@@ -93,6 +93,7 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
   GstClockTime last_ts = GST_CLOCK_TIME_NONE, last_dur = GST_CLOCK_TIME_NONE;
   gdouble last_mean = 0.0, last_sd = 1.0;
 
+  self->stream_windows += n;
   for (guint j0 = 0; j0 < n; j0 += MAX_BATCH) {
     guint nb = MIN (MAX_BATCH, n - j0), B = 0;
     const gfloat *logits;

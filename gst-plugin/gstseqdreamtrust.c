@@ -24,6 +24,7 @@ gst_seq_dream_trust_new_stream (GstSeqDream *self)
   gst_seq_dream_reset_state (self);
   gst_seq_dream_reset_level_run (self);
   self->level_warned = FALSE;
+  self->stream_samples = self->stream_windows = 0;
 }
 
 void

@@ -531,6 +531,7 @@ gst_seq_dream_worker_func (gpointer data)
     item = g_queue_pop_head (&self->items);
     if (item->type == ITEM_DREAM)
       self->n_dreams_queued--;
+    self->worker_busy = TRUE;
     g_mutex_unlock (&self->dream_lock);
 
     switch (item->type) {
@@ -550,7 +551,31 @@ gst_seq_dream_worker_func (gpointer data)
     item_free (item);
 
     g_mutex_lock (&self->dream_lock);
+    self->worker_busy = FALSE;
+    g_cond_broadcast (&self->idle_cond);
   }
+  self->worker_busy = FALSE;
+  g_cond_broadcast (&self->idle_cond);
   g_mutex_unlock (&self->dream_lock);
   return NULL;
+}
+
+/* At EOS with dream_src unlinked nothing downstream waits for the dreams
+ * still queued: the application would see EOS, stop the pipeline and
+ * cancel them, and their seqdream-dream messages would never come. So the
+ * streaming thread waits here until the worker has finished what it has
+ * (at most dream-queue-size dreams); a flush or a stop ends the wait. */
+void
+gst_seq_dream_wait_for_dreams (GstSeqDream *self)
+{
+  if (gst_pad_is_linked (self->dream_srcpad))
+    return;
+  g_mutex_lock (&self->dream_lock);
+  if (self->n_dreams_queued > 0 || self->worker_busy)
+    GST_DEBUG_OBJECT (
+        self, "EOS: waiting for %u queued dreams", self->n_dreams_queued);
+  while (self->worker != NULL && !self->worker_stop && !self->flushing
+         && (self->n_dreams_queued > 0 || self->worker_busy))
+    g_cond_wait (&self->idle_cond, &self->dream_lock);
+  g_mutex_unlock (&self->dream_lock);
 }

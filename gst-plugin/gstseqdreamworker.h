@@ -88,4 +88,9 @@ gboolean gst_seq_dream_dream (
 G_GNUC_INTERNAL
 gpointer gst_seq_dream_worker_func (gpointer data);
 
+/* At EOS with dream_src unlinked: returns once the worker has finished
+ * the dreams it has, or on a flush or stop. Streaming thread. */
+G_GNUC_INTERNAL
+void gst_seq_dream_wait_for_dreams (GstSeqDream *self);
+
 G_END_DECLS
