@@ -705,6 +705,8 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
   gsize n_floats = 0;
   float *x = NULL;
   int *y = NULL;
+  guint *source = NULL;
+  gint64 *start = NULL;
   int rate = 0;
   const char *rate_path = NULL;
   SdDataset *ds = NULL;
@@ -794,6 +796,8 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
     goto out;
   }
   y = g_new (int, total);
+  source = g_new (guint, total);
+  start = g_new (gint64, total);
 
   /* Pass two: samples. */
   for (i = 0; i < n_sources; i++) {
@@ -802,8 +806,11 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
     if (!read_windows (
             &sources[i], &plans[i], rate, window, hop, x + row * window, error))
       goto out;
-    for (w = 0; w < plans[i].count; w++)
+    for (w = 0; w < plans[i].count; w++) {
       y[row + w] = (int) map[source_label[i]];
+      source[row + w] = (guint) i;
+      start[row + w] = plans[i].first + (gint64) (w * hop);
+    }
     row += plans[i].count;
   }
 
@@ -815,10 +822,14 @@ sd_dataset_load_wav_windows (const SdWavSource *sources, guint n_sources,
   ds->n_classes = n_classes;
   ds->labels = g_steal_pointer (&names);
   ds->sample_rate = rate;
+  ds->source = g_steal_pointer (&source);
+  ds->start = g_steal_pointer (&start);
 
 out:
   g_free (x);
   g_free (y);
+  g_free (source);
+  g_free (start);
   g_strfreev (names);
   g_free (map);
   g_free (source_label);
@@ -855,6 +866,14 @@ sd_dataset_subset (const SdDataset *ds, const guint *idx, guint n)
   out->n_classes = ds->n_classes;
   out->labels = g_strdupv (ds->labels);
   out->sample_rate = ds->sample_rate;
+  if (ds->source != NULL && ds->start != NULL) {
+    out->source = g_new (guint, n);
+    out->start = g_new (gint64, n);
+    for (i = 0; i < n; i++) {
+      out->source[i] = ds->source[idx[i]];
+      out->start[i] = ds->start[idx[i]];
+    }
+  }
   return out;
 }
 
@@ -866,6 +885,8 @@ sd_dataset_free (SdDataset *ds)
   g_free (ds->x);
   g_free (ds->y);
   g_strfreev (ds->labels);
+  g_free (ds->source);
+  g_free (ds->start);
   g_free (ds);
 }
 

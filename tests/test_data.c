@@ -566,6 +566,17 @@ test_wav_all (void)
   for (w = 0; w < ds->n; w++) {
     g_assert_cmpint (ds->y[w], ==, 0);
     assert_window_at (ds, w, 5.f * w);
+    /* where each window comes from */
+    g_assert_cmpuint (ds->source[w], ==, 0);
+    g_assert_cmpint (ds->start[w], ==, 5 * w);
+  }
+  /* ... kept by a subset */
+  {
+    const guint idx[2] = { 7, 2 };
+    g_autoptr (SdDataset) sub = sd_dataset_subset (ds, idx, 2);
+    g_assert_cmpint (sub->start[0], ==, 35);
+    g_assert_cmpint (sub->start[1], ==, 10);
+    g_assert_cmpuint (sub->source[1], ==, 0);
   }
 
   /* hop > window leaves gaps; the last window ends at the last sample. */
@@ -592,10 +603,14 @@ check_split (const char *path, guint n_samples, guint window, guint hop,
   g_assert_no_error (error);
   g_assert_cmpuint (train->n, ==, n_train);
   g_assert_cmpuint (test->n, ==, n_test);
-  for (w = 0; w < train->n; w++)
+  for (w = 0; w < train->n; w++) {
     assert_window_at (train, w, (float) (w * hop));
-  for (w = 0; w < test->n; w++)
+    g_assert_cmpint (train->start[w], ==, (gint64) w * hop);
+  }
+  for (w = 0; w < test->n; w++) {
     assert_window_at (test, w, (float) (train_end + window + w * hop));
+    g_assert_cmpint (test->start[w], ==, (gint64) train_end + window + w * hop);
+  }
 
   /* Train windows inside [0, train_end), test windows inside
    * [train_end + window, n): one full window of gap, no overlap. */
@@ -657,6 +672,12 @@ test_wav_labels (void)
     g_assert_cmpint (ds->y[15 + w], ==, 1);
     assert_window_at (ds, 15 + w, 2000 + 10.f * w);
   }
+  /* each window's recording and first sample in it */
+  g_assert_cmpuint (ds->source[9], ==, 0);
+  g_assert_cmpuint (ds->source[10], ==, 1);
+  g_assert_cmpint (ds->start[10], ==, 0);
+  g_assert_cmpuint (ds->source[17], ==, 2);
+  g_assert_cmpint (ds->start[17], ==, 20);
 
   mapped = sd_dataset_load_wav_windows (
       src, 3, 10, 10, SD_SPLIT_ALL, 0, known, &error);

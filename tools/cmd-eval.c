@@ -189,47 +189,13 @@ cli_cmd_eval (int argc, char **argv)
   return 0;
 }
 
-/* Where a window of --wav --part all comes from: its recording and its
- * first sample (windows start at 0, hop, 2 hop, ... of every recording,
- * in the order of the --wav options; sd_dataset_load_wav_windows). */
-typedef struct
-{
-  const char *file; /* into the CliData's --wav strings */
-  gint64 sample;
-} WindowPlace;
-
-static WindowPlace *
-place_windows (CliData *d, guint n, GError **error)
-{
-  WindowPlace *places = g_new0 (WindowPlace, n);
-  guint w = 0;
-  for (int i = 0; d->wav[i] != NULL; i++) {
-    /* FILE=LABEL (loaded already) becomes FILE, the name in the JSON */
-    *strrchr (d->wav[i], '=') = '\0';
-    const char *path = d->wav[i];
-    g_autofree float *x = NULL;
-    gint64 frames;
-    int rate;
-    if (!sd_wav_read (path, &x, &frames, &rate, error)) {
-      g_free (places);
-      return NULL;
-    }
-    for (gint64 s = 0; s + d->window <= frames && w < n; s += d->hop, w++) {
-      places[w].file = d->wav[i];
-      places[w].sample = s;
-    }
-  }
-  g_assert (w == n);
-  return places;
-}
-
 /* predict's data: a UCR file with its label column as it is (it may hold
- * anything), or recordings; --wav FILE without =LABEL scores the whole
- * recording (--part all) in windows of the model's training length every
- * window, with their places. */
+ * anything), or recordings (each window's file, first sample and time go
+ * into the JSON); --wav FILE without =LABEL scores the whole recording
+ * (--part all) in windows of the model's training length every window. */
 static gboolean
 load_for_predict (const char *model_path, CliData *d, const char *part_name,
-    SdModel **model, SdDataset **data, WindowPlace **places, GError **error)
+    SdModel **model, SdDataset **data, GError **error)
 {
   const gboolean labelled = cli_label_wavs (d);
   SdSplitPart part = labelled ? SD_SPLIT_TEST : SD_SPLIT_ALL;
@@ -246,10 +212,9 @@ load_for_predict (const char *model_path, CliData *d, const char *part_name,
       d->wav != NULL && labelled ? sd_model_get_labels (*model) : NULL, error);
   if (*data == NULL)
     return FALSE;
-  if (d->wav != NULL && part == SD_SPLIT_ALL) {
-    *places = place_windows (d, (*data)->n, error);
-    return *places != NULL;
-  }
+  /* FILE=LABEL (loaded now) becomes FILE, the name in the JSON */
+  for (int i = 0; d->wav != NULL && d->wav[i] != NULL; i++)
+    *strrchr (d->wav[i], '=') = '\0';
   return TRUE;
 }
 
@@ -285,8 +250,7 @@ cli_cmd_predict (int argc, char **argv)
   cli_set_threads (threads);
   g_autoptr (SdModel) model = NULL;
   g_autoptr (SdDataset) data = NULL;
-  g_autofree WindowPlace *places = NULL;
-  if (!load_for_predict (model_path, &d, part, &model, &data, &places, &error))
+  if (!load_for_predict (model_path, &d, part, &model, &data, &error))
     return cli_fail (error);
   int n_classes = sd_model_get_n_classes (model);
   const char *const *labels = sd_model_get_labels (model);
@@ -300,7 +264,7 @@ cli_cmd_predict (int argc, char **argv)
       = stats ? sd_model_stats_get_novelty_threshold (stats) : INFINITY;
   if (!json)
     printf ("%-7s %-12s %-11s%s%s\n", "index", "class", "probability",
-        places ? " time       " : "", novelty ? " novelty" : "");
+        data->start ? " time       " : "", novelty ? " novelty" : "");
   for (guint i = 0; i < data->n; i++) {
     const float *l = logits + (gsize) i * n_classes;
     int best = 0;
@@ -313,13 +277,13 @@ cli_cmd_predict (int argc, char **argv)
       json_builder_begin_object (b);
       json_builder_set_member_name (b, "index");
       json_builder_add_int_value (b, i);
-      if (places != NULL) {
+      if (data->start != NULL) {
         json_builder_set_member_name (b, "file");
-        json_builder_add_string_value (b, places[i].file);
+        json_builder_add_string_value (b, d.wav[data->source[i]]);
         json_builder_set_member_name (b, "sample");
-        json_builder_add_int_value (b, places[i].sample);
+        json_builder_add_int_value (b, data->start[i]);
         cli_json_add_double (
-            b, "t", (double) places[i].sample / data->sample_rate);
+            b, "t", (double) data->start[i] / data->sample_rate);
       }
       add_double_array (b, "logits", l, n_classes);
       add_double_array (b, "probabilities", p, n_classes);
@@ -336,8 +300,8 @@ cli_cmd_predict (int argc, char **argv)
       print_json (b, FALSE);
     } else {
       printf ("%-7u %-12s %-11.4f", i, labels[best], p[best]);
-      if (places != NULL)
-        printf (" %9.3f s", (double) places[i].sample / data->sample_rate);
+      if (data->start != NULL)
+        printf (" %9.3f s", (double) data->start[i] / data->sample_rate);
       if (novelty != NULL)
         printf (
             " %.4g%s", novelty[i], novelty[i] <= threshold ? "" : " unknown");

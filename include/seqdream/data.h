@@ -18,6 +18,11 @@ typedef struct
   guint n_classes;
   char **labels;      /* NULL-terminated, n_classes entries */
   double sample_rate; /* Hz, 0 when unknown (UCR) */
+  /* Windows cut from recordings (sd_dataset_load_wav_windows): row i is
+   * samples start[i] .. start[i] + length - 1 of recording source[i] (an
+   * index into the sources given); both NULL for other data. */
+  guint *source;
+  gint64 *start;
 } SdDataset;
 
 /* UCR TSV/TXT: one series per line, the label first, then the values,
