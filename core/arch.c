@@ -194,7 +194,6 @@ get_float_member (JsonObject *o, const char *key, float def, float lo, float hi,
 }
 
 /* Limits keep a hostile file from asking for absurd allocations. */
-#define MAX_CHANNELS 4096
 #define MAX_KERNEL 1024
 #define MAX_POOL 1024
 
@@ -268,7 +267,7 @@ sd_arch_from_json (const char *json, SdArch *arch, GError **error)
           "arch: stage %u has unknown type '%s' (conv or residual)", i, type);
       return FALSE;
     }
-    if (!get_int_array (so, "channels", 1, MAX_CHANNELS, s->channels,
+    if (!get_int_array (so, "channels", 1, SD_MAX_CHANNELS, s->channels,
             SD_MAX_STAGE_CONVS, &nc, error)
         || !get_int_array (so, "kernels", 1, MAX_KERNEL, s->kernels,
             SD_MAX_STAGE_CONVS, &nk, error))

@@ -7,6 +7,8 @@
 
 #include <seqdream/stats.h>
 
+#include "stats-private.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -22,7 +24,9 @@ typedef struct
   const SdModel *model;
   SdWorkspace *ws;
   int gap, T, C, K;
+  int D;        /* stage means per segment; 0: none asked for */
   float *batch; /* (BATCH, T) segments */
+  float *means; /* (BATCH, D) */
   int cls[BATCH];
   int n; /* segments in batch */
   DreamFeatureFunc fn;
@@ -41,9 +45,12 @@ flush_features (FeatureWalk *walk)
   int gc, gl;
   const float *f
       = sd_workspace_get_layer_output (walk->ws, walk->gap, &gc, &gl);
+  if (walk->D > 0)
+    stats_stage_means (walk->model, walk->ws, walk->n, walk->means);
   for (int b = 0; b < walk->n; b++)
-    walk->fn (f + (gsize) b * walk->C, logits + (gsize) b * walk->K,
-        walk->cls[b], walk->user);
+    walk->fn (f + (gsize) b * walk->C,
+        walk->D > 0 ? walk->means + (gsize) b * walk->D : NULL,
+        logits + (gsize) b * walk->K, walk->cls[b], walk->user);
   walk->n = 0;
 }
 
@@ -60,20 +67,24 @@ add_segment (const float *segment, int c, gpointer user)
 
 gboolean
 dream_foreach_feature (const SdModel *model, const SdDataset *data, int T,
-    DreamFeatureFunc fn, gpointer user, GError **error)
+    gboolean with_stages, DreamFeatureFunc fn, gpointer user, GError **error)
 {
   g_autoptr (SdWorkspace) ws
       = sd_workspace_new ((SdModel *) model, BATCH, T, SD_MODE_EVAL, error);
   if (ws == NULL)
     return FALSE;
   g_autofree float *batch = g_new (float, (gsize) BATCH *T);
+  const int D = with_stages ? stats_stage_means_size (model) : 0;
+  g_autofree float *means = g_new (float, (gsize) BATCH *MAX (D, 1));
   FeatureWalk walk = { .model = model,
     .ws = ws,
     .gap = sd_model_find_layer (model, "gap"),
     .T = T,
     .C = sd_dream_feature_size (model),
     .K = sd_model_get_n_classes (model),
+    .D = D,
     .batch = batch,
+    .means = means,
     .fn = fn,
     .user = user };
   dream_foreach_segment (model, data, T, add_segment, &walk);
@@ -89,9 +100,11 @@ typedef struct
 } FeatureSum;
 
 static void
-add_features (const float *f, const float *logits, int c, gpointer user)
+add_features (const float *f, const float *stage_means, const float *logits,
+    int c, gpointer user)
 {
   FeatureSum *sum = user;
+  (void) stage_means;
   (void) logits;
   for (int ch = 0; ch < sum->C; ch++)
     sum->acc[(gsize) c * sum->C + ch] += f[ch];
@@ -120,7 +133,7 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
   g_autofree double *acc = g_new0 (double, (gsize) K *C);
   g_autofree int *count = g_new0 (int, K);
   FeatureSum sum = { C, acc, count };
-  if (!dream_foreach_feature (model, data, T, add_features, &sum, error))
+  if (!dream_foreach_feature (model, data, T, FALSE, add_features, &sum, error))
     return FALSE;
   dream_class_means (acc, count, K, C, features);
   return TRUE;

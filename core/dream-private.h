@@ -50,6 +50,8 @@ struct _SdDreamer
   float *feats;        /* (max_B, gap_C) latest "gap" features, by dream */
   float *dgap;         /* (max_B, gap_C) gradient at "gap", by row */
   float *dgap_scratch; /* (gap_C) the Mahalanobis feature anchor's */
+  double *novelty;     /* (max_B) latest novelty, by dream; NaN: no stats */
+  double *nov_rows;    /* (max_B) novelty of a forward's rows */
 };
 
 /* ---------------------------------------------------- regulariser kinds */
@@ -157,11 +159,13 @@ G_GNUC_INTERNAL void dream_foreach_segment (const SdModel *model,
  * segment in data order. FALSE when the workspace cannot be made (T
  * shorter than the model accepts). Used by sd_dream_class_features and
  * the model statistics (core/stats.c). */
-typedef void (*DreamFeatureFunc) (
-    const float *features, const float *logits, int cls, gpointer user);
+typedef void (*DreamFeatureFunc) (const float *features,
+    const float *stage_means, const float *logits, int cls, gpointer user);
+/* with_stages: stage_means are the time means of every stage's output,
+ * concatenated (stats_stage_means); else NULL. */
 G_GNUC_INTERNAL gboolean dream_foreach_feature (const SdModel *model,
-    const SdDataset *data, int T, DreamFeatureFunc fn, gpointer user,
-    GError **error);
+    const SdDataset *data, int T, gboolean with_stages, DreamFeatureFunc fn,
+    gpointer user, GError **error);
 /* means (K, n) <- acc (K, n) / count (K) per class; NaN rows for classes
  * without a count. */
 G_GNUC_INTERNAL void dream_class_means (

@@ -7,6 +7,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 
+#include <seqdream/stats.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -70,9 +72,16 @@ dream_forward_rows (DreamRun *run, int r0, int r1, gboolean all_rows)
   int C, L;
   const float *gap
       = sd_workspace_get_layer_output (d->ws, d->gap_layer, &C, &L);
+  /* the novelty of every row while the model has statistics (what a
+   * stop on "known" asks); it allocates nothing */
+  const gboolean nov
+      = sd_model_get_stats (d->model) != NULL
+        && sd_workspace_novelty (d->model, d->ws, r1 - r0, d->nov_rows, NULL);
   for (int r = r0; r < r1; r++)
-    if (all_rows || run->live[r])
+    if (all_rows || run->live[r]) {
       memcpy (d->feats + (gsize) run->row_dream[r] * C,
           gap + (gsize) (r - r0) * C, (gsize) C * sizeof (float));
+      d->novelty[run->row_dream[r]] = nov ? d->nov_rows[r - r0] : NAN;
+    }
   return z;
 }

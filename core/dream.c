@@ -103,6 +103,10 @@ sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
   d->dgap = p;
   p += BC;
   d->dgap_scratch = p;
+  d->novelty = g_new (double, max_batch);
+  d->nov_rows = g_new (double, max_batch);
+  for (int i = 0; i < max_batch; i++)
+    d->novelty[i] = NAN;
   return d;
 }
 
@@ -114,6 +118,8 @@ sd_dreamer_free (SdDreamer *d)
   sd_workspace_free (d->ws);
   sd_model_unref (d->model);
   g_free (d->mem);
+  g_free (d->novelty);
+  g_free (d->nov_rows);
   g_free (d);
 }
 
@@ -448,10 +454,7 @@ evaluate (DreamRun *run, int s, int r0, int r1, GError **error)
         stop = stop && margin <= c->margin_ceiling[dr->a];
       if (stop && c->stop_known) {
         const SdModelStats *st = sd_model_get_stats (d->model);
-        double novelty;
-        sd_model_stats_novelty (
-            st, d->feats + (gsize) i * d->gap_C, 1, &novelty);
-        stop = novelty <= sd_model_stats_get_novelty_threshold (st);
+        stop = d->novelty[i] <= sd_model_stats_get_novelty_threshold (st);
       }
     } else if (dr->kind == DREAM_TARGET_BORDER && c->border_tolerance > 0.0f)
       stop = closeness <= 2.0 * c->border_tolerance;

@@ -147,17 +147,19 @@ split_holdout (const SdModel *model, const SdDataset *data,
 /* The rows of a feature walk: features (n, C), logits (n, K), class (n). */
 typedef struct
 {
-  int C, K;
+  int C, K, D;
   guint n;
-  float *f, *logits;
+  float *f, *means, *logits; /* (n, C), (n, D), (n, K) */
   int *cls;
 } Rows;
 
 static void
-collect_row (const float *f, const float *logits, int c, gpointer user)
+collect_row (const float *f, const float *means, const float *logits, int c,
+    gpointer user)
 {
   Rows *r = user;
   memcpy (r->f + (gsize) r->n * r->C, f, (gsize) r->C * sizeof (float));
+  memcpy (r->means + (gsize) r->n * r->D, means, (gsize) r->D * sizeof (float));
   memcpy (
       r->logits + (gsize) r->n * r->K, logits, (gsize) r->K * sizeof (float));
   r->cls[r->n++] = c;
@@ -167,25 +169,28 @@ static void
 rows_clear (Rows *r)
 {
   g_free (r->f);
+  g_free (r->means);
   g_free (r->logits);
   g_free (r->cls);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Rows, rows_clear)
 
-/* The pooled features and logits of every window of data (length T, one
- * segment each). */
+/* The pooled features, stage means and logits of every window of data
+ * (length T, one segment each). */
 static gboolean
 walk_rows (
     const SdModel *model, const SdDataset *data, int T, Rows *r, GError **error)
 {
   r->C = sd_dream_feature_size (model);
   r->K = model->arch.n_classes;
+  r->D = stats_stage_means_size (model);
   r->n = 0;
   r->f = g_new (float, (gsize) data->n * r->C);
+  r->means = g_new (float, (gsize) data->n * r->D);
   r->logits = g_new (float, (gsize) data->n * r->K);
   r->cls = g_new (int, data->n);
-  return dream_foreach_feature (model, data, T, collect_row, r, error);
+  return dream_foreach_feature (model, data, T, TRUE, collect_row, r, error);
 }
 
 /* The Ledoit-Wolf shrinkage toward m I (m = tr S / C) of the covariance
@@ -223,48 +228,63 @@ ledoit_wolf (const double *S, const double *x, guint n, int C)
   return MIN (b, d) / d;
 }
 
-/* Class means, counts and the shared shrunk covariance of the fit rows,
- * rounded to the floats a file stores, then the whitening. */
-static gboolean
-fit_features (SdModelStats *s, const Rows *r, double shrinkage,
-    const char *what, GError **error)
+/* The class means and the shared covariance, shrunk (shrinkage < 0:
+ * Ledoit-Wolf), of the n rows f (n, stride; the space's C features start
+ * at column off) of classes cls, rounded to the floats a file stores;
+ * count (K) the rows per class. */
+static void
+fit_space (StatsSpace *sp, int K, const guint *count, const float *f,
+    int stride, int off, const int *cls, guint n, double shrinkage)
 {
-  const int C = s->C, K = s->K;
+  const int C = sp->C;
   g_autofree double *mu = g_new0 (double, (gsize) K *C);
-  g_autofree double *x = g_new (double, (gsize) r->n *C);
+  g_autofree double *x = g_new (double, (gsize) n *C);
   g_autofree double *S = g_new0 (double, (gsize) C *C);
-  for (guint i = 0; i < r->n; i++) {
-    s->class_count[r->cls[i]]++;
+  for (guint i = 0; i < n; i++)
     for (int j = 0; j < C; j++)
-      mu[(gsize) r->cls[i] * C + j] += r->f[(gsize) i * C + j];
-  }
+      mu[(gsize) cls[i] * C + j] += f[(gsize) i * stride + off + j];
   for (int k = 0; k < K; k++)
     for (int j = 0; j < C; j++) {
-      mu[(gsize) k * C + j] /= s->class_count[k];
-      s->feature_means[(gsize) k * C + j] = (float) mu[(gsize) k * C + j];
+      mu[(gsize) k * C + j] /= count[k];
+      sp->means[(gsize) k * C + j] = (float) mu[(gsize) k * C + j];
     }
-  for (guint i = 0; i < r->n; i++)
+  for (guint i = 0; i < n; i++)
     for (int j = 0; j < C; j++)
       x[(gsize) i * C + j]
-          = r->f[(gsize) i * C + j] - mu[(gsize) r->cls[i] * C + j];
-  for (guint i = 0; i < r->n; i++)
+          = f[(gsize) i * stride + off + j] - mu[(gsize) cls[i] * C + j];
+  for (guint i = 0; i < n; i++)
     for (int a = 0; a < C; a++)
       for (int b = 0; b <= a; b++)
         S[(gsize) a * C + b] += x[(gsize) i * C + a] * x[(gsize) i * C + b];
   for (int a = 0; a < C; a++)
     for (int b = 0; b <= a; b++)
-      S[(gsize) b * C + a] = S[(gsize) a * C + b] /= r->n;
-  s->shrinkage = shrinkage >= 0.0 ? shrinkage : ledoit_wolf (S, x, r->n, C);
+      S[(gsize) b * C + a] = S[(gsize) a * C + b] /= n;
+  sp->shrinkage = shrinkage >= 0.0 ? shrinkage : ledoit_wolf (S, x, n, C);
   double m = 0.0;
   for (int i = 0; i < C; i++)
     m += S[(gsize) i * C + i];
   m /= C;
   for (int a = 0; a < C; a++)
     for (int b = 0; b < C; b++)
-      s->covariance[(gsize) a * C + b]
-          = (float) ((1.0 - s->shrinkage) * S[(gsize) a * C + b]
-                     + (a == b ? s->shrinkage * m : 0.0));
-  return stats_prepare (s, what, error);
+      sp->covariance[(gsize) a * C + b]
+          = (float) ((1.0 - sp->shrinkage) * S[(gsize) a * C + b]
+                     + (a == b ? sp->shrinkage * m : 0.0));
+}
+
+/* Counts, the pooled space and every stage's space from the fit rows,
+ * then the whitening. */
+static gboolean
+fit_features (SdModelStats *s, const Rows *r, double shrinkage,
+    const char *what, GError **error)
+{
+  for (guint i = 0; i < r->n; i++)
+    s->class_count[r->cls[i]]++;
+  fit_space (
+      &s->pooled, s->K, s->class_count, r->f, r->C, 0, r->cls, r->n, shrinkage);
+  for (int l = 0, off = 0; l < s->n_stages; off += s->stages[l++].C)
+    fit_space (&s->stages[l], s->K, s->class_count, r->means, r->D, off, r->cls,
+        r->n, shrinkage);
+  return stats_prepare (s, what, FALSE, error);
 }
 
 static int
@@ -305,7 +325,7 @@ fit_heldout (SdModelStats *s, const Rows *r, const char *what, GError **error)
     return FALSE;
   }
   g_autofree double *nov = g_new (double, r->n);
-  sd_model_stats_novelty (s, r->f, (int) r->n, nov);
+  sd_model_stats_novelty (s, r->means, (int) r->n, nov);
   g_autofree double *margin = g_new (double, r->n);
   for (int k = 0; k < K; k++) {
     guint m = 0;
@@ -450,8 +470,12 @@ sd_model_calibrate (SdModel *model, const SdDataset *fit,
     if (!split_holdout (model, &fv, options, &fit_part, &held_part, error))
       return FALSE;
   }
-  g_autoptr (SdModelStats) s = stats_new (model->arch.n_classes,
-      sd_dream_feature_size (model), T, SD_STATS_QUANTILES);
+  int stage_C[SD_MAX_STAGES];
+  for (int l = 0; l < model->arch.n_stages; l++)
+    stage_C[l] = stats_stage_channels (model, l);
+  g_autoptr (SdModelStats) s
+      = stats_new (model->arch.n_classes, sd_dream_feature_size (model), T,
+          SD_STATS_QUANTILES, model->arch.n_stages, stage_C);
   s->false_alarm = options->false_alarm;
   if (!compute_stats (s, model, fit_part ? fit_part : &fv,
           held_part ? held_part : &hv, options, error))

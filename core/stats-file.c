@@ -1,9 +1,13 @@
 /* Model statistics in model files (docs/model-format.md §2.6): the
  * metadata key "stats" (JSON: version, window length, false-alarm rate,
- * threshold, shrinkage, level range, window counts) and the tensors
+ * threshold, shrinkage, level range, window counts; version 2 adds
+ * "novelty": "stages" and "stage_shrinkage") and the tensors
  * stats.spectra, stats.feature_means, stats.covariance,
- * stats.novelty_quantiles and stats.margin_quantiles. The file is
- * untrusted: every value is checked against the model before use.
+ * stats.novelty_quantiles and stats.margin_quantiles, and in version 2
+ * stats.stage_means.L and stats.stage_covariance.L for every stage L.
+ * Version 1 (no stage spaces) still loads: its novelty is on the pooled
+ * features. The file is untrusted: every value is checked against the
+ * model before use.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "model-private.h"
@@ -14,7 +18,7 @@
 #include <math.h>
 #include <string.h>
 
-#define STATS_VERSION 1
+#define STATS_VERSION 2
 #define MAX_QUANTILES 100001
 
 /* ---- writing ---- */
@@ -45,12 +49,21 @@ stats_write (const SdModel *model, SdSafetensorsWriter *w)
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, STATS_VERSION);
+  json_builder_add_int_value (b, s->n_stages > 0 ? STATS_VERSION : 1);
   json_builder_set_member_name (b, "length");
   json_builder_add_int_value (b, s->T);
   add_double (b, "false_alarm", s->false_alarm);
   add_double (b, "threshold", s->threshold);
-  add_double (b, "shrinkage", s->shrinkage);
+  add_double (b, "shrinkage", s->pooled.shrinkage);
+  if (s->n_stages > 0) {
+    json_builder_set_member_name (b, "novelty");
+    json_builder_add_string_value (b, "stages");
+    json_builder_set_member_name (b, "stage_shrinkage");
+    json_builder_begin_array (b);
+    for (int l = 0; l < s->n_stages; l++)
+      json_builder_add_double_value (b, s->stages[l].shrinkage);
+    json_builder_end_array (b);
+  }
   json_builder_set_member_name (b, "level");
   json_builder_begin_array (b);
   json_builder_add_double_value (b, s->level_lo);
@@ -63,12 +76,22 @@ stats_write (const SdModel *model, SdSafetensorsWriter *w)
   g_autofree char *text = json_to_string (root, FALSE);
   sd_safetensors_writer_add_metadata (w, "stats", text);
 
-  const gint64 kb[2] = { s->K, s->nb }, kc[2] = { s->K, s->C };
-  const gint64 cc[2] = { s->C, s->C }, q[1] = { s->Q }, kq[2] = { s->K, s->Q };
+  const int C = s->pooled.C;
+  const gint64 kb[2] = { s->K, s->nb }, kc[2] = { s->K, C };
+  const gint64 cc[2] = { C, C }, q[1] = { s->Q }, kq[2] = { s->K, s->Q };
   sd_safetensors_writer_add_f32 (w, "stats.spectra", s->spectra, 2, kb);
   sd_safetensors_writer_add_f32 (
-      w, "stats.feature_means", s->feature_means, 2, kc);
-  sd_safetensors_writer_add_f32 (w, "stats.covariance", s->covariance, 2, cc);
+      w, "stats.feature_means", s->pooled.means, 2, kc);
+  sd_safetensors_writer_add_f32 (
+      w, "stats.covariance", s->pooled.covariance, 2, cc);
+  for (int l = 0; l < s->n_stages; l++) {
+    const StatsSpace *sp = &s->stages[l];
+    const gint64 km[2] = { s->K, sp->C }, sc[2] = { sp->C, sp->C };
+    g_autofree char *mn = g_strdup_printf ("stats.stage_means.%d", l);
+    g_autofree char *cn = g_strdup_printf ("stats.stage_covariance.%d", l);
+    sd_safetensors_writer_add_f32 (w, mn, sp->means, 2, km);
+    sd_safetensors_writer_add_f32 (w, cn, sp->covariance, 2, sc);
+  }
   sd_safetensors_writer_add_f32 (
       w, "stats.novelty_quantiles", s->novelty_q, 1, q);
   sd_safetensors_writer_add_f32 (
@@ -83,6 +106,8 @@ typedef struct
   guint64 version, length;
   double false_alarm, threshold, shrinkage, level[2];
   guint *counts, *heldout;
+  int n_stages;            /* version 2: the novelty's stage spaces */
+  double *stage_shrinkage; /* (n_stages) */
 } StatsMeta;
 
 static void
@@ -90,6 +115,7 @@ stats_meta_clear (StatsMeta *m)
 {
   g_free (m->counts);
   g_free (m->heldout);
+  g_free (m->stage_shrinkage);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (StatsMeta, stats_meta_clear)
@@ -150,9 +176,36 @@ meta_counts (JsonObject *o, const char *name, int K, guint min, guint **out,
   return TRUE;
 }
 
+/* Version 2: "novelty": "stages" and one shrinkage per stage of the
+ * model (S). */
 static gboolean
-read_meta (
-    JsonNode *root, int K, const char *file, StatsMeta *m, GError **error)
+read_stage_meta (
+    JsonObject *o, int S, const char *file, StatsMeta *m, GError **error)
+{
+  const char *nov
+      = json_object_get_string_member_with_default (o, "novelty", "");
+  if (strcmp (nov, "stages") != 0)
+    return meta_fail (file, "novelty", "\"stages\" in version 2", error);
+  JsonNode *n = json_object_get_member (o, "stage_shrinkage");
+  JsonArray *a
+      = n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+  g_autofree char *what = g_strdup_printf (
+      "an array of %d numbers in [0, 1] (one per stage of the model)", S);
+  if (a == NULL || (int) json_array_get_length (a) != S)
+    return meta_fail (file, "stage_shrinkage", what, error);
+  m->n_stages = S;
+  m->stage_shrinkage = g_new0 (double, S);
+  for (int l = 0; l < S; l++)
+    if (!sd_model_json_number (
+            json_array_get_element (a, l), &m->stage_shrinkage[l])
+        || !(m->stage_shrinkage[l] >= 0 && m->stage_shrinkage[l] <= 1))
+      return meta_fail (file, "stage_shrinkage", what, error);
+  return TRUE;
+}
+
+static gboolean
+read_meta (JsonNode *root, int K, int S, const char *file, StatsMeta *m,
+    GError **error)
 {
   JsonObject *o
       = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
@@ -161,9 +214,10 @@ read_meta (
         "%s: metadata 'stats' must be a JSON object", file);
     return FALSE;
   }
-  if (!meta_uint (
-          o, "version", STATS_VERSION, STATS_VERSION, &m->version, file, error)
+  if (!meta_uint (o, "version", 1, STATS_VERSION, &m->version, file, error)
       || !meta_uint (o, "length", 2, 100000000, &m->length, file, error))
+    return FALSE;
+  if (m->version >= 2 && !read_stage_meta (o, S, file, m, error))
     return FALSE;
   if (!meta_number (o, "false_alarm", &m->false_alarm)
       || !(m->false_alarm > 0 && m->false_alarm < 1))
@@ -201,20 +255,38 @@ static const char *const tensor_names[N_TENSORS]
     = { "stats.spectra", "stats.feature_means", "stats.covariance",
         "stats.novelty_quantiles", "stats.margin_quantiles" };
 
-/* Every stats.* tensor of st is one of ours; with metadata, every one of
- * ours is there (views). */
+/* Whether name is one of the stats.* tensors of statistics with S stage
+ * spaces. */
 static gboolean
-find_tensors (const SdSafetensors *st, gboolean have_meta,
-    const SdTensorView **views, GError **error)
+known_tensor (const char *name, int S)
+{
+  for (int t = 0; t < N_TENSORS; t++)
+    if (strcmp (name, tensor_names[t]) == 0)
+      return TRUE;
+  for (int l = 0; l < S; l++) {
+    char mn[64], cn[64];
+    g_snprintf (mn, sizeof mn, "stats.stage_means.%d", l);
+    g_snprintf (cn, sizeof cn, "stats.stage_covariance.%d", l);
+    if (strcmp (name, mn) == 0 || strcmp (name, cn) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* Every stats.* tensor of st is one of ours (S stage spaces; have_meta
+ * FALSE: none may be there); with metadata, every one of ours is there
+ * (views, and stage_views (S, 2): means and covariance). */
+static gboolean
+find_tensors (const SdSafetensors *st, gboolean have_meta, int S,
+    const SdTensorView **views, const SdTensorView **stage_views,
+    GError **error)
 {
   const char *file = sd_safetensors_get_display_name (st);
   for (guint i = 0; i < sd_safetensors_get_n_tensors (st); i++) {
     const char *name = sd_safetensors_get_nth (st, i)->name;
     if (!g_str_has_prefix (name, "stats."))
       continue;
-    gboolean known = FALSE;
-    for (int t = 0; t < N_TENSORS; t++)
-      known |= strcmp (name, tensor_names[t]) == 0;
+    const gboolean known = known_tensor (name, S);
     if (!known || !have_meta) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL, "%s: tensor '%s' %s", file,
           name,
@@ -222,11 +294,19 @@ find_tensors (const SdSafetensors *st, gboolean have_meta,
       return FALSE;
     }
   }
-  for (int t = 0; have_meta && t < N_TENSORS; t++) {
-    views[t] = sd_safetensors_get (st, tensor_names[t]);
-    if (views[t] == NULL) {
+  for (int t = 0; have_meta && t < N_TENSORS + 2 * S; t++) {
+    char name[64];
+    if (t < N_TENSORS)
+      g_strlcpy (name, tensor_names[t], sizeof name);
+    else
+      g_snprintf (name, sizeof name, "stats.stage_%s.%d",
+          (t - N_TENSORS) % 2 ? "covariance" : "means", (t - N_TENSORS) / 2);
+    const SdTensorView **v
+        = t < N_TENSORS ? &views[t] : &stage_views[t - N_TENSORS];
+    *v = sd_safetensors_get (st, name);
+    if (*v == NULL) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-          "%s: metadata 'stats' without tensor '%s'", file, tensor_names[t]);
+          "%s: metadata 'stats' without tensor '%s'", file, name);
       return FALSE;
     }
   }
@@ -248,6 +328,17 @@ ascending (const float *v, int n)
   for (int i = 1; i < n; i++)
     if (!(v[i] >= v[i - 1]))
       return FALSE;
+  return TRUE;
+}
+
+static gboolean
+symmetric (const StatsSpace *sp)
+{
+  for (int a = 0; a < sp->C; a++)
+    for (int b = 0; b < a; b++)
+      if (sp->covariance[(gsize) a * sp->C + b]
+          != sp->covariance[(gsize) b * sp->C + a])
+        return FALSE;
   return TRUE;
 }
 
@@ -276,29 +367,64 @@ check_values (const SdModelStats *s, const char *file, GError **error)
     if (!ascending (row, s->Q))
       return tensor_fail (file, T_MARGIN, "has a row not ascending", error);
   }
-  for (int a = 0; a < s->C; a++)
-    for (int b = 0; b < a; b++)
-      if (s->covariance[(gsize) a * s->C + b]
-          != s->covariance[(gsize) b * s->C + a])
-        return tensor_fail (file, T_COV, "is not symmetric", error);
+  if (!symmetric (&s->pooled))
+    return tensor_fail (file, T_COV, "is not symmetric", error);
+  for (int l = 0; l < s->n_stages; l++)
+    if (!symmetric (&s->stages[l])) {
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+          "%s: tensor 'stats.stage_covariance.%d' is not symmetric", file, l);
+      return FALSE;
+    }
   return TRUE;
 }
 
-/* The shapes of the tensors (before anything is allocated: the file then
- * bounds the sizes), then their values into s. */
+/* The values of the tensors into s (their shapes are checked), then
+ * their checks. */
 static gboolean
-read_tensors (const SdSafetensors *st, const SdTensorView **v, SdModelStats *s,
-    GError **error)
+read_tensors (const SdSafetensors *st, const SdTensorView **v,
+    const SdTensorView **sv, SdModelStats *s, GError **error)
 {
-  float *dst[N_TENSORS] = { s->spectra, s->feature_means, s->covariance,
+  const int C = s->pooled.C;
+  float *dst[N_TENSORS] = { s->spectra, s->pooled.means, s->pooled.covariance,
     s->novelty_q, s->margin_q };
-  const gint64 shapes[N_TENSORS][2] = { { s->K, s->nb }, { s->K, s->C },
-    { s->C, s->C }, { s->Q, 0 }, { s->K, s->Q } };
+  const gint64 shapes[N_TENSORS][2]
+      = { { s->K, s->nb }, { s->K, C }, { C, C }, { s->Q, 0 }, { s->K, s->Q } };
   for (int t = 0; t < N_TENSORS; t++)
     if (!sd_safetensors_copy_f32 (st, v[t], dst[t], t == T_NOVELTY ? 1 : 2,
             shapes[t], t != T_MARGIN, error))
       return FALSE;
+  for (int l = 0; l < s->n_stages; l++) {
+    StatsSpace *sp = &s->stages[l];
+    const gint64 km[2] = { s->K, sp->C }, cc[2] = { sp->C, sp->C };
+    if (!sd_safetensors_copy_f32 (st, sv[2 * l], sp->means, 2, km, TRUE, error)
+        || !sd_safetensors_copy_f32 (
+            st, sv[2 * l + 1], sp->covariance, 2, cc, TRUE, error))
+      return FALSE;
+  }
   return check_values (s, sd_safetensors_get_display_name (st), error);
+}
+
+/* The shapes of the tensors, before anything is allocated (the file then
+ * bounds the sizes): K classes, T samples, Q quantiles, C pooled
+ * features, stage_C (n_stages) channels. */
+static gboolean
+check_shapes (const SdSafetensors *st, const SdTensorView **v,
+    const SdTensorView **sv, int K, int T, int Q, int C, int n_stages,
+    const int *stage_C, GError **error)
+{
+  const gint64 want[N_TENSORS][2] = { { K, sd_dream_spectrum_bins (T) },
+    { K, C }, { C, C }, { Q, 0 }, { K, Q } };
+  for (int t = 0; t < N_TENSORS; t++)
+    if (!sd_safetensors_check_f32 (
+            st, v[t], t == T_NOVELTY ? 1 : 2, want[t], error))
+      return FALSE;
+  for (int l = 0; l < n_stages; l++) {
+    const gint64 km[2] = { K, stage_C[l] }, cc[2] = { stage_C[l], stage_C[l] };
+    if (!sd_safetensors_check_f32 (st, sv[2 * l], 2, km, error)
+        || !sd_safetensors_check_f32 (st, sv[2 * l + 1], 2, cc, error))
+      return FALSE;
+  }
+  return TRUE;
 }
 
 gboolean
@@ -307,15 +433,16 @@ stats_read (SdModel *model, const SdSafetensors *st, GError **error)
   const char *file = sd_safetensors_get_display_name (st);
   const gboolean have_meta = sd_safetensors_get_metadata (st, "stats") != NULL;
   const SdTensorView *v[N_TENSORS] = { NULL };
-  if (!find_tensors (st, have_meta, v, error))
-    return FALSE;
+  const SdTensorView *sv[2 * SD_MAX_STAGES] = { NULL };
   if (!have_meta)
-    return TRUE;
+    return find_tensors (st, FALSE, 0, v, sv, error);
   g_autoptr (JsonParser) parser = json_parser_new ();
   JsonNode *root = sd_model_parse_json_meta (st, "stats", TRUE, parser, error);
   g_auto (StatsMeta) m = { 0 };
   const int K = model->arch.n_classes, C = model->feat_channels;
-  if (root == NULL || !read_meta (root, K, file, &m, error))
+  if (root == NULL
+      || !read_meta (root, K, model->arch.n_stages, file, &m, error)
+      || !find_tensors (st, TRUE, m.n_stages, v, sv, error))
     return FALSE;
   if ((model->train_length > 0 && m.length != model->train_length)
       || m.length < (guint64) model->min_length) {
@@ -334,23 +461,23 @@ stats_read (SdModel *model, const SdSafetensors *st, GError **error)
     return FALSE;
   }
   const int T = (int) m.length, Q = (int) nq->shape[0];
-  const gint64 want[N_TENSORS][2] = { { K, sd_dream_spectrum_bins (T) },
-    { K, C }, { C, C }, { Q, 0 }, { K, Q } };
-  for (int t = 0; t < N_TENSORS; t++)
-    if (!sd_safetensors_check_f32 (
-            st, v[t], t == T_NOVELTY ? 1 : 2, want[t], error))
-      return FALSE;
-  g_autoptr (SdModelStats) s = stats_new (K, C, T, Q);
+  int stage_C[SD_MAX_STAGES];
+  for (int l = 0; l < m.n_stages; l++)
+    stage_C[l] = stats_stage_channels (model, l);
+  if (!check_shapes (st, v, sv, K, T, Q, C, m.n_stages, stage_C, error))
+    return FALSE;
+  g_autoptr (SdModelStats) s = stats_new (K, C, T, Q, m.n_stages, stage_C);
   s->false_alarm = m.false_alarm;
   s->threshold = m.threshold;
-  s->shrinkage = m.shrinkage;
+  s->pooled.shrinkage = m.shrinkage;
+  for (int l = 0; l < m.n_stages; l++)
+    s->stages[l].shrinkage = m.stage_shrinkage[l];
   s->level_lo = m.level[0];
   s->level_hi = m.level[1];
   memcpy (s->class_count, m.counts, K * sizeof (guint));
   memcpy (s->heldout_count, m.heldout, K * sizeof (guint));
-  g_autofree char *where
-      = g_strdup_printf ("%s: tensor 'stats.covariance'", file);
-  if (!read_tensors (st, v, s, error) || !stats_prepare (s, where, error)
+  if (!read_tensors (st, v, sv, s, error)
+      || !stats_prepare (s, file, TRUE, error)
       || !stats_check_model (s, model, file, error))
     return FALSE;
   model->stats = g_steal_pointer (&s);

@@ -10,35 +10,65 @@
 
 G_BEGIN_DECLS
 
+/* One feature space of the statistics: class means and one shared,
+ * shrunk covariance of C features, with the whitening derived from them
+ * (stats_prepare_space). */
+typedef struct
+{
+  int C;
+  double shrinkage;    /* weight of the scaled identity in covariance */
+  float *means;        /* (K, C) */
+  float *covariance;   /* (C, C), as stored */
+  double *whiten;      /* (C, C) L^-1, lower triangular; S = L L^T */
+  double *white_means; /* (K, C) L^-1 mu_k */
+} StatsSpace;
+
 struct _SdModelStats
 {
   int K; /* classes */
-  int C; /* pooled features */
   int T; /* window length; nb = T/2 + 1 spectrum bins */
   int nb;
   int Q; /* quantiles per distribution, at q = i / (Q - 1) */
-  double false_alarm, threshold, shrinkage;
+  double false_alarm, threshold;
   double level_lo, level_hi; /* RMS of the raw fit windows, input units */
   guint *class_count;        /* (K) fit windows */
   guint *heldout_count;      /* (K) held-out windows */
   float *spectra;            /* (K, nb) */
-  float *feature_means;      /* (K, C) */
-  float *covariance;         /* (C, C), as stored */
   float *novelty_q;          /* (Q) ascending */
   float *margin_q;           /* (K, Q) ascending; NaN rows: no windows */
-  /* Derived from the above by stats_prepare: the novelty in O(C^2) per
-   * window without allocating. */
-  double *whiten;      /* (C, C) L^-1, lower triangular; S = L L^T */
-  double *white_means; /* (K, C) L^-1 mu_k */
+  /* The pooled features (the "gap" layer): the feature anchor of dreams,
+   * and the novelty of files written before the stage spaces (version 1
+   * of the "stats" metadata). */
+  StatsSpace pooled;
+  /* The novelty spaces: the time means of every stage's output, stage by
+   * stage (n_stages of them); 0: the novelty is on pooled. */
+  int n_stages;
+  StatsSpace *stages;
 };
 
-/* Empty statistics of these sizes (every array allocated, zeroed). */
-G_GNUC_INTERNAL SdModelStats *stats_new (int K, int C, int T, int Q);
-/* whiten and white_means from covariance and feature_means: FALSE
+/* Empty statistics of these sizes (every array allocated, zeroed): C
+ * pooled features, and n_stages novelty spaces of stage_C[l] features
+ * (n_stages 0: the novelty is on the pooled features). */
+G_GNUC_INTERNAL SdModelStats *stats_new (
+    int K, int C, int T, int Q, int n_stages, const int *stage_C);
+/* whiten and white_means of a space from its covariance and means: FALSE
  * (SD_ERROR_INVALID_ARG, naming `what`) when the covariance is not
  * positive definite. */
+G_GNUC_INTERNAL gboolean stats_prepare_space (
+    StatsSpace *sp, int K, const char *what, GError **error);
+/* stats_prepare_space of every space of s; `what` names the file (then
+ * in_file: errors name the tensor too) or the data. */
 G_GNUC_INTERNAL gboolean stats_prepare (
-    SdModelStats *s, const char *what, GError **error);
+    SdModelStats *s, const char *what, gboolean in_file, GError **error);
+/* The channels of stage l's output of model (the size of its novelty
+ * space). */
+G_GNUC_INTERNAL int stats_stage_channels (const SdModel *model, int l);
+/* The channels of all stages' outputs together (D). */
+G_GNUC_INTERNAL int stats_stage_means_size (const SdModel *model);
+/* out (B, D) <- the time means of every stage's output of the B windows
+ * of the last forward on ws, stage after stage. */
+G_GNUC_INTERNAL void stats_stage_means (
+    const SdModel *model, const SdWorkspace *ws, int B, float *out);
 
 /* The model's statistics from the "stats" metadata and the stats.*
  * tensors of st (none when there are neither; an error naming the key or

@@ -207,41 +207,57 @@ direct_quadratic (const float *A, const double *x, int C)
   return v;
 }
 
-/* sd_workspace_novelty equals min_k sqrt ((f - mu_k)^T S^-1 (f - mu_k))
- * computed directly from the stored means and covariance. */
+/* sd_workspace_novelty equals sqrt (sum_l min_k (f_l - mu_lk)^T S_l^-1
+ * (f_l - mu_lk) / C_l) computed directly from the stored means and
+ * covariances and the time means of the stage outputs; and
+ * sd_workspace_novelty_features + sd_model_stats_novelty give the same. */
 static void
 test_mahalanobis_direct (void)
 {
   g_autoptr (SdModel) m = calibrated_model ();
   const SdModelStats *s = sd_model_get_stats (m);
-  const int C = sd_model_stats_get_feature_size (s);
-  g_assert_cmpint (C, ==, sd_dream_feature_size (m));
-  const float *S = sd_model_stats_get_covariance (s);
-  const float *mu = sd_model_stats_get_feature_means (s);
+  const int S = sd_model_get_arch (m)->n_stages;
+  g_assert_cmpint (sd_model_stats_get_novelty_stages (s), ==, S);
   g_autoptr (SdDataset) d = two_class_data (16, 6, 1.5, 1000);
   g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 16, T, SD_MODE_EVAL, NULL);
   sd_model_normalize_input (m, d->x, 16, T);
   sd_model_forward (m, ws, d->x, 16, T);
-  int gc, gl;
-  const float *f = sd_workspace_get_layer_output (
-      ws, sd_model_find_layer (m, "gap"), &gc, &gl);
-  double nov[16];
+  double nov[16], direct[16] = { 0 }, via[16];
   g_assert_true (sd_workspace_novelty (m, ws, 16, nov, NULL));
-  g_autofree double *x = g_new (double, C);
-  for (int b = 0; b < 16; b++) {
-    double best = INFINITY;
-    for (int k = 0; k < 2; k++) {
-      for (int j = 0; j < C; j++)
-        x[j] = (double) f[b * C + j] - mu[k * C + j];
-      best = MIN (best, direct_quadratic (S, x, C));
+  for (int l = 0; l < S; l++) {
+    int C, len;
+    const float *a = sd_workspace_get_layer_output (ws, l, &C, &len);
+    g_assert_cmpint (C, ==, sd_model_stats_get_stage_size (s, l));
+    const float *Sl = sd_model_stats_get_stage_covariance (s, l);
+    const float *mu = sd_model_stats_get_stage_means (s, l);
+    g_autofree double *x = g_new (double, C);
+    for (int b = 0; b < 16; b++) {
+      double best = INFINITY;
+      for (int k = 0; k < 2; k++) {
+        for (int c = 0; c < C; c++) {
+          double mean = 0.0;
+          for (int t = 0; t < len; t++)
+            mean += a[((gsize) b * C + c) * len + t];
+          x[c] = (double) (float) (mean / len) - mu[k * C + c];
+        }
+        best = MIN (best, direct_quadratic (Sl, x, C));
+      }
+      direct[b] += best / C;
     }
-    g_assert_cmpfloat (nov[b], >, 0.0);
-    g_assert_cmpfloat (fabs (nov[b] - sqrt (best)), <=, 1e-9 * sqrt (best));
   }
-  /* A feature vector with a NaN is never known. */
-  g_autofree float *bad = g_memdup2 (f, C * sizeof (float));
-  bad[0] = NAN;
-  sd_model_stats_novelty (s, bad, 1, nov);
+  const int D = sd_model_stats_get_novelty_size (s);
+  g_autofree float *f = g_new (float, 16 * D);
+  g_assert_true (sd_workspace_novelty_features (m, ws, 16, f, NULL));
+  sd_model_stats_novelty (s, f, 16, via);
+  for (int b = 0; b < 16; b++) {
+    g_assert_cmpfloat (nov[b], >, 0.0);
+    g_assert_cmpfloat (
+        fabs (nov[b] - sqrt (direct[b])), <=, 1e-6 * sqrt (direct[b]));
+    g_assert_cmpfloat (fabs (nov[b] - via[b]), <=, 1e-12 * nov[b]);
+  }
+  /* A window with a NaN feature is never known. */
+  f[D - 1] = NAN;
+  sd_model_stats_novelty (s, f, 1, nov);
   g_assert_true (isinf (nov[0]));
 }
 
@@ -526,7 +542,10 @@ test_corrupt_stats_in_file (void)
   } metas[] = {
     { "threshold", "-1", "'threshold' must be a finite number above 0" },
     { "threshold", "0", "'threshold'" },
-    { "version", "2", "'version' must be an integer in [1, 1]" },
+    { "version", "3", "'version' must be an integer in [1, 2]" },
+    { "novelty", "\"pooled\"", "'novelty' must be \"stages\"" },
+    { "stage_shrinkage", "[0.1]", "'stage_shrinkage' must be an array of" },
+    { "stage_shrinkage", "[0.1, 0.1, 2]", "'stage_shrinkage'" },
     { "false_alarm", "1.5", "'false_alarm'" },
     { "shrinkage", "\"x\"", "'shrinkage'" },
     { "counts", "[5]", "'counts' must be an array of 2" },
@@ -566,6 +585,25 @@ test_corrupt_stats_in_file (void)
         = rewrite (good, NULL, NULL, harm_tensor, &harms[i], NULL, NULL);
     assert_load_fails (bad, expect[i]);
   }
+  TensorHarm stage_harms[] = { { "stats.stage_covariance.1", 1 },
+    { "stats.stage_covariance.0", 2 }, { "stats.stage_means.2", 0 } };
+  const char *stage_expect[] = { "'stats.stage_covariance.1' is not symmetric",
+    "the covariance of the time means of stage 0 is not positive "
+    "definite",
+    "'stats.stage_means.2': value at flat index 1 is NaN" };
+  for (guint i = 0; i < G_N_ELEMENTS (stage_harms); i++) {
+    g_autoptr (GBytes) bad
+        = rewrite (good, NULL, NULL, harm_tensor, &stage_harms[i], NULL, NULL);
+    assert_load_fails (bad, stage_expect[i]);
+  }
+  g_autoptr (GBytes) no_stage = rewrite (
+      good, NULL, NULL, NULL, NULL, "stats.stage_covariance.2", NULL);
+  assert_load_fails (
+      no_stage, "metadata 'stats' without tensor 'stats.stage_covariance.2'");
+  g_autoptr (GBytes) stage_extra
+      = rewrite (good, NULL, NULL, NULL, NULL, NULL, "stats.stage_means.3");
+  assert_load_fails (
+      stage_extra, "'stats.stage_means.3' is not one of the statistics");
   g_autoptr (GBytes) missing
       = rewrite (good, NULL, NULL, NULL, NULL, "stats.margin_quantiles", NULL);
   assert_load_fails (
@@ -587,6 +625,60 @@ test_corrupt_stats_in_file (void)
   g_autoptr (SdModel) ok = sd_model_load_from_bytes (same, "ok", NULL);
   g_assert_nonnull (ok);
   g_assert_nonnull (sd_model_get_stats (ok));
+}
+
+/* A file of version 1 of the statistics (before the stage spaces, as
+ * earlier seqdream wrote them) still loads; its novelty is the
+ * Mahalanobis distance of the pooled features alone, and it is written
+ * back as version 1. Version-1 metadata with stage tensors is refused. */
+static void
+test_version1_file (void)
+{
+  g_autoptr (SdModel) m = calibrated_model ();
+  g_autoptr (GBytes) good = sd_model_save_to_bytes (m);
+  g_autofree char *meta = meta_with (good, "version", "1");
+  g_autoptr (GBytes) v1 = rewrite (good, "stats", meta, NULL, NULL, NULL, NULL);
+  assert_load_fails (v1, "'stats.stage_means.0' is not one of the statistics");
+  const int S = sd_model_get_arch (m)->n_stages;
+  g_autoptr (GBytes) cur = g_bytes_ref (v1);
+  for (int l = 0; l < S; l++)
+    for (int c = 0; c < 2; c++) {
+      g_autofree char *name = g_strdup_printf (
+          "stats.stage_%s.%d", c ? "covariance" : "means", l);
+      GBytes *next = rewrite (cur, NULL, NULL, NULL, NULL, name, NULL);
+      g_bytes_unref (cur);
+      cur = next;
+    }
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) old = sd_model_load_from_bytes (cur, "v1", &error);
+  g_assert_no_error (error);
+  const SdModelStats *s = sd_model_get_stats (old);
+  g_assert_cmpint (sd_model_stats_get_novelty_stages (s), ==, 0);
+  const int C = sd_model_stats_get_feature_size (s);
+  g_assert_cmpint (sd_model_stats_get_novelty_size (s), ==, C);
+  g_autoptr (SdDataset) d = two_class_data (8, 6, 1.5, 1000);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (old, 8, T, SD_MODE_EVAL, NULL);
+  sd_model_normalize_input (old, d->x, 8, T);
+  sd_model_forward (old, ws, d->x, 8, T);
+  double nov[8];
+  g_assert_true (sd_workspace_novelty (old, ws, 8, nov, NULL));
+  int gc, gl;
+  const float *f = sd_workspace_get_layer_output (
+      ws, sd_model_find_layer (old, "gap"), &gc, &gl);
+  const float *mu = sd_model_stats_get_feature_means (s);
+  for (int b = 0; b < 8; b++) {
+    double best = INFINITY;
+    for (int k = 0; k < 2; k++)
+      best = MIN (best, sd_model_stats_mahalanobis (
+                            s, f + (gsize) b * C, mu + (gsize) k * C, NULL));
+    g_assert_cmpfloat (fabs (nov[b] - sqrt (best)), <=, 1e-9 * sqrt (best));
+  }
+  g_autoptr (GBytes) again = sd_model_save_to_bytes (old);
+  g_autoptr (SdSafetensors) st
+      = sd_safetensors_new_from_bytes (again, "again", NULL);
+  g_assert_nonnull (
+      strstr (sd_safetensors_get_metadata (st, "stats"), "\"version\":1"));
+  g_assert_null (sd_safetensors_get (st, "stats.stage_means.0"));
 }
 
 /* sd_model_stats_mahalanobis: the squared distance of the direct
@@ -808,6 +900,7 @@ main (int argc, char **argv)
   g_test_add_func ("/stats/save-load-bit-exact", test_save_load_bit_exact);
   g_test_add_func ("/stats/calibrate-bad-inputs", test_calibrate_bad_inputs);
   g_test_add_func ("/stats/corrupt-stats-in-file", test_corrupt_stats_in_file);
+  g_test_add_func ("/stats/version1-file", test_version1_file);
   g_test_add_func ("/stats/mahalanobis-gradient", test_mahalanobis_gradient);
   g_test_add_func ("/stats/realistic-dream", test_realistic_dream);
   g_test_add_func (

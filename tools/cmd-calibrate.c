@@ -39,8 +39,20 @@ cli_print_stats (const SdModel *model)
     printf ("              (%u held-out windows: the threshold is their "
             "largest novelty)\n",
         nh);
-  printf ("  features    %d pooled, covariance shrinkage %.4f\n",
+  printf ("  features    %d pooled, covariance shrinkage %.4f (the feature "
+          "anchor)\n",
       sd_model_stats_get_feature_size (s), sd_model_stats_get_shrinkage (s));
+  const int S = sd_model_stats_get_novelty_stages (s);
+  if (S == 0)
+    printf ("  novelty on  the pooled features alone (statistics of an "
+            "earlier seqdream: calibrate again for every stage)\n");
+  else {
+    printf ("  novelty on  %d stages (%d channels), shrinkage", S,
+        sd_model_stats_get_novelty_size (s));
+    for (int l = 0; l < S; l++)
+      printf (" %.4f", sd_model_stats_get_stage_shrinkage (s, l));
+    printf ("\n");
+  }
   printf ("  level       RMS %.4g to %.4g (input units, 0.5 %% to 99.5 %%)\n",
       lo, hi);
   printf (

@@ -334,6 +334,14 @@ append_stats_json (GString *out, const SdModel *model)
       b, "novelty_threshold", sd_model_stats_get_novelty_threshold (s));
   cli_json_add_double (b, "false_alarm", sd_model_stats_get_false_alarm (s));
   cli_json_add_double (b, "shrinkage", sd_model_stats_get_shrinkage (s));
+  /* the stages the novelty combines (empty: the pooled features alone,
+   * a file of version 1) and their covariance shrinkages */
+  json_builder_set_member_name (b, "novelty_stage_shrinkage");
+  json_builder_begin_array (b);
+  for (int l = 0; l < sd_model_stats_get_novelty_stages (s); l++)
+    json_builder_add_double_value (
+        b, sd_model_stats_get_stage_shrinkage (s, l));
+  json_builder_end_array (b);
   cli_json_add_double (b, "level_lo", lo);
   cli_json_add_double (b, "level_hi", hi);
   json_builder_set_member_name (b, "novelty_quantiles");

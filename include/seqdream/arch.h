@@ -21,6 +21,8 @@ G_BEGIN_DECLS
 
 #define SD_MAX_STAGES 16
 #define SD_MAX_STAGE_CONVS 4
+/* The most channels of any convolution. */
+#define SD_MAX_CHANNELS 4096
 
 typedef enum
 {

@@ -4,7 +4,9 @@
  *   - per-class mean power spectra (the SPECTRUM / SPECTRAL_FILTER targets
  *     of the realistic dream presets, without a reference file),
  *   - per-class means of the pooled features ("gap") with one shared,
- *     shrunk covariance (the FEATURE anchor, and the novelty score),
+ *     shrunk covariance (the FEATURE anchor),
+ *   - per-class means of the time means of every stage's output, with one
+ *     shared, shrunk covariance per stage (the novelty score),
  *   - the novelty score's distribution on held-out windows and the
  *     threshold at a chosen false-alarm rate,
  *   - the distribution of real logit margins per class (how confident a
@@ -15,9 +17,17 @@
  * adds them to any model. Files without them still load
  * (sd_model_get_stats returns NULL; callers say what is missing).
  *
- * The novelty of a window is the Mahalanobis distance of its pooled
- * features f (C values) to the nearest class mean under the shared
- * covariance S: min_k sqrt ((f - mu_k)^T S^-1 (f - mu_k)). A window is
+ * The novelty of a window combines the Mahalanobis distances of its
+ * features at every stage (the time means of stage l's output, f_l of
+ * C_l values) to the nearest class mean under that stage's shared
+ * covariance S_l:
+ *   novelty = sqrt (sum_l min_k (f_l - mu_lk)^T S_l^-1 (f_l - mu_lk) / C_l)
+ * (the "feature ensemble" of Lee et al. 2018 with equal weights; each
+ * term is about 1 for a typical window). Early stages see the character
+ * of the signal that the last layer, trained to separate the classes,
+ * learns to ignore (docs/trust.md measures both). Statistics from files of
+ * version 1 have no stage spaces: their novelty is that of the pooled
+ * features alone, min_k sqrt ((f - mu_k)^T S^-1 (f - mu_k)). A window is
  * "known" when its novelty is not above the stored threshold (the
  * held-out novelty's order statistic at 1 - false_alarm, so at most that
  * share of the held-out windows is above it).
@@ -115,8 +125,26 @@ void sd_model_stats_get_level_range (
 
 /* ---- novelty ---- */
 
-/* The novelty of B feature vectors features (B, C): novelty (B). A
- * vector with a non-finite value has novelty +Inf. Allocates nothing. */
+/* The stages whose features the novelty combines; 0: the pooled features
+ * alone (statistics of a version-1 file). */
+int sd_model_stats_get_novelty_stages (const SdModelStats *stats);
+/* The features of one window the novelty is computed from (D): the sum of
+ * the stages' channels, or the pooled features' C. */
+int sd_model_stats_get_novelty_size (const SdModelStats *stats);
+
+/* Stage l's novelty space (0 <= l < sd_model_stats_get_novelty_stages):
+ * its channels C_l, the class means (n_classes, C_l) of the time means of
+ * its output, their shared shrunk covariance (C_l, C_l) and the weight of
+ * the scaled identity in it. */
+int sd_model_stats_get_stage_size (const SdModelStats *stats, int l);
+const float *sd_model_stats_get_stage_means (const SdModelStats *stats, int l);
+const float *sd_model_stats_get_stage_covariance (
+    const SdModelStats *stats, int l);
+double sd_model_stats_get_stage_shrinkage (const SdModelStats *stats, int l);
+
+/* The novelty of B windows from their novelty features (B, D; see
+ * sd_workspace_novelty_features): novelty (B). A window with a non-finite
+ * feature has novelty +Inf. Allocates nothing. */
 void sd_model_stats_novelty (
     const SdModelStats *stats, const float *features, int B, double *novelty);
 
@@ -128,11 +156,18 @@ void sd_model_stats_novelty (
 double sd_model_stats_mahalanobis (
     const SdModelStats *stats, const float *f, const float *mu, float *grad);
 
-/* The novelty of the B windows of the last sd_model_forward on ws
- * (Mahalanobis distance of their pooled features to the nearest class
- * mean, as above): novelty (B). FALSE with SD_ERROR_INVALID_ARG when the
- * model has no statistics, or B is more than that forward's batch, or ws
- * is not a workspace of model. Costs O(B C^2); allocates nothing. */
+/* The novelty features (B, D) of the B windows of the last
+ * sd_model_forward on ws: the time means of every stage's output, stage
+ * after stage (or the pooled features for version-1 statistics). Errors
+ * as sd_workspace_novelty. */
+gboolean sd_workspace_novelty_features (const SdModel *model,
+    const SdWorkspace *ws, int B, float *features, GError **error);
+
+/* The novelty of the B windows of the last sd_model_forward on ws (as
+ * above): novelty (B). FALSE with SD_ERROR_INVALID_ARG when the model has
+ * no statistics, or B is more than that forward's batch, or ws is not a
+ * workspace of model. Costs O(B sum_l C_l (L_l + C_l)) for stage outputs
+ * of L_l samples; allocates nothing. */
 gboolean sd_workspace_novelty (const SdModel *model, const SdWorkspace *ws,
     int B, double *novelty, GError **error);
 
