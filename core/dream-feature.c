@@ -139,6 +139,44 @@ sd_dream_class_features (const SdModel *model, const SdDataset *data, int T,
   return TRUE;
 }
 
+/* The stage anchors of a FEATURE regulariser r in the Mahalanobis metric
+ * when the model's statistics have stage spaces (see DreamRun). */
+static gboolean
+stage_anchor_setup (DreamRun *run, int r, GError **error)
+{
+  const SdModelStats *st = sd_model_get_stats (run->d->model);
+  if (st == NULL || sd_model_stats_get_novelty_stages (st) < 2
+      || run->n_stage_anchor > 0)
+    return TRUE;
+  const int K = run->d->K, S = sd_model_stats_get_novelty_stages (st);
+  run->stage_anchor_reg = r;
+  for (int l = 0; l < S - 1; l++) {
+    const int C = sd_model_stats_get_stage_size (st, l);
+    const float *mu = sd_model_stats_get_stage_means (st, l);
+    float *tg = run->stage_target[l] = g_new (float, (gsize) run->n *C);
+    run->stage_grad[l] = g_try_new0 (float, (gsize) run->n *C * run->T);
+    run->n_stage_anchor = l + 1;
+    if (run->stage_grad[l] == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
+          "out of memory for the feature anchor at stage %d", l);
+      return FALSE;
+    }
+    for (int i = 0; i < run->n; i++) {
+      const DreamState *dr = &run->dreams[i];
+      const int rows[2] = { dr->a, dr->b };
+      const gboolean all = dr->kind == DREAM_TARGET_NONE;
+      const int n_rows = all ? K : (dr->kind == DREAM_TARGET_BORDER ? 2 : 1);
+      for (int ch = 0; ch < C; ch++) {
+        double v = 0.0;
+        for (int j = 0; j < n_rows; j++)
+          v += mu[(gsize) (all ? j : rows[j]) * C + ch];
+        tg[(gsize) i * C + ch] = (float) (v / n_rows);
+      }
+    }
+  }
+  return TRUE;
+}
+
 /* Per dream and FEATURE regulariser: the target features, its class's
  * row (border: the mean of its two classes' rows; no class target: the
  * mean of all rows). */
@@ -176,8 +214,54 @@ dream_features_setup (DreamRun *run, GError **error)
         tg[(gsize) i * C + ch] = (float) v;
       }
     }
+    if (reg->param2 == 1.0f && reg->weight > 0.0f
+        && !stage_anchor_setup (run, r, error))
+      return FALSE;
   }
   return TRUE;
+}
+
+void
+dream_stage_anchor_grads (
+    DreamRun *run, int s, int r0, int r1, SdLayerGrad *extra, int *n_extra)
+{
+  const int k = run->stage_anchor_reg;
+  if (run->n_stage_anchor == 0 || !dream_reg_active (run, k, s))
+    return;
+  SdDreamer *d = run->d;
+  const SdModelStats *st = sd_model_get_stats (d->model);
+  const float w2 = 2.0f * run->cfg->regs[k].weight;
+  /* the time means and their gradient, one row of one stage at a time */
+  float f[SD_MAX_CHANNELS], g[SD_MAX_CHANNELS];
+  for (int l = 0; l < run->n_stage_anchor; l++) {
+    int C, L;
+    const float *a = sd_workspace_get_layer_output (d->ws, l, &C, &L);
+    for (int r = r0; r < r1; r++) {
+      float *dst = run->stage_grad[l] + (gsize) (r - r0) * C * L;
+      if (!run->live[r]) {
+        memset (dst, 0, (gsize) C * L * sizeof (float));
+        continue;
+      }
+      const float *ar = a + (gsize) (r - r0) * C * L;
+      for (int c = 0; c < C; c++) {
+        double m = 0.0;
+        for (int t = 0; t < L; t++)
+          m += ar[(gsize) c * L + t];
+        f[c] = (float) (m / L);
+      }
+      const int i = run->row_dream[r];
+      sd_model_stats_stage_mahalanobis (
+          st, l, f, run->stage_target[l] + (gsize) i * C, g);
+      /* d/dy_ct of w (f - mu)^T S^-1 (f - mu), f_c = mean_t y_ct:
+       * 2 w (S^-1 (f - mu))_c / L; minus: the ascent minimises it */
+      for (int c = 0; c < C; c++) {
+        const float v = -w2 * g[c] / L;
+        for (int t = 0; t < L; t++)
+          dst[(gsize) c * L + t] = v;
+      }
+    }
+    extra[(*n_extra)++] = (SdLayerGrad){ l, run->stage_grad[l] };
+  }
 }
 
 double

@@ -230,6 +230,16 @@ typedef struct
   DreamSpecWork *spec;
   /* FEATURE: the target features mu, (n, gap_C) by dream */
   float *feat_target[SD_DREAM_MAX_REGS];
+  /* FEATURE in the Mahalanobis metric (param2 = 1) of a model whose
+   * statistics have stage spaces: the anchor of every stage but the last
+   * (whose time means are the pooled features, anchored above), following
+   * regulariser stage_anchor_reg: the class means of the time means of
+   * stage l's output, (n, C_l) by dream, and the gradient injected there,
+   * (A, C_l, T) by row */
+  int n_stage_anchor;
+  int stage_anchor_reg;
+  float *stage_target[SD_MAX_STAGES];
+  float *stage_grad[SD_MAX_STAGES];
 } DreamRun;
 
 /* The target row (nb) of dream i for spectral regulariser r. */
@@ -311,6 +321,10 @@ G_GNUC_INTERNAL gboolean dream_spectra_setup (DreamRun *run, GError **error);
  * run->feat_target. */
 G_GNUC_INTERNAL gboolean dream_features_setup (DreamRun *run, GError **error);
 /* FEATURE's value w sum_c (f_c - mu_c)^2 for dream i (features f). */
+/* The stage anchors' gradients at the stage outputs of rows r0..r1-1 of
+ * the last forward at step s, appended to extra (*n_extra grows). */
+G_GNUC_INTERNAL void dream_stage_anchor_grads (
+    DreamRun *run, int s, int r0, int r1, SdLayerGrad *extra, int *n_extra);
 G_GNUC_INTERNAL double dream_feature_penalty (
     const DreamRun *run, int k, int i, const float *f);
 

@@ -238,7 +238,7 @@ backpropagate (DreamRun *run, int s, int r0, int r1)
   }
   if (run->inj_dirty)
     dream_rebuild_injections (run);
-  SdLayerGrad extra[SD_MAX_STAGES + 1];
+  SdLayerGrad extra[2 * SD_MAX_STAGES + 1];
   int n_extra = 0;
   for (int l = 0; l < run->n_inj; l++)
     extra[n_extra++] = (SdLayerGrad){ run->inj[l].layer,
@@ -248,6 +248,7 @@ backpropagate (DreamRun *run, int s, int r0, int r1)
     extra[n_extra++]
         = (SdLayerGrad){ d->gap_layer, d->dgap + (gsize) r0 * d->gap_C };
   }
+  dream_stage_anchor_grads (run, s, r0, r1, extra, &n_extra);
   sd_model_backward_full (d->model, d->ws, d->dlogits + (gsize) r0 * K, extra,
       n_extra, NULL, d->dx + (gsize) r0 * T);
 }

@@ -332,6 +332,10 @@ run_clear (DreamRun *run)
   g_free (run->live);
   for (int i = 0; i < run->n_inj; i++)
     g_free (run->inj[i].grad);
+  for (int l = 0; l < run->n_stage_anchor; l++) {
+    g_free (run->stage_target[l]);
+    g_free (run->stage_grad[l]);
+  }
   for (int r = 0; r < SD_DREAM_MAX_REGS; r++) {
     g_free (run->kernel[r]);
     g_free (run->spec_target[r]);

@@ -270,13 +270,14 @@ sd_model_stats_novelty (
   }
 }
 
-double
-sd_model_stats_mahalanobis (
-    const SdModelStats *s, const float *f, const float *mu, float *grad)
+/* The squared Mahalanobis distance of f to mu in sp and its half-gradient
+ * S^-1 (f - mu) in grad (may be NULL). */
+static double
+space_mahalanobis (
+    const StatsSpace *sp, const float *f, const float *mu, float *grad)
 {
-  g_return_val_if_fail (s != NULL && f != NULL && mu != NULL, NAN);
-  const int C = s->pooled.C;
-  const double *W = s->pooled.whiten;
+  const int C = sp->C;
+  const double *W = sp->whiten;
   double d2 = 0.0;
   /* z = L^-1 (f - mu) (whiten is lower triangular), then S^-1 (f - mu) =
    * L^-T z, in place in grad: grad_j needs z_i for i >= j only, so an
@@ -298,6 +299,23 @@ sd_model_stats_mahalanobis (
       grad[j] = (float) g;
     }
   return d2;
+}
+
+double
+sd_model_stats_mahalanobis (
+    const SdModelStats *s, const float *f, const float *mu, float *grad)
+{
+  g_return_val_if_fail (s != NULL && f != NULL && mu != NULL, NAN);
+  return space_mahalanobis (&s->pooled, f, mu, grad);
+}
+
+double
+sd_model_stats_stage_mahalanobis (
+    const SdModelStats *s, int l, const float *f, const float *mu, float *grad)
+{
+  g_return_val_if_fail (s != NULL && f != NULL && mu != NULL, NAN);
+  g_return_val_if_fail (l >= 0 && l < s->n_stages, NAN);
+  return space_mahalanobis (&s->stages[l], f, mu, grad);
 }
 
 /* The checks of the sd_workspace_novelty* functions. */

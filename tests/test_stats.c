@@ -631,6 +631,25 @@ test_corrupt_stats_in_file (void)
  * earlier seqdream wrote them) still loads; its novelty is the
  * Mahalanobis distance of the pooled features alone, and it is written
  * back as version 1. Version-1 metadata with stage tensors is refused. */
+/* The file of m with its statistics as version 1 wrote them: no stage
+ * spaces (and the metadata says version 1). */
+static GBytes *
+version1_bytes (SdModel *m)
+{
+  g_autoptr (GBytes) good = sd_model_save_to_bytes (m);
+  g_autofree char *meta = meta_with (good, "version", "1");
+  GBytes *cur = rewrite (good, "stats", meta, NULL, NULL, NULL, NULL);
+  for (int l = 0; l < sd_model_get_arch (m)->n_stages; l++)
+    for (int c = 0; c < 2; c++) {
+      g_autofree char *name = g_strdup_printf (
+          "stats.stage_%s.%d", c ? "covariance" : "means", l);
+      GBytes *next = rewrite (cur, NULL, NULL, NULL, NULL, name, NULL);
+      g_bytes_unref (cur);
+      cur = next;
+    }
+  return cur;
+}
+
 static void
 test_version1_file (void)
 {
@@ -639,16 +658,7 @@ test_version1_file (void)
   g_autofree char *meta = meta_with (good, "version", "1");
   g_autoptr (GBytes) v1 = rewrite (good, "stats", meta, NULL, NULL, NULL, NULL);
   assert_load_fails (v1, "'stats.stage_means.0' is not one of the statistics");
-  const int S = sd_model_get_arch (m)->n_stages;
-  g_autoptr (GBytes) cur = g_bytes_ref (v1);
-  for (int l = 0; l < S; l++)
-    for (int c = 0; c < 2; c++) {
-      g_autofree char *name = g_strdup_printf (
-          "stats.stage_%s.%d", c ? "covariance" : "means", l);
-      GBytes *next = rewrite (cur, NULL, NULL, NULL, NULL, name, NULL);
-      g_bytes_unref (cur);
-      cur = next;
-    }
+  g_autoptr (GBytes) cur = version1_bytes (m);
   g_autoptr (GError) error = NULL;
   g_autoptr (SdModel) old = sd_model_load_from_bytes (cur, "v1", &error);
   g_assert_no_error (error);
@@ -713,6 +723,124 @@ test_mahalanobis_gradient (void)
     norm = MAX (norm, fabs (x[i]));
   }
   g_assert_cmpfloat (err, <=, 1e-3 * norm);
+}
+
+/* The stage version of the Mahalanobis gradient: S_l grad = f - mu. */
+static void
+test_stage_mahalanobis_gradient (void)
+{
+  g_autoptr (SdModel) m = calibrated_model ();
+  const SdModelStats *s = sd_model_get_stats (m);
+  for (int l = 0; l < sd_model_stats_get_novelty_stages (s); l++) {
+    const int C = sd_model_stats_get_stage_size (s, l);
+    const float *S = sd_model_stats_get_stage_covariance (s, l);
+    const float *mu = sd_model_stats_get_stage_means (s, l);
+    g_autofree float *f = g_new (float, C);
+    g_autofree float *grad = g_new (float, C);
+    g_autofree double *x = g_new (double, C);
+    g_autoptr (GRand) r = g_rand_new_with_seed (11 + l);
+    for (int j = 0; j < C; j++) {
+      f[j] = mu[j] + (float) g_rand_double_range (r, -0.5, 0.5);
+      x[j] = (double) f[j] - mu[j];
+    }
+    const double d2 = sd_model_stats_stage_mahalanobis (s, l, f, mu, grad);
+    const double e = direct_quadratic (S, x, C);
+    g_assert_cmpfloat (fabs (d2 - e), <=, 1e-6 * e);
+    double err = 0.0, norm = 0.0;
+    for (int i = 0; i < C; i++) {
+      double v = 0.0;
+      for (int j = 0; j < C; j++)
+        v += (double) S[i * C + j] * grad[j];
+      err = MAX (err, fabs (v - x[i]));
+      norm = MAX (norm, fabs (x[i]));
+    }
+    g_assert_cmpfloat (err, <=, 1e-3 * norm);
+  }
+}
+
+/* sum over the stages but the last of the squared stage distance of the
+ * window x (T) to class cls's mean, each over its channels. */
+static double
+early_stage_distance (
+    SdModel *m, const SdModelStats *s, const float *x, int cls)
+{
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 1, T, SD_MODE_EVAL, NULL);
+  sd_model_forward (m, ws, x, 1, T);
+  const int D = sd_model_stats_get_novelty_size (s);
+  g_autofree float *f = g_new (float, D);
+  g_assert_true (sd_workspace_novelty_features (m, ws, 1, f, NULL));
+  double sum = 0.0;
+  int off = 0;
+  for (int l = 0; l < sd_model_stats_get_novelty_stages (s) - 1; l++) {
+    const int C = sd_model_stats_get_stage_size (s, l);
+    const float *mu = sd_model_stats_get_stage_means (s, l) + (gsize) cls * C;
+    sum += sd_model_stats_stage_mahalanobis (s, l, f + off, mu, NULL) / C;
+    off += C;
+  }
+  return sum;
+}
+
+/* With stage statistics the realistic preset's feature anchor pulls every
+ * stage toward its class mean: the realistic dreams' early stages end
+ * nearer their class than those of the same dreams of the same model
+ * whose statistics have no stage spaces (a version-1 file: only the
+ * pooled features are anchored), and nearer than where they started. */
+static void
+test_stage_anchor (void)
+{
+  g_autoptr (SdModel) m = calibrated_model ();
+  g_autoptr (GBytes) v1 = version1_bytes (m);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) old = sd_model_load_from_bytes (v1, "v1", &error);
+  g_assert_no_error (error);
+  const SdModelStats *s = sd_model_get_stats (m);
+  int closer = 0;
+  for (int cls = 0; cls < 2; cls++) {
+    double end[2], start = 0.0;
+    SdModel *models[2] = { m, old };
+    for (int v = 0; v < 2; v++) {
+      g_autoptr (SdDreamer) d = sd_dreamer_new (models[v], 4, T, &error);
+      g_assert_no_error (error);
+      SdDreamConfig c;
+      sd_dream_config_init (&c, models[v]);
+      g_assert_true (
+          sd_dream_config_apply_preset (&c, "realistic", models[v], &error));
+      g_autofree float *spectra = NULL, *features = NULL, *margins = NULL;
+      g_assert_true (sd_dream_config_attach_model_stats (
+          &c, models[v], &spectra, &features, &margins, &error));
+      c.steps = 150;
+      c.stop_known = FALSE;
+      c.stop_margin_quantile = 0.0f;
+      SdDreamSpec spec[4];
+      memset (spec, 0, sizeof spec);
+      float starts[4][T];
+      g_autoptr (GRand) rng = g_rand_new_with_seed (20);
+      for (int i = 0; i < 4; i++) {
+        for (int t = 0; t < T; t++)
+          starts[i][t] = (float) g_rand_double_range (rng, -1.0, 1.0);
+        spec[i].objective = sd_objective_centered (cls);
+        spec[i].init.type = SD_INIT_SERIES;
+        spec[i].init.series = starts[i];
+        spec[i].seed = 20 + i;
+      }
+      SdDreamResult *res[4];
+      g_assert_true (sd_dreamer_run (d, &c, spec, 4, res, &error));
+      g_assert_no_error (error);
+      end[v] = 0.0;
+      for (int i = 0; i < 4; i++) {
+        end[v] += early_stage_distance (m, s, res[i]->sequence, cls);
+        if (v == 0)
+          start += early_stage_distance (m, s, starts[i], cls);
+        sd_dream_result_free (res[i]);
+      }
+    }
+    g_test_message ("class %d: early-stage distance start %.2f, anchored "
+                    "%.2f, pooled anchor only %.2f",
+        cls, start, end[0], end[1]);
+    g_assert_cmpfloat (end[0], <, start);
+    closer += end[0] < end[1];
+  }
+  g_assert_cmpint (closer, ==, 2);
 }
 
 /* The realistic preset on a model with statistics (the committed FordA
@@ -901,6 +1029,9 @@ main (int argc, char **argv)
   g_test_add_func ("/stats/calibrate-bad-inputs", test_calibrate_bad_inputs);
   g_test_add_func ("/stats/corrupt-stats-in-file", test_corrupt_stats_in_file);
   g_test_add_func ("/stats/version1-file", test_version1_file);
+  g_test_add_func (
+      "/stats/stage-mahalanobis-gradient", test_stage_mahalanobis_gradient);
+  g_test_add_func ("/stats/stage-anchor", test_stage_anchor);
   g_test_add_func ("/stats/mahalanobis-gradient", test_mahalanobis_gradient);
   g_test_add_func ("/stats/realistic-dream", test_realistic_dream);
   g_test_add_func (

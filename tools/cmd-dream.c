@@ -589,7 +589,12 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         "log-probability (both saturate)",
         "NAME" },
     { "preset", 0, 0, G_OPTION_ARG_STRING, &o->preset,
-        "none (default), recommended: the spectral filter (the Wiener "
+        "realistic (the default when the model has training statistics or "
+        "--reference is given and no regulariser option is: the model's "
+        "class spectra, the feature anchor of every stage, a stop once the "
+        "dream is a typical member of its class; docs/trust.md), none (the "
+        "paper's unregularised ascent; the default otherwise), "
+        "recommended: the spectral filter (the Wiener "
         "filter of the --reference data's mean spectrum, 40 dB, every step; "
         "needs --reference), Adam lr 0.05, 500 steps "
         "(docs/forda-report.md), or band: the same filter with the spectrum "

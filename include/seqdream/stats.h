@@ -163,6 +163,12 @@ double sd_model_stats_mahalanobis (
 gboolean sd_workspace_novelty_features (const SdModel *model,
     const SdWorkspace *ws, int B, float *features, GError **error);
 
+/* The same in stage l's novelty space: f and mu (C_l) time means of the
+ * stage's output (the anchor of every stage, SD_REG_FEATURE with param2 =
+ * 1). */
+double sd_model_stats_stage_mahalanobis (const SdModelStats *stats, int l,
+    const float *f, const float *mu, float *grad);
+
 /* The novelty of the B windows of the last sd_model_forward on ws (as
  * above): novelty (B). FALSE with SD_ERROR_INVALID_ARG when the model has
  * no statistics, or B is more than that forward's batch, or ws is not a
