@@ -78,9 +78,10 @@
  * - `logits` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): the network's outputs.
  * - `labels` (GST_TYPE_ARRAY of G_TYPE_STRING): the model's class labels.
  * - `novelty` (G_TYPE_DOUBLE): how unlike the model's training data the
- *   window is: the Mahalanobis distance of its pooled features to the
- *   nearest class mean (libseqdream's sd_workspace_novelty, from the same
- *   forward pass); NaN when the model has no statistics.
+ *   window is: the Mahalanobis distances of the features of every stage to
+ *   the nearest class mean, combined (libseqdream's sd_workspace_novelty,
+ *   from the same forward pass; docs/trust.md); NaN when the model has no
+ *   statistics.
  * - `known` (G_TYPE_BOOLEAN): the novelty is not above the threshold
  *   (`novelty-threshold`, by default the model's); TRUE when the model has
  *   no statistics or novelty-threshold is 0. `class` stays the arg-max
