@@ -16,7 +16,7 @@ if [ ! -f "$M" ]; then
     --wav "$W/097_normal_0hp_DE_48k.wav=normal" --wav "$W/109_IR007_0hp_DE_48k.wav=inner_race" \
     --wav "$W/122_B007_0hp_DE_48k.wav=ball" --wav "$W/135_OR007_0hp_DE_48k.wav=outer_race" \
     --window 2048 --hop 256 --train-fraction 0.7 --normalize fixed \
-    --arch fcn-pool --epochs 40 --seed 1 --threads 1 -q \
+    --arch fcn-pool --epochs 40 --seed 1 --threads 1 --time-budget 0 -q \
     --protocol "CWRU 48 kHz drive end, 0 HP, normal and the 0.007 in faults: every recording split by time, first 70 % train, test windows start one window after" \
     --out "$M"
 fi

@@ -53,7 +53,9 @@ sd_train_config_adapt (
   c->plateau_patience = small ? 50 : 10;
   c->min_lr = MIN (small ? 1e-4f : 1e-5f, c->lr);
   c->early_stop_patience = small ? 0 : 30;
-  c->batch_size = (int) CLAMP (n / 10, 2, 16);
+  /* Large sets keep the batch of the earlier default (32): the recipes of
+   * models/README.md were made with it. */
+  c->batch_size = small ? (int) CLAMP (n / 10, 2, 16) : 32;
   guint n_train = small ? n : n - (guint) (0.2 * n);
   guint steps = MAX ((n_train + c->batch_size - 1) / c->batch_size, 1);
   c->epochs = (int) CLAMP ((ADAPT_STEPS + steps - 1) / steps, 100, 1500);

@@ -631,15 +631,15 @@ test_adapt (void)
   g_assert_cmpint (c.early_stop_patience, ==, 30);
   g_assert_cmpint (c.plateau_patience, ==, 10);
 
-  /* 2,000 series: a validation split, batch 16, 1,600 training series
-   * = 100 steps an epoch, 200 epochs for 20,000 steps */
+  /* 2,000 series: a validation split, batch 32, 1,600 training series
+   * = 50 steps an epoch, 400 epochs for 20,000 steps */
   g_autoptr (SdDataset) big = g_new0 (SdDataset, 1);
   big->n = 2000;
   sd_train_config_init (&c);
   g_autofree char *large = sd_train_config_adapt (&c, big, SD_TRAIN_SPLIT_AUTO);
   g_assert_cmpfloat (c.val_fraction, ==, 0.2);
-  g_assert_cmpint (c.batch_size, ==, 16);
-  g_assert_cmpint (c.epochs, ==, 200);
+  g_assert_cmpint (c.batch_size, ==, 32);
+  g_assert_cmpint (c.epochs, ==, 400);
 
   /* impossible budgets and thread counts are refused by sd_train */
   SdArch arch;

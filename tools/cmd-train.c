@@ -379,7 +379,9 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "series, 1e-5 from 1000)",
         "LR" },
     { "batch-size", 'b', 0, G_OPTION_ARG_INT, &o->config.batch_size,
-        "Minibatch size (default: series / 10, from 2 to 16)", "B" },
+        "Minibatch size (default: series / 10, from 2 to 16, below 1000 "
+        "series; 32 from 1000)",
+        "B" },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o->optimizer,
         "adam (decoupled weight decay) or sgd (momentum) (default adam)",
         "NAME" },

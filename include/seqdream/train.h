@@ -134,9 +134,10 @@ typedef enum
  *     1e-5), early stopping after 30, the epoch with the lowest validation
  *     loss kept.
  *
- * Both: batch size min (n / 10, 16) (at least 2), as published; epochs
- * enough for about 20,000 minibatch steps (the published 1,500 epochs of
- * a 200-series set at batch 16), from 100 to 1,500.
+ * Batch size min (n / 10, 16) (at least 2) as published without a split,
+ * 32 with one (the earlier default); epochs enough for about 20,000
+ * minibatch steps (the published 1,500 epochs of a 200-series set at
+ * batch 16), from 100 to 1,500.
  *
  * Returns a one-line description of the choice (free with g_free). */
 char *sd_train_config_adapt (
