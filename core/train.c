@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/train.h"
 #include "seqdream/layers.h"
+#include "sd-parallel.h"
 #include "sd-private.h"
 
 #include <fftw3.h>
@@ -180,8 +181,9 @@ check_config (const SdTrainConfig *c, GError **error)
     bad = "patience must be positive";
   else if (!(c->time_budget_s >= 0) || !isfinite (c->time_budget_s))
     bad = "time budget must be a non-negative number of seconds";
-  else if (c->n_threads < 0 || c->n_threads > 1024)
-    bad = "threads must be from 1 to 1024 (0: OpenBLAS's setting)";
+  else if (c->n_threads < 0 || c->n_threads > SD_PARALLEL_MAX_THREADS)
+    bad = "threads must be from 1 to " G_STRINGIFY (
+        SD_PARALLEL_MAX_THREADS) " (0: OpenBLAS's setting)";
   else if (!(c->augment_carrier_hz >= 0) || !isfinite (c->augment_carrier_hz))
     bad = "carrier shift must be a non-negative number of Hz";
   else if (!(c->augment_carrier_prob >= 0 && c->augment_carrier_prob <= 1))
