@@ -672,12 +672,13 @@ train_model (TrainOptions *o, TrainJob *job, GError **error)
         o->arch_name, sd_model_get_n_trainable (job->model), ds->n, ds->length,
         ds->n_classes, o->adapted, o->config.val_fraction, o->config.batch_size,
         o->config.epochs, budget, o->config.n_threads);
-  if (!sd_train (job->model, ds, &o->config, &job->result, error)) {
-    if (job->progress.tty)
-      fputc ('\n', stderr);
-    return FALSE;
-  }
-  return TRUE;
+  gboolean ok = sd_train (job->model, ds, &o->config, &job->result, error);
+  /* The bar ends its line after the last epoch; not after an error, an
+   * early stop or the end of the time budget. */
+  if (job->progress.tty && !o->quiet
+      && (!ok || job->result.epochs_run < o->config.epochs))
+    fputc ('\n', stderr);
+  return ok;
 }
 
 /* The trained model's scores on the test data, if any. */
@@ -743,10 +744,14 @@ static void
 print_report (const TrainOptions *o, const TrainJob *job)
 {
   const SdTrainResult *res = &job->result;
-  printf ("trained %s: %d epochs in %.1f s (stopped by %s), best epoch %d "
-          "(val loss %.4f, val accuracy %.4f)\n",
+  printf ("trained %s: %d epochs in %.1f s (stopped by %s), best epoch %d ",
       o->arch_name, res->epochs_run, res->seconds, stopped_by (&o->config, res),
-      res->best_epoch, res->best_val_loss, res->best_val_acc);
+      res->best_epoch);
+  if (isnan (res->best_val_loss))
+    printf ("(the lowest training loss)\n");
+  else
+    printf ("(val loss %.4f, val accuracy %.4f)\n", res->best_val_loss,
+        res->best_val_acc);
   if (job->eval)
     printf ("test accuracy %.4f on %u series (%s)\n", job->eval->accuracy,
         job->eval->n, job->test_name);
