@@ -346,9 +346,8 @@ epoch_clock_cb (const SdTrainProgress *p, gpointer user_data)
  * region. --quick trains on 320 random series (10 batches) and
  * extrapolates to the full epoch, like torch_bench. */
 static gboolean
-bench_train_epoch_resnet_small_forda (GError **error)
+bench_train_epoch_forda (const char *name, const char *preset, GError **error)
 {
-  const char *name = "train_epoch_resnet_small_forda";
   const char *path = opt.forda_train ? opt.forda_train : default_forda_train ();
   if (!g_file_test (path, G_FILE_TEST_EXISTS)) {
     g_autofree char *why = g_strdup_printf ("FordA training file not found: "
@@ -365,7 +364,7 @@ bench_train_epoch_resnet_small_forda (GError **error)
     sd_zscore_series (ds->x + (gsize) i * ds->length, ds->length);
 
   SdArch arch;
-  if (!sd_arch_from_preset ("resnet-small", (int) ds->n_classes, &arch, error))
+  if (!sd_arch_from_preset (preset, (int) ds->n_classes, &arch, error))
     return FALSE;
   g_autoptr (SdModel) m = sd_model_new (
       &arch, (const char *const *) ds->labels, (guint64) opt.seed, error);
@@ -409,7 +408,7 @@ bench_train_epoch_resnet_small_forda (GError **error)
   add_int (b, "batches_timed", timed);
   add_double (b, "series_per_s", ds->n / v);
   add_double (b, "mean_train_loss", clock.last_loss);
-  config_begin (b, "resnet-small", NULL, (int) bs);
+  config_begin (b, preset, NULL, (int) bs);
   g_autofree char *base = g_path_get_basename (path);
   add_string (b, "data", base);
   add_int (b, "series", ds->n);
@@ -421,6 +420,20 @@ bench_train_epoch_resnet_small_forda (GError **error)
   add_string (b, "warmup", "1 epoch (same sd_train call)");
   emit_end (b);
   return TRUE;
+}
+
+static gboolean
+bench_train_epoch_resnet_small_forda (GError **error)
+{
+  return bench_train_epoch_forda (
+      "train_epoch_resnet_small_forda", "resnet-small", error);
+}
+
+/* The same for the resnet preset (Wang et al.'s 64/128/128 filters). */
+static gboolean
+bench_train_epoch_resnet_forda (GError **error)
+{
+  return bench_train_epoch_forda ("train_epoch_resnet_forda", "resnet", error);
 }
 
 /* ------------------------------------------------- (c) sgemm peak, fcn */
@@ -668,6 +681,7 @@ typedef struct
 static const Measurement measurements[] = {
   { "infer_resnet_small_b1", bench_infer_resnet_small_b1 },
   { "train_epoch_resnet_small_forda", bench_train_epoch_resnet_small_forda },
+  { "train_epoch_resnet_forda", bench_train_epoch_resnet_forda },
   { "sgemm_peak", bench_sgemm_peak },
   { "infer_fcn_b64", bench_infer_fcn_b64 },
   { "dream_resnet_small_b1", bench_dream_resnet_small_b1 },

@@ -18,7 +18,7 @@ train_size() {
     --wav "$W/097_normal_0hp_DE_48k.wav=normal" --wav "$W/$2=inner_race" \
     --wav "$W/$3=ball" --wav "$W/$4=outer_race" \
     --window 2048 --hop 256 --train-fraction 0.7 --normalize fixed \
-    --arch fcn-pool --epochs 40 --seed 1 --threads 1 -q \
+    --arch fcn-pool --epochs 40 --seed 1 --threads 1 --time-budget 0 -q \
     --protocol "CWRU 48 kHz drive end, 0 HP, normal and the $5 in faults: every recording split by time, first 70 % train, test windows start one window after" \
     --out "$1"
 }

@@ -95,6 +95,7 @@ import export_pytorch as ep  # noqa: E402
 
 T = 500
 MEASUREMENTS = ["infer_resnet_small_b1", "train_epoch_resnet_small_forda",
+                "train_epoch_resnet_forda",
                 "infer_fcn_b64", "dream_resnet_small_b1", "dream_resnet_small_b16"]
 
 
@@ -142,9 +143,16 @@ class Bench:
 
     # (b)
     def train_epoch_resnet_small_forda(self):
+        self.train_epoch_forda("train_epoch_resnet_small_forda", "resnet-small")
+
+    def train_epoch_resnet_forda(self):
+        """The same for the resnet preset (64/128/128 filters)."""
+        self.train_epoch_forda("train_epoch_resnet_forda", "resnet")
+
+    def train_epoch_forda(self, name, preset):
         path = self.args.forda_train
         if not os.path.exists(path):
-            print(json.dumps({"name": "train_epoch_resnet_small_forda",
+            print(json.dumps({"name": name,
                               "impl": "pytorch",
                               "skipped": "FordA training file not found: %s "
                                          "(--forda-train or SEQDREAM_DATA)" % path}),
@@ -158,7 +166,7 @@ class Bench:
         n = x.shape[0]
         bs = 32
 
-        model = self.model("resnet-small", len(classes)).train()
+        model = self.model(preset, len(classes)).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999),
                                eps=1e-8, weight_decay=0)
         gen = torch.Generator().manual_seed(self.args.seed)
@@ -189,9 +197,9 @@ class Bench:
             dt = time.perf_counter() - t0
             samples.append(dt * n / count)
             losses.append(total / count)
-        self.emit("train_epoch_resnet_small_forda", statistics.median(samples),
+        self.emit(name, statistics.median(samples),
                   "s/epoch", samples,
-                  {"arch": "resnet-small", "data": os.path.basename(path),
+                  {"arch": preset, "data": os.path.basename(path),
                    "series": n, "length": x.shape[-1], "batch": bs,
                    "batches_per_epoch": n_batches, "optimizer": "adam",
                    "lr": 1e-3, "loss": "cross-entropy (mean)", "warmup_steps": 3},

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *const preset_names[]
-    = { "resnet-small", "fcn", "fcn-small", "fcn-pool", NULL };
+    = { "resnet-small", "resnet", "fcn", "fcn-small", "fcn-pool", NULL };
 
 const char *const *
 sd_arch_list_presets (void)
@@ -67,6 +67,7 @@ sd_arch_from_preset (
     const char *name, int n_classes, SdArch *arch, GError **error)
 {
   static const int res_kernels[] = { 5, 3, 1 };
+  static const int wang_kernels[] = { 8, 5, 3 };
 
   if (n_classes < 2) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -80,6 +81,12 @@ sd_arch_from_preset (
     arch_add_residual (arch, 10, res_kernels, 3);
     arch_add_residual (arch, 20, res_kernels, 3);
     arch_add_residual (arch, 20, res_kernels, 3);
+  } else if (g_strcmp0 (name, "resnet") == 0) {
+    /* Wang et al. 2017 ResNet: 3 residual blocks of 64, 128, 128 filters,
+     * kernels 8, 5, 3 (about 500 k parameters). */
+    arch_add_residual (arch, 64, wang_kernels, 3);
+    arch_add_residual (arch, 128, wang_kernels, 3);
+    arch_add_residual (arch, 128, wang_kernels, 3);
   } else if (g_strcmp0 (name, "fcn") == 0) {
     /* Wang et al. 2017 FCN: 128, 256, 128 filters, kernels 8, 5, 3. */
     arch_add_conv (arch, 128, 8);

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "seqdream/train.h"
 #include "seqdream/layers.h"
+#include "sd-parallel.h"
 #include "sd-private.h"
 
 #include <fftw3.h>
@@ -31,6 +32,48 @@ sd_train_config_init (SdTrainConfig *c)
   c->augment_carrier_hz = 0.0;
   c->augment_carrier_prob = 0.5;
   c->seed = 0;
+}
+
+/* Minibatch steps the adapted epoch budget aims at: the published 1,500
+ * epochs of a 200-series set at batch 16 (13 steps an epoch). */
+#define ADAPT_STEPS 20000
+
+char *
+sd_train_config_adapt (
+    SdTrainConfig *c, const SdDataset *data, SdTrainSplit split)
+{
+  g_return_val_if_fail (c != NULL && data != NULL, NULL);
+  const guint n = data->n;
+  const gboolean small = split == SD_TRAIN_SPLIT_AUTO
+                             ? n < SD_TRAIN_SMALL_SET
+                             : split == SD_TRAIN_SPLIT_NONE;
+
+  c->val_fraction = small ? 0.0 : 0.2;
+  c->schedule = SD_SCHEDULE_PLATEAU;
+  c->plateau_factor = 0.5f;
+  c->plateau_patience = small ? 50 : 10;
+  c->min_lr = MIN (small ? 1e-4f : 1e-5f, c->lr);
+  c->early_stop_patience = small ? 0 : 30;
+  /* Large sets keep the batch of the earlier default (32): the recipes of
+   * models/README.md were made with it. */
+  c->batch_size = small ? (int) CLAMP (n / 10, 2, 16) : 32;
+  guint n_train = small ? n : n - (guint) (0.2 * n);
+  guint steps = MAX ((n_train + c->batch_size - 1) / c->batch_size, 1);
+  c->epochs = (int) CLAMP ((ADAPT_STEPS + steps - 1) / steps, 100, 1500);
+  if (small)
+    return g_strdup_printf (
+        "%u series%s: all train (no validation split), lr halved after "
+        "%d epochs without a lower training loss (min %g), the lowest "
+        "training loss kept, batch %d, up to %d epochs",
+        n, split == SD_TRAIN_SPLIT_AUTO ? " (a small set)" : "",
+        c->plateau_patience, c->min_lr, c->batch_size, c->epochs);
+  return g_strdup_printf (
+      "%u series%s: validation split %.2f, lr halved after %d epochs "
+      "without a lower validation loss (min %g), early stop after %d, the "
+      "lowest validation loss kept, batch %d, up to %d epochs",
+      n, split == SD_TRAIN_SPLIT_AUTO ? " (a large set)" : "", c->val_fraction,
+      c->plateau_patience, c->min_lr, c->early_stop_patience, c->batch_size,
+      c->epochs);
 }
 
 struct _SdCarrierShift
@@ -136,6 +179,11 @@ check_config (const SdTrainConfig *c, GError **error)
     bad = "plateau factor must be in (0, 1)";
   else if (c->plateau_patience < 1 || c->early_stop_patience < 0)
     bad = "patience must be positive";
+  else if (!(c->time_budget_s >= 0) || !isfinite (c->time_budget_s))
+    bad = "time budget must be a non-negative number of seconds";
+  else if (c->n_threads < 0 || c->n_threads > SD_PARALLEL_MAX_THREADS)
+    bad = "threads must be from 1 to " G_STRINGIFY (
+        SD_PARALLEL_MAX_THREADS) " (0: OpenBLAS's setting)";
   else if (!(c->augment_carrier_hz >= 0) || !isfinite (c->augment_carrier_hz))
     bad = "carrier shift must be a non-negative number of Hz";
   else if (!(c->augment_carrier_prob >= 0 && c->augment_carrier_prob <= 1))
@@ -579,6 +627,10 @@ trainer_alloc (Trainer *t, GError **error)
   t->ews = sd_workspace_new (t->model, 64, (int) T, SD_MODE_EVAL, error);
   if (t->ews == NULL)
     return FALSE;
+  if (t->c->n_threads > 1
+      && (!sd_workspace_set_threads (t->ws, t->c->n_threads, error)
+          || !sd_workspace_set_threads (t->ews, t->c->n_threads, error)))
+    return FALSE;
   t->grads = g_new0 (float, NP);
   t->best = g_memdup2 (sd_model_get_params (t->model), NP * sizeof (float));
   t->opt.m = g_new0 (float, NP);
@@ -617,6 +669,19 @@ fill_batch (Trainer *t, int bi, int B)
                                     : 0.0f)
                              : (float) (k == t->labels[b]);
   }
+}
+
+/* Seconds left: by the mean epoch so far over the remaining epochs, no
+ * more than the time budget leaves. */
+static double
+eta_s (const SdTrainConfig *c, double elapsed, double epochs_done)
+{
+  double left = epochs_done > 0
+                    ? elapsed / epochs_done * (c->epochs - epochs_done)
+                    : NAN;
+  if (c->time_budget_s > 0 && !(left < c->time_budget_s - elapsed))
+    left = MAX (c->time_budget_s - elapsed, 0.0);
+  return left;
 }
 
 /* One epoch of minibatch steps at the current learning rate; the mean
@@ -667,8 +732,8 @@ train_epoch (Trainer *t, int epoch, double *loss, double *acc, GError **error)
       double el = g_timer_elapsed (t->timer, NULL);
       double done = (epoch - 1) + (double) (bi + 1) / t->n_batches;
       SdTrainProgress p = { epoch, c->epochs, (float) (eloss / eseen),
-        (float) ecorrect / eseen, NAN, NAN, t->lr, el,
-        el / done * (c->epochs - done), FALSE, bi + 1, t->n_batches };
+        (float) ecorrect / eseen, NAN, NAN, t->lr, el, eta_s (c, el, done),
+        FALSE, bi + 1, t->n_batches };
       c->callback (&p, c->user_data);
     }
   }
@@ -717,8 +782,19 @@ schedule_lr (Trainer *t, int epoch)
   }
 }
 
-/* Epochs until the last or an early stop; the best parameters are put
- * back into the model at the end. */
+/* TRUE when the time budget cannot hold another epoch of the mean length
+ * of the done ones. */
+static gboolean
+out_of_time (const Trainer *t, int epochs_done)
+{
+  if (t->c->time_budget_s <= 0 || epochs_done < 1)
+    return FALSE;
+  double el = g_timer_elapsed (t->timer, NULL);
+  return el + el / epochs_done > t->c->time_budget_s;
+}
+
+/* Epochs until the last, an early stop or the end of the time budget; the
+ * best parameters are put back into the model at the end. */
 static gboolean
 train_epochs (Trainer *t, GError **error)
 {
@@ -730,6 +806,10 @@ train_epochs (Trainer *t, GError **error)
   t->res.best_val_acc = NAN;
   for (int epoch = 1; epoch <= c->epochs; epoch++) {
     double tl, tacc, vl = NAN, vacc = NAN;
+    if (out_of_time (t, epoch - 1)) {
+      t->res.stopped_by_time = TRUE;
+      break;
+    }
     schedule_lr (t, epoch);
     if (!train_epoch (t, epoch, &tl, &tacc, error))
       return FALSE;
@@ -751,12 +831,14 @@ train_epochs (Trainer *t, GError **error)
     if (c->callback) {
       double el = g_timer_elapsed (t->timer, NULL);
       SdTrainProgress p = { epoch, c->epochs, (float) tl, (float) tacc,
-        (float) vl, (float) vacc, t->lr, el, el / epoch * (c->epochs - epoch),
-        is_best, t->n_batches, t->n_batches };
+        (float) vl, (float) vacc, t->lr, el, eta_s (c, el, epoch), is_best,
+        t->n_batches, t->n_batches };
       c->callback (&p, c->user_data);
     }
-    if (c->early_stop_patience > 0 && t->since_best >= c->early_stop_patience)
+    if (c->early_stop_patience > 0 && t->since_best >= c->early_stop_patience) {
+      t->res.stopped_early = TRUE;
       break;
+    }
   }
   memcpy (sd_model_get_params (t->model), t->best, t->NP * sizeof (float));
   return TRUE;
@@ -794,7 +876,14 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
     trainer_clear (&t);
     return FALSE;
   }
+  /* The workspaces split every batch over n_threads; OpenBLAS runs one
+   * thread in each share. */
+  int threads_before = sd_get_num_threads ();
+  if (c->n_threads > 0)
+    sd_set_num_threads (1);
   ok = train_epochs (&t, error);
+  if (c->n_threads > 0)
+    sd_set_num_threads (threads_before);
   t.res.seconds = g_timer_elapsed (t.timer, NULL);
   if (result)
     *result = t.res;

@@ -14,6 +14,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "model-private.h"
+#include "sd-parallel.h"
 #include "seqdream/layers.h"
 
 #include <math.h>
@@ -47,6 +48,13 @@ struct _SdWorkspace
   float *logits;            /* (B, K) */
   float *dlogits;           /* (B, K): dlogits plus gradients injected at fc */
   InputBackwardPlan plan;
+  /* sd_workspace_set_threads: the convolutions of the forward and the
+   * parameter backward split the batch over par's threads; thread c > 0
+   * has its own columns and conv weight gradient at (c - 1) * col_size
+   * and (c - 1) * wgrad_size. */
+  SdParallel *par;
+  gsize col_size, wgrad_size;
+  float *par_col, *par_wgrad;
 };
 
 static void
@@ -155,6 +163,8 @@ sd_workspace_new (
   ws->logits = p;
   p += logits;
   ws->dlogits = p;
+  ws->col_size = col;
+  ws->wgrad_size = wfold;
   plan_input_backward (m, &ws->plan);
   return ws;
 }
@@ -165,8 +175,119 @@ sd_workspace_free (SdWorkspace *ws)
   if (ws == NULL)
     return;
   sd_model_unref (ws->model);
+  sd_parallel_free (ws->par);
+  g_free (ws->par_col);
+  g_free (ws->par_wgrad);
   g_free (ws->mem);
   g_free (ws);
+}
+
+gboolean
+sd_workspace_set_threads (SdWorkspace *ws, int n_threads, GError **error)
+{
+  g_return_val_if_fail (ws != NULL, FALSE);
+  SdParallel *par = NULL;
+  float *col = NULL, *wgrad = NULL;
+  if (n_threads != 1) {
+    par = sd_parallel_new (n_threads, error);
+    if (par == NULL)
+      return FALSE;
+    col = g_try_new (float, ws->col_size *(n_threads - 1) + 1);
+    wgrad = g_try_new (float, ws->wgrad_size *(n_threads - 1) + 1);
+    if (col == NULL || wgrad == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
+          "out of memory for the scratch of %d threads", n_threads);
+      sd_parallel_free (par);
+      g_free (col);
+      g_free (wgrad);
+      return FALSE;
+    }
+  }
+  sd_parallel_free (ws->par);
+  g_free (ws->par_col);
+  g_free (ws->par_wgrad);
+  ws->par = par;
+  ws->par_col = col;
+  ws->par_wgrad = wgrad;
+  return TRUE;
+}
+
+/* A convolution over a share of the batch: chunk c of n takes the samples
+ * [B c / n, B (c + 1) / n). */
+typedef struct
+{
+  SdWorkspace *ws;
+  const Op *op;
+  int B, T;
+  const float *w;
+  const float *in;   /* (B, C, T) */
+  float *out;        /* forward: (B, OC, T) */
+  const float *dout; /* backward: (B, OC, T) */
+  float *din;        /* backward: (B, C, T) or NULL */
+  float *dw;         /* backward: (OC, C K) or NULL */
+} ConvShare;
+
+static float *
+share_col (const ConvShare *j, int c)
+{
+  return c == 0 ? j->ws->col
+                : j->ws->par_col + (gsize) (c - 1) * j->ws->col_size;
+}
+
+static void
+conv_forward_share (int c, int n, gpointer data)
+{
+  const ConvShare *j = data;
+  const Op *op = j->op;
+  const int b0 = j->B * c / n, b1 = j->B * (c + 1) / n;
+  if (b1 > b0)
+    sd_conv1d_forward (j->out + (gsize) b0 * op->OC * j->T,
+        j->in + (gsize) b0 * op->C * j->T, j->w, NULL, b1 - b0, op->C, op->OC,
+        j->T, op->K, share_col (j, c));
+}
+
+/* Thread 0 accumulates into dw itself, the others into their zeroed
+ * copies, which conv_backward adds in thread order. */
+static void
+conv_backward_share (int c, int n, gpointer data)
+{
+  const ConvShare *j = data;
+  const Op *op = j->op;
+  const int b0 = j->B * c / n, b1 = j->B * (c + 1) / n;
+  const gsize nw = (gsize) op->OC * op->C * op->K;
+  float *dw = j->dw;
+  if (dw != NULL && c > 0) {
+    dw = j->ws->par_wgrad + (gsize) (c - 1) * j->ws->wgrad_size;
+    memset (dw, 0, nw * sizeof (float));
+  }
+  if (b1 > b0)
+    sd_conv1d_backward (j->din ? j->din + (gsize) b0 * op->C * j->T : NULL, dw,
+        NULL, j->dout + (gsize) b0 * op->OC * j->T,
+        j->in + (gsize) b0 * op->C * j->T, j->w, b1 - b0, op->C, op->OC, j->T,
+        op->K, share_col (j, c));
+}
+
+static void
+conv_forward (SdWorkspace *ws, const Op *op, float *out, const float *in,
+    const float *w, int B, int T)
+{
+  ConvShare j = { ws, op, B, T, w, in, out, NULL, NULL, NULL };
+  sd_parallel_run (ws->par, conv_forward_share, &j);
+}
+
+static void
+conv_backward (SdWorkspace *ws, const Op *op, float *din, float *dw,
+    const float *dout, const float *in, const float *w, int B, int T)
+{
+  ConvShare j = { ws, op, B, T, w, in, NULL, dout, din, dw };
+  sd_parallel_run (ws->par, conv_backward_share, &j);
+  const int n = sd_parallel_get_n_threads (ws->par);
+  const gsize nw = (gsize) op->OC * op->C * op->K;
+  for (int c = 1; dw != NULL && c < n; c++) {
+    const float *part = ws->par_wgrad + (gsize) (c - 1) * ws->wgrad_size;
+    for (gsize k = 0; k < nw; k++)
+      dw[k] += part[k];
+  }
 }
 
 int
@@ -354,8 +475,7 @@ sd_model_forward (
         sd_avgpool_forward (out, in, B, op->C, T, op->K);
         break;
       case OP_CONV:
-        sd_conv1d_forward (
-            out, in, P + op->w, NULL, B, op->C, op->OC, T, op->K, ws->col);
+        conv_forward (ws, op, out, in, P + op->w, B, T);
         break;
       case OP_BN:
       case OP_BN_RELU:
@@ -489,8 +609,8 @@ backward_params (SdModel *m, SdWorkspace *ws, const float *dlogits,
               T);
         break;
       case OP_CONV:
-        sd_conv1d_backward (din, G (op->w), NULL, dout, ws->act[op->in],
-            P + op->w, B, op->C, op->OC, T, op->K, ws->col);
+        conv_backward (
+            ws, op, din, G (op->w), dout, ws->act[op->in], P + op->w, B, T);
         break;
     }
   }

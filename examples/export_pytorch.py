@@ -38,7 +38,7 @@ Stages, in order, followed by global average pooling over time and
 left = (K-1)//2 zeros, right = K-1-left.
 
 Presets (``PRESETS``, ``preset_arch()``): resnet-small (residual 10/20/20,
-kernels 5,3,1), fcn (conv 128 k8, 256 k5, 128 k3), fcn-small (3 x conv 64 k3),
+kernels 5,3,1), resnet (residual 64/128/128, kernels 8,5,3), fcn (conv 128 k8, 256 k5, 128 k3), fcn-small (3 x conv 64 k3),
 fcn-pool (conv 16 k7, 32 k5, 32 k5, 32 k5, 32 k5 with pooling 4, 4, 4, 2).
 
 Tensor names are the state_dict names, e.g. ``stages.0.convs.1.bn.weight``,
@@ -117,6 +117,11 @@ PRESETS = {
         {"type": "residual", "channels": [10, 10, 10], "kernels": [5, 3, 1]},
         {"type": "residual", "channels": [20, 20, 20], "kernels": [5, 3, 1]},
         {"type": "residual", "channels": [20, 20, 20], "kernels": [5, 3, 1]},
+    ],
+    "resnet": [
+        {"type": "residual", "channels": [64, 64, 64], "kernels": [8, 5, 3]},
+        {"type": "residual", "channels": [128, 128, 128], "kernels": [8, 5, 3]},
+        {"type": "residual", "channels": [128, 128, 128], "kernels": [8, 5, 3]},
     ],
     "fcn": [
         {"type": "conv", "channels": [128], "kernels": [8]},

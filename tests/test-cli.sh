@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..60"
+echo "1..65"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -68,6 +68,35 @@ printf -- '-1\t0.1\t0.2\n1\t0.3\n' >"$TMP/ragged.tsv"
 expect_fail "train on ragged data names the file and line" "ragged.tsv:2:" "$SD" train --data "$TMP/ragged.tsv" --out "$TMP/x.safetensors"
 expect_fail "unknown architecture" "unknown architecture 'vgg'" "$SD" train --data "$DATA/ucr-small.tsv" --arch vgg --out "$TMP/x.safetensors"
 expect_fail "negative epochs" "epochs" "$SD" train --data "$DATA/ucr-small.tsv" --epochs -3 --out "$TMP/x.safetensors"
+expect_fail "negative time budget" "time budget" "$SD" train --data "$DATA/ucr-small.tsv" --time-budget -1 --out "$TMP/x.safetensors"
+expect_fail "zero threads" "--threads" "$SD" train --data "$DATA/ucr-small.tsv" --threads 0 --out "$TMP/x.safetensors"
+
+# Defaults that follow the data: the fixture's 40 series train without a
+# validation split; the choice is printed and kept in the provenance. Two
+# runs with the same seed and threads write the same weights.
+for r in 1 2; do
+  "$SD" train --data "$DATA/ucr-small.tsv" --epochs 30 --seed 3 --threads 2 \
+    --out "$TMP/det$r.safetensors" >"$TMP/det$r.out" 2>"$TMP/det$r.err" || break
+done
+grep -q "^defaults for the data: 40 series (a small set): all train (no validation split)" "$TMP/det1.err" \
+  && "$SD" info --model "$TMP/det1.safetensors" >"$TMP/det.info" \
+  && grep -q '"val_fraction":0' "$TMP/det.info" && grep -q '"threads":2' "$TMP/det.info" \
+  && grep -q '"stopped_by":"epochs"' "$TMP/det.info" && grep -q '"defaults":"40 series' "$TMP/det.info"
+ok $? "train prints the data-adapted defaults and stores them in the provenance"
+python3 - "$TMP/det1.safetensors" "$TMP/det2.safetensors" <<'PY'
+import json, struct, sys
+def tensors(path):
+    b = open(path, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return b[8 + n:]
+a, b = (tensors(p) for p in sys.argv[1:3])
+assert len(a) > 1000 and a == b
+PY
+ok $? "two runs with the same seed and threads write the same weights"
+"$SD" train --data "$DATA/ucr-small.tsv" --time-budget 1 --out "$TMP/tb.safetensors" >"$TMP/tb.out" 2>&1 \
+  && grep -q "(stopped by time budget)" "$TMP/tb.out" \
+  && "$SD" info --model "$TMP/tb.safetensors" | grep -q '"stopped_by":"time budget"'
+ok $? "the time budget stops the 1500 default epochs and says so"
 expect_fail "eval without --data" "--data" "$SD" eval --model "$TMP/m.safetensors"
 # The golden "pool" model pools by 2 x 4 = 8: shorter inputs are refused.
 expect_fail "dream shorter than a pooling model accepts" "at least 8 samples" \

@@ -11,8 +11,8 @@
 
 #define REL_TOL 1e-4
 
-static const char *golden_names[]
-    = { "resnet-small", "fcn-small", "fcn-tiny", "resnet-identity", "pool" };
+static const char *golden_names[] = { "resnet-small", "resnet-narrow",
+  "fcn-small", "fcn-tiny", "resnet-identity", "pool" };
 
 static float *
 ref_tensor (SdSafetensors *st, const char *name, gsize expect_numel)
@@ -157,6 +157,50 @@ test_golden (gconstpointer data)
   }
 }
 
+/* The resnet preset (500 k parameters) is checked on resnet-narrow, its
+ * stage list with a eighth of the channels; its reference carries the full
+ * preset as PyTorch builds it (metadata "preset_arch"), which must be what
+ * sd_arch_from_preset makes, stage by stage. */
+static void
+test_preset_resnet (void)
+{
+  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
+  g_assert_nonnull (dir);
+  g_autofree char *rfile
+      = g_strdup_printf ("%s/golden/resnet-narrow.ref.safetensors", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdSafetensors) ref = sd_safetensors_open (rfile, &error);
+  g_assert_no_error (error);
+  const char *json = sd_safetensors_get_metadata (ref, "preset_arch");
+  g_assert_nonnull (json);
+  SdArch torch_arch, c_arch;
+  g_assert_true (sd_arch_from_json (json, &torch_arch, &error));
+  g_assert_no_error (error);
+  g_assert_true (
+      sd_arch_from_preset ("resnet", torch_arch.n_classes, &c_arch, &error));
+  g_assert_cmpstr (c_arch.name, ==, torch_arch.name);
+  g_assert_cmpint (c_arch.n_stages, ==, 3);
+  g_assert_cmpint (c_arch.n_stages, ==, torch_arch.n_stages);
+  for (int i = 0; i < c_arch.n_stages; i++) {
+    const SdStage *a = &c_arch.stages[i], *b = &torch_arch.stages[i];
+    g_assert_cmpint (a->type, ==, SD_STAGE_RESIDUAL);
+    g_assert_cmpint (a->type, ==, b->type);
+    g_assert_cmpint (a->n_convs, ==, b->n_convs);
+    g_assert_cmpint (MAX (a->pool, 1), ==, MAX (b->pool, 1));
+    for (int j = 0; j < a->n_convs; j++) {
+      g_assert_cmpint (a->channels[j], ==, b->channels[j]);
+      g_assert_cmpint (a->kernels[j], ==, b->kernels[j]);
+    }
+  }
+  /* The same parameter count as torch's model of the preset (502,979
+   * with 3 classes: Wang et al.'s "about 500 k"). */
+  const char *const labels[] = { "a", "b", "c", NULL };
+  g_assert_cmpint (c_arch.n_classes, ==, 3);
+  g_autoptr (SdModel) m = sd_model_new (&c_arch, labels, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (sd_model_get_n_trainable (m), ==, 502979);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -165,5 +209,6 @@ main (int argc, char **argv)
     g_autofree char *path = g_strdup_printf ("/golden/%s", golden_names[i]);
     g_test_add_data_func (path, golden_names[i], test_golden);
   }
+  g_test_add_func ("/golden/preset-resnet", test_preset_resnet);
   return g_test_run ();
 }

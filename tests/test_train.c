@@ -476,6 +476,192 @@ test_shuffle_training (void)
   }
 }
 
+/* resnet-small on the fixture with n_threads threads (0: OpenBLAS's). */
+static SdModel *
+train_threads (int n_threads, guint64 seed)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("resnet-small", 2, &arch, NULL));
+  SdModel *m
+      = sd_model_new (&arch, (const char *const *) d->labels, seed, NULL);
+  SdTrainConfig c;
+  sd_train_config_init (&c);
+  c.epochs = 8;
+  c.batch_size = 7; /* shares of 3 and 4 series, a last batch of 5 */
+  c.seed = seed;
+  c.n_threads = n_threads;
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sd_train (m, d, &c, NULL, &error));
+  g_assert_no_error (error);
+  return m;
+}
+
+/* Two runs with the same seed and thread count give the same weights, bit
+ * for bit; OpenBLAS's thread count is what it was before. A different
+ * thread count adds the weight gradients of the shares in another order:
+ * other bits, nearly the same model. */
+static void
+test_threads_deterministic (void)
+{
+  sd_set_num_threads (3);
+  g_autoptr (SdModel) a = train_threads (2, 4);
+  g_assert_cmpint (sd_get_num_threads (), ==, 3);
+  g_autoptr (SdModel) b = train_threads (2, 4);
+  g_autoptr (SdModel) one = train_threads (1, 4);
+  g_autoptr (SdModel) other = train_threads (2, 5);
+  sd_set_num_threads (1);
+  gsize np = sd_model_get_n_params (a);
+  g_assert_cmpmem (sd_model_get_params (a), np * sizeof (float),
+      sd_model_get_params (b), np * sizeof (float));
+  double dmax = 0, dseed = 0, pmax = 0;
+  for (gsize k = 0; k < np; k++) {
+    const float pa = sd_model_get_params (a)[k];
+    dmax = MAX (dmax, fabs (pa - sd_model_get_params (one)[k]));
+    dseed = MAX (dseed, fabs (pa - sd_model_get_params (other)[k]));
+    pmax = MAX (pmax, fabs (pa));
+  }
+  g_test_message ("2 vs 1 thread: max |diff| %.3g; other seed %.3g; max "
+                  "|param| %.3g",
+      dmax, dseed, pmax);
+  /* eight epochs of Adam amplify rounding, but stay far from what
+   * another seed gives */
+  g_assert_cmpfloat (dmax, <, 0.05 * dseed);
+}
+
+/* A workspace split over threads computes the same forward, bit for bit,
+ * and the same gradients up to the order of the shares' sums. */
+static void
+test_workspace_threads (void)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  const int B = 9, T = (int) d->length;
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("resnet-small", 2, &arch, NULL));
+  g_autoptr (SdModel) m
+      = sd_model_new (&arch, (const char *const *) d->labels, 2, NULL);
+  g_autoptr (GError) error = NULL;
+  const gsize np = sd_model_get_n_params (m);
+  float *grads[2], *logits[2];
+  float dl[2 * 9];
+  for (int i = 0; i < 2 * B; i++)
+    dl[i] = (float) ((i * 7) % 5) - 2.0f;
+  for (int r = 0; r < 2; r++) {
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (m, B, T, SD_MODE_TRAIN, &error);
+    g_assert_no_error (error);
+    g_assert_true (sd_workspace_set_threads (ws, r == 0 ? 1 : 3, &error));
+    logits[r] = g_memdup2 (
+        sd_model_forward (m, ws, d->x, B, T), sizeof (float) * 2 * B);
+    grads[r] = g_new0 (float, np);
+    sd_model_backward (m, ws, dl, grads[r], NULL);
+  }
+  g_assert_cmpmem (
+      logits[0], sizeof (float) * 2 * B, logits[1], sizeof (float) * 2 * B);
+  double diff = 0, gmax = 0;
+  for (gsize k = 0; k < np; k++) {
+    diff = MAX (diff, fabs (grads[0][k] - grads[1][k]));
+    gmax = MAX (gmax, fabs (grads[0][k]));
+  }
+  g_test_message (
+      "gradients, 3 threads vs 1: max |diff| %.3g of %.3g", diff, gmax);
+  g_assert_cmpfloat (gmax, >, 0);
+  g_assert_cmpfloat (diff, <=, 1e-5 * gmax);
+  for (int r = 0; r < 2; r++) {
+    g_free (grads[r]);
+    g_free (logits[r]);
+  }
+  /* impossible thread counts are errors */
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, B, T, SD_MODE_EVAL, NULL);
+  g_assert_false (sd_workspace_set_threads (ws, 0, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+}
+
+/* A time budget ends the run at an epoch boundary and says so; without
+ * one the same run goes through its epochs. */
+static void
+test_time_budget (void)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
+  for (int i = 0; i < 2; i++) {
+    g_autoptr (SdModel) m
+        = sd_model_new (&arch, (const char *const *) d->labels, 1, NULL);
+    SdTrainConfig c;
+    sd_train_config_init (&c);
+    c.epochs = 4;
+    c.val_fraction = 0;
+    c.time_budget_s = i == 0 ? 1e-6 : 0.0;
+    SdTrainResult res;
+    g_autoptr (GError) error = NULL;
+    g_assert_true (sd_train (m, d, &c, &res, &error));
+    g_assert_cmpint (res.epochs_run, ==, i == 0 ? 1 : 4);
+    g_assert_cmpint (res.stopped_by_time, ==, i == 0);
+    g_assert_false (res.stopped_early);
+  }
+}
+
+/* The defaults that follow the data: the published protocol for small
+ * sets, a validation split for large ones or when asked for. */
+static void
+test_adapt (void)
+{
+  g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
+  g_assert_cmpuint (d->n, <, SD_TRAIN_SMALL_SET);
+  SdTrainConfig c;
+  sd_train_config_init (&c);
+  c.time_budget_s = 60;
+  g_autofree char *small = sd_train_config_adapt (&c, d, SD_TRAIN_SPLIT_AUTO);
+  g_test_message ("%s", small);
+  g_assert_nonnull (strstr (small, "no validation split"));
+  g_assert_cmpfloat (c.val_fraction, ==, 0.0);
+  g_assert_cmpint (c.early_stop_patience, ==, 0);
+  g_assert_cmpint (c.plateau_patience, ==, 50);
+  g_assert_cmpfloat (c.min_lr, ==, 1e-4f);
+  g_assert_cmpint (c.batch_size, ==, (int) d->n / 10);
+  g_assert_cmpint (c.epochs, ==, 1500);        /* 4 steps an epoch */
+  g_assert_cmpfloat (c.time_budget_s, ==, 60); /* not its business */
+
+  sd_train_config_init (&c);
+  g_autofree char *val
+      = sd_train_config_adapt (&c, d, SD_TRAIN_SPLIT_VALIDATION);
+  g_assert_nonnull (strstr (val, "validation split 0.20"));
+  g_assert_cmpfloat (c.val_fraction, ==, 0.2);
+  g_assert_cmpint (c.early_stop_patience, ==, 30);
+  g_assert_cmpint (c.plateau_patience, ==, 10);
+
+  /* 2,000 series: a validation split, batch 32, 1,600 training series
+   * = 50 steps an epoch, 400 epochs for 20,000 steps */
+  g_autoptr (SdDataset) big = g_new0 (SdDataset, 1);
+  big->n = 2000;
+  sd_train_config_init (&c);
+  g_autofree char *large = sd_train_config_adapt (&c, big, SD_TRAIN_SPLIT_AUTO);
+  g_assert_cmpfloat (c.val_fraction, ==, 0.2);
+  g_assert_cmpint (c.batch_size, ==, 32);
+  g_assert_cmpint (c.epochs, ==, 400);
+
+  /* impossible budgets and thread counts are refused by sd_train */
+  SdArch arch;
+  g_assert_true (sd_arch_from_preset ("fcn-small", 2, &arch, NULL));
+  g_autoptr (SdModel) m
+      = sd_model_new (&arch, (const char *const *) d->labels, 1, NULL);
+  for (int i = 0; i < 3; i++) {
+    sd_train_config_init (&c);
+    if (i == 0)
+      c.time_budget_s = -1;
+    else if (i == 1)
+      c.time_budget_s = NAN;
+    else
+      c.n_threads = -2;
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_train (m, d, &c, NULL, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+    g_assert_nonnull (
+        strstr (error->message, i < 2 ? "time budget" : "threads"));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -492,5 +678,9 @@ main (int argc, char **argv)
       "/train/carrier-shift-training", test_carrier_shift_training);
   g_test_add_func ("/train/piece-shuffle", test_piece_shuffle);
   g_test_add_func ("/train/shuffle-training", test_shuffle_training);
+  g_test_add_func ("/train/threads-deterministic", test_threads_deterministic);
+  g_test_add_func ("/train/workspace-threads", test_workspace_threads);
+  g_test_add_func ("/train/time-budget", test_time_budget);
+  g_test_add_func ("/train/adapt", test_adapt);
   return g_test_run ();
 }

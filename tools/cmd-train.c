@@ -131,11 +131,51 @@ shuffle_config (SdTrainConfig *cfg, const char *classes, const char *pieces,
   return TRUE;
 }
 
+/* Why the training ended: "epochs", "early stop" or "time budget". */
+static const char *
+stopped_by (const SdTrainConfig *cfg, const SdTrainResult *res)
+{
+  if (res->stopped_by_time)
+    return "time budget";
+  if (res->stopped_early)
+    return "early stop";
+  return res->epochs_run >= cfg->epochs ? "epochs" : "?";
+}
+
+/* What the defaults chose, the settings that follow the data, and how
+ * the run ended, into the provenance object b. */
+static void
+add_schedule (JsonBuilder *b, const SdTrainConfig *cfg, const char *adapted,
+    const SdTrainResult *res)
+{
+  const struct
+  {
+    const char *key;
+    double value;
+  } nums[] = { { "val_fraction", cfg->val_fraction },
+    { "max_epochs", cfg->epochs }, { "min_lr", cfg->min_lr },
+    { "plateau_patience", cfg->plateau_patience },
+    { "early_stop_patience", cfg->early_stop_patience },
+    { "time_budget_s", cfg->time_budget_s }, { "threads", cfg->n_threads },
+    { "train_seconds", round (res->seconds * 10) / 10 } };
+  json_builder_set_member_name (b, "defaults");
+  json_builder_add_string_value (b, adapted);
+  for (gsize i = 0; i < G_N_ELEMENTS (nums); i++) {
+    json_builder_set_member_name (b, nums[i].key);
+    if (nums[i].value == (gint64) nums[i].value)
+      json_builder_add_int_value (b, (gint64) nums[i].value);
+    else
+      json_builder_add_double_value (b, nums[i].value);
+  }
+  json_builder_set_member_name (b, "stopped_by");
+  json_builder_add_string_value (b, stopped_by (cfg, res));
+}
+
 static char *
 provenance_json (const char *data, const char *protocol, const char *arch,
-    guint64 seed, const SdTrainConfig *cfg, const char *const *labels,
-    const SdTrainResult *res, const char *test_path, const SdEvalResult *test,
-    int argc, char **argv)
+    guint64 seed, const SdTrainConfig *cfg, const char *adapted,
+    const char *const *labels, const SdTrainResult *res, const char *test_path,
+    const SdEvalResult *test, int argc, char **argv)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
@@ -167,6 +207,7 @@ provenance_json (const char *data, const char *protocol, const char *arch,
   json_builder_add_double_value (b, cfg->lr);
   json_builder_set_member_name (b, "batch_size");
   json_builder_add_int_value (b, cfg->batch_size);
+  add_schedule (b, cfg, adapted, res);
   json_builder_set_member_name (b, "augment");
   {
     /* Every augmentation in use, in the order applied. */
@@ -243,7 +284,9 @@ typedef struct
   char *shuffle_classes, *shuffle_pieces;
   gint64 seed;
   int threads;
+  double time_budget;
   double lr, min_lr, wd, momentum;
+  char *adapted; /* what the data-adapted defaults chose, or NULL */
   gboolean quiet;
   SdTrainConfig config; /* some options are bound to it directly */
   SdNormalization norm;
@@ -261,18 +304,31 @@ train_options_clear (TrainOptions *o)
     g_clear_pointer (strs[i], g_free);
   cli_data_clear (&o->data);
   g_clear_pointer (&o->argv, g_strfreev);
+  g_clear_pointer (&o->adapted, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TrainOptions, train_options_clear)
 
+/* Marks an option that follows the data (sd_train_config_adapt) as not
+ * given; adapt_config fills it in once the data are loaded. */
+#define UNSET G_MININT
+
 /* The library's defaults in o->config and the options standing for its
- * float fields; a copy of the command before parsing takes it apart. */
+ * float fields, the ones that follow the data marked UNSET; a copy of the
+ * command before parsing takes it apart. */
 static void
 train_options_init (TrainOptions *o, int argc, char **argv)
 {
   sd_train_config_init (&o->config);
+  o->config.epochs = UNSET;
+  o->config.batch_size = UNSET;
+  o->config.val_fraction = UNSET;
+  o->config.plateau_patience = UNSET;
+  o->config.early_stop_patience = UNSET;
+  o->min_lr = UNSET;
+  o->threads = (int) g_get_num_processors ();
+  o->time_budget = 240.0;
   o->lr = o->config.lr;
-  o->min_lr = o->config.min_lr;
   o->wd = o->config.weight_decay;
   o->momentum = o->config.momentum;
   o->argc = argc;
@@ -300,25 +356,32 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "0.7; the test windows start one window after it)",
         "F" },
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &o->arch_name,
-        "Architecture: resnet-small, fcn, fcn-small or fcn-pool (default "
-        "resnet-small)",
+        "Architecture: resnet-small, resnet, fcn, fcn-small or fcn-pool "
+        "(default resnet-small)",
         "NAME" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &o->config.epochs,
-        "Maximum number of epochs (default 100)", "N" },
+        "Maximum number of epochs (default: about 20,000 minibatch steps, "
+        "100 to 1500, within --time-budget)",
+        "N" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &o->seed,
         "Seed for initialisation, split and shuffling (default 0)", "S" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
         "Model file to write (.safetensors)", "FILE" },
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->config.val_fraction,
-        "Stratified validation split taken from the data (default 0.2; 0 "
-        "disables validation and early stopping)",
+        "Stratified validation split taken from the data (default: 0 below "
+        "1000 series, all of them train and the lowest training loss is "
+        "kept; 0.2 from 1000); 0 disables validation and early stopping",
         "F" },
     { "lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->lr, "Learning rate (default 1e-3)",
         "LR" },
     { "min-lr", 0, 0, G_OPTION_ARG_DOUBLE, &o->min_lr,
-        "Smallest learning rate of the schedule (default 1e-5)", "LR" },
+        "Smallest learning rate of the schedule (default 1e-4 below 1000 "
+        "series, 1e-5 from 1000)",
+        "LR" },
     { "batch-size", 'b', 0, G_OPTION_ARG_INT, &o->config.batch_size,
-        "Minibatch size (default 32)", "B" },
+        "Minibatch size (default: series / 10, from 2 to 16, below 1000 "
+        "series; 32 from 1000)",
+        "B" },
     { "optimizer", 0, 0, G_OPTION_ARG_STRING, &o->optimizer,
         "adam (decoupled weight decay) or sgd (momentum) (default adam)",
         "NAME" },
@@ -331,11 +394,12 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "plateau)",
         "NAME" },
     { "plateau-patience", 0, 0, G_OPTION_ARG_INT, &o->config.plateau_patience,
-        "Epochs without improvement before the lr is halved (default 10)",
+        "Epochs without improvement before the lr is halved (default 50 "
+        "below 1000 series, 10 from 1000)",
         "N" },
     { "patience", 0, 0, G_OPTION_ARG_INT, &o->config.early_stop_patience,
-        "Stop after N epochs without a better validation loss (default 30, "
-        "0 = never)",
+        "Stop after N epochs without a better validation loss (default 30 "
+        "with a validation split, 0 = never)",
         "N" },
     { "normalize", 0, 0, G_OPTION_ARG_STRING, &o->normalize,
         "Input normalisation stored in the model: per-series, fixed or none "
@@ -381,9 +445,14 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "Free text describing the data protocol, kept in the provenance",
         "TEXT" },
     { "threads", 'j', 0, G_OPTION_ARG_INT, &o->threads,
-        "OpenBLAS threads (default: OpenBLAS's choice); results are "
-        "deterministic for a seed and a thread count",
+        "Threads (OpenBLAS; default: every core); results are deterministic "
+        "for a seed and a thread count",
         "N" },
+    { "time-budget", 0, 0, G_OPTION_ARG_DOUBLE, &o->time_budget,
+        "Stop training before an epoch that would end after S seconds "
+        "(default 240; 0 = no limit). A run it stops depends on the "
+        "machine's speed",
+        "S" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o->quiet, "No progress output",
         NULL },
     { NULL }
@@ -430,7 +499,15 @@ build_config (TrainOptions *o)
 {
   SdTrainConfig *cfg = &o->config;
   cfg->lr = (float) o->lr;
-  cfg->min_lr = (float) MIN (o->min_lr, o->lr);
+  if (o->min_lr != UNSET)
+    cfg->min_lr = (float) MIN (o->min_lr, o->lr);
+  cfg->time_budget_s = o->time_budget;
+  if (o->threads < 1) {
+    fprintf (stderr, "seqdream train: --threads must be at least 1, got %d\n",
+        o->threads);
+    return 2;
+  }
+  cfg->n_threads = o->threads;
   cfg->weight_decay = (float) o->wd;
   cfg->momentum = (float) o->momentum;
   cfg->seed = (guint64) o->seed;
@@ -515,6 +592,48 @@ load_train_data (const TrainOptions *o, TrainJob *job, GError **error)
   return job->test != NULL;
 }
 
+/* The settings that follow the data (sd_train_config_adapt) for every
+ * option of them not given; the description of the choice in o->adapted.
+ * A --val-fraction given picks the protocol: 0 all series, > 0 a
+ * validation split. */
+static void
+adapt_config (TrainOptions *o, const SdDataset *ds)
+{
+  SdTrainConfig *cfg = &o->config;
+  SdTrainConfig a = *cfg;
+  SdTrainSplit split = cfg->val_fraction == UNSET ? SD_TRAIN_SPLIT_AUTO
+                       : cfg->val_fraction > 0    ? SD_TRAIN_SPLIT_VALIDATION
+                                                  : SD_TRAIN_SPLIT_NONE;
+  g_autofree char *choice = sd_train_config_adapt (&a, ds, split);
+  struct
+  {
+    int *value;
+    int adapted;
+    const char *option;
+  } ints[] = { { &cfg->epochs, a.epochs, "--epochs" },
+    { &cfg->batch_size, a.batch_size, "--batch-size" },
+    { &cfg->plateau_patience, a.plateau_patience, "--plateau-patience" },
+    { &cfg->early_stop_patience, a.early_stop_patience, "--patience" } };
+  g_autoptr (GString) given = g_string_new (NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (ints); i++) {
+    if (*ints[i].value == UNSET)
+      *ints[i].value = ints[i].adapted;
+    else
+      g_string_append_printf (given, " %s", ints[i].option);
+  }
+  if (cfg->val_fraction == UNSET)
+    cfg->val_fraction = a.val_fraction;
+  else
+    g_string_append (given, " --val-fraction");
+  if (o->min_lr == UNSET)
+    cfg->min_lr = a.min_lr;
+  else
+    g_string_append (given, " --min-lr");
+  o->adapted = given->len > 0 ? g_strdup_printf (
+                   "%s; given instead:%s", choice, given->str)
+                              : g_steal_pointer (&choice);
+}
+
 /* A new model of --arch for the training data's classes, seeded by
  * --seed, with the normalisation of --normalize. */
 static gboolean
@@ -537,21 +656,29 @@ static gboolean
 train_model (TrainOptions *o, TrainJob *job, GError **error)
 {
   const SdDataset *ds = job->train;
+  char budget[32] = "none";
+  if (o->config.time_budget_s > 0)
+    g_snprintf (budget, sizeof budget, "%g s", o->config.time_budget_s);
   job->progress = (Progress){ isatty (2), o->quiet };
   o->config.callback = on_progress;
   o->config.user_data = &job->progress;
   if (!o->quiet)
     fprintf (stderr,
         "training %s (%" G_GSIZE_FORMAT " parameters) on %u "
-        "series of length %u, %u classes\n",
+        "series of length %u, %u classes\n"
+        "defaults for the data: %s\n"
+        "settings: validation split %g, batch %d, up to %d epochs, "
+        "time budget %s, %d threads\n",
         o->arch_name, sd_model_get_n_trainable (job->model), ds->n, ds->length,
-        ds->n_classes);
-  if (!sd_train (job->model, ds, &o->config, &job->result, error)) {
-    if (job->progress.tty)
-      fputc ('\n', stderr);
-    return FALSE;
-  }
-  return TRUE;
+        ds->n_classes, o->adapted, o->config.val_fraction, o->config.batch_size,
+        o->config.epochs, budget, o->config.n_threads);
+  gboolean ok = sd_train (job->model, ds, &o->config, &job->result, error);
+  /* The bar ends its line after the last epoch; not after an error, an
+   * early stop or the end of the time budget. */
+  if (job->progress.tty && !o->quiet
+      && (!ok || job->result.epochs_run < o->config.epochs))
+    fputc ('\n', stderr);
+  return ok;
 }
 
 /* The trained model's scores on the test data, if any. */
@@ -604,9 +731,10 @@ save_model (const TrainOptions *o, const TrainJob *job, GError **error)
   const CliData *data = &o->data;
   g_autofree char *base = data->ucr ? g_path_get_basename (data->ucr)
                                     : g_strjoinv (" ", data->wav);
-  g_autofree char *prov = provenance_json (base, o->protocol, o->arch_name,
-      (guint64) o->seed, &o->config, (const char *const *) job->train->labels,
-      &job->result, job->test_name, job->eval, o->argc, o->argv);
+  g_autofree char *prov
+      = provenance_json (base, o->protocol, o->arch_name, (guint64) o->seed,
+          &o->config, o->adapted, (const char *const *) job->train->labels,
+          &job->result, job->test_name, job->eval, o->argc, o->argv);
   sd_model_set_provenance (job->model, prov);
   return sd_model_save (job->model, o->out, error);
 }
@@ -616,10 +744,14 @@ static void
 print_report (const TrainOptions *o, const TrainJob *job)
 {
   const SdTrainResult *res = &job->result;
-  printf ("trained %s: %d epochs in %.1f s, best epoch %d (val loss %.4f, "
-          "val accuracy %.4f)\n",
-      o->arch_name, res->epochs_run, res->seconds, res->best_epoch,
-      res->best_val_loss, res->best_val_acc);
+  printf ("trained %s: %d epochs in %.1f s (stopped by %s), best epoch %d ",
+      o->arch_name, res->epochs_run, res->seconds, stopped_by (&o->config, res),
+      res->best_epoch);
+  if (isnan (res->best_val_loss))
+    printf ("(the lowest training loss)\n");
+  else
+    printf ("(val loss %.4f, val accuracy %.4f)\n", res->best_val_loss,
+        res->best_val_acc);
   if (job->eval)
     printf ("test accuracy %.4f on %u series (%s)\n", job->eval->accuracy,
         job->eval->n, job->test_name);
@@ -641,8 +773,10 @@ cli_cmd_train (int argc, char **argv)
 
   GError *error = NULL;
   g_auto (TrainJob) job = { 0 };
-  if (!load_train_data (&o, &job, &error)
-      || !shuffle_config (
+  if (!load_train_data (&o, &job, &error))
+    return cli_fail (error);
+  adapt_config (&o, job.train);
+  if (!shuffle_config (
           &o.config, o.shuffle_classes, o.shuffle_pieces, job.train, &error)
       || !build_model (&o, &job, &error) || !train_model (&o, &job, &error)
       || !test_model (&job, &error))

@@ -50,7 +50,7 @@ typedef struct
   float bn_momentum; /* 0.1 as PyTorch */
 } SdArch;
 
-/* "resnet-small", "fcn", "fcn-small", "fcn-pool". */
+/* "resnet-small", "resnet", "fcn", "fcn-small", "fcn-pool". */
 gboolean sd_arch_from_preset (
     const char *name, int n_classes, SdArch *arch, GError **error);
 /* The JSON form stored in model files (docs/model-format.md). */

@@ -143,6 +143,17 @@ SdWorkspace *sd_workspace_new (
     SdModel *model, int max_batch, int max_length, SdMode mode, GError **error);
 void sd_workspace_free (SdWorkspace *ws);
 int sd_workspace_get_max_batch (const SdWorkspace *ws);
+/* Split the convolutions of sd_model_forward and of the parameter
+ * backward (training) over n_threads threads by samples of the batch
+ * (1, the default: none; the input-only backward of dreams is never
+ * split). Results depend on the thread count only through the order in
+ * which the conv weight gradients of the shares are added: deterministic
+ * for a thread count, identical to one thread in the forward. Call
+ * OpenBLAS with one thread meanwhile (sd_set_num_threads): its own
+ * threads would compete with these. Starts n_threads - 1 threads and
+ * allocates their scratch; FALSE with an error when it cannot. */
+gboolean sd_workspace_set_threads (
+    SdWorkspace *ws, int n_threads, GError **error);
 int sd_workspace_get_max_length (const SdWorkspace *ws);
 
 /* x (B,T), already normalised -> logits (B,K), owned by ws and valid until

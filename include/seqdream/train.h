@@ -89,11 +89,59 @@ typedef struct
   guint64 augment_shuffle_classes;
   guint augment_shuffle_min, augment_shuffle_max;
   guint64 seed; /* 0 */
+  /* Wall-clock limit in seconds, 0 = none: no epoch starts that would end
+   * after it (by the mean epoch time so far). A run stopped by it depends
+   * on the machine's speed; one that ends by epochs or early stopping does
+   * not. */
+  double time_budget_s;
+  /* Threads, 0 = none of sd_train's own: OpenBLAS's setting as it is.
+   * N >= 1: every batch is split over N threads by samples
+   * (sd_workspace_set_threads), OpenBLAS set to one thread while training
+   * and its previous count restored after. OpenBLAS's thread count is per
+   * process: inference running meanwhile in the same process runs on one
+   * OpenBLAS thread too. */
+  int n_threads;
   SdTrainCallback callback;
   gpointer user_data;
 } SdTrainConfig;
 
 void sd_train_config_init (SdTrainConfig *config);
+
+/* Below this many series a data set trains on all of them (see
+ * sd_train_config_adapt). */
+#define SD_TRAIN_SMALL_SET 1000
+
+/* Which protocol sd_train_config_adapt takes: by the data's size, or the
+ * one of a caller who chose to have a validation split or not. */
+typedef enum
+{
+  SD_TRAIN_SPLIT_AUTO,       /* none below SD_TRAIN_SMALL_SET series */
+  SD_TRAIN_SPLIT_NONE,       /* every series trains */
+  SD_TRAIN_SPLIT_VALIDATION, /* a validation split and early stopping */
+} SdTrainSplit;
+
+/* The settings that follow the data (n series), written into config; the
+ * others (optimizer, lr, augmentation, seed, time budget, threads) are left
+ * as they are. With SD_TRAIN_SPLIT_AUTO:
+ *
+ *   n < SD_TRAIN_SMALL_SET: the published protocol of Wang et al. 2017 /
+ *     Fawaz et al. 2019: every series trains (val_fraction 0), the lr is
+ *     halved after 50 epochs without a lower training loss (down to 1e-4),
+ *     no early stopping, the epoch with the lowest training loss is kept.
+ *   otherwise: a stratified validation split of 0.2 (at least 200 series:
+ *     one series is at most 0.5 % of the validation accuracy), the lr
+ *     halved after 10 epochs without a lower validation loss (down to
+ *     1e-5), early stopping after 30, the epoch with the lowest validation
+ *     loss kept.
+ *
+ * Batch size min (n / 10, 16) (at least 2) as published without a split,
+ * 32 with one (the earlier default); epochs enough for about 20,000
+ * minibatch steps (the published 1,500 epochs of a 200-series set at
+ * batch 16), from 100 to 1,500.
+ *
+ * Returns a one-line description of the choice (free with g_free). */
+char *sd_train_config_adapt (
+    SdTrainConfig *config, const SdDataset *data, SdTrainSplit split);
 
 /* The carrier shift of a series of length n, planned once (FFTW).
  * sd_carrier_shift_apply writes y with the real FFT
@@ -126,14 +174,17 @@ typedef struct
   float best_val_loss, best_val_acc;
   float final_train_loss, final_train_acc;
   double seconds;
+  gboolean stopped_early;   /* by early_stop_patience */
+  gboolean stopped_by_time; /* by time_budget_s */
 } SdTrainResult;
 
 /* Train `model` in place on `data`. The data are normalised with the
  * model's normalisation (a fixed normalisation takes its mean and std from
  * the training part); the model records the training length, sample rate
  * and input range. With a validation split the parameters of the epoch
- * with the lowest validation loss are kept. Deterministic for a given seed
- * and OpenBLAS thread count. */
+ * with the lowest validation loss are kept, without one those of the epoch
+ * with the lowest training loss. Deterministic for a given seed and
+ * thread count (unless stopped by the time budget). */
 gboolean sd_train (SdModel *model, const SdDataset *data,
     const SdTrainConfig *config, SdTrainResult *result, GError **error);
 
