@@ -13,6 +13,7 @@
  * in sd_workspace_new. Nothing is allocated after sd_workspace_new.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "graph-private.h"
 #include "model-private.h"
 #include "seqdream/layers.h"
 
@@ -47,6 +48,7 @@ struct _SdWorkspace
   float *logits;            /* (B, K) */
   float *dlogits;           /* (B, K): dlogits plus gradients injected at fc */
   InputBackwardPlan plan;
+  SdGraphWs *graph; /* a graph model's values (graph-run.c) */
 };
 
 static void
@@ -93,6 +95,18 @@ sd_workspace_new (
         "length by %d), not %d",
         m->arch.name, m->min_length, m->min_length, max_length);
     return NULL;
+  }
+  if (m->graph != NULL) {
+    SdGraphWs *gw = sd_graph_ws_new (m, max_batch, max_length, error);
+    if (gw == NULL)
+      return NULL;
+    SdWorkspace *ws = g_new0 (SdWorkspace, 1);
+    ws->model = sd_model_ref (m);
+    ws->mode = mode;
+    ws->max_B = max_batch;
+    ws->max_T = max_length;
+    ws->graph = gw;
+    return ws;
   }
   gsize col = 0, wfold = 0;
   gsize total = 0;
@@ -165,6 +179,7 @@ sd_workspace_free (SdWorkspace *ws)
   if (ws == NULL)
     return;
   sd_model_unref (ws->model);
+  sd_graph_ws_free (ws->graph);
   g_free (ws->mem);
   g_free (ws);
 }
@@ -200,6 +215,8 @@ sd_workspace_get_layer_output (
   const SdModel *m = ws->model;
   int n_stages = m->arch.n_stages;
   g_return_val_if_fail (layer >= 0 && layer < n_stages + 2, NULL);
+  if (m->graph != NULL)
+    return sd_graph_layer_output (m, ws->graph, layer, channels, length);
   if (layer < n_stages) {
     *channels = m->act_channels[m->stage_out[layer]];
     *length = ws->T / m->act_div[m->stage_out[layer]];
@@ -335,6 +352,14 @@ sd_model_forward (
   g_return_val_if_fail (ws->model == m, NULL);
   g_return_val_if_fail (B >= 1 && B <= ws->max_B, NULL);
   g_return_val_if_fail (length >= m->min_length && length <= ws->max_T, NULL);
+  if (m->graph != NULL) {
+    const float *logits = sd_graph_forward (m, ws->graph, x, B, length);
+    if (logits != NULL) {
+      ws->B = B;
+      ws->T = length;
+    }
+    return logits;
+  }
   float *P = m->params;
   const float eps = m->arch.bn_eps, momentum = m->arch.bn_momentum;
   const gboolean train = ws->mode == SD_MODE_TRAIN;
@@ -607,6 +632,10 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
     g_return_if_fail (
         extra[e].layer >= 0 && extra[e].layer < m->arch.n_stages + 2);
 
+  if (m->graph != NULL) {
+    sd_graph_backward (m, ws->graph, dlogits, extra, n_extra, grads, dx);
+    return;
+  }
   if (ws->mode == SD_MODE_EVAL && grads == NULL)
     backward_input (m, ws, dlogits, extra, n_extra, dx != NULL);
   else
