@@ -532,7 +532,7 @@ static void
 add_dream_options (GOptionContext *ctx, DreamOptions *o)
 {
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &o->model_path, "Model file (.safetensors)",
+                                 &o->model_path, "Model file (.safetensors or .onnx)",
                                  "FILE" },
     { "class", 'c', 0, G_OPTION_ARG_STRING, &o->class_label,
         "Class to dream (its label as in `seqdream info`)", "LABEL" },
