@@ -421,6 +421,26 @@ sd_model_get_min_length (const SdModel *model)
   return model->min_length;
 }
 
+gboolean
+sd_model_check_length (const SdModel *model, int T, GError **error)
+{
+  if (T < model->min_length) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' needs series of at least %d samples, not %d", model->display_name,
+        model->min_length, T);
+    return FALSE;
+  }
+  if (model->graph == NULL)
+    return TRUE;
+  g_autofree int *len = g_new (int, model->graph->values->len);
+  if (!sd_graph_lengths (model->graph, T, TRUE, len, error)) {
+    g_prefix_error (
+        error, "'%s' cannot take %d samples: ", model->display_name, T);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 int
 sd_model_get_receptive_field (const SdModel *model)
 {

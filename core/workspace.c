@@ -89,14 +89,10 @@ sd_workspace_new (
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
   }
-  if (max_length < m->min_length) {
-    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-        "'%s' needs series of at least %d samples (its pooling divides the "
-        "length by %d), not %d",
-        m->arch.name, m->min_length, m->min_length, max_length);
-    return NULL;
-  }
   if (m->graph != NULL) {
+    /* the longest input must fit (the usual case: one length for all) */
+    if (!sd_model_check_length (m, max_length, error))
+      return NULL;
     SdGraphWs *gw = sd_graph_ws_new (m, max_batch, max_length, error);
     if (gw == NULL)
       return NULL;
@@ -107,6 +103,13 @@ sd_workspace_new (
     ws->max_T = max_length;
     ws->graph = gw;
     return ws;
+  }
+  if (max_length < m->min_length) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' needs series of at least %d samples (its pooling divides the "
+        "length by %d), not %d",
+        m->arch.name, m->min_length, m->min_length, max_length);
+    return NULL;
   }
   gsize col = 0, wfold = 0;
   gsize total = 0;

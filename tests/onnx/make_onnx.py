@@ -210,6 +210,45 @@ class Unsupported(nn.Module):
         return torch.abs(self.conv(x)).mean(-1)
 
 
+def train_3class(out):
+    """A small network trained on tests/data/ucr-3class.txt (labels sorted:
+    inner, normal, outer; every series z-normalised with its own mean and
+    population standard deviation, as seqdream's "series" normalisation),
+    for the command-line test (tests/test-onnx.sh): writes
+    trained-3class.onnx and trained-3class.json (labels, accuracy and the
+    predicted class of every series, in file order)."""
+    rows = [line.split() for line in open(os.path.join(ROOT, "tests", "data",
+                                                      "ucr-3class.txt"))]
+    labels = sorted({r[0] for r in rows})
+    y = torch.tensor([labels.index(r[0]) for r in rows])
+    x = torch.tensor([[float(v) for v in r[1:]] for r in rows])
+    x = (x - x.mean(1, keepdim=True)) / x.std(1, unbiased=False, keepdim=True)
+    x = x.unsqueeze(1)
+    torch.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv1d(1, 8, 5, padding=2), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(8, 8, 3, padding=2, dilation=2), nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(8, len(labels)))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(150):
+        opt.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    torch.onnx.export(model, torch.zeros(1, 1, x.shape[2]),
+                      os.path.join(out, "trained-3class.onnx"), opset_version=13,
+                      input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "batch", 2: "time"}, "y": {0: "batch"}})
+    acc = float((pred == y).float().mean())
+    with open(os.path.join(out, "trained-3class.json"), "w") as f:
+        json.dump({"labels": labels, "accuracy": acc,
+                   "predicted": [labels[i] for i in pred.tolist()]}, f)
+        f.write("\n")
+    print(f"trained-3class: accuracy {acc:.4f} on its training data")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "onnx"))
@@ -241,6 +280,7 @@ def main():
         with open(os.path.join(args.out, name + ".golden.json"), "w") as f:
             json.dump(ref, f)
             f.write("\n")
+    train_3class(args.out)
     torch.manual_seed(99)
     torch.onnx.export(Unsupported().eval(), torch.zeros(1, 1, 16),
                       os.path.join(args.out, "unsupported.onnx"), opset_version=13,
