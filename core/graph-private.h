@@ -52,6 +52,10 @@ typedef enum
 #define GRAPH_MAX_CHANNELS 65536
 #define GRAPH_MAX_WINDOW 65536
 #define GRAPH_N_TENSORS 4
+/* The channels of all values together: bounds a workspace (a tiny file
+ * could otherwise ask for gigabytes through concats of concats). The
+ * largest test model has 2,600. */
+#define GRAPH_MAX_TOTAL_CHANNELS (1 << 18)
 
 typedef struct
 {
@@ -92,6 +96,7 @@ struct _SdGraph
   int logits;         /* the value of the logits (B,K) */
   int features;       /* the "gap" layer: the input of the last dense */
   GraphOutput output; /* what the ONNX graph applied to the logits */
+  gint64 total_channels;
 };
 
 G_GNUC_INTERNAL SdGraph *sd_graph_new (void);

@@ -227,6 +227,13 @@ sd_graph_add (SdGraph *g, const GraphOp *tmpl, GError **error)
     op_clear (&op);
     return -1;
   }
+  if (g->total_channels + out.C > GRAPH_MAX_TOTAL_CHANNELS) {
+    fail (error, &op, "the graph's values hold more than %d channels in all",
+        GRAPH_MAX_TOTAL_CHANNELS);
+    op_clear (&op);
+    return -1;
+  }
+  g->total_channels += out.C;
   g_array_append_val (g->ops, op);
   g_array_append_val (g->values, out);
   return (int) g->values->len - 1;

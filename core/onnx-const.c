@@ -35,6 +35,12 @@ new_const (
       return NULL;
     }
   }
+  /* all folded constants together, so that many nodes cannot add up */
+  if ((imp->folded += numel) > MAX_CONST) {
+    onnx_fail (
+        imp, n, "folds constants of more than %d elements in all", MAX_CONST);
+    return NULL;
+  }
   OnnxEntry *e = g_new0 (OnnxEntry, 1);
   e->value = -1;
   e->ndim = ndim;

@@ -38,6 +38,7 @@ typedef struct
   int opset;
   int input_length;   /* declared time length, 0 when dynamic */
   char *node_name;    /* of the node being read */
+  gsize folded;       /* elements of the constants folded so far */
   GHashTable *names;  /* ONNX name -> OnnxEntry */
   GHashTable *params; /* tensor name -> GArray of float */
   SdGraph *g;
