@@ -62,24 +62,6 @@ set (OnnxEntry *e, gsize k, double v)
     e->i[k] = (gint64) v;
 }
 
-static gint64
-attr_int (Node *n, const char *name, gint64 def)
-{
-  for (gsize k = 0; k < n->n_attribute; k++)
-    if (n->attribute[k]->name && strcmp (n->attribute[k]->name, name) == 0)
-      return n->attribute[k]->i;
-  return def;
-}
-
-static const Onnx__AttributeProto *
-attr (Node *n, const char *name)
-{
-  for (gsize k = 0; k < n->n_attribute; k++)
-    if (n->attribute[k]->name && strcmp (n->attribute[k]->name, name) == 0)
-      return n->attribute[k];
-  return NULL;
-}
-
 /* Input j, a constant, or NULL when absent (empty name). */
 static const OnnxEntry *
 const_in (OnnxImporter *imp, Node *n, gsize j)
@@ -123,7 +105,7 @@ gather (OnnxEntry *out, const OnnxEntry *in, const gint64 *base,
 static OnnxEntry *
 fold_constant_of_shape (OnnxImporter *imp, Node *n, const OnnxEntry *s)
 {
-  const Onnx__AttributeProto *a = attr (n, "value");
+  const Onnx__AttributeProto *a = onnx_attr (n, "value");
   g_autoptr (OnnxEntry) v
       = a && a->t ? onnx_const_from_tensor (imp, a->t) : NULL;
   gint64 dims[ONNX_MAX_DIMS];
@@ -145,7 +127,7 @@ static OnnxEntry *
 fold_concat (OnnxImporter *imp, Node *n)
 {
   const OnnxEntry *a = const_in (imp, n, 0);
-  gint64 axis = attr_int (n, "axis", 0), dims[ONNX_MAX_DIMS];
+  gint64 axis = onnx_attr_int (n, "axis", 0), dims[ONNX_MAX_DIMS];
   if (axis < 0)
     axis += a->ndim;
   if (axis < 0 || axis >= a->ndim) {
@@ -221,7 +203,7 @@ fold_reshape (
 static OnnxEntry *
 fold_transpose (OnnxImporter *imp, Node *n, const OnnxEntry *a)
 {
-  const Onnx__AttributeProto *p = attr (n, "perm");
+  const Onnx__AttributeProto *p = onnx_attr (n, "perm");
   gint64 perm[ONNX_MAX_DIMS], dims[ONNX_MAX_DIMS], st[ONNX_MAX_DIMS];
   gint64 base[ONNX_MAX_DIMS] = { 0 }, one[ONNX_MAX_DIMS], stride[ONNX_MAX_DIMS];
   guint seen = 0;
@@ -294,7 +276,7 @@ fold_slice (OnnxImporter *imp, Node *n, const OnnxEntry *a)
 static OnnxEntry *
 fold_cast (OnnxImporter *imp, Node *n, const OnnxEntry *a)
 {
-  const gint64 to = attr_int (n, "to", 0);
+  const gint64 to = onnx_attr_int (n, "to", 0);
   const gboolean is_int = to == ONNX__TENSOR_PROTO__DATA_TYPE__INT64
                           || to == ONNX__TENSOR_PROTO__DATA_TYPE__INT32;
   if (!is_int && to != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT

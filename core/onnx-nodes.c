@@ -10,8 +10,8 @@
 
 typedef const Onnx__NodeProto Node;
 
-static const Onnx__AttributeProto *
-attr (Node *n, const char *name)
+const Onnx__AttributeProto *
+onnx_attr (Node *n, const char *name)
 {
   for (gsize k = 0; k < n->n_attribute; k++)
     if (n->attribute[k]->name && strcmp (n->attribute[k]->name, name) == 0)
@@ -19,17 +19,17 @@ attr (Node *n, const char *name)
   return NULL;
 }
 
-static gint64
-attr_int (Node *n, const char *name, gint64 def)
+gint64
+onnx_attr_int (Node *n, const char *name, gint64 def)
 {
-  const Onnx__AttributeProto *a = attr (n, name);
+  const Onnx__AttributeProto *a = onnx_attr (n, name);
   return a && a->has_i ? a->i : def;
 }
 
 static float
 attr_float (Node *n, const char *name, float def)
 {
-  const Onnx__AttributeProto *a = attr (n, name);
+  const Onnx__AttributeProto *a = onnx_attr (n, name);
   return a && a->has_f ? a->f : def;
 }
 
@@ -37,7 +37,7 @@ attr_float (Node *n, const char *name, float def)
 static gboolean
 attr_str_is (Node *n, const char *name, const char *def, const char *s)
 {
-  const Onnx__AttributeProto *a = attr (n, name);
+  const Onnx__AttributeProto *a = onnx_attr (n, name);
   if (a == NULL || !a->has_s)
     return g_strcmp0 (def, s) == 0;
   return a->s.len == strlen (s) && memcmp (a->s.data, s, a->s.len) == 0;
@@ -48,7 +48,7 @@ attr_str_is (Node *n, const char *name, const char *def, const char *s)
 static int
 attr_ints (Node *n, const char *name, gint64 *out, int max)
 {
-  const Onnx__AttributeProto *a = attr (n, name);
+  const Onnx__AttributeProto *a = onnx_attr (n, name);
   if (a == NULL)
     return -1;
   if (a->n_ints > (gsize) max)
@@ -200,7 +200,7 @@ read_window (OnnxImporter *imp, Node *n, int K, SdWindow *w)
     w->pad_r = (int) CLAMP (v[1], -1, G_MAXINT);
   } else if (c != -1)
     return onnx_fail (imp, n, "pads must have 2 entries (begin, end)");
-  if (attr_int (n, "ceil_mode", 0) != 0)
+  if (onnx_attr_int (n, "ceil_mode", 0) != 0)
     return onnx_fail (imp, n, "ceil_mode 1 is not supported (use floor)");
   if (attr_str_is (n, "auto_pad", "NOTSET", "SAME_UPPER")
       || attr_str_is (n, "auto_pad", "NOTSET", "SAME_LOWER")) {
@@ -239,7 +239,7 @@ node_conv (OnnxImporter *imp, Node *n)
           "bias of %zu values for %" G_GINT64_FORMAT " output channels", b->n,
           w->dims[0]);
   }
-  op.group = (int) CLAMP (attr_int (n, "group", 1), 0, G_MAXINT);
+  op.group = (int) CLAMP (onnx_attr_int (n, "group", 1), 0, G_MAXINT);
   op.OC = (int) MIN (w->dims[0], G_MAXINT);
   if (!read_window (imp, n, (int) MIN (w->dims[2], G_MAXINT), &op.win))
     return FALSE;
@@ -265,7 +265,7 @@ node_batchnorm (OnnxImporter *imp, Node *n)
   OnnxEntry *x = in_value (imp, n, 0);
   if (x == NULL)
     return FALSE;
-  if (attr_int (n, "training_mode", 0) != 0)
+  if (onnx_attr_int (n, "training_mode", 0) != 0)
     return onnx_fail (imp, n,
         "training_mode 1: export the model in eval "
         "mode (model.eval ())");
@@ -399,7 +399,7 @@ node_concat (OnnxImporter *imp, Node *n)
   OnnxEntry *x0 = in_value (imp, n, 0);
   if (x0 == NULL)
     return FALSE;
-  const gint64 axis = attr_int (n, "axis", 1);
+  const gint64 axis = onnx_attr_int (n, "axis", 1);
   if (!(axis == 1 || (x0->rank == 3 && axis == -2)
           || (x0->rank == 2 && axis == -1)))
     return onnx_fail (imp, n,
@@ -435,7 +435,7 @@ node_pool (OnnxImporter *imp, Node *n, GraphOpType type)
     return FALSE;
   if (type == GOP_MAXPOOL && n->n_output > 1 && n->output[1][0] != '\0')
     return onnx_fail (imp, n, "the Indices output is not supported");
-  op.count_pad = attr_int (n, "count_include_pad", 0) != 0;
+  op.count_pad = onnx_attr_int (n, "count_include_pad", 0) != 0;
   op.in[0] = x->value;
   int v = add_op (imp, n, &op);
   return v >= 0 && bind (imp, n, v, 3, GRAPH_OUT_LOGITS);
@@ -484,8 +484,8 @@ node_reduce (OnnxImporter *imp, Node *n, GraphOpType type)
   GraphOp op = { .type = type, .n_in = 1, .in = { x->value } };
   int v = add_op (imp, n, &op);
   return v >= 0
-         && bind (
-             imp, n, v, attr_int (n, "keepdims", 1) ? 3 : 2, GRAPH_OUT_LOGITS);
+         && bind (imp, n, v, onnx_attr_int (n, "keepdims", 1) ? 3 : 2,
+             GRAPH_OUT_LOGITS);
 }
 
 /* [B,C,T] -> [B, C*T] for the declared input length. */
@@ -526,7 +526,7 @@ node_reshape (OnnxImporter *imp, Node *n)
     return FALSE;
   const gboolean unit = is_unit (imp, x->value);
   if (strcmp (op, "Flatten") == 0) {
-    if (attr_int (n, "axis", 1) == 1)
+    if (onnx_attr_int (n, "axis", 1) == 1)
       rank = 2;
   } else if (strcmp (op, "Reshape") == 0) {
     OnnxEntry *s = in_const (imp, n, 1);
@@ -575,10 +575,10 @@ node_dense (OnnxImporter *imp, Node *n, gboolean gemm)
     return onnx_fail (imp, n,
         "needs [B, features] times a constant float "
         "matrix (Flatten before it?)");
-  const gboolean transB = gemm && attr_int (n, "transB", 0) != 0;
+  const gboolean transB = gemm && onnx_attr_int (n, "transB", 0) != 0;
   const float alpha = gemm ? attr_float (n, "alpha", 1.0f) : 1.0f;
   const float beta = gemm ? attr_float (n, "beta", 1.0f) : 1.0f;
-  if (gemm && attr_int (n, "transA", 0) != 0)
+  if (gemm && onnx_attr_int (n, "transA", 0) != 0)
     return onnx_fail (imp, n, "transA is not supported");
   const int IN = (int) (transB ? w->dims[1] : w->dims[0]);
   const int OUT = (int) (transB ? w->dims[0] : w->dims[1]);
@@ -613,7 +613,7 @@ node_softmax (OnnxImporter *imp, Node *n, GraphOutput kind)
   OnnxEntry *x = in_value (imp, n, 0);
   if (x == NULL)
     return FALSE;
-  const gint64 axis = attr_int (n, "axis", imp->opset >= 13 ? -1 : 1);
+  const gint64 axis = onnx_attr_int (n, "axis", imp->opset >= 13 ? -1 : 1);
   if (x->rank != 2 || (axis != 1 && axis != -1))
     return onnx_fail (imp, n, "only over the classes of [B, classes]");
   return bind (imp, n, x->value, 2, kind);
@@ -622,7 +622,7 @@ node_softmax (OnnxImporter *imp, Node *n, GraphOutput kind)
 static gboolean
 node_constant (OnnxImporter *imp, Node *n)
 {
-  const Onnx__AttributeProto *a = attr (n, "value");
+  const Onnx__AttributeProto *a = onnx_attr (n, "value");
   if (a == NULL || a->t == NULL)
     return onnx_fail (imp, n, "only the tensor form ('value') is supported");
   OnnxEntry *e = onnx_const_from_tensor (imp, a->t);

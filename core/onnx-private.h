@@ -54,6 +54,11 @@ G_GNUC_INTERNAL OnnxEntry *onnx_new_value (int value, int rank);
 /* Binds name to e (taken). */
 G_GNUC_INTERNAL void onnx_define (
     OnnxImporter *imp, const char *name, OnnxEntry *e);
+/* The node's attribute called name, or NULL; an int attribute or def. */
+G_GNUC_INTERNAL const Onnx__AttributeProto *onnx_attr (
+    const Onnx__NodeProto *n, const char *name);
+G_GNUC_INTERNAL gint64 onnx_attr_int (
+    const Onnx__NodeProto *n, const char *name, gint64 def);
 /* Folds a node whose inputs are all constants (onnx-const.c): *folded
  * TRUE when it did; FALSE (an error) when such a node cannot be folded. */
 G_GNUC_INTERNAL gboolean onnx_fold (

@@ -77,6 +77,18 @@ plan_input_backward (const SdModel *m, InputBackwardPlan *plan)
   }
 }
 
+/* A workspace without memory yet. */
+static SdWorkspace *
+workspace_shell (SdModel *m, int max_batch, int max_length, SdMode mode)
+{
+  SdWorkspace *ws = g_new0 (SdWorkspace, 1);
+  ws->model = sd_model_ref (m);
+  ws->mode = mode;
+  ws->max_B = max_batch;
+  ws->max_T = max_length;
+  return ws;
+}
+
 SdWorkspace *
 sd_workspace_new (
     SdModel *m, int max_batch, int max_length, SdMode mode, GError **error)
@@ -96,11 +108,7 @@ sd_workspace_new (
     SdGraphWs *gw = sd_graph_ws_new (m, max_batch, max_length, error);
     if (gw == NULL)
       return NULL;
-    SdWorkspace *ws = g_new0 (SdWorkspace, 1);
-    ws->model = sd_model_ref (m);
-    ws->mode = mode;
-    ws->max_B = max_batch;
-    ws->max_T = max_length;
+    SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
     ws->graph = gw;
     return ws;
   }
@@ -134,11 +142,7 @@ sd_workspace_new (
         (double) (total + extra) * 4.0 / (1 << 30));
     return NULL;
   }
-  SdWorkspace *ws = g_new0 (SdWorkspace, 1);
-  ws->model = sd_model_ref (m);
-  ws->mode = mode;
-  ws->max_B = max_batch;
-  ws->max_T = max_length;
+  SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
   ws->mem = g_try_new0 (float, total + extra);
   if (ws->mem == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,

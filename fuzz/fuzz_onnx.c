@@ -58,23 +58,6 @@ run_model (SdModel *m, int T)
   sd_model_backward (m, ws, dlogits, NULL, dx);
 }
 
-static void
-check_round_trip (SdModel *m)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) saved = sd_model_save_to_bytes (m);
-  g_autoptr (SdModel) again = sd_model_load_from_bytes (saved, "saved", &error);
-  if (again == NULL)
-    fuzz_fail ("an imported model, saved, does not load: %s", error->message);
-  if (sd_model_get_n_params (again) != sd_model_get_n_params (m)
-      || memcmp (sd_model_get_params (again), sd_model_get_params (m),
-             sd_model_get_n_params (m) * sizeof (float))
-             != 0)
-    fuzz_fail ("the saved model has other parameters");
-  if (sd_model_get_min_length (again) != sd_model_get_min_length (m))
-    fuzz_fail ("the saved model takes other lengths");
-}
-
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -111,6 +94,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   const int T = sd_model_get_min_length (m);
   run_model (m, T);
   run_model (m, 2 * T + 3);
-  check_round_trip (m);
+  fuzz_check_round_trip (m);
   return 0;
 }
