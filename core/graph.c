@@ -220,6 +220,22 @@ sd_graph_add (SdGraph *g, const GraphOp *tmpl, GError **error)
         error, SD_ERROR, SD_ERROR_MODEL, "more than %d ops", GRAPH_MAX_OPS);
     return -1;
   }
+  /* names go into JSON metadata and messages: UTF-8 only (an ONNX file's
+   * strings are not checked by the protobuf decoder) */
+  if (tmpl->name != NULL && !g_utf8_validate (tmpl->name, -1, NULL)) {
+    g_set_error (
+        error, SD_ERROR, SD_ERROR_MODEL, "a node name is not valid UTF-8");
+    return -1;
+  }
+  for (int s = 0; s < GRAPH_N_TENSORS; s++)
+    if (tmpl->tensor[s] != NULL
+        && (tmpl->tensor[s][0] == '\0'
+            || !g_utf8_validate (tmpl->tensor[s], -1, NULL))) {
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+          "node '%s': a tensor name is empty or not valid UTF-8",
+          tmpl->name ? tmpl->name : "?");
+      return -1;
+    }
   op.name = g_strdup (tmpl->name);
   for (int s = 0; s < GRAPH_N_TENSORS; s++)
     op.tensor[s] = g_strdup (tmpl->tensor[s]);

@@ -295,8 +295,10 @@ import_model (
   for (gsize k = 0; k < gp->n_node; k++) {
     const Onnx__NodeProto *node = gp->node[k];
     g_free (imp->node_name);
-    imp->node_name = node->name && node->name[0] ? g_strdup (node->name)
-                                                 : g_strdup_printf ("#%zu", k);
+    /* made valid UTF-8: it is printed and stored */
+    imp->node_name = node->name && node->name[0]
+                         ? g_utf8_make_valid (node->name, -1)
+                         : g_strdup_printf ("#%zu", k);
     if (!onnx_node (imp, node))
       return NULL;
   }
