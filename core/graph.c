@@ -209,6 +209,19 @@ check_op (const SdGraph *g, GraphOp *op, GraphValue *out, GError **error)
   return TRUE;
 }
 
+/* Valid UTF-8 without control characters (which JSON would need
+ * escaped). */
+static gboolean
+name_ok (const char *s)
+{
+  if (!g_utf8_validate (s, -1, NULL))
+    return FALSE;
+  for (const guchar *p = (const guchar *) s; *p; p++)
+    if (*p < 0x20 || *p == 0x7f)
+      return FALSE;
+  return TRUE;
+}
+
 int
 sd_graph_add (SdGraph *g, const GraphOp *tmpl, GError **error)
 {
@@ -220,19 +233,19 @@ sd_graph_add (SdGraph *g, const GraphOp *tmpl, GError **error)
         error, SD_ERROR, SD_ERROR_MODEL, "more than %d ops", GRAPH_MAX_OPS);
     return -1;
   }
-  /* names go into JSON metadata and messages: UTF-8 only (an ONNX file's
-   * strings are not checked by the protobuf decoder) */
-  if (tmpl->name != NULL && !g_utf8_validate (tmpl->name, -1, NULL)) {
-    g_set_error (
-        error, SD_ERROR, SD_ERROR_MODEL, "a node name is not valid UTF-8");
+  /* names go into JSON metadata and messages (an ONNX file's strings are
+   * not checked by the protobuf decoder) */
+  if (tmpl->name != NULL && !name_ok (tmpl->name)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+        "a node name is not valid UTF-8 or holds control characters");
     return -1;
   }
   for (int s = 0; s < GRAPH_N_TENSORS; s++)
     if (tmpl->tensor[s] != NULL
-        && (tmpl->tensor[s][0] == '\0'
-            || !g_utf8_validate (tmpl->tensor[s], -1, NULL))) {
+        && (tmpl->tensor[s][0] == '\0' || !name_ok (tmpl->tensor[s]))) {
       g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-          "node '%s': a tensor name is empty or not valid UTF-8",
+          "node '%s': a tensor name is empty, not valid UTF-8 or holds "
+          "control characters",
           tmpl->name ? tmpl->name : "?");
       return -1;
     }

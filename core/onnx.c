@@ -295,10 +295,14 @@ import_model (
   for (gsize k = 0; k < gp->n_node; k++) {
     const Onnx__NodeProto *node = gp->node[k];
     g_free (imp->node_name);
-    /* made valid UTF-8: it is printed and stored */
+    /* made valid UTF-8 without control characters: it is printed and
+     * stored */
     imp->node_name = node->name && node->name[0]
                          ? g_utf8_make_valid (node->name, -1)
                          : g_strdup_printf ("#%zu", k);
+    for (char *p = imp->node_name; *p; p++)
+      if ((guchar) *p < 0x20 || *p == 0x7f)
+        *p = '?';
     if (!onnx_node (imp, node))
       return NULL;
   }
