@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
+#include "model-private.h"
 
 #include <seqdream/stats.h>
 
@@ -115,9 +116,9 @@ int
 sd_dream_feature_size (const SdModel *model)
 {
   g_return_val_if_fail (model != NULL, 0);
-  const SdArch *a = sd_model_get_arch (model);
-  const SdStage *last = &a->stages[a->n_stages - 1];
-  return last->channels[last->n_convs - 1];
+  /* the channels into the "gap" layer; also for a graph model, which has
+   * no stages */
+  return model->feat_channels;
 }
 
 gboolean

@@ -4,10 +4,12 @@
  * every tensor is checked before the model is built.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "graph-private.h"
 #include "json-strict.h"
 #include "model-private.h"
 #include "sd-private.h"
 #include "stats-private.h"
+#include "seqdream/onnx.h"
 #include "seqdream/safetensors.h"
 
 #include <float.h>
@@ -200,24 +202,41 @@ load_metadata (SdModel *m, const SdSafetensors *st, GError **error)
   return TRUE;
 }
 
+/* The model of metadata "graph" (an imported model), without its
+ * parameters. */
+static SdModel *
+model_of_graph (const SdSafetensors *st, const char *json, GError **error)
+{
+  const char *file = sd_safetensors_get_display_name (st);
+  g_autoptr (SdGraph) g = sd_graph_from_json (json, error);
+  SdModel *m = g ? sd_model_compile_graph (g, "onnx", error) : NULL;
+  if (m == NULL)
+    g_prefix_error (error, "%s: ", file);
+  return m;
+}
+
 static SdModel *
 model_from_safetensors (const SdSafetensors *st, GError **error)
 {
   const char *file = sd_safetensors_get_display_name (st);
   const char *arch_json = sd_safetensors_get_metadata (st, "arch");
+  const char *graph_json = sd_safetensors_get_metadata (st, "graph");
   SdArch arch;
+  g_autoptr (SdModel) m = NULL;
 
-  if (arch_json == NULL) {
+  if (graph_json != NULL) {
+    m = model_of_graph (st, graph_json, error);
+    if (m == NULL)
+      return NULL;
+    arch = m->arch;
+  } else if (arch_json == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
         "%s: metadata 'arch' is missing (not a seqdream model file?)", file);
     return NULL;
-  }
-  if (!sd_arch_from_json (arch_json, &arch, error)) {
+  } else if (!sd_arch_from_json (arch_json, &arch, error)) {
     g_prefix_error (error, "%s: ", file);
     return NULL;
-  }
-  g_autoptr (SdModel) m = sd_model_compile (&arch, error);
-  if (m == NULL) {
+  } else if ((m = sd_model_compile (&arch, error)) == NULL) {
     g_prefix_error (error, "%s: ", file);
     return NULL;
   }
@@ -270,14 +289,29 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
       return NULL;
     }
   }
+  if (m->graph != NULL && !sd_graph_check_params (m, error)) {
+    g_prefix_error (error, "%s: ", file);
+    return NULL;
+  }
   if (!stats_read (m, st, error))
     return NULL;
   return g_steal_pointer (&m);
 }
 
+/* An ONNX file by its name (the loader of seqdream/onnx.h, with its
+ * defaults). */
+static gboolean
+is_onnx_name (const char *name)
+{
+  g_autofree char *lower = g_ascii_strdown (name ? name : "", -1);
+  return g_str_has_suffix (lower, ".onnx");
+}
+
 SdModel *
 sd_model_load (const char *path, GError **error)
 {
+  if (is_onnx_name (path))
+    return sd_model_load_onnx (path, NULL, error);
   g_autoptr (SdSafetensors) st = sd_safetensors_open (path, error);
   if (st == NULL)
     return NULL;
@@ -288,6 +322,8 @@ SdModel *
 sd_model_load_from_bytes (
     GBytes *bytes, const char *display_name, GError **error)
 {
+  if (is_onnx_name (display_name))
+    return sd_model_load_onnx_from_bytes (bytes, display_name, NULL, error);
   g_autoptr (SdSafetensors) st
       = sd_safetensors_new_from_bytes (bytes, display_name, error);
   if (st == NULL)
@@ -299,12 +335,14 @@ static SdSafetensorsWriter *
 model_writer (SdModel *m)
 {
   SdSafetensorsWriter *w = sd_safetensors_writer_new ();
-  g_autofree char *arch = sd_arch_to_json (&m->arch);
+  /* an imported model stores its op graph instead of an architecture */
+  g_autofree char *arch
+      = m->graph ? sd_graph_to_json (m->graph) : sd_arch_to_json (&m->arch);
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
   sd_safetensors_writer_add_metadata (w, "format", "pt");
   sd_safetensors_writer_add_metadata (w, "seqdream.format_version", "1");
-  sd_safetensors_writer_add_metadata (w, "arch", arch);
+  sd_safetensors_writer_add_metadata (w, m->graph ? "graph" : "arch", arch);
 
   g_autoptr (JsonBuilder) lb = json_builder_new ();
   json_builder_begin_array (lb);

@@ -47,6 +47,9 @@ typedef struct
   gboolean fold_bn;
 } Op;
 
+/* An imported op graph (graph-private.h), instead of the op list. */
+typedef struct _SdGraph SdGraph;
+
 #define MAX_ACTS 128
 #define MAX_TOTAL_POOL 65536
 #define MAX_OPS 256
@@ -80,11 +83,21 @@ struct _SdModel
   int stage_out[SD_MAX_STAGES]; /* activation index of each stage output */
   int feat_channels;            /* channels into GAP */
   char **layer_names;
+  /* Not NULL for a model imported from ONNX: then it runs this graph and
+   * the op list and arch.stages are empty (n_stages 0; its layers are
+   * "gap", the input of its last dense layer, and "fc"). */
+  SdGraph *graph;
 };
 
 /* The model of an architecture, without its parameters (params NULL,
  * n_params counted), labels or metadata. */
 G_GNUC_INTERNAL SdModel *sd_model_compile (const SdArch *arch, GError **error);
+
+/* A model of arch without ops, tensors or parameters (for graphs). */
+G_GNUC_INTERNAL SdModel *sd_model_new_empty (const SdArch *arch);
+/* Registers a tensor (name is taken) after the others; its offset. */
+G_GNUC_INTERNAL gsize sd_model_add_tensor (SdModel *m, char *name, int ndim,
+    gint64 d0, gint64 d1, gint64 d2, gboolean trainable);
 
 /* labels[0..n) are non-empty and distinct and labels[n] is NULL; else an
  * SD_ERROR_MODEL error naming `where`. */

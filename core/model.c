@@ -3,6 +3,7 @@
  * Loading and saving: model-file.c; forward and backward: workspace.c.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "graph-private.h"
 #include "model-private.h"
 
 #include <math.h>
@@ -16,9 +17,9 @@ param_info_free (gpointer p)
   g_free (info);
 }
 
-static gsize
-add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1, gint64 d2,
-    gboolean trainable)
+gsize
+sd_model_add_tensor (SdModel *m, char *name, int ndim, gint64 d0, gint64 d1,
+    gint64 d2, gboolean trainable)
 {
   SdParamInfo *info = g_new0 (SdParamInfo, 1);
   info->name = name;
@@ -71,20 +72,20 @@ compile_conv_bn (
   conv->OC = OC;
   conv->K = K;
   conv->fold_bn = !relu;
-  conv->w = add_tensor (
+  conv->w = sd_model_add_tensor (
       m, g_strdup_printf ("%s.conv.weight", prefix), 3, OC, C, K, TRUE);
 
   Op *bn = new_op (m, relu ? OP_BN_RELU : OP_BN);
   bn->in = conv->out;
   bn->out = new_act (m, OC, m->act_div[in]);
   bn->C = OC;
-  bn->w = add_tensor (
+  bn->w = sd_model_add_tensor (
       m, g_strdup_printf ("%s.bn.weight", prefix), 1, OC, 0, 0, TRUE);
-  bn->b = add_tensor (
+  bn->b = sd_model_add_tensor (
       m, g_strdup_printf ("%s.bn.bias", prefix), 1, OC, 0, 0, TRUE);
-  bn->rm = add_tensor (
+  bn->rm = sd_model_add_tensor (
       m, g_strdup_printf ("%s.bn.running_mean", prefix), 1, OC, 0, 0, FALSE);
-  bn->rv = add_tensor (
+  bn->rv = sd_model_add_tensor (
       m, g_strdup_printf ("%s.bn.running_var", prefix), 1, OC, 0, 0, FALSE);
   bn->bn_slot = m->bn_channels_total;
   m->bn_channels_total += OC;
@@ -144,8 +145,8 @@ compile_head (SdModel *m, int in, int C)
   Op *fc = new_op (m, OP_DENSE);
   fc->C = C;
   fc->OC = K;
-  fc->w = add_tensor (m, g_strdup ("fc.weight"), 2, K, C, 0, TRUE);
-  fc->b = add_tensor (m, g_strdup ("fc.bias"), 1, K, 0, 0, TRUE);
+  fc->w = sd_model_add_tensor (m, g_strdup ("fc.weight"), 2, K, C, 0, TRUE);
+  fc->b = sd_model_add_tensor (m, g_strdup ("fc.bias"), 1, K, 0, 0, TRUE);
 }
 
 static gboolean
@@ -210,7 +211,7 @@ compile_arch (SdModel *m, GError **error)
 }
 
 SdModel *
-sd_model_compile (const SdArch *arch, GError **error)
+sd_model_new_empty (const SdArch *arch)
 {
   SdModel *m = g_new0 (SdModel, 1);
   m->ref_count = 1;
@@ -223,6 +224,13 @@ sd_model_compile (const SdArch *arch, GError **error)
   m->range_lo = -INFINITY;
   m->range_hi = INFINITY;
   m->display_name = g_strdup (arch->name);
+  return m;
+}
+
+SdModel *
+sd_model_compile (const SdArch *arch, GError **error)
+{
+  SdModel *m = sd_model_new_empty (arch);
   if (!compile_arch (m, error)) {
     sd_model_unref (m);
     return NULL;
@@ -344,14 +352,19 @@ sd_model_unref (SdModel *m)
   g_ptr_array_unref (m->tensors);
   g_free (m->params);
   g_strfreev (m->layer_names);
+  sd_graph_unref (m->graph);
   g_free (m);
 }
 
 SdModel *
 sd_model_copy (SdModel *model)
 {
-  SdModel *m = model_alloc (&model->arch, NULL);
-  g_assert (m != NULL); /* the arch compiled once already */
+  SdModel *m = model->graph != NULL ? sd_model_compile_graph (
+                   model->graph, model->arch.name, NULL)
+                                    : model_alloc (&model->arch, NULL);
+  g_assert (m != NULL); /* the arch or graph compiled once already */
+  if (m->params == NULL)
+    m->params = g_new0 (float, m->n_params);
   g_free (m->display_name);
   m->display_name = g_strdup (model->display_name);
   m->labels = g_strdupv (model->labels);
@@ -406,6 +419,26 @@ int
 sd_model_get_min_length (const SdModel *model)
 {
   return model->min_length;
+}
+
+gboolean
+sd_model_check_length (const SdModel *model, int T, GError **error)
+{
+  if (T < model->min_length) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' needs series of at least %d samples, not %d", model->display_name,
+        model->min_length, T);
+    return FALSE;
+  }
+  if (model->graph == NULL)
+    return TRUE;
+  g_autofree int *len = g_new (int, model->graph->values->len);
+  if (!sd_graph_lengths (model->graph, T, TRUE, len, error)) {
+    g_prefix_error (
+        error, "'%s' cannot take %d samples: ", model->display_name, T);
+    return FALSE;
+  }
+  return TRUE;
 }
 
 int

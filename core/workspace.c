@@ -13,6 +13,7 @@
  * in sd_workspace_new. Nothing is allocated after sd_workspace_new.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "graph-private.h"
 #include "model-private.h"
 #include "sd-parallel.h"
 #include "seqdream/layers.h"
@@ -55,6 +56,7 @@ struct _SdWorkspace
   SdParallel *par;
   gsize col_size, wgrad_size;
   float *par_col, *par_wgrad;
+  SdGraphWs *graph; /* a graph model's values (graph-run.c) */
 };
 
 static void
@@ -83,6 +85,18 @@ plan_input_backward (const SdModel *m, InputBackwardPlan *plan)
   }
 }
 
+/* A workspace without memory yet. */
+static SdWorkspace *
+workspace_shell (SdModel *m, int max_batch, int max_length, SdMode mode)
+{
+  SdWorkspace *ws = g_new0 (SdWorkspace, 1);
+  ws->model = sd_model_ref (m);
+  ws->mode = mode;
+  ws->max_B = max_batch;
+  ws->max_T = max_length;
+  return ws;
+}
+
 SdWorkspace *
 sd_workspace_new (
     SdModel *m, int max_batch, int max_length, SdMode mode, GError **error)
@@ -94,6 +108,17 @@ sd_workspace_new (
         "workspace size %d x %d is impossible (batch 1..%d, length 1..%d)",
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
+  }
+  if (m->graph != NULL) {
+    /* the longest input must fit (the usual case: one length for all) */
+    if (!sd_model_check_length (m, max_length, error))
+      return NULL;
+    SdGraphWs *gw = sd_graph_ws_new (m, max_batch, max_length, error);
+    if (gw == NULL)
+      return NULL;
+    SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
+    ws->graph = gw;
+    return ws;
   }
   if (max_length < m->min_length) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -125,11 +150,7 @@ sd_workspace_new (
         (double) (total + extra) * 4.0 / (1 << 30));
     return NULL;
   }
-  SdWorkspace *ws = g_new0 (SdWorkspace, 1);
-  ws->model = sd_model_ref (m);
-  ws->mode = mode;
-  ws->max_B = max_batch;
-  ws->max_T = max_length;
+  SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
   ws->mem = g_try_new0 (float, total + extra);
   if (ws->mem == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
@@ -178,6 +199,7 @@ sd_workspace_free (SdWorkspace *ws)
   sd_parallel_free (ws->par);
   g_free (ws->par_col);
   g_free (ws->par_wgrad);
+  sd_graph_ws_free (ws->graph);
   g_free (ws->mem);
   g_free (ws);
 }
@@ -321,6 +343,8 @@ sd_workspace_get_layer_output (
   const SdModel *m = ws->model;
   int n_stages = m->arch.n_stages;
   g_return_val_if_fail (layer >= 0 && layer < n_stages + 2, NULL);
+  if (m->graph != NULL)
+    return sd_graph_layer_output (m, ws->graph, layer, channels, length);
   if (layer < n_stages) {
     *channels = m->act_channels[m->stage_out[layer]];
     *length = ws->T / m->act_div[m->stage_out[layer]];
@@ -456,6 +480,14 @@ sd_model_forward (
   g_return_val_if_fail (ws->model == m, NULL);
   g_return_val_if_fail (B >= 1 && B <= ws->max_B, NULL);
   g_return_val_if_fail (length >= m->min_length && length <= ws->max_T, NULL);
+  if (m->graph != NULL) {
+    const float *logits = sd_graph_forward (m, ws->graph, x, B, length);
+    if (logits != NULL) {
+      ws->B = B;
+      ws->T = length;
+    }
+    return logits;
+  }
   float *P = m->params;
   const float eps = m->arch.bn_eps, momentum = m->arch.bn_momentum;
   const gboolean train = ws->mode == SD_MODE_TRAIN;
@@ -727,6 +759,10 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
     g_return_if_fail (
         extra[e].layer >= 0 && extra[e].layer < m->arch.n_stages + 2);
 
+  if (m->graph != NULL) {
+    sd_graph_backward (m, ws->graph, dlogits, extra, n_extra, grads, dx);
+    return;
+  }
   if (ws->mode == SD_MODE_EVAL && grads == NULL)
     backward_input (m, ws, dlogits, extra, n_extra, dx != NULL);
   else

@@ -3,6 +3,7 @@
 #include "fuzz-target.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 static GLogLevelFlags abort_levels;
@@ -38,4 +39,31 @@ fuzz_fail (const char *format, ...)
   fprintf (stderr, "\n");
   va_end (args);
   abort ();
+}
+
+void
+fuzz_check_round_trip (SdModel *m)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) saved = sd_model_save_to_bytes (m);
+  g_autoptr (SdModel) again = sd_model_load_from_bytes (saved, "saved", &error);
+  const char *const *a, *const *b;
+
+  if (again == NULL)
+    fuzz_fail (
+        "a loaded model, saved, does not load again: %s", error->message);
+  if (sd_model_get_n_params (again) != sd_model_get_n_params (m)
+      || memcmp (sd_model_get_params (again), sd_model_get_params (m),
+             sd_model_get_n_params (m) * sizeof (float))
+             != 0)
+    fuzz_fail ("the saved model has other parameters");
+  a = sd_model_get_labels (m);
+  b = sd_model_get_labels (again);
+  for (int k = 0; k < sd_model_get_n_classes (m); k++)
+    if (g_strcmp0 (a[k], b[k]) != 0)
+      fuzz_fail ("label %d changed from '%s' to '%s'", k, a[k], b[k]);
+  if (sd_model_get_train_length (again) != sd_model_get_train_length (m))
+    fuzz_fail ("the training length changed");
+  if (sd_model_get_min_length (again) != sd_model_get_min_length (m))
+    fuzz_fail ("the shortest length changed");
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <glib.h>
+#include <seqdream/model.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,3 +22,8 @@ void fuzz_abort_on_log (GLogLevelFlags levels);
 
 /* A check failed: prints "fuzz: check failed: <message>" and aborts. */
 void fuzz_fail (const char *format, ...) G_GNUC_NORETURN G_GNUC_PRINTF (1, 2);
+
+/* m saves, and the saved bytes load again into the same model: the same
+ * parameters bit for bit, labels, training length and shortest length;
+ * else fuzz_fail. */
+void fuzz_check_round_trip (SdModel *m);

@@ -85,6 +85,9 @@ run_model (SdModel *m)
   int K = sd_model_get_n_classes (m);
   float dlogits[FUZZ_B * 64];
 
+  /* an imported graph (metadata "graph") may take other lengths only */
+  if (!sd_model_check_length (m, FUZZ_T, NULL))
+    return;
   ws = sd_workspace_new (m, FUZZ_B, FUZZ_T, SD_MODE_EVAL, &error);
   if (ws == NULL)
     fuzz_fail ("no workspace for a loaded model: %s", error->message);
@@ -98,33 +101,8 @@ run_model (SdModel *m)
     dx = g_new (float, FUZZ_B *FUZZ_T);
     sd_model_backward (m, ws, dlogits, NULL, dx);
   }
-  sd_model_forward (m, ws, x, 1, 1);
-}
-
-static void
-check_round_trip (SdModel *m)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) saved = sd_model_save_to_bytes (m);
-  g_autoptr (SdModel) again = NULL;
-  const char *const *a, *const *b;
-
-  again = sd_model_load_from_bytes (saved, "saved", &error);
-  if (again == NULL)
-    fuzz_fail (
-        "a loaded model, saved, does not load again: %s", error->message);
-  if (sd_model_get_n_params (again) != sd_model_get_n_params (m)
-      || memcmp (sd_model_get_params (again), sd_model_get_params (m),
-             sd_model_get_n_params (m) * sizeof (float))
-             != 0)
-    fuzz_fail ("the saved model has other parameters");
-  a = sd_model_get_labels (m);
-  b = sd_model_get_labels (again);
-  for (int k = 0; k < sd_model_get_n_classes (m); k++)
-    if (g_strcmp0 (a[k], b[k]) != 0)
-      fuzz_fail ("label %d changed from '%s' to '%s'", k, a[k], b[k]);
-  if (sd_model_get_train_length (again) != sd_model_get_train_length (m))
-    fuzz_fail ("the training length changed");
+  if (sd_model_check_length (m, 1, NULL))
+    sd_model_forward (m, ws, x, 1, 1);
 }
 
 int
@@ -172,6 +150,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   }
 
   run_model (m);
-  check_round_trip (m);
+  fuzz_check_round_trip (m);
   return 0;
 }

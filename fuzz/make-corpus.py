@@ -17,6 +17,9 @@ corpus/fuzz_model/    safetensors model files: tiny models written here
 corpus/fuzz_ucr/      UCR text files: every separator and line ending,
                       numeric, decimal and string labels, and the errors
                       the loader names (ragged rows, NaN, overflow, ...).
+corpus/fuzz_onnx/     ONNX files: the small test models of tests/data/onnx
+                      (exported by PyTorch: tests/onnx/make_onnx.py) and
+                      truncations and byte changes of one of them.
 corpus/fuzz_element/  scripts for fuzz_element.c (see the format there):
                       caps, properties, buffers, timestamps, events and
                       dream requests.
@@ -566,9 +569,31 @@ def element_corpus():
 
 # ----------------------------------------------------------------- main
 
+# ----------------------------------------------------------------- ONNX
+
+ONNX = os.path.join(ROOT, "tests", "data", "onnx")
+
+
+def onnx_corpus():
+    files = {}
+    for name in ("sequential", "fixed-length", "unsupported", "trained-3class"):
+        with open(os.path.join(ONNX, name + ".onnx"), "rb") as f:
+            files[name + ".onnx"] = f.read()
+    seq = files["sequential.onnx"]
+    for frac in (1, 2, 3):
+        cut = len(seq) * frac // 4
+        files["sequential-cut-%d.onnx" % cut] = seq[:cut]
+    # one byte changed every len/16 bytes: lengths, tags, values
+    for k in range(16):
+        pos = len(seq) * k // 16
+        files["sequential-byte-%d.onnx" % pos] = (
+            seq[:pos] + bytes([seq[pos] ^ 0x55]) + seq[pos + 1:])
+    return files
+
+
 def write_all(check):
     corpora = {"fuzz_model": model_corpus(), "fuzz_ucr": ucr_corpus(),
-               "fuzz_element": element_corpus()}
+               "fuzz_onnx": onnx_corpus(), "fuzz_element": element_corpus()}
     differ = []
     for target, files in corpora.items():
         d = os.path.join(HERE, "corpus", target)

@@ -9,11 +9,11 @@
  *
  * seqdream cuts a mono F32 audio/sensor stream into windows of `window`
  * samples every `hop` samples, scores each window with one forward pass of
- * a seqdream model (a safetensors file, `model-file`, or the model embedded
- * in the plugin) and reports the class as an element message and as a
- * #GstCustomMeta on the buffer, with the window's novelty: whether the
- * model knows windows like it at all. Every input buffer leaves the `src`
- * pad unchanged (same memory, timestamps and flags); `gain` scales only
+ * a seqdream model (a safetensors file or an ONNX classifier, `model-file`,
+ * or the model embedded in the plugin) and reports the class as an element
+ * message and as a #GstCustomMeta on the buffer, with the window's novelty:
+ * whether the model knows windows like it at all. Every input buffer leaves the
+ * `src` pad unchanged (same memory, timestamps and flags); `gain` scales only
  * what the model sees.
  *
  * On request (`dream-trigger` or the "dream" action signal) a worker thread
@@ -346,7 +346,9 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
   /**
    * GstSeqDream:model-file:
    *
-   * A seqdream model (safetensors). NULL: the model embedded in the plugin
+   * A seqdream model (safetensors), or an ONNX classifier (.onnx, read with
+   * the defaults of `seqdream import`: labels 0, 1, ..., no normalisation;
+   * docs/model-import.md). NULL: the model embedded in the plugin
    * (its file, input units, rate, window and labels are in the blurb that
    * gst-inspect-1.0 shows; the shipped build embeds
    * models/cwru-fcn-pool.safetensors: drive-end acceleration in g at

@@ -9,6 +9,7 @@ set -eu
 packages="meson ninja-build pkg-config gcc clang-format python3
 libglib2.0-dev libopenblas-dev libjson-glib-dev libsndfile1-dev
 libcairo2-dev libfftw3-dev
+protobuf-c-compiler libprotobuf-c-dev libonnx-dev
 libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
@@ -17,6 +18,8 @@ valgrind"
 # clang, libclang-rt-14-dev (libclang_rt.fuzzer, the libFuzzer runtime) and
 # llvm (llvm-symbolizer, for the sanitizers' stack traces): scripts/fuzz.
 # valgrind: scripts/valgrind-gst.
+# protobuf-c-compiler, libprotobuf-c-dev, libonnx-dev (its onnx.proto):
+# the ONNX reader, generated at build time (core/meson.build).
 
 if [ "${1:-}" = "--torch" ]; then
   packages="$packages python3-torch"

@@ -134,6 +134,13 @@ build_config (
     return FALSE;
   if (o->length > 0)
     c->length = o->length;
+  if (c->length <= 0) {
+    /* an imported model with a dynamic time axis records none */
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "%s records no training length: give the dream's --length",
+        sd_model_get_display_name (model));
+    return FALSE;
+  }
   if (o->steps != 0)
     c->steps = o->steps;
   if (o->lr != 0)
@@ -532,8 +539,8 @@ static void
 add_dream_options (GOptionContext *ctx, DreamOptions *o)
 {
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &o->model_path, "Model file (.safetensors)",
-                                 "FILE" },
+                                 &o->model_path,
+                                 "Model file (.safetensors or .onnx)", "FILE" },
     { "class", 'c', 0, G_OPTION_ARG_STRING, &o->class_label,
         "Class to dream (its label as in `seqdream info`)", "LABEL" },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &o->mode,

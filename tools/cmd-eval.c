@@ -69,8 +69,8 @@ cli_cmd_eval (int argc, char **argv)
   int threads = 0;
   GError *error = NULL;
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &model_path, "Model file (.safetensors)",
-                                 "FILE" },
+                                 &model_path,
+                                 "Model file (.safetensors or .onnx)", "FILE" },
     DATA_ENTRIES (d, part),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
         "Print one JSON object (accuracy, n, loss, labels, confusion, "
@@ -227,8 +227,8 @@ cli_cmd_predict (int argc, char **argv)
   int threads = 0;
   GError *error = NULL;
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &model_path, "Model file (.safetensors)",
-                                 "FILE" },
+                                 &model_path,
+                                 "Model file (.safetensors or .onnx)", "FILE" },
     DATA_ENTRIES (d, part),
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
         "One JSON object per line: index, logits, probabilities, class, "
@@ -385,8 +385,8 @@ cli_cmd_info (int argc, char **argv)
   gboolean json = FALSE;
   GError *error = NULL;
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &model_path, "Model file (.safetensors)",
-                                 "FILE" },
+                                 &model_path,
+                                 "Model file (.safetensors or .onnx)", "FILE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL }, { NULL } };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- describe a "
                                                          "model file");
@@ -432,7 +432,11 @@ cli_cmd_info (int argc, char **argv)
     return 0;
   }
   printf ("file          %s\n", model_path);
-  printf ("architecture  %s\n", a->name);
+  g_autofree char *graph = sd_model_describe_graph (model);
+  if (graph != NULL)
+    printf ("architecture  op graph (imported from ONNX)\n%s", graph);
+  else
+    printf ("architecture  %s\n", a->name);
   for (int i = 0; i < a->n_stages; i++) {
     const SdStage *s = &a->stages[i];
     printf ("  stages.%d     %s", i,
@@ -443,8 +447,9 @@ cli_cmd_info (int argc, char **argv)
       printf (", average pooling /%d", s->pool);
     printf ("\n");
   }
-  printf ("  head        global average pooling, dense -> %d classes\n",
-      a->n_classes);
+  if (graph == NULL)
+    printf ("  head        global average pooling, dense -> %d classes\n",
+        a->n_classes);
   printf ("span          receptive field %d samples",
       sd_model_get_receptive_field (model));
   if (sd_model_get_sample_rate (model) > 0)

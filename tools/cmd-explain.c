@@ -502,8 +502,8 @@ cli_cmd_explain (int argc, char **argv)
   o.noise = o.tolerance = NAN;
   GError *error = NULL;
   GOptionEntry entries[] = { { "model", 'm', 0, G_OPTION_ARG_FILENAME,
-                                 &o.model_path, "Model file (.safetensors)",
-                                 "FILE" },
+                                 &o.model_path,
+                                 "Model file (.safetensors or .onnx)", "FILE" },
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &d.ucr,
         "Series, UCR TSV/TXT (label first)", "FILE" },
     { "wav", 'w', 0, G_OPTION_ARG_FILENAME_ARRAY, &d.wav,

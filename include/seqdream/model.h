@@ -97,6 +97,11 @@ int sd_model_find_label (const SdModel *model, const char *label);
 /* The shortest input the model accepts: the product of its stages'
  * pooling factors (1 without pooling). */
 int sd_model_get_min_length (const SdModel *model);
+/* TRUE when the model takes series of T samples: at least
+ * sd_model_get_min_length and, for a model imported from ONNX, a length
+ * for which its joined branches agree (one length only for a model that
+ * flattens its time axis into a dense layer); else an error saying why. */
+gboolean sd_model_check_length (const SdModel *model, int T, GError **error);
 /* Receptive field of one output position of the last stage, in input
  * samples (before the global average pooling). */
 int sd_model_get_receptive_field (const SdModel *model);

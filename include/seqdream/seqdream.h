@@ -24,3 +24,5 @@
 #include <seqdream/envelope.h>
 #include <seqdream/bearing.h>
 #include <seqdream/stats.h>
+#include <seqdream/graph.h>
+#include <seqdream/onnx.h>

@@ -1,0 +1,297 @@
+/* Workspaces of graph models (graph-private.h): every value and its
+ * gradient, sized for the longest input; the forward pass walks the ops,
+ * the backward pass walks them in reverse, every op accumulating into the
+ * gradients of its inputs (the layers' convention), so that a value read
+ * by several ops (a residual, a concat) gets the sum.
+ *
+ * Batch norm always runs in its inference form: an imported model keeps
+ * its statistics, and fine-tuning one trains the other parameters with
+ * them fixed.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "graph-private.h"
+#include "seqdream/layers.h"
+
+#include <string.h>
+
+struct _SdGraphWs
+{
+  int max_B, max_T;
+  int B, T;
+  int n_values;
+  int *len;   /* of each value in the last forward */
+  gsize *cap; /* floats of each value buffer */
+  float **act, **dact;
+  float *col;
+  float *mem;
+};
+
+#define OP(g, i) (&g_array_index ((g)->ops, GraphOp, (i)))
+#define VAL(g, i) (&g_array_index ((g)->values, GraphValue, (i)))
+
+SdGraphWs *
+sd_graph_ws_new (const SdModel *m, int max_B, int max_T, GError **error)
+{
+  const SdGraph *g = m->graph;
+  const int nv = (int) g->values->len;
+  g_autofree int *len = g_new (int, nv);
+  gsize total = 0, col = 0;
+
+  sd_graph_lengths (g, max_T, FALSE, len, NULL);
+  for (int v = 0; v < nv; v++)
+    total += 2 * (gsize) max_B * VAL (g, v)->C * MAX (len[v], 1);
+  for (guint i = 0; i < g->ops->len; i++) {
+    const GraphOp *op = OP (g, i);
+    if (op->type == GOP_CONV)
+      col = MAX (col, sd_conv1d_ex_scratch_size (VAL (g, op->in[0])->C,
+                          op->group, op->win.K, MAX (len[i + 1], 1)));
+  }
+  if (total + col > ((gsize) 1 << 31)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "workspace for batch %d x length %d of '%s' would need %.1f GiB", max_B,
+        max_T, m->arch.name, (double) (total + col) * 4.0 / (1 << 30));
+    return NULL;
+  }
+  SdGraphWs *w = g_new0 (SdGraphWs, 1);
+  w->mem = g_try_new0 (float, total + col);
+  if (w->mem == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
+        "out of memory for a workspace of batch %d x length %d (%.1f GiB)",
+        max_B, max_T, (double) (total + col) * 4.0 / (1 << 30));
+    g_free (w);
+    return NULL;
+  }
+  w->max_B = max_B;
+  w->max_T = max_T;
+  w->n_values = nv;
+  w->len = g_new0 (int, nv);
+  w->cap = g_new0 (gsize, nv);
+  w->act = g_new0 (float *, nv);
+  w->dact = g_new0 (float *, nv);
+  float *p = w->mem;
+  for (int v = 0; v < nv; v++) {
+    w->cap[v] = (gsize) max_B * VAL (g, v)->C * MAX (len[v], 1);
+    w->act[v] = p;
+    p += w->cap[v];
+    w->dact[v] = p;
+    p += w->cap[v];
+  }
+  w->col = p;
+  return w;
+}
+
+void
+sd_graph_ws_free (SdGraphWs *w)
+{
+  if (w == NULL)
+    return;
+  g_free (w->mem);
+  g_free (w->len);
+  g_free (w->cap);
+  g_free (w->act);
+  g_free (w->dact);
+  g_free (w);
+}
+
+static gsize
+value_size (const SdGraph *g, const SdGraphWs *w, int v)
+{
+  return (gsize) w->B * VAL (g, v)->C * w->len[v];
+}
+
+static void
+op_forward (const SdModel *m, SdGraphWs *w, int i)
+{
+  const SdGraph *g = m->graph;
+  const GraphOp *op = OP (g, i);
+  const float *P = m->params;
+  const int B = w->B, a = op->in[0], C = VAL (g, a)->C, T = w->len[a];
+  const float *in = w->act[a];
+  float *out = w->act[i + 1];
+  const gsize n = value_size (g, w, a);
+#define T_(s) (op->tensor[s] ? P + op->off[s] : NULL)
+
+  switch (op->type) {
+    case GOP_CONV:
+      sd_conv1d_ex_forward (out, in, T_ (0), T_ (1), B, C, op->OC, op->group, T,
+          &op->win, w->col);
+      break;
+    case GOP_BN:
+      sd_batchnorm_forward_eval (
+          out, in, T_ (0), T_ (1), T_ (2), T_ (3), op->eps, B, C, T);
+      break;
+    case GOP_ACT:
+      sd_activation_forward (op->act, op->alpha, out, in, n);
+      break;
+    case GOP_ADD:
+      sd_add_forward (out, in, w->act[op->in[1]], n);
+      break;
+    case GOP_MUL:
+      sd_mul_forward (out, in, w->act[op->in[1]], n);
+      break;
+    case GOP_AFFINE:
+      sd_channel_affine_forward (out, in, T_ (0), T_ (1), B, C, T);
+      break;
+    case GOP_CONCAT: {
+      const float *inps[GRAPH_MAX_IN];
+      int Cs[GRAPH_MAX_IN];
+      for (int j = 0; j < op->n_in; j++) {
+        inps[j] = w->act[op->in[j]];
+        Cs[j] = VAL (g, op->in[j])->C;
+      }
+      sd_concat_forward (out, inps, Cs, op->n_in, B, T);
+      break;
+    }
+    case GOP_MAXPOOL:
+      sd_maxpool_forward (out, in, B, C, T, &op->win);
+      break;
+    case GOP_AVGPOOL:
+      sd_avgpool_ex_forward (out, in, B, C, T, &op->win, op->count_pad);
+      break;
+    case GOP_GAP:
+      sd_gap_forward (out, in, B, C, T);
+      break;
+    case GOP_GMP:
+      sd_gmp_forward (out, in, B, C, T);
+      break;
+    case GOP_GEMM:
+      sd_dense_forward (out, in, T_ (0), T_ (1), B, op->IN, op->OC);
+      break;
+    case GOP_PAD:
+      sd_pad_forward (out, in, B, C, T, op->win.pad_l, op->win.pad_r);
+      break;
+    case GOP_FLATTEN: /* (B,C,T) is (B,C*T) */
+      memcpy (out, in, n * sizeof (float));
+      break;
+    default:
+      g_assert_not_reached ();
+  }
+#undef T_
+}
+
+const float *
+sd_graph_forward (const SdModel *m, SdGraphWs *w, const float *x, int B, int T)
+{
+  const SdGraph *g = m->graph;
+  g_autoptr (GError) error = NULL;
+
+  g_return_val_if_fail (
+      B >= 1 && B <= w->max_B && T >= 1 && T <= w->max_T, NULL);
+  if (!sd_graph_lengths (g, T, TRUE, w->len, &error)) {
+    g_critical ("%s: %s", m->arch.name, error->message);
+    return NULL;
+  }
+  w->B = B;
+  w->T = T;
+  memcpy (w->act[0], x, (gsize) B * T * sizeof (float));
+  for (guint i = 0; i < g->ops->len; i++)
+    op_forward (m, w, (int) i);
+  return w->act[g->logits];
+}
+
+static void
+op_backward (const SdModel *m, SdGraphWs *w, int i, float *grads)
+{
+  const SdGraph *g = m->graph;
+  const GraphOp *op = OP (g, i);
+  const float *P = m->params;
+  const int B = w->B, a = op->in[0], C = VAL (g, a)->C, T = w->len[a];
+  const float *in = w->act[a], *dout = w->dact[i + 1];
+  float *din = w->dact[a];
+  const gsize n = value_size (g, w, a);
+#define T_(s) (op->tensor[s] ? P + op->off[s] : NULL)
+#define G_(s) (op->tensor[s] && grads ? grads + op->off[s] : NULL)
+
+  switch (op->type) {
+    case GOP_CONV:
+      sd_conv1d_ex_backward (din, G_ (0), G_ (1), dout, in, T_ (0), B, C,
+          op->OC, op->group, T, &op->win, w->col);
+      break;
+    case GOP_BN:
+      sd_batchnorm_backward_eval (din, G_ (0), G_ (1), dout, in, T_ (0), T_ (2),
+          T_ (3), op->eps, B, C, T);
+      break;
+    case GOP_ACT:
+      sd_activation_backward (op->act, op->alpha, din, dout, in, n);
+      break;
+    case GOP_ADD:
+      sd_add_backward (din, w->dact[op->in[1]], dout, n);
+      break;
+    case GOP_MUL:
+      sd_mul_backward (din, w->dact[op->in[1]], dout, in, w->act[op->in[1]], n);
+      break;
+    case GOP_AFFINE:
+      sd_channel_affine_backward (
+          din, G_ (0), G_ (1), dout, in, T_ (0), B, C, T);
+      break;
+    case GOP_CONCAT: {
+      float *dinps[GRAPH_MAX_IN];
+      int Cs[GRAPH_MAX_IN];
+      for (int j = 0; j < op->n_in; j++) {
+        dinps[j] = w->dact[op->in[j]];
+        Cs[j] = VAL (g, op->in[j])->C;
+      }
+      sd_concat_backward (dinps, dout, Cs, op->n_in, B, T);
+      break;
+    }
+    case GOP_MAXPOOL:
+      sd_maxpool_backward (din, dout, in, B, C, T, &op->win);
+      break;
+    case GOP_AVGPOOL:
+      sd_avgpool_ex_backward (din, dout, B, C, T, &op->win, op->count_pad);
+      break;
+    case GOP_GAP:
+      sd_gap_backward (din, dout, B, C, T);
+      break;
+    case GOP_GMP:
+      sd_gmp_backward (din, dout, in, B, C, T);
+      break;
+    case GOP_GEMM:
+      sd_dense_backward (
+          din, G_ (0), G_ (1), dout, in, T_ (0), B, op->IN, op->OC);
+      break;
+    case GOP_PAD:
+      sd_pad_backward (din, dout, B, C, T, op->win.pad_l, op->win.pad_r);
+      break;
+    case GOP_FLATTEN:
+      sd_add_backward (din, NULL, dout, n);
+      break;
+    default:
+      g_assert_not_reached ();
+  }
+#undef T_
+#undef G_
+}
+
+void
+sd_graph_backward (const SdModel *m, SdGraphWs *w, const float *dlogits,
+    const SdLayerGrad *extra, int n_extra, float *grads, float *dx)
+{
+  const SdGraph *g = m->graph;
+
+  for (int v = 0; v < w->n_values; v++)
+    memset (w->dact[v], 0, value_size (g, w, v) * sizeof (float));
+  if (dlogits != NULL)
+    memcpy (w->dact[g->logits], dlogits,
+        value_size (g, w, g->logits) * sizeof (float));
+  for (int e = 0; e < n_extra; e++) {
+    const int v = extra[e].layer == 0 ? g->features : g->logits;
+    float *d = w->dact[v];
+    for (gsize k = 0; k < value_size (g, w, v); k++)
+      d[k] += extra[e].grad[k];
+  }
+  for (int i = (int) g->ops->len - 1; i >= 0; i--)
+    op_backward (m, w, i, grads);
+  if (dx != NULL)
+    memcpy (dx, w->dact[0], (gsize) w->B * w->T * sizeof (float));
+}
+
+const float *
+sd_graph_layer_output (
+    const SdModel *m, const SdGraphWs *w, int layer, int *channels, int *length)
+{
+  const SdGraph *g = m->graph;
+  const int v = layer == 0 ? g->features : g->logits;
+  *channels = VAL (g, v)->C;
+  *length = 1;
+  return w->act[v];
+}
