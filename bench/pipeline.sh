@@ -2,7 +2,8 @@
 # The seqdream element in a pipeline: real-time factor and peak memory of
 #   filesrc ! wavparse ! seqdream ! fakesink
 # next to the same pipeline with identity in its place, with and without a
-# dream every second of stream time. One OpenBLAS thread.
+# dream every second of stream time, and with integrated gradients every
+# second (attribution=ig). One OpenBLAS thread.
 #   bench/pipeline.sh [REC.wav] [--builddir DIR] [--model FILE] [--repeat N]
 # The recording's samples are repeated N times (default 12: one minute of
 # a 5 s CWRU recording) into a temporary WAV, so that the start-up of
@@ -76,6 +77,8 @@ run "identity" identity
 run "seqdream" seqdream $mf
 # shellcheck disable=SC2086
 run "seqdream, a dream every second" seqdream $mf dream-trigger=interval dream-interval=1000000000
+# shellcheck disable=SC2086
+run "seqdream, attribution=ig every second" seqdream $mf attribution=ig attribution-interval=1000000000
 
 # Time inside the element per live buffer (probes on its pads) and the
 # latency from a dream's trigger to its message, dreams every second.

@@ -150,6 +150,42 @@
  * ones queued so none is lost when the application stops at EOS. As
  * after a demuxer, put a queue on each branch.
  *
+ * ## Message "seqdream-attribution" (attribution != none)
+ *
+ * Which samples of a window made its class (libseqdream's
+ * seqdream/attribution.h, docs/explain.md): the first scored window, then
+ * the first at least `attribution-interval` (1 s) of stream time after
+ * the last attributed one, is copied into the dream queue; the dream
+ * thread computes the attribution for the window's predicted class and
+ * posts this message (the streaming thread never computes one; requests
+ * beyond `dream-queue-size` waiting drop the oldest, counted in
+ * `attribution-dropped`; at EOS with dream_src unlinked the element waits
+ * for the queued ones, as for dreams).
+ * - `timestamp`, `stream-time`, `running-time`, `duration` (G_TYPE_UINT64):
+ *   of the window.
+ * - `class` (G_TYPE_STRING), `class-index` (G_TYPE_INT): the window's
+ *   predicted class, whose logit is attributed.
+ * - `method` (G_TYPE_STRING): "saliency", "gradxinput", "ig" or
+ *   "smoothgrad".
+ * - `attribution` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): one value per sample
+ *   of the window. saliency and smoothgrad: d logit / d sample, logit per
+ *   unit of the stream (the gain and the normalisation are part of the
+ *   function); gradxinput and ig: logit units, their sum about `logit` -
+ *   `baseline-logit` (ig: within 1 % after refinement).
+ * - `logit` (G_TYPE_DOUBLE): the class's logit at the window.
+ * - `baseline-logit` (G_TYPE_DOUBLE): at the baseline, the all-zero
+ *   window (gradxinput, ig); NaN otherwise.
+ * - `steps` (G_TYPE_INT): ig: the trapezoid intervals used (at least
+ *   `attribution-steps`, doubled where completeness missed 1 %); else 0.
+ *
+ * The buffer that completed the window has left src long before the
+ * attribution is ready (the streaming thread does not wait for the dream
+ * thread), so it cannot carry it. A copy of the message rides as a
+ * #GstCustomMeta "SeqDreamAttributionMeta" on the first buffer that
+ * leaves src after the attribution finished (its timestamp fields name
+ * the window; seqdreamviz reads it); the message is the carrier that
+ * always arrives, also at EOS when no buffer follows.
+ *
  * ## Dream presets
  *
  * `dream-preset` applies one of libseqdream's recommended dream settings
@@ -269,6 +305,9 @@ static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
 #define GAIN_MAX 1e9
 #define DEFAULT_NOVELTY_THRESHOLD -1.0
 #define DEFAULT_STATE_HOLDOFF 3
+#define DEFAULT_ATTRIBUTION GST_SEQ_DREAM_ATTRIBUTION_NONE
+#define DEFAULT_ATTRIBUTION_INTERVAL GST_SECOND
+#define DEFAULT_ATTRIBUTION_STEPS 32 /* SD_IG_DEFAULT_STEPS */
 
 enum
 {
@@ -296,6 +335,10 @@ enum
   PROP_GAIN,
   PROP_NOVELTY_THRESHOLD,
   PROP_STATE_HOLDOFF,
+  PROP_ATTRIBUTION,
+  PROP_ATTRIBUTION_INTERVAL,
+  PROP_ATTRIBUTION_DROPPED,
+  PROP_ATTRIBUTION_STEPS,
 };
 
 enum
@@ -525,6 +568,38 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           "Consecutive windows that must agree before a seqdream-state "
           "message reports a new state (0: none)",
           0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
+  /**
+   * GstSeqDream:attribution:
+   *
+   * Which samples of a window made its class: computed on the dream
+   * thread for at most one window per attribution-interval and posted as
+   * a "seqdream-attribution" message (and a SeqDreamAttributionMeta on
+   * the next buffer leaving src).
+   */
+  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION,
+      g_param_spec_enum ("attribution", "Attribution",
+          "Attribution method for the windows' classes (none: off)",
+          GST_TYPE_SEQ_DREAM_ATTRIBUTION, DEFAULT_ATTRIBUTION,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION_INTERVAL,
+      g_param_spec_uint64 ("attribution-interval", "Attribution interval",
+          "Stream time (ns) from one attributed window to the next: the "
+          "first window, then the first at least this long after the last "
+          "(0: every window)",
+          0, G_MAXUINT64, DEFAULT_ATTRIBUTION_INTERVAL,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION_STEPS,
+      g_param_spec_uint ("attribution-steps", "Attribution steps",
+          "Integrated gradients: trapezoid intervals before refinement (a "
+          "window whose completeness misses 1 % gets more, up to 512); "
+          "SmoothGrad: noisy copies. The cost of one attribution grows with "
+          "it",
+          1, 512, DEFAULT_ATTRIBUTION_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION_DROPPED,
+      g_param_spec_uint64 ("attribution-dropped", "Attributions dropped",
+          "Attribution requests dropped because dream-queue-size of them "
+          "were waiting (since start)",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   /**
    * GstSeqDream::dream:
@@ -565,6 +640,7 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_NORMALIZE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_TRIGGER, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_ATTRIBUTION, 0);
 }
 
 static void
@@ -622,6 +698,9 @@ gst_seq_dream_init (GstSeqDream *self)
   self->settings.gain = DEFAULT_GAIN;
   self->settings.novelty_threshold = DEFAULT_NOVELTY_THRESHOLD;
   self->settings.state_holdoff = DEFAULT_STATE_HOLDOFF;
+  self->settings.attribution = DEFAULT_ATTRIBUTION;
+  self->settings.attribution_interval = DEFAULT_ATTRIBUTION_INTERVAL;
+  self->settings.attribution_steps = DEFAULT_ATTRIBUTION_STEPS;
   self->dream_preset = g_strdup (DEFAULT_DREAM_PRESET);
   self->dream_reference = g_strdup (DEFAULT_DREAM_REFERENCE);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
@@ -735,6 +814,15 @@ gst_seq_dream_set_property (
     case PROP_STATE_HOLDOFF:
       self->settings.state_holdoff = g_value_get_uint (value);
       break;
+    case PROP_ATTRIBUTION:
+      self->settings.attribution = g_value_get_enum (value);
+      break;
+    case PROP_ATTRIBUTION_INTERVAL:
+      self->settings.attribution_interval = g_value_get_uint64 (value);
+      break;
+    case PROP_ATTRIBUTION_STEPS:
+      self->settings.attribution_steps = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -749,9 +837,11 @@ gst_seq_dream_get_property (
   GstSeqDream *self = GST_SEQ_DREAM (object);
 
   /* dream-dropped lives under the dream lock; never hold both locks. */
-  if (prop_id == PROP_DREAM_DROPPED) {
+  if (prop_id == PROP_DREAM_DROPPED || prop_id == PROP_ATTRIBUTION_DROPPED) {
     g_mutex_lock (&self->dream_lock);
-    g_value_set_uint64 (value, self->dropped);
+    g_value_set_uint64 (value, prop_id == PROP_DREAM_DROPPED
+                                   ? self->dropped
+                                   : self->attributions_dropped);
     g_mutex_unlock (&self->dream_lock);
     return;
   }
@@ -824,6 +914,15 @@ gst_seq_dream_get_property (
     case PROP_STATE_HOLDOFF:
       g_value_set_uint (value, self->settings.state_holdoff);
       break;
+    case PROP_ATTRIBUTION:
+      g_value_set_enum (value, self->settings.attribution);
+      break;
+    case PROP_ATTRIBUTION_INTERVAL:
+      g_value_set_uint64 (value, self->settings.attribution_interval);
+      break;
+    case PROP_ATTRIBUTION_STEPS:
+      g_value_set_uint (value, self->settings.attribution_steps);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -854,6 +953,7 @@ gst_seq_dream_stop (GstSeqDream *self)
     g_thread_join (worker);
 
   g_clear_pointer (&self->dreamer, sd_dreamer_free);
+  g_clear_pointer (&self->attributor, sd_attributor_free);
   g_clear_pointer (&self->tail_spectra, g_free);
   g_clear_pointer (&self->tail_features, g_free);
   memset (&self->tail_config, 0, sizeof (self->tail_config));
@@ -960,6 +1060,7 @@ gst_seq_dream_start (GstSeqDream *self)
   self->started = TRUE;
   self->have_last = FALSE;
   self->dropped = 0;
+  self->attributions_dropped = 0;
   self->dreams_requested = 0;
   self->worker = g_thread_try_new (
       "seqdream-dream", gst_seq_dream_worker_func, self, &error);

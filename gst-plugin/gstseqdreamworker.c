@@ -6,6 +6,7 @@
 #endif
 
 #include "gstseqdreamworker.h"
+#include "gstseqdreamattribution.h"
 #include "gstseqdreammessage.h"
 #include "gstseqdreamscore.h"
 
@@ -41,23 +42,29 @@ gst_seq_dream_queue_item_locked (
     }
   }
 
-  if (item->type == ITEM_DREAM) {
-    while (self->n_dreams_queued >= queue_size) {
+  if (item->type == ITEM_DREAM || item->type == ITEM_ATTRIBUTION) {
+    gboolean dream = item->type == ITEM_DREAM;
+    guint *queued
+        = dream ? &self->n_dreams_queued : &self->n_attributions_queued;
+    while (*queued >= queue_size) {
       for (GList *l = self->items.head; l != NULL; l = l->next) {
         Item *old = l->data;
-        if (old->type == ITEM_DREAM) {
+        if (old->type == item->type) {
           GST_DEBUG_OBJECT (self,
-              "dream queue full: dropping the request for %" GST_TIME_FORMAT,
-              GST_TIME_ARGS (old->pts));
+              "queue full: dropping the %s request for %" GST_TIME_FORMAT,
+              dream ? "dream" : "attribution", GST_TIME_ARGS (old->pts));
           g_queue_delete_link (&self->items, l);
           item_free (old);
-          self->n_dreams_queued--;
-          self->dropped++;
+          (*queued)--;
+          if (dream)
+            self->dropped++;
+          else
+            self->attributions_dropped++;
           break;
         }
       }
     }
-    self->n_dreams_queued++;
+    (*queued)++;
   }
 
   g_queue_push_tail (&self->items, item);
@@ -96,6 +103,9 @@ gst_seq_dream_clear_items_locked (GstSeqDream *self, gboolean keep_sticky)
   }
   self->items = kept;
   self->n_dreams_queued = 0;
+  self->n_attributions_queued = 0;
+  g_queue_clear_full (
+      &self->attributions_pending, (GDestroyNotify) gst_structure_free);
   g_cond_signal (&self->dream_cond);
 }
 
@@ -531,6 +541,8 @@ gst_seq_dream_worker_func (gpointer data)
     item = g_queue_pop_head (&self->items);
     if (item->type == ITEM_DREAM)
       self->n_dreams_queued--;
+    else if (item->type == ITEM_ATTRIBUTION)
+      self->n_attributions_queued--;
     self->worker_busy = TRUE;
     g_mutex_unlock (&self->dream_lock);
 
@@ -547,6 +559,9 @@ gst_seq_dream_worker_func (gpointer data)
       case ITEM_DREAM:
         worker_dream (self, item);
         break;
+      case ITEM_ATTRIBUTION:
+        gst_seq_dream_worker_attribution (self, item);
+        break;
     }
     item_free (item);
 
@@ -561,21 +576,28 @@ gst_seq_dream_worker_func (gpointer data)
 }
 
 /* At EOS with dream_src unlinked nothing downstream waits for the dreams
- * still queued: the application would see EOS, stop the pipeline and
- * cancel them, and their seqdream-dream messages would never come. So the
- * streaming thread waits here until the worker has finished what it has
- * (at most dream-queue-size dreams); a flush or a stop ends the wait. */
+ * and attributions still queued: the application would see EOS, stop the
+ * pipeline and cancel them, and their seqdream-dream and
+ * seqdream-attribution messages would never come. So the streaming thread
+ * waits here until the worker has finished what it has (at most
+ * dream-queue-size of each); a flush or a stop ends the wait. (With
+ * dream_src linked, its EOS leaves the queue after them: the pipeline's
+ * EOS comes after their messages.) */
 void
 gst_seq_dream_wait_for_dreams (GstSeqDream *self)
 {
   if (gst_pad_is_linked (self->dream_srcpad))
     return;
   g_mutex_lock (&self->dream_lock);
-  if (self->n_dreams_queued > 0 || self->worker_busy)
-    GST_DEBUG_OBJECT (
-        self, "EOS: waiting for %u queued dreams", self->n_dreams_queued);
+  if (self->n_dreams_queued > 0 || self->n_attributions_queued > 0
+      || self->worker_busy)
+    GST_DEBUG_OBJECT (self,
+        "EOS: waiting for %u queued dreams and %u "
+        "attributions",
+        self->n_dreams_queued, self->n_attributions_queued);
   while (self->worker != NULL && !self->worker_stop && !self->flushing
-         && (self->n_dreams_queued > 0 || self->worker_busy))
+         && (self->n_dreams_queued > 0 || self->n_attributions_queued > 0
+             || self->worker_busy))
     g_cond_wait (&self->idle_cond, &self->dream_lock);
   g_mutex_unlock (&self->dream_lock);
 }

@@ -16,6 +16,7 @@ typedef enum
   ITEM_STICKY, /* a sticky event to store on dream_src (stream-start, caps) */
   ITEM_GAP,    /* nothing on dream_src in [start, end) */
   ITEM_DREAM,
+  ITEM_ATTRIBUTION, /* attributions of a window, a message and a meta */
 } ItemType;
 
 /* One entry of the dream_src queue; owns everything it points to. */
@@ -35,10 +36,17 @@ typedef struct
   gdouble mean, sd; /* data = normalised * sd + mean */
   SdDreamConfig config;
   guint64 seed;
+
+  /* ITEM_ATTRIBUTION: the window (length) in the stream's units (before
+   * gain and normalisation), its class class_a, the time fields above */
+  GstSeqDreamAttribution method;
+  gdouble gain;
+  guint steps; /* IG intervals, SmoothGrad samples */
 } Item;
 
 /* Queue an item for the worker; takes ownership. Dream requests beyond
- * queue_size push out the oldest queued request. Call with dream_lock. */
+ * queue_size push out the oldest queued request, and so do attribution
+ * requests (counted apart). Call with dream_lock. */
 G_GNUC_INTERNAL
 void gst_seq_dream_queue_item_locked (
     GstSeqDream *self, Item *item, guint queue_size);
