@@ -140,13 +140,14 @@
  *
  * The same sequence leaves `dream_src` as one F32 mono buffer at the stream
  * rate (in the stream's units: a dream of the gain-scaled window divided
- * by `gain`). `dream_src` sends stream-start, caps and the segment first, a
- * zero-length GAP at the first sample's time (so that its sink prerolls
- * before the first window is complete), then dreams and GAP events (up to
- * the start of the latest window, whenever no dream is pending) in
- * non-decreasing timestamp order; dreams of
- * overlapping windows overlap. An unlinked `dream_src` is not an error:
- * the dreams still run and post their messages, and EOS waits for the
+ * by `gain`), with a SeqDreamMeta holding the other fields of the message
+ * (class, probability, mode, ...; seqdreamviz labels the dream with it).
+ * `dream_src` sends stream-start, caps and the segment first, a zero-length GAP
+ * at the first sample's time (so that its sink prerolls before the first window
+ * is complete), then dreams and GAP events (up to the start of the latest
+ * window, whenever no dream is pending) in non-decreasing timestamp order;
+ * dreams of overlapping windows overlap. An unlinked `dream_src` is not an
+ * error: the dreams still run and post their messages, and EOS waits for the
  * ones queued so none is lost when the application stops at EOS. As
  * after a demuxer, put a queue on each branch.
  *

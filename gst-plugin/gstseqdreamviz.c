@@ -61,6 +61,7 @@
 
 #include "gstseqdreamviz.h"
 #include "gstseqdreammeta.h"
+#include "gstseqdreamvizdraw.h"
 
 #include <cairo.h>
 #include <gst/audio/audio.h>
@@ -85,6 +86,22 @@ GST_DEBUG_CATEGORY_STATIC (gst_seq_dream_viz_debug);
 #define DEFAULT_HEIGHT 360
 #define DEFAULT_FPS_N 25
 #define DEFAULT_FPS_D 1
+#define DEFAULT_HISTORY 10.0
+#define DEFAULT_DRAW                                                           \
+  (VIZ_DRAW_WINDOW | VIZ_DRAW_DREAM | VIZ_DRAW_ATTRIBUTION                     \
+      | VIZ_DRAW_PROBABILITIES)
+#define DEFAULT_UNITS "input units"
+/* ARGB, as textoverlay's color (the alpha is ignored: frames are opaque) */
+#define DEFAULT_BACKGROUND_COLOR 0xff181820
+#define DEFAULT_TEXT_COLOR 0xfff0f0f0
+#define DEFAULT_WINDOW_COLOR 0xffaac8ff
+#define DEFAULT_DREAM_COLOR 0xffff8c00
+/* Running time of audio without a SeqDreamMeta before the hint says that
+ * no seqdream is upstream (a window longer than this delays the first). */
+#define HINT_AFTER GST_SECOND
+/* Scored windows kept for the probability strip at most (and those older
+ * than `history` are dropped). */
+#define MAX_PROBS 65536
 
 /* Scored windows remembered to match dreams with their class: dreams can
  * lag the audio by seconds when a file is processed faster than real time
@@ -104,9 +121,24 @@ typedef struct
 {
   GstClockTime pts;
   gint class_index; /* -1: not known yet */
+  gdouble p;        /* its probability (SeqDreamMeta), -1: unknown */
   gfloat *x;
   guint n;
 } Dream;
+
+enum
+{
+  PROP_0,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  PROP_HISTORY,
+  PROP_DRAW,
+  PROP_UNITS,
+  PROP_BACKGROUND_COLOR,
+  PROP_TEXT_COLOR,
+  PROP_WINDOW_COLOR,
+  PROP_DREAM_COLOR,
+};
 
 typedef struct
 {
@@ -119,6 +151,13 @@ struct _GstSeqDreamViz
   GstElement parent;
 
   GstPad *sinkpad, *dream_sinkpad, *srcpad;
+
+  /* properties, protected by the object lock */
+  gint width, height; /* preferred size; downstream caps may differ */
+  gdouble history_s;  /* s of the probability strip */
+  guint draw;         /* VIZ_DRAW_* */
+  gchar *units;
+  guint32 colors[4]; /* ARGB: background, text, window, dream */
 
   /* streaming state, protected by the sink pad's stream lock */
   gint rate;
@@ -134,7 +173,17 @@ struct _GstSeqDreamViz
   guint64 n_samples; /* samples since restart; hist ends here */
   gfloat *win;       /* the latest scored window */
   guint win_len;
-  GstStructure *result; /* its SeqDreamMeta fields */
+  gdouble win_t0, win_dur;          /* its stream time and duration, s */
+  gint probs_k;                     /* classes of the entries of probs */
+  GstStructure *result;             /* its SeqDreamMeta fields */
+  GQueue probs;                     /* VizProb*, oldest first */
+  GstClockTime first_rt, result_rt; /* first audio; the latest result */
+  /* the latest attribution (SeqDreamAttributionMeta): its values and its
+   * window's samples (attr_n each), stream time and duration (s) */
+  gfloat *attr, *attr_x;
+  guint attr_n;
+  gdouble attr_t0, attr_dur;
+  gchar *attr_method;
 
   /* dreams and the class of recent windows, protected by dream_lock */
   GMutex dream_lock;
@@ -149,6 +198,10 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (seqdreamviz, "seqdreamviz",
     GST_RANK_NONE, GST_TYPE_SEQ_DREAM_VIZ, gst_seq_dream_meta_get_info ());
 
 static void gst_seq_dream_viz_finalize (GObject *object);
+static void gst_seq_dream_viz_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+static void gst_seq_dream_viz_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
 static GstStateChangeReturn gst_seq_dream_viz_change_state (
     GstElement *element, GstStateChange transition);
 static GstFlowReturn gst_seq_dream_viz_chain (
@@ -164,13 +217,82 @@ static gboolean gst_seq_dream_viz_src_event (
 static gboolean gst_seq_dream_viz_src_query (
     GstPad *pad, GstObject *parent, GstQuery *query);
 
+GType
+gst_seq_dream_viz_draw_get_type (void)
+{
+  static GType type = 0;
+  static const GFlagsValue values[] = {
+    { VIZ_DRAW_WINDOW, "The latest scored window, with axes", "window" },
+    { VIZ_DRAW_DREAM, "The dream of the window's class, on its own panel",
+        "dream" },
+    { VIZ_DRAW_ATTRIBUTION, "The attribution as a heat band under the window",
+        "attribution" },
+    { VIZ_DRAW_PROBABILITIES,
+        "The class probabilities of the last history seconds",
+        "probabilities" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_flags_register_static ("GstSeqDreamVizDraw", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void
+install_color (GObjectClass *gobject_class, guint prop_id, const gchar *name,
+    const gchar *nick, const gchar *blurb, guint32 def)
+{
+  g_object_class_install_property (gobject_class, prop_id,
+      g_param_spec_uint (name, nick, blurb, 0, G_MAXUINT32, def,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_PLAYING));
+}
+
 static void
 gst_seq_dream_viz_class_init (GstSeqDreamVizClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
 
   gobject_class->finalize = gst_seq_dream_viz_finalize;
+  gobject_class->set_property = gst_seq_dream_viz_set_property;
+  gobject_class->get_property = gst_seq_dream_viz_get_property;
+  g_object_class_install_property (gobject_class, PROP_WIDTH,
+      g_param_spec_int ("width", "Width",
+          "Preferred frame width (pixels); a caps filter downstream wins", 16,
+          8192, DEFAULT_WIDTH, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HEIGHT,
+      g_param_spec_int ("height", "Height",
+          "Preferred frame height (pixels); a caps filter downstream wins", 16,
+          8192, DEFAULT_HEIGHT, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HISTORY,
+      g_param_spec_double ("history", "History",
+          "Seconds of stream time in the probability strip", 0.1, 3600.0,
+          DEFAULT_HISTORY, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_DRAW,
+      g_param_spec_flags ("draw", "Draw", "What the frames show",
+          gst_seq_dream_viz_draw_get_type (), DEFAULT_DRAW,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_UNITS,
+      g_param_spec_string ("units", "Units",
+          "Units of the stream, on the y axes of window and dream (a model "
+          "file does not record them; the default model's are g)",
+          DEFAULT_UNITS, rw | GST_PARAM_MUTABLE_PLAYING));
+  install_color (gobject_class, PROP_BACKGROUND_COLOR, "background-color",
+      "Background colour", "Background, ARGB (alpha ignored)",
+      DEFAULT_BACKGROUND_COLOR);
+  install_color (gobject_class, PROP_TEXT_COLOR, "text-color", "Text colour",
+      "Labels, axes' numbers and hints, ARGB (alpha ignored)",
+      DEFAULT_TEXT_COLOR);
+  install_color (gobject_class, PROP_WINDOW_COLOR, "window-color",
+      "Window colour", "The window's waveform, ARGB (alpha ignored)",
+      DEFAULT_WINDOW_COLOR);
+  install_color (gobject_class, PROP_DREAM_COLOR, "dream-color", "Dream colour",
+      "The dream's waveform, ARGB (alpha ignored)", DEFAULT_DREAM_COLOR);
+  gst_type_mark_as_plugin_api (gst_seq_dream_viz_draw_get_type (), 0);
   element_class->change_state
       = GST_DEBUG_FUNCPTR (gst_seq_dream_viz_change_state);
 
@@ -213,11 +335,105 @@ gst_seq_dream_viz_init (GstSeqDreamViz *self)
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
+  self->width = DEFAULT_WIDTH;
+  self->height = DEFAULT_HEIGHT;
+  self->history_s = DEFAULT_HISTORY;
+  self->draw = DEFAULT_DRAW;
+  self->units = g_strdup (DEFAULT_UNITS);
+  self->colors[0] = DEFAULT_BACKGROUND_COLOR;
+  self->colors[1] = DEFAULT_TEXT_COLOR;
+  self->colors[2] = DEFAULT_WINDOW_COLOR;
+  self->colors[3] = DEFAULT_DREAM_COLOR;
+  g_queue_init (&self->probs);
   g_mutex_init (&self->dream_lock);
   g_queue_init (&self->dreams);
   self->history = g_new0 (HistoryEntry, HISTORY_LEN);
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_video_info_init (&self->vinfo);
+}
+
+static void
+gst_seq_dream_viz_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+  GstSeqDreamViz *self = GST_SEQ_DREAM_VIZ (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WIDTH:
+      self->width = g_value_get_int (value);
+      break;
+    case PROP_HEIGHT:
+      self->height = g_value_get_int (value);
+      break;
+    case PROP_HISTORY:
+      self->history_s = g_value_get_double (value);
+      break;
+    case PROP_DRAW:
+      self->draw = g_value_get_flags (value);
+      break;
+    case PROP_UNITS:
+      g_free (self->units);
+      self->units = g_value_dup_string (value);
+      if (self->units == NULL)
+        self->units = g_strdup ("");
+      break;
+    case PROP_BACKGROUND_COLOR:
+    case PROP_TEXT_COLOR:
+    case PROP_WINDOW_COLOR:
+    case PROP_DREAM_COLOR:
+      self->colors[prop_id - PROP_BACKGROUND_COLOR] = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_seq_dream_viz_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstSeqDreamViz *self = GST_SEQ_DREAM_VIZ (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WIDTH:
+      g_value_set_int (value, self->width);
+      break;
+    case PROP_HEIGHT:
+      g_value_set_int (value, self->height);
+      break;
+    case PROP_HISTORY:
+      g_value_set_double (value, self->history_s);
+      break;
+    case PROP_DRAW:
+      g_value_set_flags (value, self->draw);
+      break;
+    case PROP_UNITS:
+      g_value_set_string (value, self->units);
+      break;
+    case PROP_BACKGROUND_COLOR:
+    case PROP_TEXT_COLOR:
+    case PROP_WINDOW_COLOR:
+    case PROP_DREAM_COLOR:
+      g_value_set_uint (value, self->colors[prop_id - PROP_BACKGROUND_COLOR]);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+prob_free (gpointer p)
+{
+  VizProb *e = p;
+
+  g_free (e->p);
+  g_free (e);
 }
 
 static void
@@ -249,6 +465,13 @@ reset_stream (GstSeqDreamViz *self)
   g_clear_pointer (&self->win, g_free);
   self->win_len = 0;
   g_clear_pointer (&self->result, gst_structure_free);
+  g_queue_clear_full (&self->probs, prob_free);
+  self->first_rt = GST_CLOCK_TIME_NONE;
+  self->result_rt = GST_CLOCK_TIME_NONE;
+  g_clear_pointer (&self->attr, g_free);
+  g_clear_pointer (&self->attr_x, g_free);
+  g_clear_pointer (&self->attr_method, g_free);
+  self->attr_n = 0;
   g_mutex_lock (&self->dream_lock);
   self->history_pos = 0;
   self->history_count = 0;
@@ -265,6 +488,7 @@ gst_seq_dream_viz_finalize (GObject *object)
   g_clear_pointer (&self->hist, g_free);
   clear_dreams (self);
   g_clear_pointer (&self->history, g_free);
+  g_free (self->units);
   g_mutex_clear (&self->dream_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -302,6 +526,7 @@ negotiate (GstSeqDreamViz *self)
   GstStructure *s;
   GstVideoInfo info;
   gboolean ok;
+  gint width, height;
 
   if (caps == NULL)
     caps = gst_pad_get_pad_template_caps (self->srcpad);
@@ -314,8 +539,12 @@ negotiate (GstSeqDreamViz *self)
   caps = gst_caps_truncate (caps);
   caps = gst_caps_make_writable (caps);
   s = gst_caps_get_structure (caps, 0);
-  gst_structure_fixate_field_nearest_int (s, "width", DEFAULT_WIDTH);
-  gst_structure_fixate_field_nearest_int (s, "height", DEFAULT_HEIGHT);
+  GST_OBJECT_LOCK (self);
+  width = self->width;
+  height = self->height;
+  GST_OBJECT_UNLOCK (self);
+  gst_structure_fixate_field_nearest_int (s, "width", width);
+  gst_structure_fixate_field_nearest_int (s, "height", height);
   gst_structure_fixate_field_nearest_fraction (
       s, "framerate", DEFAULT_FPS_N, DEFAULT_FPS_D);
   gst_structure_fixate_field_string (s, "format", "BGRx");
@@ -353,49 +582,6 @@ frame_time (GstSeqDreamViz *self, guint64 n)
       GST_VIDEO_INFO_FPS_N (&self->vinfo));
 }
 
-static void
-set_rgb (cairo_t *cr, guint32 rgb)
-{
-  cairo_set_source_rgb (cr, ((rgb >> 16) & 0xff) / 255.0,
-      ((rgb >> 8) & 0xff) / 255.0, (rgb & 0xff) / 255.0);
-}
-
-#define COLOR_BG 0x181820
-#define COLOR_FRAME 0x484858
-#define COLOR_WAVE 0xaac8ff
-#define COLOR_DREAM 0xff8c00
-#define COLOR_TRACK 0x303040
-#define COLOR_BAR 0x506ea0
-#define COLOR_BAR_PREDICTED 0x40c860
-#define COLOR_TEXT 0xf0f0f0
-
-/* x[0..n) as a polyline in the rectangle, y = mid - x / amp * half. */
-static void
-draw_series (cairo_t *cr, const gfloat *x, guint n, gdouble x0, gdouble x1,
-    gdouble mid, gdouble half, gdouble amp)
-{
-  guint step = 1;
-
-  if (n < 2)
-    return;
-  if (n > 4 * (guint) (x1 - x0))
-    step = n / (2 * (guint) (x1 - x0));
-  for (guint i = 0; i < n; i += step) {
-    gdouble px = x0 + (x1 - x0) * i / (n - 1);
-    gdouble py = mid - CLAMP (x[i] / amp, -1.0, 1.0) * half;
-    if (i == 0)
-      cairo_move_to (cr, px, py);
-    else
-      cairo_line_to (cr, px, py);
-  }
-  cairo_stroke (cr);
-}
-
-/* h:mm:ss.mmm */
-#define TIME_ARGS(t)                                                           \
-  (guint) ((t) / (3600 * GST_SECOND)), (guint) ((t) / (60 * GST_SECOND) % 60), \
-      (guint) ((t) / GST_SECOND % 60), (guint) ((t) / GST_MSECOND % 1000)
-
 static const gchar *
 label_of (const GValue *labels, guint i, gchar *buf, gsize size)
 {
@@ -425,119 +611,148 @@ resolve_class_locked (GstSeqDreamViz *self, Dream *d)
   }
 }
 
-static void
-render (GstSeqDreamViz *self, cairo_t *cr, GstClockTime rt)
+/* The class labels of a result (n of them; numbers where missing). */
+static gchar **
+result_labels (const GstStructure *result, gint n)
 {
-  const gint W = GST_VIDEO_INFO_WIDTH (&self->vinfo);
-  const gint H = GST_VIDEO_INFO_HEIGHT (&self->vinfo);
-  const gint wx0 = W / 20, wx1 = W - W / 20, wy0 = H / 10, wy1 = H * 3 / 5;
-  const gint by0 = H * 13 / 20, by1 = H * 19 / 20;
-  const gint bar_x0 = W / 4, bar_max = W - W / 20 - W / 4;
-  const GValue *probs = NULL, *labels = NULL;
-  gint cls = -1;
-  gdouble conf = 0.0, amp = 1e-6;
-  gfloat *dream = NULL;
-  guint dream_n = 0;
-  const gfloat *wave;
-  guint wave_n;
-  gchar text[256], num[16];
-  gdouble mid = (wy0 + wy1) / 2.0, half = (wy1 - wy0) / 2.0 - 2.0;
+  const GValue *labels = gst_structure_get_value (result, "labels");
+  gchar **out = g_new0 (gchar *, n + 1);
+  gchar num[16];
 
-  set_rgb (cr, COLOR_BG);
-  cairo_paint (cr);
+  for (gint i = 0; i < n; i++)
+    out[i] = g_strdup (label_of (labels, (guint) i, num, sizeof num));
+  return out;
+}
 
-  if (self->result != NULL) {
-    gst_structure_get_int (self->result, "class-index", &cls);
-    gst_structure_get_double (self->result, "confidence", &conf);
-    probs = gst_structure_get_value (self->result, "probabilities");
-    labels = gst_structure_get_value (self->result, "labels");
+/* The hint when no seqdream data arrive (NULL when they do): none yet
+ * after HINT_AFTER of audio, or none for a while (3 s, or 3 windows). */
+static gchar *
+make_hint (GstSeqDreamViz *self)
+{
+  if (!GST_CLOCK_TIME_IS_VALID (self->pos_rt)
+      || !GST_CLOCK_TIME_IS_VALID (self->first_rt))
+    return NULL;
+  if (self->result == NULL)
+    return g_strdup (self->pos_rt - self->first_rt >= HINT_AFTER
+                         ? "no seqdream data: put seqdream before seqdreamviz"
+                         : "waiting for the first scored window");
+  if (GST_CLOCK_TIME_IS_VALID (self->result_rt)) {
+    GstClockTime quiet = self->pos_rt - MIN (self->pos_rt, self->result_rt);
+    GstClockTime limit
+        = MAX (3 * GST_SECOND, (GstClockTime) (3e9 * self->win_dur));
+    if (quiet > limit)
+      return g_strdup_printf (
+          "no seqdream data for %.1f s", (gdouble) quiet / GST_SECOND);
   }
+  return NULL;
+}
 
-  /* The latest dream of the predicted class. */
+/* The newest dream of class cls into the scene (a copy, freed by the
+ * caller), or the reason why there is none. */
+static gfloat *
+pick_dream (GstSeqDreamViz *self, VizScene *sc)
+{
+  gfloat *x = NULL;
+
   g_mutex_lock (&self->dream_lock);
-  for (GList *l = self->dreams.head; l != NULL && cls >= 0; l = l->next) {
+  for (GList *l = self->dreams.head; l != NULL && sc->cls >= 0; l = l->next) {
     Dream *d = l->data;
     resolve_class_locked (self, d);
-    if (d->class_index == cls) {
-      dream = g_memdup2 (d->x, d->n * sizeof (gfloat));
-      dream_n = d->n;
+    if (d->class_index == sc->cls) {
+      x = g_memdup2 (d->x, d->n * sizeof (gfloat));
+      sc->dream_n = d->n;
+      sc->dream_p = d->p;
       break;
     }
   }
+  if (x == NULL)
+    sc->dream_note = g_queue_is_empty (&self->dreams)
+                         ? "no dreams: link dream_src"
+                         : "no dream of this class yet";
   g_mutex_unlock (&self->dream_lock);
+  sc->dream = x;
+  return x;
+}
 
-  /* The window (or, before the first one, the latest samples). */
-  if (self->win != NULL) {
-    wave = self->win;
-    wave_n = self->win_len;
-  } else {
-    wave_n = MIN (self->hist_len, (guint) MAX (self->rate / 10, 2));
-    wave = wave_n > 0 ? self->hist + (self->hist_len - wave_n) : NULL;
-  }
-  for (guint i = 0; i < wave_n; i++)
-    amp = MAX (amp, fabsf (wave[i]));
-  for (guint i = 0; i < dream_n; i++)
-    amp = MAX (amp, fabsf (dream[i]));
+static void
+render (GstSeqDreamViz *self, cairo_t *cr, GstClockTime rt)
+{
+  VizScene sc = { 0 };
+  g_auto (GStrv) labels = NULL;
+  g_autofree VizProb *probs = NULL;
+  g_autofree gchar *units = NULL, *hint = NULL;
+  g_autofree gfloat *dream = NULL;
+  const GValue *pv;
 
-  /* Plot area. */
-  cairo_set_line_width (cr, 1.0);
-  set_rgb (cr, COLOR_FRAME);
-  cairo_rectangle (cr, wx0 + 0.5, wy0 + 0.5, wx1 - wx0 - 1, wy1 - wy0 - 1);
-  cairo_stroke (cr);
-  cairo_move_to (cr, wx0, mid);
-  cairo_line_to (cr, wx1, mid);
-  cairo_stroke (cr);
-  cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
-  cairo_set_line_width (cr, MAX (1.0, H / 360.0));
-  set_rgb (cr, COLOR_WAVE);
-  draw_series (cr, wave, wave_n, wx0, wx1, mid, half, amp);
-  if (dream != NULL) {
-    cairo_set_line_width (cr, MAX (2.0, H / 120.0));
-    set_rgb (cr, COLOR_DREAM);
-    draw_series (cr, dream, dream_n, wx0, wx1, mid, half, amp);
-  }
-  g_free (dream);
+  GST_OBJECT_LOCK (self);
+  sc.draw = self->draw;
+  sc.bg = self->colors[0] & 0xffffff;
+  sc.text = self->colors[1] & 0xffffff;
+  sc.window_color = self->colors[2] & 0xffffff;
+  sc.dream_color = self->colors[3] & 0xffffff;
+  sc.history = self->history_s;
+  units = g_strdup (self->units);
+  GST_OBJECT_UNLOCK (self);
+  sc.units = units;
+  sc.rt = rt;
+  sc.cls = -1;
+  sc.novelty = NAN;
+  sc.known = TRUE;
+  sc.dream_p = -1.0;
+  hint = make_hint (self);
+  sc.hint = hint;
 
-  /* Header: running time, class and confidence. */
-  cairo_select_font_face (
-      cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size (cr, MAX (6.0, H / 20.0));
-  set_rgb (cr, COLOR_TEXT);
-  if (cls >= 0)
-    g_snprintf (text, sizeof (text), "%u:%02u:%02u.%03u   class %s (%.0f %%)%s",
-        TIME_ARGS (rt), label_of (labels, cls, num, sizeof (num)), 100.0 * conf,
-        dream_n > 0 ? "   + dream" : "");
-  else
-    g_snprintf (text, sizeof (text), "%u:%02u:%02u.%03u", TIME_ARGS (rt));
-  cairo_move_to (cr, wx0, H / 15.0);
-  cairo_show_text (cr, text);
-
-  /* Probability bars. */
-  if (probs != NULL && GST_VALUE_HOLDS_ARRAY (probs)
-      && gst_value_array_get_size (probs) > 0) {
-    guint n = gst_value_array_get_size (probs);
-    gint row_h = (by1 - by0) / (gint) n;
-
-    cairo_set_font_size (cr, CLAMP (row_h * 0.5, 4.0, H / 20.0));
-    for (guint i = 0; i < n; i++) {
-      const GValue *v = gst_value_array_get_value (probs, i);
-      gdouble p = G_VALUE_HOLDS_DOUBLE (v) ? g_value_get_double (v) : 0.0;
-      gint y = by0 + (gint) i * row_h + row_h / 5, h = row_h * 3 / 5;
-      gint len = (gint) lround (CLAMP (p, 0.0, 1.0) * bar_max);
-
-      set_rgb (cr, COLOR_TRACK);
-      cairo_rectangle (cr, bar_x0, y, bar_max, MAX (h, 1));
-      cairo_fill (cr);
-      set_rgb (cr, (gint) i == cls ? COLOR_BAR_PREDICTED : COLOR_BAR);
-      cairo_rectangle (cr, bar_x0, y, len, MAX (h, 1));
-      cairo_fill (cr);
-      set_rgb (cr, COLOR_TEXT);
-      g_snprintf (text, sizeof (text), "%s %3.0f%%",
-          label_of (labels, i, num, sizeof (num)), 100.0 * p);
-      cairo_move_to (cr, wx0, y + h * 0.8);
-      cairo_show_text (cr, text);
+  if (self->result != NULL) {
+    pv = gst_structure_get_value (self->result, "probabilities");
+    sc.n_classes = pv != NULL && GST_VALUE_HOLDS_ARRAY (pv)
+                       ? (gint) gst_value_array_get_size (pv)
+                       : 0;
+    gst_structure_get_int (self->result, "class-index", &sc.cls);
+    gst_structure_get_double (self->result, "confidence", &sc.confidence);
+    gst_structure_get_double (self->result, "novelty", &sc.novelty);
+    gst_structure_get_boolean (self->result, "known", &sc.known);
+    if (sc.n_classes > 0 && sc.cls >= 0 && sc.cls < sc.n_classes) {
+      labels = result_labels (self->result, sc.n_classes);
+      sc.labels = (const gchar *const *) labels;
+      sc.have_result = TRUE;
+    } else {
+      sc.cls = -1;
     }
   }
+  if (sc.have_result && self->probs_k == sc.n_classes) {
+    probs = g_new (VizProb, MAX (1u, g_queue_get_length (&self->probs)));
+    for (GList *l = self->probs.head; l != NULL; l = l->next)
+      probs[sc.n_probs++] = *(VizProb *) l->data;
+    sc.probs = probs;
+  }
+
+  /* the attributed window with its band, else the latest window, else
+   * the latest 0.1 s of audio */
+  if (self->attr != NULL && (sc.draw & VIZ_DRAW_ATTRIBUTION)) {
+    sc.x = self->attr_x;
+    sc.n = self->attr_n;
+    sc.t0 = self->attr_t0;
+    sc.duration = self->attr_dur;
+    sc.attr = self->attr;
+    sc.attr_method = self->attr_method;
+  } else if (self->win != NULL) {
+    sc.x = self->win;
+    sc.n = self->win_len;
+    sc.t0 = self->win_t0;
+    sc.duration = self->win_dur;
+    sc.attr_note = "no attribution: set seqdream's attribution (e.g. ig)";
+  } else if (self->hist_len > 1 && self->rate > 0) {
+    sc.n = MIN (self->hist_len, (guint) MAX (self->rate / 10, 2));
+    sc.x = self->hist + (self->hist_len - sc.n);
+    sc.duration = (gdouble) sc.n / self->rate;
+    sc.t0 = (gdouble) self->pos_rt / GST_SECOND - sc.duration;
+  }
+  if (sc.draw & VIZ_DRAW_DREAM)
+    dream = pick_dream (self, &sc);
+  sc.dream_label = sc.cls >= 0 ? sc.labels[sc.cls] : "";
+
+  gst_seq_dream_viz_draw (cr, GST_VIDEO_INFO_WIDTH (&self->vinfo),
+      GST_VIDEO_INFO_HEIGHT (&self->vinfo), &sc);
 }
 
 static GstFlowReturn
@@ -666,36 +881,22 @@ hist_append (GstSeqDreamViz *self, const gfloat *x, guint n)
   self->n_samples += n;
 }
 
-/* Takes the result of a SeqDreamMeta on the buffer that starts at sample
- * buf_start with PTS pts. */
-static void
-take_result (GstSeqDreamViz *self, const GstStructure *s, guint64 buf_start,
-    GstClockTime pts)
+/* A copy of the samples of the window at ts (dur long) from the history,
+ * the buffer in hand starting at sample buf_start with PTS pts (a window
+ * without timestamps ends with that buffer); NULL when they are no longer
+ * (or not) there. *n: its length. */
+static gfloat *
+copy_window (GstSeqDreamViz *self, GstClockTime ts, GstClockTime dur,
+    guint64 buf_start, GstClockTime pts, guint *n)
 {
-  GstClockTime ts = GST_CLOCK_TIME_NONE, dur = GST_CLOCK_TIME_NONE;
-  gint cls = -1;
-  gint64 start, len;
   guint64 hist_start = self->n_samples - self->hist_len;
-
-  gst_structure_get_uint64 (s, "timestamp", &ts);
-  gst_structure_get_uint64 (s, "duration", &dur);
-  gst_structure_get_int (s, "class-index", &cls);
-
-  g_clear_pointer (&self->result, gst_structure_free);
-  self->result = gst_structure_copy (s);
-
-  g_mutex_lock (&self->dream_lock);
-  self->history[self->history_pos].ts = ts;
-  self->history[self->history_pos].class_index = cls;
-  self->history_pos = (self->history_pos + 1) % HISTORY_LEN;
-  self->history_count = MIN (self->history_count + 1, HISTORY_LEN);
-  g_mutex_unlock (&self->dream_lock);
+  gint64 start, len;
 
   len = GST_CLOCK_TIME_IS_VALID (dur)
             ? (gint64) gst_util_uint64_scale_round (dur, self->rate, GST_SECOND)
             : 0;
   if (len <= 0)
-    return;
+    return NULL;
   if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (pts)) {
     if (ts >= pts)
       start = (gint64) buf_start
@@ -712,11 +913,148 @@ take_result (GstSeqDreamViz *self, const GstStructure *s, guint64 buf_start,
   if (start + len > (gint64) self->n_samples)
     len = (gint64) self->n_samples - start;
   if (len <= 1)
+    return NULL;
+  *n = (guint) len;
+  return g_memdup2 (
+      self->hist + (start - (gint64) hist_start), len * sizeof (gfloat));
+}
+
+/* Stream time (s) of a message's window start, and its duration (s). */
+static void
+window_times (const GstStructure *s, gdouble *t0, gdouble *dur)
+{
+  GstClockTime st = GST_CLOCK_TIME_NONE, d = GST_CLOCK_TIME_NONE;
+
+  if (!gst_structure_get_uint64 (s, "stream-time", &st)
+      || !GST_CLOCK_TIME_IS_VALID (st))
+    gst_structure_get_uint64 (s, "timestamp", &st);
+  gst_structure_get_uint64 (s, "duration", &d);
+  *t0 = GST_CLOCK_TIME_IS_VALID (st) ? (gdouble) st / GST_SECOND : 0.0;
+  *dur = GST_CLOCK_TIME_IS_VALID (d) ? (gdouble) d / GST_SECOND : 0.0;
+}
+
+/* The probabilities of a result into the strip's history; entries older
+ * than `history` before it go. */
+static void
+add_prob (GstSeqDreamViz *self, const GstStructure *s, gint cls)
+{
+  const GValue *pv = gst_structure_get_value (s, "probabilities");
+  gboolean known = TRUE;
+  gdouble t0, dur, history;
+  VizProb *e;
+  guint K;
+
+  if (pv == NULL || !GST_VALUE_HOLDS_ARRAY (pv))
+    return;
+  K = gst_value_array_get_size (pv);
+  if (K == 0 || cls < 0 || (guint) cls >= K)
+    return;
+  if ((guint) self->probs_k != K) {
+    g_queue_clear_full (&self->probs, prob_free);
+    self->probs_k = (gint) K;
+  }
+  gst_structure_get_boolean (s, "known", &known);
+  window_times (s, &t0, &dur);
+  e = g_new0 (VizProb, 1);
+  e->t = t0 + dur;
+  e->cls = cls;
+  e->known = known;
+  e->p = g_new (gfloat, K);
+  for (guint k = 0; k < K; k++) {
+    const GValue *v = gst_value_array_get_value (pv, k);
+    e->p[k] = G_VALUE_HOLDS_DOUBLE (v) ? (gfloat) g_value_get_double (v) : 0;
+  }
+  /* a restart of stream time (a new segment) starts the strip again */
+  if (!g_queue_is_empty (&self->probs)
+      && ((VizProb *) g_queue_peek_tail (&self->probs))->t > e->t)
+    g_queue_clear_full (&self->probs, prob_free);
+  g_queue_push_tail (&self->probs, e);
+  GST_OBJECT_LOCK (self);
+  history = self->history_s;
+  GST_OBJECT_UNLOCK (self);
+  while (g_queue_get_length (&self->probs) > MAX_PROBS
+         || ((VizProb *) g_queue_peek_head (&self->probs))->t
+                < e->t - history - dur)
+    prob_free (g_queue_pop_head (&self->probs));
+}
+
+/* Takes the result of a SeqDreamMeta on the buffer that starts at sample
+ * buf_start with PTS pts. */
+static void
+take_result (GstSeqDreamViz *self, const GstStructure *s, guint64 buf_start,
+    GstClockTime pts)
+{
+  GstClockTime ts = GST_CLOCK_TIME_NONE, dur = GST_CLOCK_TIME_NONE;
+  gint cls = -1;
+  gfloat *x;
+  guint n = 0;
+
+  gst_structure_get_uint64 (s, "timestamp", &ts);
+  gst_structure_get_uint64 (s, "duration", &dur);
+  gst_structure_get_int (s, "class-index", &cls);
+
+  g_clear_pointer (&self->result, gst_structure_free);
+  self->result = gst_structure_copy (s);
+  add_prob (self, s, cls);
+
+  g_mutex_lock (&self->dream_lock);
+  self->history[self->history_pos].ts = ts;
+  self->history[self->history_pos].class_index = cls;
+  self->history_pos = (self->history_pos + 1) % HISTORY_LEN;
+  self->history_count = MIN (self->history_count + 1, HISTORY_LEN);
+  g_mutex_unlock (&self->dream_lock);
+
+  x = copy_window (self, ts, dur, buf_start, pts, &n);
+  if (x == NULL)
     return;
   g_free (self->win);
-  self->win = g_memdup2 (
-      self->hist + (start - (gint64) hist_start), len * sizeof (gfloat));
-  self->win_len = (guint) len;
+  self->win = x;
+  self->win_len = n;
+  window_times (s, &self->win_t0, &self->win_dur);
+}
+
+/* Takes a SeqDreamAttributionMeta: its values and the samples of its
+ * window, which lie before this buffer (the attribution is computed
+ * after its window has passed). */
+static void
+take_attribution (GstSeqDreamViz *self, const GstStructure *s,
+    guint64 buf_start, GstClockTime pts)
+{
+  GstClockTime ts = GST_CLOCK_TIME_NONE, dur = GST_CLOCK_TIME_NONE;
+  const GValue *av = gst_structure_get_value (s, "attribution");
+  guint n = 0, na;
+  gfloat *x;
+
+  if (av == NULL || !GST_VALUE_HOLDS_ARRAY (av))
+    return;
+  gst_structure_get_uint64 (s, "timestamp", &ts);
+  gst_structure_get_uint64 (s, "duration", &dur);
+  x = copy_window (self, ts, dur, buf_start, pts, &n);
+  na = gst_value_array_get_size (av);
+  if (x == NULL || na < 2) {
+    GST_DEBUG_OBJECT (self,
+        "attribution of %" GST_TIME_FORMAT
+        ": its window is no longer in the history",
+        GST_TIME_ARGS (ts));
+    g_free (x);
+    return;
+  }
+  n = MIN (n, na); /* (the duration rounds to within a sample) */
+  g_free (self->attr);
+  g_free (self->attr_x);
+  g_free (self->attr_method);
+  self->attr_x = x;
+  self->attr = g_new (gfloat, n);
+  for (guint i = 0; i < n; i++) {
+    const GValue *v = gst_value_array_get_value (av, i);
+    self->attr[i]
+        = G_VALUE_HOLDS_DOUBLE (v) ? (gfloat) g_value_get_double (v) : 0.0f;
+  }
+  self->attr_n = n;
+  self->attr_method = g_strdup (gst_structure_get_string (s, "method"));
+  if (self->attr_method == NULL)
+    self->attr_method = g_strdup ("?");
+  window_times (s, &self->attr_t0, &self->attr_dur);
 }
 
 static GstFlowReturn
@@ -728,6 +1066,7 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   guint64 buf_start = self->n_samples;
   gpointer state = NULL;
   GstMeta *meta;
+  gboolean got_result = FALSE;
   guint n;
 
   if (self->rate <= 0) {
@@ -745,11 +1084,17 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   gst_buffer_unmap (buffer, &map);
 
   while ((meta = gst_buffer_iterate_meta (buffer, &state)) != NULL) {
-    if (gst_meta_info_is_custom (meta->info)
-        && gst_custom_meta_has_name (
-            (GstCustomMeta *) meta, GST_SEQ_DREAM_META_NAME))
-      take_result (self, gst_custom_meta_get_structure ((GstCustomMeta *) meta),
-          buf_start, pts);
+    GstCustomMeta *cm = (GstCustomMeta *) meta;
+    if (!gst_meta_info_is_custom (meta->info))
+      continue;
+    if (gst_custom_meta_has_name (cm, GST_SEQ_DREAM_META_NAME)) {
+      take_result (self, gst_custom_meta_get_structure (cm), buf_start, pts);
+      got_result = TRUE;
+    } else if (gst_custom_meta_has_name (
+                   cm, GST_SEQ_DREAM_ATTRIBUTION_META_NAME)) {
+      take_attribution (
+          self, gst_custom_meta_get_structure (cm), buf_start, pts);
+    }
   }
 
   /* Running times of the buffer's start and end. */
@@ -778,6 +1123,10 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     start_frames (self, rt_start);
   if (!GST_CLOCK_TIME_IS_VALID (self->pos_rt) || rt_end > self->pos_rt)
     self->pos_rt = rt_end;
+  if (!GST_CLOCK_TIME_IS_VALID (self->first_rt))
+    self->first_rt = rt_start;
+  if (got_result)
+    self->result_rt = rt_end;
   return push_frames (self, FALSE);
 }
 
@@ -885,9 +1234,12 @@ gst_seq_dream_viz_dream_chain (
   d = g_new0 (Dream, 1);
   d->pts = GST_BUFFER_PTS (buffer);
   d->class_index = -1;
-  if (meta != NULL)
-    gst_structure_get_int (
-        gst_custom_meta_get_structure (meta), "class-index", &d->class_index);
+  d->p = -1.0;
+  if (meta != NULL) {
+    const GstStructure *ms = gst_custom_meta_get_structure (meta);
+    gst_structure_get_int (ms, "class-index", &d->class_index);
+    gst_structure_get_double (ms, "probability", &d->p);
+  }
   d->n = map.size / sizeof (gfloat);
   d->x = g_memdup2 (map.data, d->n * sizeof (gfloat));
   gst_buffer_unmap (buffer, &map);

@@ -8,6 +8,7 @@
 #include "gstseqdreamworker.h"
 #include "gstseqdreamattribution.h"
 #include "gstseqdreammessage.h"
+#include "gstseqdreammeta.h"
 #include "gstseqdreamscore.h"
 
 #include <string.h>
@@ -421,6 +422,7 @@ worker_dream (GstSeqDream *self, Item *item)
 {
   g_autoptr (GError) error = NULL;
   SdDreamResult *res[1] = { NULL };
+  GstStructure *msg, *summary;
   SdDreamSpec spec;
   gboolean stale;
   gfloat *data;
@@ -493,12 +495,17 @@ worker_dream (GstSeqDream *self, Item *item)
   for (gint t = 0; t < T; t++)
     data[t] = (gfloat) (res[0]->sequence[t] * item->sd + item->mean);
 
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_seq_dream_make_dream_message (self, item, res[0], data)));
+  msg = gst_seq_dream_make_dream_message (self, item, res[0], data);
+  /* the buffer's SeqDreamMeta: the message without the samples */
+  summary = gst_structure_copy (msg);
+  gst_structure_remove_field (summary, "sequence");
+  gst_element_post_message (
+      GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), msg));
   sd_dream_result_free (res[0]);
 
   buf = gst_buffer_new_wrapped (data, (gsize) T * sizeof (gfloat));
+  gst_buffer_add_seq_dream_meta (buf, summary);
+  gst_structure_free (summary);
   GST_BUFFER_PTS (buf) = item->pts;
   GST_BUFFER_DURATION (buf) = item->duration;
   if (!begin_push (self, item->generation)) {
