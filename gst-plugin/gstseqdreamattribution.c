@@ -32,18 +32,12 @@ gst_seq_dream_maybe_attribute (GstSeqDream *self, const Settings *s,
     return;
   self->last_attribution_pos = pos;
 
-  item = g_new0 (Item, 1);
-  item->type = ITEM_ATTRIBUTION;
+  item = gst_seq_dream_window_item_new (
+      ITEM_ATTRIBUTION, x, T, ts, duration, stream_time, running_time);
   item->method = s->attribution;
   item->gain = s->gain;
   item->steps = s->attribution_steps;
   item->class_a = cls;
-  item->pts = ts;
-  item->duration = duration;
-  item->stream_time = stream_time;
-  item->running_time = running_time;
-  item->length = T;
-  item->window = g_memdup2 (x, T * sizeof (gfloat));
   item->seed = s->seed;
   g_mutex_lock (&self->dream_lock);
   gst_seq_dream_queue_item_locked (self, item, s->queue_size);

@@ -6,26 +6,40 @@
  * @title: seqdreamviz
  * @short_description: render seqdream's scores and dreams as video
  *
- * seqdreamviz turns the output of seqdream into an overlay video. Its
- * `sink` pad takes the audio that leaves seqdream's `src` pad (F32 mono,
- * carrying "SeqDreamMeta" metas); its `dream_sink` pad optionally takes
- * the dreams of seqdream's `dream_src` pad. The `src` pad renders
- * video/x-raw (BGRx or RGBA, any size from 16x16, default 640x360 at
- * 25/1; size, format and framerate are negotiated with downstream) with
- * cairo:
+ * seqdreamviz turns the output of seqdream into an overlay video a person
+ * can read. Its `sink` pad takes the audio that leaves seqdream's `src` pad
+ * (F32 mono, carrying "SeqDreamMeta" and "SeqDreamAttributionMeta" metas);
+ * its `dream_sink` pad optionally takes the dreams of seqdream's
+ * `dream_src` pad. The `src` pad renders video/x-raw (BGRx or RGBA, any
+ * size from 16x16; `width` x `height`, 640x360 by default, at 25/1 unless
+ * downstream caps say otherwise) with cairo. A frame shows (`draw` selects
+ * the panels; docs/element-seqdream.md has pictures):
  *
- * - the background, colour #181820;
- * - the waveform of the latest scored window (colour #aac8ff) in the plot
- *   area x in [W/20, W - W/20), y in [H/10, 3H/5);
- * - the latest dream of the window's predicted class over it (colour
- *   #ff8c00, the same vertical scale);
- * - one bar per class in the area y in [13H/20, 19H/20): row i spans
- *   row_h = (19H/20 - 13H/20) / n_classes pixels; its bar starts at
- *   x = W/4, is (3 row_h / 5) high from row_h / 5 into the row and
- *   p * (W - W/20 - W/4) long; the predicted class is #40c860, the others
- *   #506ea0, on a track of #303040; labels and percentages left of the
- *   bars;
- * - the running time of the frame, the class and its confidence on top.
+ * - a header: the running time, the class of the latest scored window and
+ *   its probability, and a badge "known" (green) or "UNKNOWN" (red) with
+ *   the window's novelty (the `known` and `novelty` fields of seqdream);
+ * - the window panel (`window`): the waveform with a y axis in `units`
+ *   (symmetric, the window's own max |x|) and a time axis in seconds of
+ *   stream time. With `attribution` and an attribution arriving, it shows
+ *   the attributed window (seqdream computes one per
+ *   attribution-interval) with its heat band under it, sample for sample:
+ *   dark grey for 0, orange-red for the largest positive attribution,
+ *   blue for the largest negative (per pixel column the sample of largest
+ *   magnitude); without attributions, the latest window and a note saying
+ *   how to get them;
+ * - the dream panel (`dream`): the newest dream of the window's class on
+ *   its own scale, titled with its class and its probability p (from the
+ *   SeqDreamMeta that seqdream puts on dream buffers);
+ * - the probability strip (`probabilities`): every class's probability
+ *   over the last `history` seconds of stream time, windows the model did
+ *   not know shaded red; a legend with the current probabilities;
+ * - a hint in the window panel when no seqdream data arrive: "waiting for
+ *   the first scored window" during the first second of audio, then "no
+ *   seqdream data: put seqdream before seqdreamviz", and "no seqdream data
+ *   for N s" when they stop (3 s, or three windows).
+ *
+ * Colours are properties (ARGB as textoverlay's, alpha ignored); the
+ * class colours, the heat map and the badges are fixed.
  *
  * One frame is produced per 1/framerate of audio **running time**: frame n
  * has PTS n / framerate (running time, in a segment starting at 0) and
@@ -34,17 +48,21 @@
  * frame is the one that contains the running time of the first audio
  * sample. The latency query adds one frame duration to upstream's.
  *
- * Dream buffers carry no class: a dream is matched to the class of the
- * scored window with the same PTS (seqdream stamps dreams with the
- * window's PTS); a SeqDreamMeta on the dream buffer, when present, wins.
+ * A dream is matched to its class by the SeqDreamMeta on its buffer, or,
+ * without one, to the class of the scored window with the same PTS
+ * (seqdream stamps dreams with the window's PTS). An attribution arrives
+ * on a buffer after its window (seqdream computes it on its dream thread):
+ * its window's samples are taken from the last 4 s of audio; an
+ * attribution older than that is skipped (a debug line says so).
  * The `dream_sink` chain only stores the dream under a lock and never
  * waits for the audio; its EOS is ignored (the audio drives the output).
  *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=x.wav ! wavparse ! audioconvert ! \
- *     seqdream name=s dream-trigger=class-change ! seqdreamviz name=v ! \
- *     videoconvert ! vp8enc ! webmmux ! filesink location=out.webm \
+ *     seqdream name=s dream-trigger=class-change attribution=ig ! \
+ *     seqdreamviz name=v units=g ! videoconvert ! vp8enc ! webmmux ! \
+ *     filesink location=out.webm \
  *     s.dream_src ! queue ! v.dream_sink
  * ]| records the overlay video.
  * |[

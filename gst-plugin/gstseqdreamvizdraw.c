@@ -175,13 +175,23 @@ title (cairo_t *cr, const VizScene *sc, const VizRect *r, gdouble f,
   text_at (cr, r->x0, r->y0 - 0.45 * f, s, 0.0);
 }
 
-/* A note in the middle of a panel (hint, missing data). */
+/* A note in the middle of a panel (hint, missing data), on a box of the
+ * background colour: readable over a waveform. */
 static void
 note (cairo_t *cr, const VizScene *sc, const VizRect *r, const gchar *s)
 {
+  const gdouble xc = (r->x0 + r->x1) / 2, yc = (r->y0 + r->y1) / 2;
+  cairo_text_extents_t e;
+  gdouble w;
+
+  cairo_text_extents (cr, s, &e);
+  w = MIN (e.x_advance, r->x1 - r->x0 - 4);
+  set_rgb (cr, sc->bg);
+  cairo_rectangle (
+      cr, xc - w / 2 - 2, yc - e.height - 2, w + 4, e.height * 1.6 + 4);
+  cairo_fill (cr);
   set_rgb (cr, sc->text);
-  text_fit (
-      cr, (r->x0 + r->x1) / 2, (r->y0 + r->y1) / 2, s, 0.5, r->x1 - r->x0 - 4);
+  text_fit (cr, xc, yc, s, 0.5, r->x1 - r->x0 - 4);
 }
 
 static gdouble
@@ -220,7 +230,8 @@ draw_window (cairo_t *cr, const VizScene *sc, const VizLayout *l)
 
   y_axis (cr, sc, r, amp, f);
   if (sc->x != NULL && sc->n > 1) {
-    g_snprintf (s, sizeof s, "window %.3f s + %.0f ms%s%s", sc->t0,
+    g_snprintf (s, sizeof s, "%s %.3f s + %.0f ms%s%s",
+        sc->raw_audio ? "audio (no scored window)" : "window", sc->t0,
         sc->duration * 1000.0, sc->attr != NULL ? ", attribution " : "",
         sc->attr != NULL ? sc->attr_method : "");
     title (cr, sc, r, f, s);

@@ -80,6 +80,7 @@ typedef struct
   const gfloat *x;
   guint n;
   gdouble t0, duration;
+  gboolean raw_audio; /* x is the latest audio, not a scored window */
   const gfloat *attr;
   const gchar *attr_method;
   const gchar *attr_note; /* why there is no band, or NULL */

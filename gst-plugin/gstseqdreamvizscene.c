@@ -198,6 +198,7 @@ gst_seq_dream_viz_render (GstSeqDreamViz *self, cairo_t *cr, GstClockTime rt)
     sc.x = self->hist + (self->hist_len - sc.n);
     sc.duration = (gdouble) sc.n / self->rate;
     sc.t0 = (gdouble) self->pos_rt / GST_SECOND - sc.duration;
+    sc.raw_audio = TRUE;
   }
   if (sc.draw & VIZ_DRAW_DREAM)
     dream = pick_dream (self, &sc);

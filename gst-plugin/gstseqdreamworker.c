@@ -207,23 +207,34 @@ make_dream_config (
 }
 
 Item *
-gst_seq_dream_make_dream_item_locked (GstSeqDream *self, const Settings *s,
-    GstSeqDreamMode mode, gint class_a, gint class_b, const gfloat *x, guint T,
-    gdouble mean, gdouble sd, GstClockTime pts, GstClockTime duration,
-    GstClockTime stream_time, GstClockTime running_time)
+gst_seq_dream_window_item_new (ItemType type, const gfloat *x, guint T,
+    GstClockTime pts, GstClockTime duration, GstClockTime stream_time,
+    GstClockTime running_time)
 {
   Item *item = g_new0 (Item, 1);
 
-  item->type = ITEM_DREAM;
-  item->mode = mode;
-  item->class_a = class_a;
-  item->class_b = class_b;
+  item->type = type;
   item->pts = pts;
   item->duration = duration;
   item->stream_time = stream_time;
   item->running_time = running_time;
   item->length = T;
   item->window = g_memdup2 (x, T * sizeof (gfloat));
+  return item;
+}
+
+Item *
+gst_seq_dream_make_dream_item_locked (GstSeqDream *self, const Settings *s,
+    GstSeqDreamMode mode, gint class_a, gint class_b, const gfloat *x, guint T,
+    gdouble mean, gdouble sd, GstClockTime pts, GstClockTime duration,
+    GstClockTime stream_time, GstClockTime running_time)
+{
+  Item *item = gst_seq_dream_window_item_new (
+      ITEM_DREAM, x, T, pts, duration, stream_time, running_time);
+
+  item->mode = mode;
+  item->class_a = class_a;
+  item->class_b = class_b;
   item->mean = mean;
   item->sd = sd;
   item->seed = s->seed + self->dreams_requested++;

@@ -77,6 +77,13 @@ void gst_seq_dream_queue_preroll_gap (GstSeqDream *self);
 G_GNUC_INTERNAL
 void gst_seq_dream_clear_items_locked (GstSeqDream *self, gboolean keep_sticky);
 
+/* An item of `type` with a copy of the window x (T samples) and its
+ * times. */
+G_GNUC_INTERNAL
+Item *gst_seq_dream_window_item_new (ItemType type, const gfloat *x, guint T,
+    GstClockTime pts, GstClockTime duration, GstClockTime stream_time,
+    GstClockTime running_time);
+
 /* A dream request for a window (normalised samples x, T), with the dream
  * configuration of the settings s. Call with dream_lock (for the seed
  * counter). */

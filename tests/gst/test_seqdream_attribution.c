@@ -22,24 +22,6 @@ enum
   ATTR_SMOOTHGRAD,
 };
 
-static GstElement *
-make_seqdream (GstBus **bus, const gchar *first_prop, ...)
-{
-  GstElement *el = gst_element_factory_make ("seqdream", NULL);
-  va_list ap;
-
-  fail_unless (el != NULL, "no seqdream element (GST_PLUGIN_PATH?)");
-  fx_element (el);
-  g_object_set (el, "model-file", golden_model, NULL);
-  va_start (ap, first_prop);
-  if (first_prop != NULL)
-    g_object_set_valist (G_OBJECT (el), first_prop, ap);
-  va_end (ap);
-  *bus = gst_bus_new ();
-  gst_element_set_bus (el, *bus);
-  return el;
-}
-
 /* Pushes x (n samples at RATE) in buffers of 13 and EOS; returns the
  * buffers that left src. */
 static GPtrArray *
