@@ -255,6 +255,7 @@
 #endif
 
 #include "gstseqdream.h"
+#include "gstseqdreamattribution.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreampads.h"
 #include "gstseqdreamprivate.h"
@@ -306,9 +307,6 @@ static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
 #define GAIN_MAX 1e9
 #define DEFAULT_NOVELTY_THRESHOLD -1.0
 #define DEFAULT_STATE_HOLDOFF 3
-#define DEFAULT_ATTRIBUTION GST_SEQ_DREAM_ATTRIBUTION_NONE
-#define DEFAULT_ATTRIBUTION_INTERVAL GST_SECOND
-#define DEFAULT_ATTRIBUTION_STEPS 32 /* SD_IG_DEFAULT_STEPS */
 
 enum
 {
@@ -336,10 +334,9 @@ enum
   PROP_GAIN,
   PROP_NOVELTY_THRESHOLD,
   PROP_STATE_HOLDOFF,
+  /* gstseqdreamattribution.c's, in the order of AttributionProp */
   PROP_ATTRIBUTION,
-  PROP_ATTRIBUTION_INTERVAL,
-  PROP_ATTRIBUTION_DROPPED,
-  PROP_ATTRIBUTION_STEPS,
+  PROP_ATTRIBUTION_LAST = PROP_ATTRIBUTION + N_ATTRIBUTION_PROPS - 1,
 };
 
 enum
@@ -569,38 +566,8 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           "Consecutive windows that must agree before a seqdream-state "
           "message reports a new state (0: none)",
           0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
-  /**
-   * GstSeqDream:attribution:
-   *
-   * Which samples of a window made its class: computed on the dream
-   * thread for at most one window per attribution-interval and posted as
-   * a "seqdream-attribution" message (and a SeqDreamAttributionMeta on
-   * the next buffer leaving src).
-   */
-  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION,
-      g_param_spec_enum ("attribution", "Attribution",
-          "Attribution method for the windows' classes (none: off)",
-          GST_TYPE_SEQ_DREAM_ATTRIBUTION, DEFAULT_ATTRIBUTION,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION_INTERVAL,
-      g_param_spec_uint64 ("attribution-interval", "Attribution interval",
-          "Stream time (ns) from one attributed window to the next: the "
-          "first window, then the first at least this long after the last "
-          "(0: every window)",
-          0, G_MAXUINT64, DEFAULT_ATTRIBUTION_INTERVAL,
-          rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION_STEPS,
-      g_param_spec_uint ("attribution-steps", "Attribution steps",
-          "Integrated gradients: trapezoid intervals before refinement (a "
-          "window whose completeness misses 1 % gets more, up to 512); "
-          "SmoothGrad: noisy copies. The cost of one attribution grows with "
-          "it",
-          1, 512, DEFAULT_ATTRIBUTION_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
-  g_object_class_install_property (gobject_class, PROP_ATTRIBUTION_DROPPED,
-      g_param_spec_uint64 ("attribution-dropped", "Attributions dropped",
-          "Attribution requests dropped because dream-queue-size of them "
-          "were waiting (since start)",
-          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  gst_seq_dream_attribution_install_properties (
+      gobject_class, PROP_ATTRIBUTION);
 
   /**
    * GstSeqDream::dream:
@@ -641,7 +608,6 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
   gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_NORMALIZE, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_TRIGGER, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_MODE, 0);
-  gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_ATTRIBUTION, 0);
 }
 
 static void
@@ -699,9 +665,7 @@ gst_seq_dream_init (GstSeqDream *self)
   self->settings.gain = DEFAULT_GAIN;
   self->settings.novelty_threshold = DEFAULT_NOVELTY_THRESHOLD;
   self->settings.state_holdoff = DEFAULT_STATE_HOLDOFF;
-  self->settings.attribution = DEFAULT_ATTRIBUTION;
-  self->settings.attribution_interval = DEFAULT_ATTRIBUTION_INTERVAL;
-  self->settings.attribution_steps = DEFAULT_ATTRIBUTION_STEPS;
+  gst_seq_dream_attribution_init_settings (&self->settings);
   self->dream_preset = g_strdup (DEFAULT_DREAM_PRESET);
   self->dream_reference = g_strdup (DEFAULT_DREAM_REFERENCE);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
@@ -740,6 +704,11 @@ gst_seq_dream_set_property (
 {
   GstSeqDream *self = GST_SEQ_DREAM (object);
 
+  if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
+    gst_seq_dream_attribution_set_property (
+        self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL_FILE:
@@ -815,15 +784,6 @@ gst_seq_dream_set_property (
     case PROP_STATE_HOLDOFF:
       self->settings.state_holdoff = g_value_get_uint (value);
       break;
-    case PROP_ATTRIBUTION:
-      self->settings.attribution = g_value_get_enum (value);
-      break;
-    case PROP_ATTRIBUTION_INTERVAL:
-      self->settings.attribution_interval = g_value_get_uint64 (value);
-      break;
-    case PROP_ATTRIBUTION_STEPS:
-      self->settings.attribution_steps = g_value_get_uint (value);
-      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -837,12 +797,15 @@ gst_seq_dream_get_property (
 {
   GstSeqDream *self = GST_SEQ_DREAM (object);
 
+  if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
+    gst_seq_dream_attribution_get_property (
+        self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
   /* dream-dropped lives under the dream lock; never hold both locks. */
-  if (prop_id == PROP_DREAM_DROPPED || prop_id == PROP_ATTRIBUTION_DROPPED) {
+  if (prop_id == PROP_DREAM_DROPPED) {
     g_mutex_lock (&self->dream_lock);
-    g_value_set_uint64 (value, prop_id == PROP_DREAM_DROPPED
-                                   ? self->dropped
-                                   : self->attributions_dropped);
+    g_value_set_uint64 (value, self->dropped);
     g_mutex_unlock (&self->dream_lock);
     return;
   }
@@ -914,15 +877,6 @@ gst_seq_dream_get_property (
       break;
     case PROP_STATE_HOLDOFF:
       g_value_set_uint (value, self->settings.state_holdoff);
-      break;
-    case PROP_ATTRIBUTION:
-      g_value_set_enum (value, self->settings.attribution);
-      break;
-    case PROP_ATTRIBUTION_INTERVAL:
-      g_value_set_uint64 (value, self->settings.attribution_interval);
-      break;
-    case PROP_ATTRIBUTION_STEPS:
-      g_value_set_uint (value, self->settings.attribution_steps);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);

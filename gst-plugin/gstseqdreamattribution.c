@@ -11,6 +11,115 @@
 
 #include <string.h>
 
+#define DEFAULT_ATTRIBUTION GST_SEQ_DREAM_ATTRIBUTION_NONE
+#define DEFAULT_ATTRIBUTION_INTERVAL GST_SECOND
+#define DEFAULT_ATTRIBUTION_STEPS SD_IG_DEFAULT_STEPS
+
+/* ---- properties ---- */
+
+void
+gst_seq_dream_attribution_install_properties (
+    GObjectClass *gobject_class, guint first)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+
+  /**
+   * GstSeqDream:attribution:
+   *
+   * Which samples of a window made its class: computed on the dream
+   * thread for at most one window per attribution-interval and posted as
+   * a "seqdream-attribution" message (and a SeqDreamAttributionMeta on
+   * the next buffer leaving src).
+   */
+  g_object_class_install_property (gobject_class,
+      first + ATTRIBUTION_PROP_METHOD,
+      g_param_spec_enum ("attribution", "Attribution",
+          "Attribution method for the windows' classes (none: off)",
+          GST_TYPE_SEQ_DREAM_ATTRIBUTION, DEFAULT_ATTRIBUTION,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class,
+      first + ATTRIBUTION_PROP_INTERVAL,
+      g_param_spec_uint64 ("attribution-interval", "Attribution interval",
+          "Stream time (ns) from one attributed window to the next: the "
+          "first window, then the first at least this long after the last "
+          "(0: every window)",
+          0, G_MAXUINT64, DEFAULT_ATTRIBUTION_INTERVAL,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class,
+      first + ATTRIBUTION_PROP_STEPS,
+      g_param_spec_uint ("attribution-steps", "Attribution steps",
+          "Integrated gradients: trapezoid intervals before refinement (a "
+          "window whose completeness misses 1 % gets more, up to 512); "
+          "SmoothGrad: noisy copies. The cost of one attribution grows with "
+          "it",
+          1, 512, DEFAULT_ATTRIBUTION_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class,
+      first + ATTRIBUTION_PROP_DROPPED,
+      g_param_spec_uint64 ("attribution-dropped", "Attributions dropped",
+          "Attribution requests dropped because dream-queue-size of them "
+          "were waiting (since start)",
+          0, G_MAXUINT64, 0, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+  gst_type_mark_as_plugin_api (GST_TYPE_SEQ_DREAM_ATTRIBUTION, 0);
+}
+
+void
+gst_seq_dream_attribution_init_settings (Settings *s)
+{
+  s->attribution = DEFAULT_ATTRIBUTION;
+  s->attribution_interval = DEFAULT_ATTRIBUTION_INTERVAL;
+  s->attribution_steps = DEFAULT_ATTRIBUTION_STEPS;
+}
+
+void
+gst_seq_dream_attribution_set_property (
+    GstSeqDream *self, guint which, const GValue *value)
+{
+  GST_OBJECT_LOCK (self);
+  switch (which) {
+    case ATTRIBUTION_PROP_METHOD:
+      self->settings.attribution = g_value_get_enum (value);
+      break;
+    case ATTRIBUTION_PROP_INTERVAL:
+      self->settings.attribution_interval = g_value_get_uint64 (value);
+      break;
+    case ATTRIBUTION_PROP_STEPS:
+      self->settings.attribution_steps = g_value_get_uint (value);
+      break;
+    default:
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+void
+gst_seq_dream_attribution_get_property (
+    GstSeqDream *self, guint which, GValue *value)
+{
+  if (which == ATTRIBUTION_PROP_DROPPED) {
+    g_mutex_lock (&self->dream_lock);
+    g_value_set_uint64 (value, self->attributions_dropped);
+    g_mutex_unlock (&self->dream_lock);
+    return;
+  }
+  GST_OBJECT_LOCK (self);
+  switch (which) {
+    case ATTRIBUTION_PROP_METHOD:
+      g_value_set_enum (value, self->settings.attribution);
+      break;
+    case ATTRIBUTION_PROP_INTERVAL:
+      g_value_set_uint64 (value, self->settings.attribution_interval);
+      break;
+    case ATTRIBUTION_PROP_STEPS:
+      g_value_set_uint (value, self->settings.attribution_steps);
+      break;
+    default:
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+/* ---- requests (streaming thread) ---- */
+
 void
 gst_seq_dream_maybe_attribute (GstSeqDream *self, const Settings *s,
     const gfloat *x, guint T, gint cls, guint64 start_sample, GstClockTime ts,

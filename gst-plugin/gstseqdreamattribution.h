@@ -13,6 +13,34 @@
 
 G_BEGIN_DECLS
 
+/* The attribution properties, ids first + AttributionProp. */
+typedef enum
+{
+  ATTRIBUTION_PROP_METHOD,   /* attribution */
+  ATTRIBUTION_PROP_INTERVAL, /* attribution-interval */
+  ATTRIBUTION_PROP_STEPS,    /* attribution-steps */
+  ATTRIBUTION_PROP_DROPPED,  /* attribution-dropped, read-only */
+  N_ATTRIBUTION_PROPS
+} AttributionProp;
+
+/* Installs them (class_init), with ids first .. first + 3. */
+G_GNUC_INTERNAL
+void gst_seq_dream_attribution_install_properties (
+    GObjectClass *gobject_class, guint first);
+
+/* Their defaults into s (instance init). */
+G_GNUC_INTERNAL
+void gst_seq_dream_attribution_init_settings (Settings *s);
+
+/* set_property / get_property of one of them (takes the object lock, or
+ * the dream lock for attribution-dropped). */
+G_GNUC_INTERNAL
+void gst_seq_dream_attribution_set_property (
+    GstSeqDream *self, guint which, const GValue *value);
+G_GNUC_INTERNAL
+void gst_seq_dream_attribution_get_property (
+    GstSeqDream *self, guint which, GValue *value);
+
 /* Finished attributions kept for the meta when no buffer leaves src
  * (the oldest is dropped; the message was posted anyway). */
 #define MAX_PENDING_ATTRIBUTIONS 16
