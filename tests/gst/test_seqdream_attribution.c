@@ -118,6 +118,7 @@ GST_START_TEST (test_none_posts_nothing)
   fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
+  gst_object_unref (el);
 }
 
 GST_END_TEST;
@@ -207,6 +208,7 @@ GST_START_TEST (test_ig_interval_fields)
   fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
+  gst_object_unref (el);
 }
 
 GST_END_TEST;
@@ -235,6 +237,7 @@ first_saliency (const gfloat *x, gdouble gain)
   fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
+  gst_object_unref (el);
   return v;
 }
 
@@ -312,6 +315,7 @@ GST_START_TEST (test_meta_on_next_buffer)
   fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
+  gst_object_unref (el);
 }
 
 GST_END_TEST;
@@ -340,6 +344,7 @@ GST_START_TEST (test_queue_full_counted)
   fx_harness_teardown (h);
   gst_element_set_bus (el, NULL);
   gst_object_unref (bus);
+  gst_object_unref (el);
 }
 
 GST_END_TEST;

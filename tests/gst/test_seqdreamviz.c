@@ -160,21 +160,27 @@ free_buffers (GList *l)
   g_list_free_full (l, (GDestroyNotify) gst_buffer_unref);
 }
 
+/* The RGB value of pixel (x, y) of a mapped frame. */
+static guint32
+frame_pixel (GstVideoFrame *f, gint x, gint y)
+{
+  const guint8 *p = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (f, 0)
+                    + y * GST_VIDEO_FRAME_PLANE_STRIDE (f, 0) + 4 * x;
+
+  if (GST_VIDEO_FRAME_FORMAT (f) == GST_VIDEO_FORMAT_RGBA)
+    return (p[0] << 16) | (p[1] << 8) | p[2];
+  return (p[2] << 16) | (p[1] << 8) | p[0];
+}
+
 /* The RGB value of pixel (x, y) of a frame. */
 static guint32
 pixel (GstBuffer *buf, const GstVideoInfo *info, gint x, gint y)
 {
   GstVideoFrame f;
-  const guint8 *p;
   guint32 rgb;
 
   fail_unless (gst_video_frame_map (&f, info, buf, GST_MAP_READ));
-  p = (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0)
-      + y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0) + 4 * x;
-  if (GST_VIDEO_INFO_FORMAT (info) == GST_VIDEO_FORMAT_RGBA)
-    rgb = (p[0] << 16) | (p[1] << 8) | p[2];
-  else
-    rgb = (p[2] << 16) | (p[1] << 8) | p[0];
+  rgb = frame_pixel (&f, x, y);
   gst_video_frame_unmap (&f);
   return rgb;
 }
@@ -227,11 +233,14 @@ count_in (GstBuffer *buf, const GstVideoInfo *info, const VizRect *r,
     gboolean (*match) (guint32 rgb, guint32 ref), guint32 ref)
 {
   guint count = 0;
+  GstVideoFrame f;
 
+  fail_unless (gst_video_frame_map (&f, info, buf, GST_MAP_READ));
   for (gint y = (gint) ceil (r->y0); y < (gint) r->y1; y++)
     for (gint x = (gint) ceil (r->x0); x < (gint) r->x1; x++)
-      if (match (pixel (buf, info, x, y), ref))
+      if (match (frame_pixel (&f, x, y), ref))
         count++;
+  gst_video_frame_unmap (&f);
   return count;
 }
 
@@ -577,7 +586,7 @@ is_text (guint32 rgb, guint32 ref)
 GST_START_TEST (test_hint_without_seqdream)
 {
   GstHarness *h = make_harness (
-      "video/x-raw,format=BGRx,width=640,height=360,framerate=25/1");
+      "video/x-raw,format=BGRx,width=640,height=360,framerate=5/1");
   const gdouble probs[2] = { 0.9, 0.1 };
   GList *frames;
   GstVideoInfo info;
@@ -585,7 +594,7 @@ GST_START_TEST (test_hint_without_seqdream)
 
   push_audio (h, 0, RATE * 3 / 2);
   frames = pull_all (h);
-  fail_unless_equals_int (g_list_length (frames), 37);
+  fail_unless_equals_int (g_list_length (frames), 7); /* 1.5 s at 5/1 */
   current_info (h, &info);
   layout_of (&info, DRAW_ALL, &l);
   fail_unless (
@@ -613,7 +622,7 @@ GST_END_TEST;
 GST_START_TEST (test_unknown_shown)
 {
   GstHarness *h = make_harness (
-      "video/x-raw,format=BGRx,width=640,height=360,framerate=25/1");
+      "video/x-raw,format=BGRx,width=640,height=360,framerate=5/1");
   const gdouble probs[2] = { 0.6, 0.4 };
   GstVideoInfo info;
   GstBuffer *buf;
@@ -658,6 +667,7 @@ GST_START_TEST (test_properties)
   GstVideoInfo info;
   GstBuffer *buf;
   VizLayout l;
+  VizRect below;
   guint legend_pixels = 0;
 
   g_object_set (h->element, "width", 480, "height", 270, "draw",
@@ -678,11 +688,10 @@ GST_START_TEST (test_properties)
   fail_unless_equals_int (pixel (buf, &info, 0, 0), 0x102030);
   fail_unless (count_in (buf, &info, &l.window, near_colour, 0x00ff00) > 100);
   /* nothing in the class colours below the window */
-  for (gint y = (gint) l.window.y1 + 2; y < 270; y++)
-    for (gint x = 0; x < 480; x++)
-      for (gint k = 0; k < 2; k++)
-        legend_pixels
-            += pixel (buf, &info, x, y) == gst_seq_dream_viz_class_color (k);
+  below = (VizRect){ 0, l.window.y1 + 2, 480, 270 };
+  for (gint k = 0; k < 2; k++)
+    legend_pixels += count_in (
+        buf, &info, &below, is_colour, gst_seq_dream_viz_class_color (k));
   fail_unless_equals_int (legend_pixels, 0);
   gst_buffer_unref (buf);
   gst_harness_teardown (h);
@@ -697,7 +706,7 @@ static guint32
 strip_left_top (gdouble history)
 {
   GstHarness *h = make_harness (
-      "video/x-raw,format=BGRx,width=640,height=360,framerate=25/1");
+      "video/x-raw,format=BGRx,width=640,height=360,framerate=5/1");
   const gdouble p0[2] = { 1.0, 0.0 }, p1[2] = { 0.0, 1.0 };
   GstBuffer *buf, *last = NULL;
   GstVideoInfo info;
