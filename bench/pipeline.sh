@@ -2,7 +2,8 @@
 # The seqdream element in a pipeline: real-time factor and peak memory of
 #   filesrc ! wavparse ! seqdream ! fakesink
 # next to the same pipeline with identity in its place, with and without a
-# dream every second of stream time. One OpenBLAS thread.
+# dream every second of stream time, and with integrated gradients every
+# second (attribution=ig). One OpenBLAS thread.
 #   bench/pipeline.sh [REC.wav] [--builddir DIR] [--model FILE] [--repeat N]
 # The recording's samples are repeated N times (default 12: one minute of
 # a 5 s CWRU recording) into a temporary WAV, so that the start-up of
@@ -76,6 +77,17 @@ run "identity" identity
 run "seqdream" seqdream $mf
 # shellcheck disable=SC2086
 run "seqdream, a dream every second" seqdream $mf dream-trigger=interval dream-interval=1000000000
+# Integrated gradients of one window per second of stream time, every one
+# of them computed (a queue of 64 drops none: the message count below says
+# so), and with attribution-steps=8 (trapezoid refinement still brings
+# each window's completeness within 1 %).
+# shellcheck disable=SC2086
+run "seqdream, attribution=ig every second" seqdream $mf attribution=ig dream-queue-size=64
+# shellcheck disable=SC2086
+run "seqdream, ig every second, steps=8" seqdream $mf attribution=ig attribution-steps=8 dream-queue-size=64
+n_attr=$(gst-launch-1.0 -m filesrc location="$LONG" ! wavparse ! seqdream $mf attribution=ig \
+  dream-queue-size=64 post-messages=false ! fakesink 2>/dev/null | grep -c seqdream-attribution || true)
+echo "attribution=ig: $n_attr seqdream-attribution messages for $dur s of stream"
 
 # Time inside the element per live buffer (probes on its pads) and the
 # latency from a dream's trigger to its message, dreams every second.

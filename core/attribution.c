@@ -156,6 +156,14 @@ sd_attributor_free (SdAttributor *a)
 
 /* ------------------------------------------------------ rows and units */
 
+/* The normalisation of the rows: the config's, else the model's. */
+static SdNormalization
+config_normalization (const SdModel *m, const SdAttributionConfig *c)
+{
+  return c->normalization != NULL ? *c->normalization
+                                  : sd_model_get_normalization (m);
+}
+
 /* What a method does with its rows: fill row `row` (T values, model
  * input space) and set sd[0] to its data-unit scale; after the forward,
  * the class to backpropagate from (-1: none) given its logits (K); after
@@ -380,7 +388,7 @@ smooth_fill (void *user, int row, float *xin, double *sd)
     xin[t] += x[t];
   double mean;
   sd_normalization_apply (
-      sd_model_get_normalization (run->a->model), xin, 1, T, &mean, sd);
+      config_normalization (run->a->model, run->cfg), xin, 1, T, &mean, sd);
 }
 
 static int
@@ -597,6 +605,15 @@ check_args (SdAttributor *a, const SdAttributionConfig *c, const float *x,
     return FALSE;
   }
   const gboolean ig = c->method == SD_ATTRIBUTION_INTEGRATED_GRADIENTS;
+  if (c->normalization != NULL && c->normalization->mode == SD_NORM_FIXED
+      && !(c->normalization->std > 0.0f && isfinite (c->normalization->std)
+           && isfinite (c->normalization->mean))) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "a fixed normalisation needs a finite mean and a std > 0 (got mean "
+        "%g, std %g)",
+        c->normalization->mean, c->normalization->std);
+    return FALSE;
+  }
   if (ig && (c->steps < 1 || c->steps > 100000)) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "integrated gradients need 1 to 100000 steps, not %d", c->steps);
@@ -650,8 +667,7 @@ model_input_baseline (
   else
     memcpy (zb, c->baseline, (gsize) T * sizeof (float));
   if (c->baseline_type != SD_BASELINE_MODEL_INPUT)
-    sd_normalization_apply (
-        sd_model_get_normalization (m), zb, 1, T, NULL, NULL);
+    sd_normalization_apply (config_normalization (m, c), zb, 1, T, NULL, NULL);
 }
 
 static SdAttribution *
@@ -713,7 +729,7 @@ sd_attributor_run (SdAttributor *a, const SdAttributionConfig *config,
   g_return_val_if_fail (a != NULL && config != NULL, NULL);
   if (!check_args (a, config, x, n, T, error))
     return NULL;
-  const SdNormalization norm = sd_model_get_normalization (a->model);
+  const SdNormalization norm = config_normalization (a->model, config);
   g_autoptr (SdAttribution) r = attribution_new (n, T, a->K, config->method);
   g_autofree float *z = g_try_new (float, (gsize) n *T);
   g_autofree double *sd = g_new (double, n);

@@ -141,15 +141,52 @@
  *
  * The same sequence leaves `dream_src` as one F32 mono buffer at the stream
  * rate (in the stream's units: a dream of the gain-scaled window divided
- * by `gain`). `dream_src` sends stream-start, caps and the segment first, a
- * zero-length GAP at the first sample's time (so that its sink prerolls
- * before the first window is complete), then dreams and GAP events (up to
- * the start of the latest window, whenever no dream is pending) in
- * non-decreasing timestamp order; dreams of
- * overlapping windows overlap. An unlinked `dream_src` is not an error:
- * the dreams still run and post their messages, and EOS waits for the
+ * by `gain`), with a SeqDreamMeta holding the other fields of the message
+ * (class, probability, mode, ...; seqdreamviz labels the dream with it).
+ * `dream_src` sends stream-start, caps and the segment first, a zero-length GAP
+ * at the first sample's time (so that its sink prerolls before the first window
+ * is complete), then dreams and GAP events (up to the start of the latest
+ * window, whenever no dream is pending) in non-decreasing timestamp order;
+ * dreams of overlapping windows overlap. An unlinked `dream_src` is not an
+ * error: the dreams still run and post their messages, and EOS waits for the
  * ones queued so none is lost when the application stops at EOS. As
  * after a demuxer, put a queue on each branch.
+ *
+ * ## Message "seqdream-attribution" (attribution != none)
+ *
+ * Which samples of a window made its class (libseqdream's
+ * seqdream/attribution.h, docs/explain.md): the first scored window, then
+ * the first at least `attribution-interval` (1 s) of stream time after
+ * the last attributed one, is copied into the dream queue; the dream
+ * thread computes the attribution for the window's predicted class and
+ * posts this message (the streaming thread never computes one; requests
+ * beyond `dream-queue-size` waiting drop the oldest, counted in
+ * `attribution-dropped`; at EOS with dream_src unlinked the element waits
+ * for the queued ones, as for dreams).
+ * - `timestamp`, `stream-time`, `running-time`, `duration` (G_TYPE_UINT64):
+ *   of the window.
+ * - `class` (G_TYPE_STRING), `class-index` (G_TYPE_INT): the window's
+ *   predicted class, whose logit is attributed.
+ * - `method` (G_TYPE_STRING): "saliency", "gradxinput", "ig" or
+ *   "smoothgrad".
+ * - `attribution` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): one value per sample
+ *   of the window. saliency and smoothgrad: d logit / d sample, logit per
+ *   unit of the stream (the gain and the normalisation are part of the
+ *   function); gradxinput and ig: logit units, their sum about `logit` -
+ *   `baseline-logit` (ig: within 1 % after refinement).
+ * - `logit` (G_TYPE_DOUBLE): the class's logit at the window.
+ * - `baseline-logit` (G_TYPE_DOUBLE): at the baseline, the all-zero
+ *   window (gradxinput, ig); NaN otherwise.
+ * - `steps` (G_TYPE_INT): ig: the trapezoid intervals used (at least
+ *   `attribution-steps`, doubled where completeness missed 1 %); else 0.
+ *
+ * The buffer that completed the window has left src long before the
+ * attribution is ready (the streaming thread does not wait for the dream
+ * thread), so it cannot carry it. A copy of the message rides as a
+ * #GstCustomMeta "SeqDreamAttributionMeta" on the first buffer that
+ * leaves src after the attribution finished (its timestamp fields name
+ * the window; seqdreamviz reads it); the message is the carrier that
+ * always arrives, also at EOS when no buffer follows.
  *
  * ## Dream presets
  *
@@ -219,6 +256,7 @@
 #endif
 
 #include "gstseqdream.h"
+#include "gstseqdreamattribution.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreampads.h"
 #include "gstseqdreamprivate.h"
@@ -297,6 +335,9 @@ enum
   PROP_GAIN,
   PROP_NOVELTY_THRESHOLD,
   PROP_STATE_HOLDOFF,
+  /* gstseqdreamattribution.c's, in the order of AttributionProp */
+  PROP_ATTRIBUTION,
+  PROP_ATTRIBUTION_LAST = PROP_ATTRIBUTION + N_ATTRIBUTION_PROPS - 1,
 };
 
 enum
@@ -528,6 +569,8 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           "Consecutive windows that must agree before a seqdream-state "
           "message reports a new state (0: none)",
           0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
+  gst_seq_dream_attribution_install_properties (
+      gobject_class, PROP_ATTRIBUTION);
 
   /**
    * GstSeqDream::dream:
@@ -625,6 +668,7 @@ gst_seq_dream_init (GstSeqDream *self)
   self->settings.gain = DEFAULT_GAIN;
   self->settings.novelty_threshold = DEFAULT_NOVELTY_THRESHOLD;
   self->settings.state_holdoff = DEFAULT_STATE_HOLDOFF;
+  gst_seq_dream_attribution_init_settings (&self->settings);
   self->dream_preset = g_strdup (DEFAULT_DREAM_PRESET);
   self->dream_reference = g_strdup (DEFAULT_DREAM_REFERENCE);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
@@ -663,6 +707,11 @@ gst_seq_dream_set_property (
 {
   GstSeqDream *self = GST_SEQ_DREAM (object);
 
+  if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
+    gst_seq_dream_attribution_set_property (
+        self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_MODEL_FILE:
@@ -751,6 +800,11 @@ gst_seq_dream_get_property (
 {
   GstSeqDream *self = GST_SEQ_DREAM (object);
 
+  if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
+    gst_seq_dream_attribution_get_property (
+        self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
   /* dream-dropped lives under the dream lock; never hold both locks. */
   if (prop_id == PROP_DREAM_DROPPED) {
     g_mutex_lock (&self->dream_lock);
@@ -857,6 +911,7 @@ gst_seq_dream_stop (GstSeqDream *self)
     g_thread_join (worker);
 
   g_clear_pointer (&self->dreamer, sd_dreamer_free);
+  g_clear_pointer (&self->attributor, sd_attributor_free);
   g_clear_pointer (&self->tail_spectra, g_free);
   g_clear_pointer (&self->tail_features, g_free);
   memset (&self->tail_config, 0, sizeof (self->tail_config));
@@ -963,6 +1018,7 @@ gst_seq_dream_start (GstSeqDream *self)
   self->started = TRUE;
   self->have_last = FALSE;
   self->dropped = 0;
+  self->attributions_dropped = 0;
   self->dreams_requested = 0;
   self->worker = g_thread_try_new (
       "seqdream-dream", gst_seq_dream_worker_func, self, &error);

@@ -67,12 +67,35 @@ typedef enum
   GST_SEQ_DREAM_MODE_FROM_WINDOW,
 } GstSeqDreamMode;
 
+/**
+ * GstSeqDreamAttribution:
+ * @GST_SEQ_DREAM_ATTRIBUTION_NONE: no attributions
+ * @GST_SEQ_DREAM_ATTRIBUTION_SALIENCY: the gradient of the class's logit
+ * @GST_SEQ_DREAM_ATTRIBUTION_GRADXINPUT: gradient x input
+ * @GST_SEQ_DREAM_ATTRIBUTION_IG: integrated gradients from the all-zero
+ *   window
+ * @GST_SEQ_DREAM_ATTRIBUTION_SMOOTHGRAD: SmoothGrad
+ *
+ * Which samples of a window made its class: libseqdream's methods
+ * (seqdream/attribution.h, docs/explain.md).
+ */
+typedef enum
+{
+  GST_SEQ_DREAM_ATTRIBUTION_NONE,
+  GST_SEQ_DREAM_ATTRIBUTION_SALIENCY,
+  GST_SEQ_DREAM_ATTRIBUTION_GRADXINPUT,
+  GST_SEQ_DREAM_ATTRIBUTION_IG,
+  GST_SEQ_DREAM_ATTRIBUTION_SMOOTHGRAD,
+} GstSeqDreamAttribution;
+
 GType gst_seq_dream_normalize_get_type (void);
 GType gst_seq_dream_trigger_get_type (void);
 GType gst_seq_dream_mode_get_type (void);
 #define GST_TYPE_SEQ_DREAM_NORMALIZE (gst_seq_dream_normalize_get_type ())
 #define GST_TYPE_SEQ_DREAM_TRIGGER (gst_seq_dream_trigger_get_type ())
 #define GST_TYPE_SEQ_DREAM_MODE (gst_seq_dream_mode_get_type ())
+GType gst_seq_dream_attribution_get_type (void);
+#define GST_TYPE_SEQ_DREAM_ATTRIBUTION (gst_seq_dream_attribution_get_type ())
 
 GST_ELEMENT_REGISTER_DECLARE (seqdream);
 

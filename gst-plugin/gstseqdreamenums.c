@@ -72,3 +72,25 @@ gst_seq_dream_mode_get_type (void)
   }
   return type;
 }
+
+GType
+gst_seq_dream_attribution_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    { GST_SEQ_DREAM_ATTRIBUTION_NONE, "No attributions", "none" },
+    { GST_SEQ_DREAM_ATTRIBUTION_SALIENCY,
+        "Saliency: the gradient of the class's logit", "saliency" },
+    { GST_SEQ_DREAM_ATTRIBUTION_GRADXINPUT, "Gradient x input", "gradxinput" },
+    { GST_SEQ_DREAM_ATTRIBUTION_IG,
+        "Integrated gradients from the all-zero window", "ig" },
+    { GST_SEQ_DREAM_ATTRIBUTION_SMOOTHGRAD, "SmoothGrad", "smoothgrad" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstSeqDreamAttribution", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}

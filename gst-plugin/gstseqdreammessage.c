@@ -153,6 +153,24 @@ gst_seq_dream_make_dream_message (GstSeqDream *self, const Item *item,
   return s;
 }
 
+GstStructure *
+gst_seq_dream_make_attribution_message (
+    GstSeqDream *self, const Item *item, const SdAttribution *a)
+{
+  const gchar *const *labels = sd_model_get_labels (self->model);
+  GstStructure *s = gst_structure_new_empty ("seqdream-attribution");
+
+  set_time_fields (
+      s, item->pts, item->duration, item->stream_time, item->running_time);
+  gst_structure_set (s, "class", G_TYPE_STRING, labels[a->target[0]],
+      "class-index", G_TYPE_INT, a->target[0], "method", G_TYPE_STRING,
+      sd_attribution_method_to_string (a->method), "logit", G_TYPE_DOUBLE,
+      (gdouble) a->logit[0], "baseline-logit", G_TYPE_DOUBLE,
+      (gdouble) a->baseline_logit[0], "steps", G_TYPE_INT, a->steps[0], NULL);
+  set_double_array (s, "attribution", a->values, a->length);
+  return s;
+}
+
 void
 gst_seq_dream_structure_free0 (gpointer s)
 {

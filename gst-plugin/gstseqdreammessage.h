@@ -41,6 +41,12 @@ G_GNUC_INTERNAL
 GstStructure *gst_seq_dream_make_dream_message (GstSeqDream *self,
     const Item *item, const SdDreamResult *res, const gfloat *data);
 
+/* The "seqdream-attribution" structure of the attribution a (one series)
+ * of the request item, its values already in the units of the stream. */
+G_GNUC_INTERNAL
+GstStructure *gst_seq_dream_make_attribution_message (
+    GstSeqDream *self, const Item *item, const SdAttribution *a);
+
 /* "centered", "border" or "from-window". */
 G_GNUC_INTERNAL
 const gchar *gst_seq_dream_mode_nick (GstSeqDreamMode mode);

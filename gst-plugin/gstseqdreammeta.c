@@ -23,6 +23,8 @@ gst_seq_dream_meta_get_info (void)
     static const gchar *tags[] = { NULL };
     const GstMetaInfo *i = gst_meta_register_custom (
         GST_SEQ_DREAM_META_NAME, tags, NULL, NULL, NULL);
+    gst_meta_register_custom (
+        GST_SEQ_DREAM_ATTRIBUTION_META_NAME, tags, NULL, NULL, NULL);
     g_once_init_leave (&info, i);
   }
   return info;
@@ -35,22 +37,37 @@ copy_field (GQuark field, const GValue *value, gpointer user_data)
   return TRUE;
 }
 
-GstCustomMeta *
-gst_buffer_add_seq_dream_meta (GstBuffer *buffer, const GstStructure *result)
+static GstCustomMeta *
+add_meta (GstBuffer *buffer, const gchar *name, const GstStructure *fields)
 {
   GstCustomMeta *meta;
 
-  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
-  g_return_val_if_fail (gst_buffer_is_writable (buffer), NULL);
-  g_return_val_if_fail (result != NULL, NULL);
-
   gst_seq_dream_meta_get_info ();
-  meta = gst_buffer_add_custom_meta (buffer, GST_SEQ_DREAM_META_NAME);
+  meta = gst_buffer_add_custom_meta (buffer, name);
   if (meta == NULL)
     return NULL;
   gst_structure_foreach (
-      result, copy_field, gst_custom_meta_get_structure (meta));
+      fields, copy_field, gst_custom_meta_get_structure (meta));
   return meta;
+}
+
+GstCustomMeta *
+gst_buffer_add_seq_dream_meta (GstBuffer *buffer, const GstStructure *result)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (gst_buffer_is_writable (buffer), NULL);
+  g_return_val_if_fail (result != NULL, NULL);
+  return add_meta (buffer, GST_SEQ_DREAM_META_NAME, result);
+}
+
+GstCustomMeta *
+gst_buffer_add_seq_dream_attribution_meta (
+    GstBuffer *buffer, const GstStructure *attribution)
+{
+  g_return_val_if_fail (GST_IS_BUFFER (buffer), NULL);
+  g_return_val_if_fail (gst_buffer_is_writable (buffer), NULL);
+  g_return_val_if_fail (attribution != NULL, NULL);
+  return add_meta (buffer, GST_SEQ_DREAM_ATTRIBUTION_META_NAME, attribution);
 }
 
 GstCustomMeta *

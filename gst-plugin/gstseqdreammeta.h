@@ -28,4 +28,15 @@ GstCustomMeta *gst_buffer_add_seq_dream_meta (
  * gst_buffer_iterate_meta and gst_custom_meta_has_name for the others. */
 GstCustomMeta *gst_buffer_get_seq_dream_meta (GstBuffer *buffer);
 
+/* Name of the GstCustomMeta (and its structure) that carries a finished
+ * attribution, with the fields of the "seqdream-attribution" message. The
+ * attribution is computed on the dream thread after the buffer that
+ * completed its window has left: it rides on the first buffer leaving src
+ * after it finished, and its timestamp fields name the window. Registered
+ * with SeqDreamMeta by gst_seq_dream_meta_get_info. */
+#define GST_SEQ_DREAM_ATTRIBUTION_META_NAME "SeqDreamAttributionMeta"
+
+GstCustomMeta *gst_buffer_add_seq_dream_attribution_meta (
+    GstBuffer *buffer, const GstStructure *attribution);
+
 G_END_DECLS

@@ -6,6 +6,7 @@
 
 #include "gstseqdreampads.h"
 #include "gstseqdreammessage.h"
+#include "gstseqdreamattribution.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreamscore.h"
 #include "gstseqdreamtrust.h"
@@ -68,6 +69,7 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     gst_seq_dream_post_results (self, &s, results);
   }
 
+  buffer = gst_seq_dream_attach_attributions (self, buffer);
   gst_seq_dream_queue_preroll_gap (self);
   ret = gst_pad_push (self->srcpad, buffer);
   return gst_flow_combiner_update_pad_flow (

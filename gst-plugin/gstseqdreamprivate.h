@@ -11,6 +11,7 @@
 #include "seqdreamwindower.h"
 
 #include <gst/base/gstflowcombiner.h>
+#include <seqdream/attribution.h>
 #include <seqdream/dream.h>
 #include <seqdream/model.h>
 #include <seqdream/stats.h>
@@ -39,6 +40,9 @@ typedef struct
   gdouble gain;              /* input units to the model's; > 0 */
   gdouble novelty_threshold; /* < 0: the model's; 0: every window known */
   guint state_holdoff;       /* windows that confirm a state; 0: off */
+  GstSeqDreamAttribution attribution;
+  GstClockTime attribution_interval; /* stream time between them; 0: all */
+  guint attribution_steps;           /* IG intervals, SmoothGrad samples */
 } Settings;
 
 /* The stream's state as the seqdream-state message tells it: a class
@@ -107,6 +111,7 @@ struct _GstSeqDream
   gint prev_class;
   gdouble prev_confidence;
   GstClockTime last_trigger_pos;
+  GstClockTime last_attribution_pos; /* as last_trigger_pos, attributions */
   GstClockTime gap_end; /* end of the GAP last queued for dream_src */
   gboolean new_stream;  /* a new stream-start on dream_src: caps must follow */
   /* what was queued for dream_src last: its stream id and caps (the worker
@@ -133,6 +138,11 @@ struct _GstSeqDream
   guint n_dreams_queued;
   guint64 dreams_requested; /* seeds: dream-seed + this count */
   guint64 dropped;
+  guint n_attributions_queued;
+  guint64 attributions_dropped;
+  /* finished attributions (GstStructure*, oldest first) for the meta on
+   * the next buffer that leaves src; at most MAX_PENDING_ATTRIBUTIONS */
+  GQueue attributions_pending;
   /* the last scored window, for the "dream" signal */
   gboolean have_last;
   gfloat *last_window;
@@ -144,6 +154,7 @@ struct _GstSeqDream
 
   /* worker thread only */
   SdDreamer *dreamer;
+  SdAttributor *attributor;
   /* preset_config with its targets at the length of the last dream shorter
    * than the window (the EOS tail); its arrays as ref_spectra/_features */
   SdDreamConfig tail_config;

@@ -5,6 +5,7 @@
 #endif
 
 #include "gstseqdreamscore.h"
+#include "gstseqdreamattribution.h"
 #include "gstseqdreammessage.h"
 #include "gstseqdreamtrust.h"
 #include "gstseqdreamworker.h"
@@ -22,6 +23,7 @@ gst_seq_dream_restart_windows (GstSeqDream *self)
   self->prev_class = -1;
   self->prev_confidence = -1.0;
   self->last_trigger_pos = GST_CLOCK_TIME_NONE;
+  self->last_attribution_pos = GST_CLOCK_TIME_NONE;
   gst_seq_dream_reset_level_run (self);
 }
 
@@ -166,6 +168,9 @@ score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
             s->queue_size);
         g_mutex_unlock (&self->dream_lock);
       }
+      gst_seq_dream_maybe_attribute (self, s,
+          seq_dream_windower_window (w, rows[b]), T, r.top, start, ts, dur,
+          r.stream_time, r.running_time);
       last_valid = (gint) b;
       last_r = r;
       last_ts = ts;

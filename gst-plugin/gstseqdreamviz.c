@@ -6,26 +6,40 @@
  * @title: seqdreamviz
  * @short_description: render seqdream's scores and dreams as video
  *
- * seqdreamviz turns the output of seqdream into an overlay video. Its
- * `sink` pad takes the audio that leaves seqdream's `src` pad (F32 mono,
- * carrying "SeqDreamMeta" metas); its `dream_sink` pad optionally takes
- * the dreams of seqdream's `dream_src` pad. The `src` pad renders
- * video/x-raw (BGRx or RGBA, any size from 16x16, default 640x360 at
- * 25/1; size, format and framerate are negotiated with downstream) with
- * cairo:
+ * seqdreamviz turns the output of seqdream into an overlay video a person
+ * can read. Its `sink` pad takes the audio that leaves seqdream's `src` pad
+ * (F32 mono, carrying "SeqDreamMeta" and "SeqDreamAttributionMeta" metas);
+ * its `dream_sink` pad optionally takes the dreams of seqdream's
+ * `dream_src` pad. The `src` pad renders video/x-raw (BGRx or RGBA, any
+ * size from 16x16; `width` x `height`, 640x360 by default, at 25/1 unless
+ * downstream caps say otherwise) with cairo. A frame shows (`draw` selects
+ * the panels; docs/element-seqdream.md has pictures):
  *
- * - the background, colour #181820;
- * - the waveform of the latest scored window (colour #aac8ff) in the plot
- *   area x in [W/20, W - W/20), y in [H/10, 3H/5);
- * - the latest dream of the window's predicted class over it (colour
- *   #ff8c00, the same vertical scale);
- * - one bar per class in the area y in [13H/20, 19H/20): row i spans
- *   row_h = (19H/20 - 13H/20) / n_classes pixels; its bar starts at
- *   x = W/4, is (3 row_h / 5) high from row_h / 5 into the row and
- *   p * (W - W/20 - W/4) long; the predicted class is #40c860, the others
- *   #506ea0, on a track of #303040; labels and percentages left of the
- *   bars;
- * - the running time of the frame, the class and its confidence on top.
+ * - a header: the running time, the class of the latest scored window and
+ *   its probability, and a badge "known" (green) or "UNKNOWN" (red) with
+ *   the window's novelty (the `known` and `novelty` fields of seqdream);
+ * - the window panel (`window`): the waveform with a y axis in `units`
+ *   (symmetric, the window's own max |x|) and a time axis in seconds of
+ *   stream time. With `attribution` and an attribution arriving, it shows
+ *   the attributed window (seqdream computes one per
+ *   attribution-interval) with its heat band under it, sample for sample:
+ *   dark grey for 0, orange-red for the largest positive attribution,
+ *   blue for the largest negative (per pixel column the sample of largest
+ *   magnitude); without attributions, the latest window and a note saying
+ *   how to get them;
+ * - the dream panel (`dream`): the newest dream of the window's class on
+ *   its own scale, titled with its class and its probability p (from the
+ *   SeqDreamMeta that seqdream puts on dream buffers);
+ * - the probability strip (`probabilities`): every class's probability
+ *   over the last `history` seconds of stream time, windows the model did
+ *   not know shaded red; a legend with the current probabilities;
+ * - a hint in the window panel when no seqdream data arrive: "waiting for
+ *   the first scored window" during the first second of audio, then "no
+ *   seqdream data: put seqdream before seqdreamviz", and "no seqdream data
+ *   for N s" when they stop (3 s, or three windows).
+ *
+ * Colours are properties (ARGB as textoverlay's, alpha ignored); the
+ * class colours, the heat map and the badges are fixed.
  *
  * One frame is produced per 1/framerate of audio **running time**: frame n
  * has PTS n / framerate (running time, in a segment starting at 0) and
@@ -34,17 +48,21 @@
  * frame is the one that contains the running time of the first audio
  * sample. The latency query adds one frame duration to upstream's.
  *
- * Dream buffers carry no class: a dream is matched to the class of the
- * scored window with the same PTS (seqdream stamps dreams with the
- * window's PTS); a SeqDreamMeta on the dream buffer, when present, wins.
+ * A dream is matched to its class by the SeqDreamMeta on its buffer, or,
+ * without one, to the class of the scored window with the same PTS
+ * (seqdream stamps dreams with the window's PTS). An attribution arrives
+ * on a buffer after its window (seqdream computes it on its dream thread):
+ * its window's samples are taken from the last 4 s of audio; an
+ * attribution older than that is skipped (a debug line says so).
  * The `dream_sink` chain only stores the dream under a lock and never
  * waits for the audio; its EOS is ignored (the audio drives the output).
  *
  * ## Example launch lines
  * |[
  * gst-launch-1.0 filesrc location=x.wav ! wavparse ! audioconvert ! \
- *     seqdream name=s dream-trigger=class-change ! seqdreamviz name=v ! \
- *     videoconvert ! vp8enc ! webmmux ! filesink location=out.webm \
+ *     seqdream name=s dream-trigger=class-change attribution=ig ! \
+ *     seqdreamviz name=v units=g ! videoconvert ! vp8enc ! webmmux ! \
+ *     filesink location=out.webm \
  *     s.dream_src ! queue ! v.dream_sink
  * ]| records the overlay video.
  * |[
@@ -61,6 +79,7 @@
 
 #include "gstseqdreamviz.h"
 #include "gstseqdreammeta.h"
+#include "gstseqdreamvizprivate.h"
 
 #include <cairo.h>
 #include <gst/audio/audio.h>
@@ -69,7 +88,7 @@
 #include <math.h>
 #include <string.h>
 
-GST_DEBUG_CATEGORY_STATIC (gst_seq_dream_viz_debug);
+GST_DEBUG_CATEGORY (gst_seq_dream_viz_debug);
 #define GST_CAT_DEFAULT gst_seq_dream_viz_debug
 
 #define AUDIO_CAPS                                                             \
@@ -85,13 +104,16 @@ GST_DEBUG_CATEGORY_STATIC (gst_seq_dream_viz_debug);
 #define DEFAULT_HEIGHT 360
 #define DEFAULT_FPS_N 25
 #define DEFAULT_FPS_D 1
-
-/* Scored windows remembered to match dreams with their class: dreams can
- * lag the audio by seconds when a file is processed faster than real time
- * (8192 windows: 42 s at 48 kHz with a 500-sample window and hop 250). */
-#define HISTORY_LEN 8192
-/* Dreams kept at most. */
-#define MAX_DREAMS 16
+#define DEFAULT_HISTORY 10.0
+#define DEFAULT_DRAW                                                           \
+  (VIZ_DRAW_WINDOW | VIZ_DRAW_DREAM | VIZ_DRAW_ATTRIBUTION                     \
+      | VIZ_DRAW_PROBABILITIES)
+#define DEFAULT_UNITS "input units"
+/* ARGB, as textoverlay's color (the alpha is ignored: frames are opaque) */
+#define DEFAULT_BACKGROUND_COLOR 0xff181820
+#define DEFAULT_TEXT_COLOR 0xfff0f0f0
+#define DEFAULT_WINDOW_COLOR 0xffaac8ff
+#define DEFAULT_DREAM_COLOR 0xffff8c00
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (AUDIO_CAPS));
@@ -100,47 +122,18 @@ static GstStaticPadTemplate dream_sink_template = GST_STATIC_PAD_TEMPLATE (
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
 
-typedef struct
+enum
 {
-  GstClockTime pts;
-  gint class_index; /* -1: not known yet */
-  gfloat *x;
-  guint n;
-} Dream;
-
-typedef struct
-{
-  GstClockTime ts;
-  gint class_index;
-} HistoryEntry;
-
-struct _GstSeqDreamViz
-{
-  GstElement parent;
-
-  GstPad *sinkpad, *dream_sinkpad, *srcpad;
-
-  /* streaming state, protected by the sink pad's stream lock */
-  gint rate;
-  GstSegment segment;
-  GstVideoInfo vinfo;
-  gboolean negotiated;
-  gboolean need_segment;
-  GstClockTime next_frame_rt; /* NONE: set from the next audio */
-  guint64 frame_n;
-  GstClockTime pos_rt; /* running time of the end of the audio so far */
-  gfloat *hist;        /* the latest samples */
-  guint hist_len, hist_cap;
-  guint64 n_samples; /* samples since restart; hist ends here */
-  gfloat *win;       /* the latest scored window */
-  guint win_len;
-  GstStructure *result; /* its SeqDreamMeta fields */
-
-  /* dreams and the class of recent windows, protected by dream_lock */
-  GMutex dream_lock;
-  GQueue dreams;         /* Dream*, newest first */
-  HistoryEntry *history; /* (HISTORY_LEN) ring */
-  guint history_pos, history_count;
+  PROP_0,
+  PROP_WIDTH,
+  PROP_HEIGHT,
+  PROP_HISTORY,
+  PROP_DRAW,
+  PROP_UNITS,
+  PROP_BACKGROUND_COLOR,
+  PROP_TEXT_COLOR,
+  PROP_WINDOW_COLOR,
+  PROP_DREAM_COLOR,
 };
 
 #define gst_seq_dream_viz_parent_class parent_class
@@ -149,6 +142,10 @@ GST_ELEMENT_REGISTER_DEFINE_WITH_CODE (seqdreamviz, "seqdreamviz",
     GST_RANK_NONE, GST_TYPE_SEQ_DREAM_VIZ, gst_seq_dream_meta_get_info ());
 
 static void gst_seq_dream_viz_finalize (GObject *object);
+static void gst_seq_dream_viz_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec);
+static void gst_seq_dream_viz_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec);
 static GstStateChangeReturn gst_seq_dream_viz_change_state (
     GstElement *element, GstStateChange transition);
 static GstFlowReturn gst_seq_dream_viz_chain (
@@ -164,13 +161,82 @@ static gboolean gst_seq_dream_viz_src_event (
 static gboolean gst_seq_dream_viz_src_query (
     GstPad *pad, GstObject *parent, GstQuery *query);
 
+GType
+gst_seq_dream_viz_draw_get_type (void)
+{
+  static GType type = 0;
+  static const GFlagsValue values[] = {
+    { VIZ_DRAW_WINDOW, "The latest scored window, with axes", "window" },
+    { VIZ_DRAW_DREAM, "The dream of the window's class, on its own panel",
+        "dream" },
+    { VIZ_DRAW_ATTRIBUTION, "The attribution as a heat band under the window",
+        "attribution" },
+    { VIZ_DRAW_PROBABILITIES,
+        "The class probabilities of the last history seconds",
+        "probabilities" },
+    { 0, NULL, NULL },
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_flags_register_static ("GstSeqDreamVizDraw", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+static void
+install_color (GObjectClass *gobject_class, guint prop_id, const gchar *name,
+    const gchar *nick, const gchar *blurb, guint32 def)
+{
+  g_object_class_install_property (gobject_class, prop_id,
+      g_param_spec_uint (name, nick, blurb, 0, G_MAXUINT32, def,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS
+              | GST_PARAM_MUTABLE_PLAYING));
+}
+
 static void
 gst_seq_dream_viz_class_init (GstSeqDreamVizClass *klass)
 {
   GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
   GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
 
   gobject_class->finalize = gst_seq_dream_viz_finalize;
+  gobject_class->set_property = gst_seq_dream_viz_set_property;
+  gobject_class->get_property = gst_seq_dream_viz_get_property;
+  g_object_class_install_property (gobject_class, PROP_WIDTH,
+      g_param_spec_int ("width", "Width",
+          "Preferred frame width (pixels); a caps filter downstream wins", 16,
+          8192, DEFAULT_WIDTH, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HEIGHT,
+      g_param_spec_int ("height", "Height",
+          "Preferred frame height (pixels); a caps filter downstream wins", 16,
+          8192, DEFAULT_HEIGHT, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_HISTORY,
+      g_param_spec_double ("history", "History",
+          "Seconds of stream time in the probability strip", 0.1, 3600.0,
+          DEFAULT_HISTORY, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_DRAW,
+      g_param_spec_flags ("draw", "Draw", "What the frames show",
+          gst_seq_dream_viz_draw_get_type (), DEFAULT_DRAW,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_UNITS,
+      g_param_spec_string ("units", "Units",
+          "Units of the stream, on the y axes of window and dream (a model "
+          "file does not record them; the default model's are g)",
+          DEFAULT_UNITS, rw | GST_PARAM_MUTABLE_PLAYING));
+  install_color (gobject_class, PROP_BACKGROUND_COLOR, "background-color",
+      "Background colour", "Background, ARGB (alpha ignored)",
+      DEFAULT_BACKGROUND_COLOR);
+  install_color (gobject_class, PROP_TEXT_COLOR, "text-color", "Text colour",
+      "Labels, axes' numbers and hints, ARGB (alpha ignored)",
+      DEFAULT_TEXT_COLOR);
+  install_color (gobject_class, PROP_WINDOW_COLOR, "window-color",
+      "Window colour", "The window's waveform, ARGB (alpha ignored)",
+      DEFAULT_WINDOW_COLOR);
+  install_color (gobject_class, PROP_DREAM_COLOR, "dream-color", "Dream colour",
+      "The dream's waveform, ARGB (alpha ignored)", DEFAULT_DREAM_COLOR);
+  gst_type_mark_as_plugin_api (gst_seq_dream_viz_draw_get_type (), 0);
   element_class->change_state
       = GST_DEBUG_FUNCPTR (gst_seq_dream_viz_change_state);
 
@@ -213,6 +279,16 @@ gst_seq_dream_viz_init (GstSeqDreamViz *self)
   gst_pad_use_fixed_caps (self->srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->srcpad);
 
+  self->width = DEFAULT_WIDTH;
+  self->height = DEFAULT_HEIGHT;
+  self->history_s = DEFAULT_HISTORY;
+  self->draw = DEFAULT_DRAW;
+  self->units = g_strdup (DEFAULT_UNITS);
+  self->colors[0] = DEFAULT_BACKGROUND_COLOR;
+  self->colors[1] = DEFAULT_TEXT_COLOR;
+  self->colors[2] = DEFAULT_WINDOW_COLOR;
+  self->colors[3] = DEFAULT_DREAM_COLOR;
+  g_queue_init (&self->probs);
   g_mutex_init (&self->dream_lock);
   g_queue_init (&self->dreams);
   self->history = g_new0 (HistoryEntry, HISTORY_LEN);
@@ -221,19 +297,85 @@ gst_seq_dream_viz_init (GstSeqDreamViz *self)
 }
 
 static void
-dream_free (gpointer p)
+gst_seq_dream_viz_set_property (
+    GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
 {
-  Dream *d = p;
+  GstSeqDreamViz *self = GST_SEQ_DREAM_VIZ (object);
 
-  g_free (d->x);
-  g_free (d);
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WIDTH:
+      self->width = g_value_get_int (value);
+      break;
+    case PROP_HEIGHT:
+      self->height = g_value_get_int (value);
+      break;
+    case PROP_HISTORY:
+      self->history_s = g_value_get_double (value);
+      break;
+    case PROP_DRAW:
+      self->draw = g_value_get_flags (value);
+      break;
+    case PROP_UNITS:
+      g_free (self->units);
+      self->units = g_value_dup_string (value);
+      if (self->units == NULL)
+        self->units = g_strdup ("");
+      break;
+    case PROP_BACKGROUND_COLOR:
+    case PROP_TEXT_COLOR:
+    case PROP_WINDOW_COLOR:
+    case PROP_DREAM_COLOR:
+      self->colors[prop_id - PROP_BACKGROUND_COLOR] = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_seq_dream_viz_get_property (
+    GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstSeqDreamViz *self = GST_SEQ_DREAM_VIZ (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_WIDTH:
+      g_value_set_int (value, self->width);
+      break;
+    case PROP_HEIGHT:
+      g_value_set_int (value, self->height);
+      break;
+    case PROP_HISTORY:
+      g_value_set_double (value, self->history_s);
+      break;
+    case PROP_DRAW:
+      g_value_set_flags (value, self->draw);
+      break;
+    case PROP_UNITS:
+      g_value_set_string (value, self->units);
+      break;
+    case PROP_BACKGROUND_COLOR:
+    case PROP_TEXT_COLOR:
+    case PROP_WINDOW_COLOR:
+    case PROP_DREAM_COLOR:
+      g_value_set_uint (value, self->colors[prop_id - PROP_BACKGROUND_COLOR]);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
 }
 
 static void
 clear_dreams (GstSeqDreamViz *self)
 {
   g_mutex_lock (&self->dream_lock);
-  g_queue_clear_full (&self->dreams, dream_free);
+  g_queue_clear_full (&self->dreams, gst_seq_dream_viz_dream_free);
   g_mutex_unlock (&self->dream_lock);
 }
 
@@ -249,6 +391,13 @@ reset_stream (GstSeqDreamViz *self)
   g_clear_pointer (&self->win, g_free);
   self->win_len = 0;
   g_clear_pointer (&self->result, gst_structure_free);
+  g_queue_clear_full (&self->probs, gst_seq_dream_viz_prob_free);
+  self->first_rt = GST_CLOCK_TIME_NONE;
+  self->result_rt = GST_CLOCK_TIME_NONE;
+  g_clear_pointer (&self->attr, g_free);
+  g_clear_pointer (&self->attr_x, g_free);
+  g_clear_pointer (&self->attr_method, g_free);
+  self->attr_n = 0;
   g_mutex_lock (&self->dream_lock);
   self->history_pos = 0;
   self->history_count = 0;
@@ -265,6 +414,7 @@ gst_seq_dream_viz_finalize (GObject *object)
   g_clear_pointer (&self->hist, g_free);
   clear_dreams (self);
   g_clear_pointer (&self->history, g_free);
+  g_free (self->units);
   g_mutex_clear (&self->dream_lock);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
@@ -302,6 +452,7 @@ negotiate (GstSeqDreamViz *self)
   GstStructure *s;
   GstVideoInfo info;
   gboolean ok;
+  gint width, height;
 
   if (caps == NULL)
     caps = gst_pad_get_pad_template_caps (self->srcpad);
@@ -314,8 +465,12 @@ negotiate (GstSeqDreamViz *self)
   caps = gst_caps_truncate (caps);
   caps = gst_caps_make_writable (caps);
   s = gst_caps_get_structure (caps, 0);
-  gst_structure_fixate_field_nearest_int (s, "width", DEFAULT_WIDTH);
-  gst_structure_fixate_field_nearest_int (s, "height", DEFAULT_HEIGHT);
+  GST_OBJECT_LOCK (self);
+  width = self->width;
+  height = self->height;
+  GST_OBJECT_UNLOCK (self);
+  gst_structure_fixate_field_nearest_int (s, "width", width);
+  gst_structure_fixate_field_nearest_int (s, "height", height);
   gst_structure_fixate_field_nearest_fraction (
       s, "framerate", DEFAULT_FPS_N, DEFAULT_FPS_D);
   gst_structure_fixate_field_string (s, "format", "BGRx");
@@ -351,193 +506,6 @@ frame_time (GstSeqDreamViz *self, guint64 n)
   return gst_util_uint64_scale (n,
       GST_SECOND * GST_VIDEO_INFO_FPS_D (&self->vinfo),
       GST_VIDEO_INFO_FPS_N (&self->vinfo));
-}
-
-static void
-set_rgb (cairo_t *cr, guint32 rgb)
-{
-  cairo_set_source_rgb (cr, ((rgb >> 16) & 0xff) / 255.0,
-      ((rgb >> 8) & 0xff) / 255.0, (rgb & 0xff) / 255.0);
-}
-
-#define COLOR_BG 0x181820
-#define COLOR_FRAME 0x484858
-#define COLOR_WAVE 0xaac8ff
-#define COLOR_DREAM 0xff8c00
-#define COLOR_TRACK 0x303040
-#define COLOR_BAR 0x506ea0
-#define COLOR_BAR_PREDICTED 0x40c860
-#define COLOR_TEXT 0xf0f0f0
-
-/* x[0..n) as a polyline in the rectangle, y = mid - x / amp * half. */
-static void
-draw_series (cairo_t *cr, const gfloat *x, guint n, gdouble x0, gdouble x1,
-    gdouble mid, gdouble half, gdouble amp)
-{
-  guint step = 1;
-
-  if (n < 2)
-    return;
-  if (n > 4 * (guint) (x1 - x0))
-    step = n / (2 * (guint) (x1 - x0));
-  for (guint i = 0; i < n; i += step) {
-    gdouble px = x0 + (x1 - x0) * i / (n - 1);
-    gdouble py = mid - CLAMP (x[i] / amp, -1.0, 1.0) * half;
-    if (i == 0)
-      cairo_move_to (cr, px, py);
-    else
-      cairo_line_to (cr, px, py);
-  }
-  cairo_stroke (cr);
-}
-
-/* h:mm:ss.mmm */
-#define TIME_ARGS(t)                                                           \
-  (guint) ((t) / (3600 * GST_SECOND)), (guint) ((t) / (60 * GST_SECOND) % 60), \
-      (guint) ((t) / GST_SECOND % 60), (guint) ((t) / GST_MSECOND % 1000)
-
-static const gchar *
-label_of (const GValue *labels, guint i, gchar *buf, gsize size)
-{
-  if (labels != NULL && GST_VALUE_HOLDS_ARRAY (labels)
-      && i < gst_value_array_get_size (labels)) {
-    const GValue *v = gst_value_array_get_value (labels, i);
-    if (G_VALUE_HOLDS_STRING (v) && g_value_get_string (v) != NULL)
-      return g_value_get_string (v);
-  }
-  g_snprintf (buf, size, "%u", i);
-  return buf;
-}
-
-/* Gives a dream the class of the window with its PTS, newest first. */
-static void
-resolve_class_locked (GstSeqDreamViz *self, Dream *d)
-{
-  if (d->class_index >= 0 || !GST_CLOCK_TIME_IS_VALID (d->pts))
-    return;
-  for (guint k = 1; k <= self->history_count; k++) {
-    const HistoryEntry *e
-        = &self->history[(self->history_pos + HISTORY_LEN - k) % HISTORY_LEN];
-    if (e->ts == d->pts) {
-      d->class_index = e->class_index;
-      return;
-    }
-  }
-}
-
-static void
-render (GstSeqDreamViz *self, cairo_t *cr, GstClockTime rt)
-{
-  const gint W = GST_VIDEO_INFO_WIDTH (&self->vinfo);
-  const gint H = GST_VIDEO_INFO_HEIGHT (&self->vinfo);
-  const gint wx0 = W / 20, wx1 = W - W / 20, wy0 = H / 10, wy1 = H * 3 / 5;
-  const gint by0 = H * 13 / 20, by1 = H * 19 / 20;
-  const gint bar_x0 = W / 4, bar_max = W - W / 20 - W / 4;
-  const GValue *probs = NULL, *labels = NULL;
-  gint cls = -1;
-  gdouble conf = 0.0, amp = 1e-6;
-  gfloat *dream = NULL;
-  guint dream_n = 0;
-  const gfloat *wave;
-  guint wave_n;
-  gchar text[256], num[16];
-  gdouble mid = (wy0 + wy1) / 2.0, half = (wy1 - wy0) / 2.0 - 2.0;
-
-  set_rgb (cr, COLOR_BG);
-  cairo_paint (cr);
-
-  if (self->result != NULL) {
-    gst_structure_get_int (self->result, "class-index", &cls);
-    gst_structure_get_double (self->result, "confidence", &conf);
-    probs = gst_structure_get_value (self->result, "probabilities");
-    labels = gst_structure_get_value (self->result, "labels");
-  }
-
-  /* The latest dream of the predicted class. */
-  g_mutex_lock (&self->dream_lock);
-  for (GList *l = self->dreams.head; l != NULL && cls >= 0; l = l->next) {
-    Dream *d = l->data;
-    resolve_class_locked (self, d);
-    if (d->class_index == cls) {
-      dream = g_memdup2 (d->x, d->n * sizeof (gfloat));
-      dream_n = d->n;
-      break;
-    }
-  }
-  g_mutex_unlock (&self->dream_lock);
-
-  /* The window (or, before the first one, the latest samples). */
-  if (self->win != NULL) {
-    wave = self->win;
-    wave_n = self->win_len;
-  } else {
-    wave_n = MIN (self->hist_len, (guint) MAX (self->rate / 10, 2));
-    wave = wave_n > 0 ? self->hist + (self->hist_len - wave_n) : NULL;
-  }
-  for (guint i = 0; i < wave_n; i++)
-    amp = MAX (amp, fabsf (wave[i]));
-  for (guint i = 0; i < dream_n; i++)
-    amp = MAX (amp, fabsf (dream[i]));
-
-  /* Plot area. */
-  cairo_set_line_width (cr, 1.0);
-  set_rgb (cr, COLOR_FRAME);
-  cairo_rectangle (cr, wx0 + 0.5, wy0 + 0.5, wx1 - wx0 - 1, wy1 - wy0 - 1);
-  cairo_stroke (cr);
-  cairo_move_to (cr, wx0, mid);
-  cairo_line_to (cr, wx1, mid);
-  cairo_stroke (cr);
-  cairo_set_line_join (cr, CAIRO_LINE_JOIN_ROUND);
-  cairo_set_line_width (cr, MAX (1.0, H / 360.0));
-  set_rgb (cr, COLOR_WAVE);
-  draw_series (cr, wave, wave_n, wx0, wx1, mid, half, amp);
-  if (dream != NULL) {
-    cairo_set_line_width (cr, MAX (2.0, H / 120.0));
-    set_rgb (cr, COLOR_DREAM);
-    draw_series (cr, dream, dream_n, wx0, wx1, mid, half, amp);
-  }
-  g_free (dream);
-
-  /* Header: running time, class and confidence. */
-  cairo_select_font_face (
-      cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
-  cairo_set_font_size (cr, MAX (6.0, H / 20.0));
-  set_rgb (cr, COLOR_TEXT);
-  if (cls >= 0)
-    g_snprintf (text, sizeof (text), "%u:%02u:%02u.%03u   class %s (%.0f %%)%s",
-        TIME_ARGS (rt), label_of (labels, cls, num, sizeof (num)), 100.0 * conf,
-        dream_n > 0 ? "   + dream" : "");
-  else
-    g_snprintf (text, sizeof (text), "%u:%02u:%02u.%03u", TIME_ARGS (rt));
-  cairo_move_to (cr, wx0, H / 15.0);
-  cairo_show_text (cr, text);
-
-  /* Probability bars. */
-  if (probs != NULL && GST_VALUE_HOLDS_ARRAY (probs)
-      && gst_value_array_get_size (probs) > 0) {
-    guint n = gst_value_array_get_size (probs);
-    gint row_h = (by1 - by0) / (gint) n;
-
-    cairo_set_font_size (cr, CLAMP (row_h * 0.5, 4.0, H / 20.0));
-    for (guint i = 0; i < n; i++) {
-      const GValue *v = gst_value_array_get_value (probs, i);
-      gdouble p = G_VALUE_HOLDS_DOUBLE (v) ? g_value_get_double (v) : 0.0;
-      gint y = by0 + (gint) i * row_h + row_h / 5, h = row_h * 3 / 5;
-      gint len = (gint) lround (CLAMP (p, 0.0, 1.0) * bar_max);
-
-      set_rgb (cr, COLOR_TRACK);
-      cairo_rectangle (cr, bar_x0, y, bar_max, MAX (h, 1));
-      cairo_fill (cr);
-      set_rgb (cr, (gint) i == cls ? COLOR_BAR_PREDICTED : COLOR_BAR);
-      cairo_rectangle (cr, bar_x0, y, len, MAX (h, 1));
-      cairo_fill (cr);
-      set_rgb (cr, COLOR_TEXT);
-      g_snprintf (text, sizeof (text), "%s %3.0f%%",
-          label_of (labels, i, num, sizeof (num)), 100.0 * p);
-      cairo_move_to (cr, wx0, y + h * 0.8);
-      cairo_show_text (cr, text);
-    }
-  }
 }
 
 static GstFlowReturn
@@ -580,7 +548,7 @@ push_frame (GstSeqDreamViz *self)
       GST_VIDEO_FRAME_WIDTH (&frame), GST_VIDEO_FRAME_HEIGHT (&frame),
       GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0));
   cr = cairo_create (surface);
-  render (self, cr, pts);
+  gst_seq_dream_viz_render (self, cr, pts);
   cairo_destroy (cr);
   cairo_surface_flush (surface);
   cairo_surface_destroy (surface);
@@ -642,83 +610,6 @@ start_frames (GstSeqDreamViz *self, GstClockTime rt)
 
 /* ---- audio ---- */
 
-static void
-hist_append (GstSeqDreamViz *self, const gfloat *x, guint n)
-{
-  if (self->hist_cap == 0) {
-    self->hist_cap = CLAMP ((guint) self->rate * 4, 1u << 16, 1u << 22);
-    self->hist = g_new (gfloat, self->hist_cap);
-  }
-  if (n >= self->hist_cap) {
-    memcpy (
-        self->hist, x + (n - self->hist_cap), self->hist_cap * sizeof (gfloat));
-    self->hist_len = self->hist_cap;
-  } else {
-    if (self->hist_len + n > self->hist_cap) {
-      guint drop = self->hist_len + n - self->hist_cap;
-      memmove (self->hist, self->hist + drop,
-          (self->hist_len - drop) * sizeof (gfloat));
-      self->hist_len -= drop;
-    }
-    memcpy (self->hist + self->hist_len, x, n * sizeof (gfloat));
-    self->hist_len += n;
-  }
-  self->n_samples += n;
-}
-
-/* Takes the result of a SeqDreamMeta on the buffer that starts at sample
- * buf_start with PTS pts. */
-static void
-take_result (GstSeqDreamViz *self, const GstStructure *s, guint64 buf_start,
-    GstClockTime pts)
-{
-  GstClockTime ts = GST_CLOCK_TIME_NONE, dur = GST_CLOCK_TIME_NONE;
-  gint cls = -1;
-  gint64 start, len;
-  guint64 hist_start = self->n_samples - self->hist_len;
-
-  gst_structure_get_uint64 (s, "timestamp", &ts);
-  gst_structure_get_uint64 (s, "duration", &dur);
-  gst_structure_get_int (s, "class-index", &cls);
-
-  g_clear_pointer (&self->result, gst_structure_free);
-  self->result = gst_structure_copy (s);
-
-  g_mutex_lock (&self->dream_lock);
-  self->history[self->history_pos].ts = ts;
-  self->history[self->history_pos].class_index = cls;
-  self->history_pos = (self->history_pos + 1) % HISTORY_LEN;
-  self->history_count = MIN (self->history_count + 1, HISTORY_LEN);
-  g_mutex_unlock (&self->dream_lock);
-
-  len = GST_CLOCK_TIME_IS_VALID (dur)
-            ? (gint64) gst_util_uint64_scale_round (dur, self->rate, GST_SECOND)
-            : 0;
-  if (len <= 0)
-    return;
-  if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (pts)) {
-    if (ts >= pts)
-      start = (gint64) buf_start
-              + (gint64) gst_util_uint64_scale_round (
-                  ts - pts, self->rate, GST_SECOND);
-    else
-      start = (gint64) buf_start
-              - (gint64) gst_util_uint64_scale_round (
-                  pts - ts, self->rate, GST_SECOND);
-  } else {
-    start = (gint64) self->n_samples - len; /* ends with the buffer */
-  }
-  start = MAX (start, (gint64) hist_start);
-  if (start + len > (gint64) self->n_samples)
-    len = (gint64) self->n_samples - start;
-  if (len <= 1)
-    return;
-  g_free (self->win);
-  self->win = g_memdup2 (
-      self->hist + (start - (gint64) hist_start), len * sizeof (gfloat));
-  self->win_len = (guint) len;
-}
-
 static GstFlowReturn
 gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
 {
@@ -728,6 +619,7 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   guint64 buf_start = self->n_samples;
   gpointer state = NULL;
   GstMeta *meta;
+  gboolean got_result = FALSE;
   guint n;
 
   if (self->rate <= 0) {
@@ -741,15 +633,22 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     return GST_FLOW_ERROR;
   }
   n = map.size / sizeof (gfloat);
-  hist_append (self, (const gfloat *) map.data, n);
+  gst_seq_dream_viz_hist_append (self, (const gfloat *) map.data, n);
   gst_buffer_unmap (buffer, &map);
 
   while ((meta = gst_buffer_iterate_meta (buffer, &state)) != NULL) {
-    if (gst_meta_info_is_custom (meta->info)
-        && gst_custom_meta_has_name (
-            (GstCustomMeta *) meta, GST_SEQ_DREAM_META_NAME))
-      take_result (self, gst_custom_meta_get_structure ((GstCustomMeta *) meta),
-          buf_start, pts);
+    GstCustomMeta *cm = (GstCustomMeta *) meta;
+    if (!gst_meta_info_is_custom (meta->info))
+      continue;
+    if (gst_custom_meta_has_name (cm, GST_SEQ_DREAM_META_NAME)) {
+      gst_seq_dream_viz_take_result (
+          self, gst_custom_meta_get_structure (cm), buf_start, pts);
+      got_result = TRUE;
+    } else if (gst_custom_meta_has_name (
+                   cm, GST_SEQ_DREAM_ATTRIBUTION_META_NAME)) {
+      gst_seq_dream_viz_take_attribution (
+          self, gst_custom_meta_get_structure (cm), buf_start, pts);
+    }
   }
 
   /* Running times of the buffer's start and end. */
@@ -778,6 +677,10 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     start_frames (self, rt_start);
   if (!GST_CLOCK_TIME_IS_VALID (self->pos_rt) || rt_end > self->pos_rt)
     self->pos_rt = rt_end;
+  if (!GST_CLOCK_TIME_IS_VALID (self->first_rt))
+    self->first_rt = rt_start;
+  if (got_result)
+    self->result_rt = rt_end;
   return push_frames (self, FALSE);
 }
 
@@ -885,19 +788,22 @@ gst_seq_dream_viz_dream_chain (
   d = g_new0 (Dream, 1);
   d->pts = GST_BUFFER_PTS (buffer);
   d->class_index = -1;
-  if (meta != NULL)
-    gst_structure_get_int (
-        gst_custom_meta_get_structure (meta), "class-index", &d->class_index);
+  d->p = -1.0;
+  if (meta != NULL) {
+    const GstStructure *ms = gst_custom_meta_get_structure (meta);
+    gst_structure_get_int (ms, "class-index", &d->class_index);
+    gst_structure_get_double (ms, "probability", &d->p);
+  }
   d->n = map.size / sizeof (gfloat);
   d->x = g_memdup2 (map.data, d->n * sizeof (gfloat));
   gst_buffer_unmap (buffer, &map);
   gst_buffer_unref (buffer);
 
   g_mutex_lock (&self->dream_lock);
-  resolve_class_locked (self, d);
+  gst_seq_dream_viz_resolve_class_locked (self, d);
   g_queue_push_head (&self->dreams, d);
   while (g_queue_get_length (&self->dreams) > MAX_DREAMS)
-    dream_free (g_queue_pop_tail (&self->dreams));
+    gst_seq_dream_viz_dream_free (g_queue_pop_tail (&self->dreams));
   g_mutex_unlock (&self->dream_lock);
   GST_LOG_OBJECT (self, "dream of %u samples at %" GST_TIME_FORMAT, d->n,
       GST_TIME_ARGS (d->pts));

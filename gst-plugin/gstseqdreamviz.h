@@ -11,6 +11,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (
     GstSeqDreamViz, gst_seq_dream_viz, GST, SEQ_DREAM_VIZ, GstElement)
 
+/* The `draw` property's flags: window, dream, attribution, probabilities
+ * (VIZ_DRAW_* of gstseqdreamvizdraw.h). */
+GType gst_seq_dream_viz_draw_get_type (void);
+
 GST_ELEMENT_REGISTER_DECLARE (seqdreamviz);
 
 G_END_DECLS

@@ -6,7 +6,9 @@
 #endif
 
 #include "gstseqdreamworker.h"
+#include "gstseqdreamattribution.h"
 #include "gstseqdreammessage.h"
+#include "gstseqdreammeta.h"
 #include "gstseqdreamscore.h"
 
 #include <string.h>
@@ -41,23 +43,29 @@ gst_seq_dream_queue_item_locked (
     }
   }
 
-  if (item->type == ITEM_DREAM) {
-    while (self->n_dreams_queued >= queue_size) {
+  if (item->type == ITEM_DREAM || item->type == ITEM_ATTRIBUTION) {
+    gboolean dream = item->type == ITEM_DREAM;
+    guint *queued
+        = dream ? &self->n_dreams_queued : &self->n_attributions_queued;
+    while (*queued >= queue_size) {
       for (GList *l = self->items.head; l != NULL; l = l->next) {
         Item *old = l->data;
-        if (old->type == ITEM_DREAM) {
+        if (old->type == item->type) {
           GST_DEBUG_OBJECT (self,
-              "dream queue full: dropping the request for %" GST_TIME_FORMAT,
-              GST_TIME_ARGS (old->pts));
+              "queue full: dropping the %s request for %" GST_TIME_FORMAT,
+              dream ? "dream" : "attribution", GST_TIME_ARGS (old->pts));
           g_queue_delete_link (&self->items, l);
           item_free (old);
-          self->n_dreams_queued--;
-          self->dropped++;
+          (*queued)--;
+          if (dream)
+            self->dropped++;
+          else
+            self->attributions_dropped++;
           break;
         }
       }
     }
-    self->n_dreams_queued++;
+    (*queued)++;
   }
 
   g_queue_push_tail (&self->items, item);
@@ -96,6 +104,9 @@ gst_seq_dream_clear_items_locked (GstSeqDream *self, gboolean keep_sticky)
   }
   self->items = kept;
   self->n_dreams_queued = 0;
+  self->n_attributions_queued = 0;
+  g_queue_clear_full (
+      &self->attributions_pending, (GDestroyNotify) gst_structure_free);
   g_cond_signal (&self->dream_cond);
 }
 
@@ -196,23 +207,34 @@ make_dream_config (
 }
 
 Item *
-gst_seq_dream_make_dream_item_locked (GstSeqDream *self, const Settings *s,
-    GstSeqDreamMode mode, gint class_a, gint class_b, const gfloat *x, guint T,
-    gdouble mean, gdouble sd, GstClockTime pts, GstClockTime duration,
-    GstClockTime stream_time, GstClockTime running_time)
+gst_seq_dream_window_item_new (ItemType type, const gfloat *x, guint T,
+    GstClockTime pts, GstClockTime duration, GstClockTime stream_time,
+    GstClockTime running_time)
 {
   Item *item = g_new0 (Item, 1);
 
-  item->type = ITEM_DREAM;
-  item->mode = mode;
-  item->class_a = class_a;
-  item->class_b = class_b;
+  item->type = type;
   item->pts = pts;
   item->duration = duration;
   item->stream_time = stream_time;
   item->running_time = running_time;
   item->length = T;
   item->window = g_memdup2 (x, T * sizeof (gfloat));
+  return item;
+}
+
+Item *
+gst_seq_dream_make_dream_item_locked (GstSeqDream *self, const Settings *s,
+    GstSeqDreamMode mode, gint class_a, gint class_b, const gfloat *x, guint T,
+    gdouble mean, gdouble sd, GstClockTime pts, GstClockTime duration,
+    GstClockTime stream_time, GstClockTime running_time)
+{
+  Item *item = gst_seq_dream_window_item_new (
+      ITEM_DREAM, x, T, pts, duration, stream_time, running_time);
+
+  item->mode = mode;
+  item->class_a = class_a;
+  item->class_b = class_b;
   item->mean = mean;
   item->sd = sd;
   item->seed = s->seed + self->dreams_requested++;
@@ -411,6 +433,7 @@ worker_dream (GstSeqDream *self, Item *item)
 {
   g_autoptr (GError) error = NULL;
   SdDreamResult *res[1] = { NULL };
+  GstStructure *msg, *summary;
   SdDreamSpec spec;
   gboolean stale;
   gfloat *data;
@@ -483,12 +506,17 @@ worker_dream (GstSeqDream *self, Item *item)
   for (gint t = 0; t < T; t++)
     data[t] = (gfloat) (res[0]->sequence[t] * item->sd + item->mean);
 
-  gst_element_post_message (GST_ELEMENT (self),
-      gst_message_new_element (GST_OBJECT (self),
-          gst_seq_dream_make_dream_message (self, item, res[0], data)));
+  msg = gst_seq_dream_make_dream_message (self, item, res[0], data);
+  /* the buffer's SeqDreamMeta: the message without the samples */
+  summary = gst_structure_copy (msg);
+  gst_structure_remove_field (summary, "sequence");
+  gst_element_post_message (
+      GST_ELEMENT (self), gst_message_new_element (GST_OBJECT (self), msg));
   sd_dream_result_free (res[0]);
 
   buf = gst_buffer_new_wrapped (data, (gsize) T * sizeof (gfloat));
+  gst_buffer_add_seq_dream_meta (buf, summary);
+  gst_structure_free (summary);
   GST_BUFFER_PTS (buf) = item->pts;
   GST_BUFFER_DURATION (buf) = item->duration;
   if (!begin_push (self, item->generation)) {
@@ -531,6 +559,8 @@ gst_seq_dream_worker_func (gpointer data)
     item = g_queue_pop_head (&self->items);
     if (item->type == ITEM_DREAM)
       self->n_dreams_queued--;
+    else if (item->type == ITEM_ATTRIBUTION)
+      self->n_attributions_queued--;
     self->worker_busy = TRUE;
     g_mutex_unlock (&self->dream_lock);
 
@@ -547,6 +577,9 @@ gst_seq_dream_worker_func (gpointer data)
       case ITEM_DREAM:
         worker_dream (self, item);
         break;
+      case ITEM_ATTRIBUTION:
+        gst_seq_dream_worker_attribution (self, item);
+        break;
     }
     item_free (item);
 
@@ -561,21 +594,28 @@ gst_seq_dream_worker_func (gpointer data)
 }
 
 /* At EOS with dream_src unlinked nothing downstream waits for the dreams
- * still queued: the application would see EOS, stop the pipeline and
- * cancel them, and their seqdream-dream messages would never come. So the
- * streaming thread waits here until the worker has finished what it has
- * (at most dream-queue-size dreams); a flush or a stop ends the wait. */
+ * and attributions still queued: the application would see EOS, stop the
+ * pipeline and cancel them, and their seqdream-dream and
+ * seqdream-attribution messages would never come. So the streaming thread
+ * waits here until the worker has finished what it has (at most
+ * dream-queue-size of each); a flush or a stop ends the wait. (With
+ * dream_src linked, its EOS leaves the queue after them: the pipeline's
+ * EOS comes after their messages.) */
 void
 gst_seq_dream_wait_for_dreams (GstSeqDream *self)
 {
   if (gst_pad_is_linked (self->dream_srcpad))
     return;
   g_mutex_lock (&self->dream_lock);
-  if (self->n_dreams_queued > 0 || self->worker_busy)
-    GST_DEBUG_OBJECT (
-        self, "EOS: waiting for %u queued dreams", self->n_dreams_queued);
+  if (self->n_dreams_queued > 0 || self->n_attributions_queued > 0
+      || self->worker_busy)
+    GST_DEBUG_OBJECT (self,
+        "EOS: waiting for %u queued dreams and %u "
+        "attributions",
+        self->n_dreams_queued, self->n_attributions_queued);
   while (self->worker != NULL && !self->worker_stop && !self->flushing
-         && (self->n_dreams_queued > 0 || self->worker_busy))
+         && (self->n_dreams_queued > 0 || self->n_attributions_queued > 0
+             || self->worker_busy))
     g_cond_wait (&self->idle_cond, &self->dream_lock);
   g_mutex_unlock (&self->dream_lock);
 }

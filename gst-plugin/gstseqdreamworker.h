@@ -16,6 +16,7 @@ typedef enum
   ITEM_STICKY, /* a sticky event to store on dream_src (stream-start, caps) */
   ITEM_GAP,    /* nothing on dream_src in [start, end) */
   ITEM_DREAM,
+  ITEM_ATTRIBUTION, /* attributions of a window, a message and a meta */
 } ItemType;
 
 /* One entry of the dream_src queue; owns everything it points to. */
@@ -35,10 +36,17 @@ typedef struct
   gdouble mean, sd; /* data = normalised * sd + mean */
   SdDreamConfig config;
   guint64 seed;
+
+  /* ITEM_ATTRIBUTION: the window (length) in the stream's units (before
+   * gain and normalisation), its class class_a, the time fields above */
+  GstSeqDreamAttribution method;
+  gdouble gain;
+  guint steps; /* IG intervals, SmoothGrad samples */
 } Item;
 
 /* Queue an item for the worker; takes ownership. Dream requests beyond
- * queue_size push out the oldest queued request. Call with dream_lock. */
+ * queue_size push out the oldest queued request, and so do attribution
+ * requests (counted apart). Call with dream_lock. */
 G_GNUC_INTERNAL
 void gst_seq_dream_queue_item_locked (
     GstSeqDream *self, Item *item, guint queue_size);
@@ -68,6 +76,13 @@ void gst_seq_dream_queue_preroll_gap (GstSeqDream *self);
  * survive a flush, as on any pad); a stop drops everything. */
 G_GNUC_INTERNAL
 void gst_seq_dream_clear_items_locked (GstSeqDream *self, gboolean keep_sticky);
+
+/* An item of `type` with a copy of the window x (T samples) and its
+ * times. */
+G_GNUC_INTERNAL
+Item *gst_seq_dream_window_item_new (ItemType type, const gfloat *x, guint T,
+    GstClockTime pts, GstClockTime duration, GstClockTime stream_time,
+    GstClockTime running_time);
 
 /* A dream request for a window (normalised samples x, T), with the dream
  * configuration of the settings s. Call with dream_lock (for the seed

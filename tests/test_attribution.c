@@ -223,6 +223,51 @@ test_units (void)
   }
 }
 
+/* config.normalization replaces the model's: the model's own gives the
+ * same values as none given; a fixed (mean, std) override on x equals the
+ * model's normalisation on x' = (x - mean) / std * model std + model mean
+ * for the methods in logit units, and scales the saliency by the ratio of
+ * the stds. */
+static void
+test_normalization_override (void)
+{
+  g_autofree char *path = golden_path ("attribution-fixed.model.safetensors");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_load (path, &error);
+  g_assert_no_error (error);
+  const SdNormalization own = sd_model_get_normalization (m);
+  g_assert_cmpint (own.mode, ==, SD_NORM_FIXED);
+  const SdNormalization other
+      = { .mode = SD_NORM_FIXED, .mean = 3.0f, .std = 2.0f * own.std };
+  const int T = 37;
+  float x[37], xm[37];
+  for (int t = 0; t < T; t++) {
+    x[t] = (float) (3.0 + 2.0 * sin (0.4 * t));
+    xm[t] = (x[t] - other.mean) / other.std * own.std + own.mean;
+  }
+  SdAttributionConfig c;
+  sd_attribution_config_init (&c, SD_ATTRIBUTION_INTEGRATED_GRADIENTS);
+  c.baseline_type = SD_BASELINE_MODEL_INPUT;
+  float zeros[37] = { 0 };
+  c.baseline = zeros;
+  g_autoptr (SdAttribution) ref = attribute (m, &c, xm, 1, T);
+  c.normalization = &own;
+  g_autoptr (SdAttribution) same = attribute (m, &c, xm, 1, T);
+  assert_close (
+      "IG, the model's normalisation given", same->values, ref->values, T);
+  c.normalization = &other;
+  g_autoptr (SdAttribution) over = attribute (m, &c, x, 1, T);
+  assert_close ("IG, fixed override", over->values, ref->values, T);
+  sd_attribution_config_init (&c, SD_ATTRIBUTION_SALIENCY);
+  g_autoptr (SdAttribution) s_ref = attribute (m, &c, xm, 1, T);
+  c.normalization = &other;
+  g_autoptr (SdAttribution) s_over = attribute (m, &c, x, 1, T);
+  float scaled[37];
+  for (int t = 0; t < T; t++)
+    scaled[t] = s_ref->values[t] * own.std / other.std;
+  assert_close ("saliency, fixed override", s_over->values, scaled, T);
+}
+
 /* ------------------------------------------------------- completeness */
 
 static SdModel *
@@ -571,6 +616,11 @@ test_errors (void)
   g_assert_cmpint (ig->steps[0], >=, c.steps);
   g_autoptr (SdAttribution) ig2 = attribute (m, &c, x, 1, 64);
   assert_close ("IG, batch 4 vs one call", ig->values, ig2->values, 64);
+  /* a fixed normalisation override needs a usable std */
+  SdNormalization bad = { .mode = SD_NORM_FIXED, .mean = 0.0f, .std = 0.0f };
+  sd_attribution_config_init (&c, SD_ATTRIBUTION_SALIENCY);
+  c.normalization = &bad;
+  assert_refused (at, &c, x, 1, 64, SD_ERROR_INVALID_ARG, "std > 0");
   gboolean ok;
   SdAttributionMethod method;
   ok = sd_attribution_method_from_string ("ig", &method);
@@ -595,6 +645,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/attribution/saliency-finite-differences/per-series",
       "attribution-series", test_saliency_finite_differences);
   g_test_add_func ("/attribution/units", test_units);
+  g_test_add_func (
+      "/attribution/normalization-override", test_normalization_override);
   g_test_add_func (
       "/attribution/ig-completeness/fixture", test_completeness_fixture);
   g_test_add_func (

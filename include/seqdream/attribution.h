@@ -96,6 +96,11 @@ typedef struct
                  * range, max - min (0.15) */
   guint64 seed; /* every series draws its noise from a generator of this
                  * seed: its SmoothGrad does not depend on the batch */
+  /* The normalisation x gets before the model (also the baseline's and
+   * the noisy copies'); NULL (default): the model's. For a caller that
+   * feeds the model otherwise than the model file says (the element's
+   * normalize property). */
+  const SdNormalization *normalization;
 } SdAttributionConfig;
 
 /* The defaults above for method. */

@@ -33,6 +33,27 @@ teardown_paths (void)
   g_clear_pointer (&golden_model, g_free);
 }
 
+/* A seqdream with the golden model and the given properties (NULL
+ * terminated name/value pairs), its messages going to *bus; stopped after
+ * the test (fx_element). */
+static inline GstElement *
+make_seqdream (GstBus **bus, const gchar *first_prop, ...)
+{
+  GstElement *el = gst_element_factory_make ("seqdream", NULL);
+  va_list ap;
+
+  fail_unless (el != NULL, "no seqdream element (GST_PLUGIN_PATH?)");
+  fx_element (el);
+  g_object_set (el, "model-file", golden_model, NULL);
+  va_start (ap, first_prop);
+  if (first_prop != NULL)
+    g_object_set_valist (G_OBJECT (el), first_prop, ap);
+  va_end (ap);
+  *bus = gst_bus_new ();
+  gst_element_set_bus (el, *bus);
+  return el;
+}
+
 /* A deterministic test signal: two sines and seeded noise. */
 static inline gfloat *
 make_signal (guint n, guint32 seed)

@@ -28,26 +28,6 @@
 
 /* ---- helpers ---- */
 
-/* A seqdream with the golden model and the given properties (NULL
- * terminated name/value pairs), its messages going to *bus. */
-static GstElement *
-make_seqdream (GstBus **bus, const gchar *first_prop, ...)
-{
-  GstElement *el = gst_element_factory_make ("seqdream", NULL);
-  va_list ap;
-
-  fail_unless (el != NULL, "no seqdream element (GST_PLUGIN_PATH?)");
-  fx_element (el);
-  g_object_set (el, "model-file", golden_model, NULL);
-  va_start (ap, first_prop);
-  if (first_prop != NULL)
-    g_object_set_valist (G_OBJECT (el), first_prop, ap);
-  va_end (ap);
-  *bus = gst_bus_new ();
-  gst_element_set_bus (el, *bus);
-  return el;
-}
-
 static void reference_probabilities_z (
     const gfloat *x, guint T, gboolean z, gdouble *p, gint *top);
 
