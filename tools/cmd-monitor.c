@@ -19,21 +19,28 @@
  * messages a second). */
 #define REDRAW_INTERVAL_US (250 * 1000)
 
-/* One machine channel: a topic. */
+/* One machine channel: a topic. Its latest window (class_, p, known,
+ * novelty) and its state: a window's state is its class when known, else
+ * "unknown"; the channel's state changes when `holdoff` consecutive
+ * windows agree on another one (as the element's seqdream-state
+ * message). */
 typedef struct
 {
   char *topic, *machine, *channel;
   char *class_; /* NULL before the first valid message */
   double p, novelty;
   gboolean known;
-  gint64 changed_us; /* wall-clock time of the last change (µs) */
+  char *state;       /* NULL before the first confirmed state */
+  char *candidate;   /* the state of the latest windows */
+  guint run;         /* how many consecutive windows had it */
+  gint64 changed_us; /* wall-clock time of the last state change (µs) */
   guint64 messages;
 } Row;
 
 typedef struct
 {
   char *host, *topic, *username, *password;
-  int port;
+  int port, holdoff;
   gboolean json, tty;
   GHashTable *rows; /* topic -> Row */
   guint64 messages, invalid;
@@ -58,6 +65,8 @@ row_free (gpointer data)
   g_free (r->machine);
   g_free (r->channel);
   g_free (r->class_);
+  g_free (r->state);
+  g_free (r->candidate);
   g_free (r);
 }
 
@@ -91,8 +100,8 @@ format_time (gint64 us)
 
 /* One state change: a JSON line (--json) or a plain one. */
 static void
-print_change (const Monitor *m, const Row *r, const char *previous,
-    gboolean prev_known, gint64 stream_time)
+print_change (
+    const Monitor *m, const Row *r, const char *previous, gint64 stream_time)
 {
   if (m->json) {
     g_autoptr (JsonBuilder) b = json_builder_new ();
@@ -109,6 +118,8 @@ print_change (const Monitor *m, const Row *r, const char *previous,
     json_builder_add_string_value (b, r->machine);
     json_builder_set_member_name (b, "channel");
     json_builder_add_string_value (b, r->channel);
+    json_builder_set_member_name (b, "state");
+    json_builder_add_string_value (b, r->state);
     json_builder_set_member_name (b, "class");
     json_builder_add_string_value (b, r->class_);
     cli_json_add_double (b, "p", r->p);
@@ -120,8 +131,6 @@ print_change (const Monitor *m, const Row *r, const char *previous,
       json_builder_add_string_value (b, previous);
     else
       json_builder_add_null_value (b);
-    json_builder_set_member_name (b, "previous_known");
-    json_builder_add_boolean_value (b, prev_known);
     json_builder_set_member_name (b, "stream-time");
     if (stream_time >= 0)
       json_builder_add_int_value (b, stream_time);
@@ -134,14 +143,33 @@ print_change (const Monitor *m, const Row *r, const char *previous,
     printf ("%s\n", text);
   } else {
     g_autofree char *when = format_time (r->changed_us);
-    printf ("%s %s/%s %s p=%.3f%s (was %s)\n", when, r->machine, r->channel,
-        r->class_, r->p, r->known ? "" : " NOT KNOWN",
+    printf ("%s %s/%s %s (class %s p=%.3f) was %s\n", when, r->machine,
+        r->channel, r->state, r->class_, r->p,
         previous != NULL ? previous : "-");
   }
   fflush (stdout);
 }
 
-/* A score line: updates its row; a new class or known flag is a change. */
+/* The row's state after a window of state `st`; TRUE when it changed
+ * (*previous: the state before, or NULL). */
+static gboolean
+update_state (Row *r, const char *st, guint holdoff, char **previous)
+{
+  if (r->candidate != NULL && strcmp (r->candidate, st) == 0)
+    r->run++;
+  else {
+    g_free (r->candidate);
+    r->candidate = g_strdup (st);
+    r->run = 1;
+  }
+  if (r->run < holdoff || (r->state != NULL && strcmp (r->state, st) == 0))
+    return FALSE;
+  *previous = r->state;
+  r->state = g_strdup (st);
+  return TRUE;
+}
+
+/* A score line: updates its row, and prints a state change. */
 static void
 handle_message (Monitor *m, const char *topic, const char *payload, int len)
 {
@@ -150,9 +178,7 @@ handle_message (Monitor *m, const char *topic, const char *payload, int len)
   JsonNode *root;
   Row *r;
   const char *cls;
-  gboolean known, changed;
   g_autofree char *previous = NULL;
-  gboolean prev_known;
   gint64 stream_time = -1;
 
   m->messages++;
@@ -175,26 +201,22 @@ handle_message (Monitor *m, const char *topic, const char *payload, int len)
         topic, json_object_get_int_member_with_default (o, "channel", 0));
     g_hash_table_insert (m->rows, r->topic, r);
   }
-  known = json_object_get_boolean_member_with_default (o, "known", TRUE);
-  changed
-      = r->class_ == NULL || strcmp (r->class_, cls) != 0 || known != r->known;
-  previous = g_strdup (r->class_);
-  prev_known = r->known;
   g_free (r->class_);
   r->class_ = g_strdup (cls);
+  r->known = json_object_get_boolean_member_with_default (o, "known", TRUE);
   r->p = json_object_get_double_member_with_default (o, "confidence", NAN);
   r->novelty = json_object_get_double_member_with_default (o, "novelty", NAN);
-  r->known = known;
   r->messages++;
   if (json_object_has_member (o, "stream-time")
       && !json_object_get_null_member (o, "stream-time"))
     stream_time = json_object_get_int_member (o, "stream-time");
   m->dirty = TRUE;
-  if (!changed)
+  if (!update_state (
+          r, r->known ? cls : "unknown", (guint) m->holdoff, &previous))
     return;
   r->changed_us = g_get_real_time ();
   if (m->json || !m->tty)
-    print_change (m, r, previous, prev_known, stream_time);
+    print_change (m, r, previous, stream_time);
 }
 
 static gint
@@ -223,8 +245,9 @@ draw_table (Monitor *m)
       " messages (%" G_GUINT64_FORMAT " not score lines)\n\n",
       m->host, m->port, m->topic, m->status, rows->len, m->messages,
       m->invalid);
-  g_string_append_printf (out, "%-16s %-4s %-14s %7s %-6s %9s %-20s %9s\n",
-      "MACHINE", "CH", "CLASS", "P", "KNOWN", "NOVELTY", "LAST CHANGE", "MSGS");
+  g_string_append_printf (out,
+      "%-12s %-4s %-12s %-12s %7s %-6s %9s %-20s %9s\n", "MACHINE", "CH",
+      "STATE", "CLASS", "P", "KNOWN", "NOVELTY", "LAST CHANGE", "MSGS");
   for (guint i = 0; i < rows->len; i++) {
     const Row *r = g_ptr_array_index (rows, i);
     g_autofree char *when = format_time (r->changed_us);
@@ -341,7 +364,7 @@ int
 cli_cmd_monitor (int argc, char **argv)
 {
   g_autofree char *address = NULL;
-  Monitor m = { 0 };
+  Monitor m = { .holdoff = 3 };
   double duration = 0.0;
   struct mosquitto *mosq;
   int rc, status = 0;
@@ -352,6 +375,10 @@ cli_cmd_monitor (int argc, char **argv)
         "topic filter to subscribe to (default plant/#)", "FILTER" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &m.json,
         "one JSON line per state change (no table)", NULL },
+    { "holdoff", 0, 0, G_OPTION_ARG_INT, &m.holdoff,
+        "consecutive windows that confirm a state (default 3, as the "
+        "element's state-holdoff)",
+        "N" },
     { "duration", 0, 0, G_OPTION_ARG_DOUBLE, &duration,
         "stop after S seconds (default: until Ctrl-C)", "S" },
     { "username", 0, 0, G_OPTION_ARG_STRING, &m.username,
@@ -367,9 +394,11 @@ cli_cmd_monitor (int argc, char **argv)
   g_option_context_set_description (ctx,
       "Subscribes to the score lines (JSON, seqdream's score_src) that\n"
       "mosquittosink publishes on plant/<machine>/<channel> and shows each\n"
-      "channel's class, probability, known flag and last change: a table\n"
-      "redrawn in place on a terminal, one line per state change otherwise\n"
-      "(--json: as JSON). A state change is a new class or known flag.");
+      "channel's state, latest class, probability, known flag and last\n"
+      "change: a table redrawn in place on a terminal, one line per state\n"
+      "change otherwise (--json: as JSON). A window's state is its class\n"
+      "when it is known, else \"unknown\"; a channel's state changes when\n"
+      "--holdoff consecutive windows agree on another one.");
   if (!cli_parse (ctx, &argc, &argv))
     return 2;
   if (!parse_address (address != NULL ? address : "127.0.0.1:1883", &m))
@@ -379,6 +408,10 @@ cli_cmd_monitor (int argc, char **argv)
   if (mosquitto_sub_topic_check (m.topic) != MOSQ_ERR_SUCCESS) {
     fprintf (stderr, "seqdream monitor: --topic '%s' is not a topic filter\n",
         m.topic);
+    return 2;
+  }
+  if (m.holdoff < 1) {
+    fprintf (stderr, "seqdream monitor: --holdoff must be at least 1\n");
     return 2;
   }
   if (duration < 0 || !isfinite (duration)) {
