@@ -2,8 +2,9 @@
 # The seqdream element in a pipeline: real-time factor and peak memory of
 #   filesrc ! wavparse ! seqdream ! fakesink
 # next to the same pipeline with identity in its place, with and without a
-# dream every second of stream time, and with integrated gradients every
-# second (attribution=ig). One OpenBLAS thread.
+# dream every second of stream time, with score_src (the JSON lines)
+# linked to a second fakesink, and with integrated gradients every second
+# (attribution=ig). One OpenBLAS thread.
 #   bench/pipeline.sh [REC.wav] [--builddir DIR] [--model FILE] [--repeat N]
 # The recording's samples are repeated N times (default 12: one minute of
 # a 5 s CWRU recording) into a temporary WAV, so that the start-up of
@@ -74,7 +75,10 @@ echo "| pipeline | wall (best of 3) | speed | peak RSS |"
 echo "|---|---|---|---|"
 run "identity" identity
 # shellcheck disable=SC2086
-run "seqdream" seqdream $mf
+run "seqdream (score_src unlinked)" seqdream $mf
+# shellcheck disable=SC2086
+run "seqdream, score_src to fakesink" seqdream $mf name=s ! queue ! fakesink \
+  s.score_src ! queue
 # shellcheck disable=SC2086
 run "seqdream, a dream every second" seqdream $mf dream-trigger=interval dream-interval=1000000000
 # Integrated gradients of one window per second of stream time, every one

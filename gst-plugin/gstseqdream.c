@@ -188,6 +188,35 @@
  * the window; seqdreamviz reads it); the message is the carrier that
  * always arrives, also at EOS when no buffer follows.
  *
+ * ## Pad score_src (JSON lines)
+ *
+ * `score_src` (text/x-raw, format=utf8) carries every "seqdream" result
+ * as one buffer holding one JSON object and a newline, stamped with the
+ * window's timestamp and duration, in window order; the tail window of
+ * EOS is pushed before EOS. Into `filesink` that is a JSON-lines file;
+ * into `matroskamux` a subtitle track (S_TEXT/UTF8); into `mosquittosink`
+ * one MQTT message per window. The object's fields:
+ * `class` (string), `class_index` (int), `confidence` (number),
+ * `labels` (array of strings), `probabilities` (array of numbers),
+ * `channel` (int, 0: the element takes one channel), `timestamp`,
+ * `duration` and `stream-time` (int, ns; null when unknown), `known`
+ * (bool) and `novelty` (number; null when the model has no statistics),
+ * as in the "seqdream" message. Example:
+ * |[
+ * {"class":"normal","class_index":0,"confidence":0.998,"labels":["normal",
+ *  ...],"probabilities":[0.998,...],"channel":0,"timestamp":0,
+ *  "duration":21333333,"stream-time":0,"known":true,"novelty":2.31}
+ * ]|
+ * The pad gets its stream-start (upstream's stream id + "/score", flagged
+ * sparse), caps, the segment, upstream's GAP events, a zero-length GAP at
+ * the first buffer of each segment (so its sink prerolls before the first
+ * window is complete), flushes and EOS; its latency is a window more than
+ * upstream's. Unlinked, it stores these sticky events and nothing else:
+ * no line is built (bench/pipeline.sh measures both), its not-linked
+ * never reaches upstream while src is linked, and a peer linked later
+ * gets the sticky events before its first line. As with dream_src, put
+ * a queue on each branch.
+ *
  * ## Dream presets
  *
  * `dream-preset` applies one of libseqdream's recommended dream settings
@@ -242,6 +271,14 @@
  *     matroskamux name=mux ! filesink location=out.mkv
  * ]| records the signal and its dreams as two audio tracks.
  * |[
+ * gst-launch-1.0 filesrc location=x.wav ! wavparse ! audioconvert ! \
+ *     seqdream name=sd ! queue ! mux.audio_0 \
+ *     sd.score_src ! queue ! mux.subtitle_0 \
+ *     matroskamux name=mux ! filesink location=out.mkv
+ * ]| records the signal and its scores (a subtitle track of JSON lines);
+ * `sd.score_src ! queue ! filesink location=scores.jsonl` writes them to
+ * a file instead.
+ * |[
  * gst-launch-1.0 -m filesrc location=forda.wav ! wavparse ! audioconvert ! \
  *     seqdream name=sd model-file=models/forda-resnet-small.safetensors \
  *       dream-trigger=class-change dream-preset=recommended \
@@ -281,6 +318,9 @@ static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
 static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
     "dream_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
+static GstStaticPadTemplate score_src_template
+    = GST_STATIC_PAD_TEMPLATE ("score_src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
 
 #define DEFAULT_MODEL_FILE NULL
 #define DEFAULT_WINDOW 0
@@ -605,6 +645,8 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
   gst_element_class_add_static_pad_template (element_class, &src_template);
   gst_element_class_add_static_pad_template (
       element_class, &dream_src_template);
+  gst_element_class_add_static_pad_template (
+      element_class, &score_src_template);
 
   element_class->change_state = GST_DEBUG_FUNCPTR (gst_seq_dream_change_state);
 
@@ -648,6 +690,18 @@ gst_seq_dream_init (GstSeqDream *self)
   gst_pad_use_fixed_caps (self->dream_srcpad);
   gst_element_add_pad (GST_ELEMENT (self), self->dream_srcpad);
 
+  self->score_srcpad
+      = gst_pad_new_from_static_template (&score_src_template, "score_src");
+  gst_pad_set_event_function (
+      self->score_srcpad, GST_DEBUG_FUNCPTR (gst_seq_dream_src_event));
+  /* (late by a window, as dream_src) */
+  gst_pad_set_query_function (
+      self->score_srcpad, GST_DEBUG_FUNCPTR (gst_seq_dream_dream_src_query));
+  gst_pad_set_iterate_internal_links_function (self->score_srcpad,
+      GST_DEBUG_FUNCPTR (gst_seq_dream_iterate_internal_links));
+  gst_pad_use_fixed_caps (self->score_srcpad);
+  gst_element_add_pad (GST_ELEMENT (self), self->score_srcpad);
+
   self->model_file = g_strdup (DEFAULT_MODEL_FILE);
   self->window_prop = DEFAULT_WINDOW;
   self->hop_prop = DEFAULT_HOP;
@@ -676,6 +730,7 @@ gst_seq_dream_init (GstSeqDream *self)
   self->flow_combiner = gst_flow_combiner_new ();
   gst_flow_combiner_add_pad (self->flow_combiner, self->srcpad);
   gst_flow_combiner_add_pad (self->flow_combiner, self->dream_srcpad);
+  gst_flow_combiner_add_pad (self->flow_combiner, self->score_srcpad);
 
   g_mutex_init (&self->dream_lock);
   g_cond_init (&self->dream_cond);

@@ -171,6 +171,109 @@ gst_seq_dream_make_attribution_message (
   return s;
 }
 
+/* A JSON string literal (quotes included); control characters escaped. */
+static void
+append_json_string (GString *out, const gchar *str)
+{
+  g_string_append_c (out, '"');
+  for (const gchar *c = str; *c != '\0'; c++) {
+    switch (*c) {
+      case '"':
+        g_string_append (out, "\\\"");
+        break;
+      case '\\':
+        g_string_append (out, "\\\\");
+        break;
+      case '\n':
+        g_string_append (out, "\\n");
+        break;
+      default:
+        if ((guchar) *c < 0x20)
+          g_string_append_printf (out, "\\u%04x", (guint) (guchar) *c);
+        else
+          g_string_append_c (out, *c);
+    }
+  }
+  g_string_append_c (out, '"');
+}
+
+/* A number in the C locale (JSON has no NaN or Inf: null). */
+static void
+append_json_double (GString *out, gdouble v)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (!isfinite (v)) {
+    g_string_append (out, "null");
+    return;
+  }
+  g_string_append (out, g_ascii_formatd (buf, sizeof (buf), "%.6g", v));
+}
+
+/* ns, or null for GST_CLOCK_TIME_NONE. */
+static void
+append_json_time (GString *out, const GstStructure *s, const gchar *field)
+{
+  guint64 t = GST_CLOCK_TIME_NONE;
+
+  gst_structure_get_uint64 (s, field, &t);
+  if (GST_CLOCK_TIME_IS_VALID (t))
+    g_string_append_printf (out, "%" G_GUINT64_FORMAT, t);
+  else
+    g_string_append (out, "null");
+}
+
+gchar *
+gst_seq_dream_score_json (const GstStructure *s, gsize *length)
+{
+  GString *out = g_string_sized_new (256);
+  const GValue *labels = gst_structure_get_value (s, "labels");
+  const GValue *probs = gst_structure_get_value (s, "probabilities");
+  gint index = -1;
+  guint channel = 0;
+  gdouble novelty = NAN, confidence = NAN;
+  gboolean known = TRUE;
+
+  gst_structure_get_int (s, "class-index", &index);
+  gst_structure_get_uint (s, "channel", &channel);
+  gst_structure_get_double (s, "novelty", &novelty);
+  gst_structure_get_double (s, "confidence", &confidence);
+  gst_structure_get_boolean (s, "known", &known);
+
+  g_string_append (out, "{\"class\":");
+  append_json_string (out, gst_structure_get_string (s, "class"));
+  g_string_append_printf (out, ",\"class_index\":%d,\"confidence\":", index);
+  append_json_double (out, confidence);
+  g_string_append (out, ",\"labels\":[");
+  for (guint i = 0; labels != NULL && i < gst_value_array_get_size (labels);
+       i++) {
+    if (i > 0)
+      g_string_append_c (out, ',');
+    append_json_string (
+        out, g_value_get_string (gst_value_array_get_value (labels, i)));
+  }
+  g_string_append (out, "],\"probabilities\":[");
+  for (guint i = 0; probs != NULL && i < gst_value_array_get_size (probs);
+       i++) {
+    if (i > 0)
+      g_string_append_c (out, ',');
+    append_json_double (
+        out, g_value_get_double (gst_value_array_get_value (probs, i)));
+  }
+  g_string_append_printf (out, "],\"channel\":%u,\"timestamp\":", channel);
+  append_json_time (out, s, "timestamp");
+  g_string_append (out, ",\"duration\":");
+  append_json_time (out, s, "duration");
+  g_string_append (out, ",\"stream-time\":");
+  append_json_time (out, s, "stream-time");
+  g_string_append_printf (
+      out, ",\"known\":%s,\"novelty\":", known ? "true" : "false");
+  append_json_double (out, novelty);
+  g_string_append (out, "}\n");
+  *length = out->len;
+  return g_string_free (out, FALSE);
+}
+
 void
 gst_seq_dream_structure_free0 (gpointer s)
 {

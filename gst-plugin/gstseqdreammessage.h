@@ -51,6 +51,13 @@ GstStructure *gst_seq_dream_make_attribution_message (
 G_GNUC_INTERNAL
 const gchar *gst_seq_dream_mode_nick (GstSeqDreamMode mode);
 
+/* The score_src line of a "seqdream" structure: one JSON object and a
+ * newline, in UTF-8 (fields in gstseqdream.c's documentation). The
+ * channel is the structure's `channel` (G_TYPE_UINT) when it has one,
+ * else 0. */
+G_GNUC_INTERNAL
+gchar *gst_seq_dream_score_json (const GstStructure *s, gsize *length);
+
 /* A free function for arrays of structures that may hold NULL. */
 G_GNUC_INTERNAL
 void gst_seq_dream_structure_free0 (gpointer s);

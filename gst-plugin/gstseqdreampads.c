@@ -15,6 +15,72 @@
 #include <gst/audio/audio.h>
 #include <math.h>
 
+/* ---- score_src: one JSON line per scored window ---- */
+
+/* Its stream-start (upstream's id + "/score", upstream's group) and caps,
+ * pushed from the streaming thread when upstream's stream starts: an
+ * unlinked pad stores them, and a peer linked later gets them before its
+ * first buffer. */
+static void
+score_src_start_stream (GstSeqDream *self, GstEvent *upstream)
+{
+  const gchar *id = NULL;
+  g_autofree gchar *score_id = NULL;
+  GstEvent *ev;
+  GstCaps *caps;
+  guint group;
+
+  gst_event_parse_stream_start (upstream, &id);
+  score_id = g_strconcat (id != NULL ? id : "seqdream", "/score", NULL);
+  ev = gst_event_new_stream_start (score_id);
+  if (gst_event_parse_group_id (upstream, &group))
+    gst_event_set_group_id (ev, group);
+  gst_event_set_stream_flags (ev, GST_STREAM_FLAG_SPARSE);
+  gst_pad_push_event (self->score_srcpad, ev);
+  caps = gst_caps_new_simple (
+      "text/x-raw", "format", G_TYPE_STRING, "utf8", NULL);
+  gst_pad_push_event (self->score_srcpad, gst_event_new_caps (caps));
+  gst_caps_unref (caps);
+}
+
+/* Push the "seqdream" results (in window order) as buffers on score_src,
+ * after a zero-length GAP at the segment's first buffer (a sink behind
+ * score_src then prerolls before the first window is complete, as the one
+ * behind dream_src does). Unlinked, nothing is built: the cost is the
+ * linked check. Returns the flow of the last push (GST_FLOW_OK when
+ * nothing was pushed). */
+GstFlowReturn
+gst_seq_dream_push_scores (GstSeqDream *self, GPtrArray *results)
+{
+  GstFlowReturn ret = GST_FLOW_OK;
+
+  if (!self->score_gap_sent && GST_CLOCK_TIME_IS_VALID (self->base_ts)) {
+    self->score_gap_sent = TRUE;
+    gst_pad_push_event (
+        self->score_srcpad, gst_event_new_gap (self->base_ts, 0));
+  }
+  if (results->len == 0 || !gst_pad_is_linked (self->score_srcpad))
+    return GST_FLOW_OK;
+  for (guint i = 0; i < results->len && ret == GST_FLOW_OK; i++) {
+    const GstStructure *st = g_ptr_array_index (results, i);
+    GstBuffer *buf;
+    guint64 ts = GST_CLOCK_TIME_NONE, dur = GST_CLOCK_TIME_NONE;
+    gsize len;
+    gchar *line;
+
+    if (st == NULL || !gst_structure_has_name (st, "seqdream"))
+      continue;
+    line = gst_seq_dream_score_json (st, &len);
+    buf = gst_buffer_new_wrapped (line, len);
+    gst_structure_get_uint64 (st, "timestamp", &ts);
+    gst_structure_get_uint64 (st, "duration", &dur);
+    GST_BUFFER_PTS (buf) = ts;
+    GST_BUFFER_DURATION (buf) = dur;
+    ret = gst_pad_push (self->score_srcpad, buf);
+  }
+  return ret;
+}
+
 /* ---- sink: buffers ---- */
 
 GstFlowReturn
@@ -25,7 +91,7 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   GstMapInfo map;
   g_autoptr (GPtrArray) results
       = g_ptr_array_new_with_free_func (gst_seq_dream_structure_free0);
-  GstFlowReturn ret;
+  GstFlowReturn ret, score_ret;
 
   if (G_UNLIKELY (self->rate <= 0)) {
     GST_ELEMENT_ERROR (
@@ -56,6 +122,11 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   self->stream_samples += map.size / sizeof (gfloat);
   gst_buffer_unmap (buffer, &map);
   gst_seq_dream_score_full_windows (self, &s, results);
+  /* (not-linked, the unlinked score_src's flow, never reaches upstream
+   * while src is linked: the combiner) */
+  score_ret = gst_seq_dream_push_scores (self, results);
+  gst_flow_combiner_update_pad_flow (
+      self->flow_combiner, self->score_srcpad, score_ret);
 
   if (results->len > 0) {
     /* Shares the memory when the buffer is not writable. */
@@ -213,7 +284,8 @@ gst_seq_dream_iterate_internal_links (GstPad *pad, GstObject *parent)
   GstIterator *it;
 
   /* sink <-> src only: allocation queries and sticky events do not go to
-   * dream_src, upstream queries from dream_src reach the sink pad. */
+   * dream_src or score_src, upstream queries from them reach the sink
+   * pad. */
   g_value_init (&v, GST_TYPE_PAD);
   g_value_set_object (&v, other);
   it = gst_iterator_new_single (GST_TYPE_PAD, &v);
@@ -246,8 +318,8 @@ gst_seq_dream_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
     }
     case GST_EVENT_QOS:
     case GST_EVENT_RECONFIGURE:
-      /* The dream branch does not steer the stream. */
-      if (pad == self->dream_srcpad) {
+      /* The dream and score branches do not steer the stream. */
+      if (pad != self->srcpad) {
         gst_event_unref (event);
         return TRUE;
       }
@@ -351,6 +423,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
         /* A new stream: its own states; dream_src gets a new stream-start
          * with the next caps. */
         gst_seq_dream_trust_new_stream (self);
+        score_src_start_stream (self, event);
         if (self->dream_stream_id != NULL) {
           GstEvent *ev;
           guint group;
@@ -383,6 +456,8 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_seq_dream_restart_windows (self);
       self->gap_end = GST_CLOCK_TIME_NONE;
       gst_seq_dream_queue_event (self, ITEM_EVENT, gst_event_ref (event));
+      self->score_gap_sent = FALSE;
+      gst_pad_push_event (self->score_srcpad, gst_event_ref (event));
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_GAP: {
       GstClockTime ts, dur;
@@ -391,6 +466,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       gst_seq_dream_restart_windows (self);
       if (GST_CLOCK_TIME_IS_VALID (ts) && GST_CLOCK_TIME_IS_VALID (dur))
         gst_seq_dream_queue_gap (self, ts, ts + dur);
+      gst_pad_push_event (self->score_srcpad, gst_event_ref (event));
       return gst_pad_push_event (self->srcpad, event);
     }
     case GST_EVENT_EOS:
@@ -404,6 +480,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
             ("set window (and hop) smaller than the stream, or feed a "
              "longer one"));
       gst_seq_dream_queue_event (self, ITEM_EVENT, gst_event_ref (event));
+      gst_pad_push_event (self->score_srcpad, gst_event_ref (event));
       gst_seq_dream_wait_for_dreams (self);
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_START:
@@ -415,6 +492,7 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       g_mutex_unlock (&self->dream_lock);
       /* Unblocks a push of the worker. */
       gst_pad_push_event (self->dream_srcpad, gst_event_ref (event));
+      gst_pad_push_event (self->score_srcpad, gst_event_ref (event));
       return gst_pad_push_event (self->srcpad, event);
     case GST_EVENT_FLUSH_STOP:
       /* Wait for a push of the worker to return. */
@@ -427,6 +505,9 @@ gst_seq_dream_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
       g_atomic_int_set (&self->dream_cancel, 0);
       g_mutex_unlock (&self->dream_lock);
       GST_PAD_STREAM_UNLOCK (self->dream_srcpad);
+      /* (score_src is pushed by this thread only: no lock to wait for) */
+      gst_pad_push_event (self->score_srcpad, gst_event_ref (event));
+      self->score_gap_sent = FALSE;
       gst_seq_dream_restart_windows (self);
       gst_seq_dream_reset_state (self);
       self->stream_samples = self->stream_windows = 0;

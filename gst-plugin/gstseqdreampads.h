@@ -1,6 +1,7 @@
 /* GStreamer seqdream: the pad functions. sink takes the stream (buffers
  * in the chain function, events, caps and allocation queries), src passes
- * it on unchanged, dream_src carries the dreams (pushed by the worker).
+ * it on unchanged, dream_src carries the dreams (pushed by the worker),
+ * score_src the scores as JSON lines (pushed by the streaming thread).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
@@ -24,6 +25,9 @@ gboolean gst_seq_dream_src_event (
 G_GNUC_INTERNAL
 gboolean gst_seq_dream_dream_src_query (
     GstPad *pad, GstObject *parent, GstQuery *query);
+/* score_src: the "seqdream" structures of results as JSON lines. */
+G_GNUC_INTERNAL
+GstFlowReturn gst_seq_dream_push_scores (GstSeqDream *self, GPtrArray *results);
 G_GNUC_INTERNAL
 GstIterator *gst_seq_dream_iterate_internal_links (
     GstPad *pad, GstObject *parent);

@@ -54,7 +54,7 @@ struct _GstSeqDream
 {
   GstElement parent;
 
-  GstPad *sinkpad, *srcpad, *dream_srcpad;
+  GstPad *sinkpad, *srcpad, *dream_srcpad, *score_srcpad;
 
   /* properties, protected by the object lock */
   gchar *model_file;
@@ -118,6 +118,8 @@ struct _GstSeqDream
    * stores them on the pad, so the pad's own may still be older) */
   gchar *dream_stream_id;
   GstCaps *dream_caps;
+  /* score_src has had its zero-length GAP of this segment (for preroll) */
+  gboolean score_gap_sent;
   /* this stream's samples and scored windows (streaming thread; for the
    * EOS warning when not one window was scored) */
   guint64 stream_samples, stream_windows;

@@ -7,6 +7,7 @@
 #include "gstseqdreamscore.h"
 #include "gstseqdreamattribution.h"
 #include "gstseqdreammessage.h"
+#include "gstseqdreampads.h"
 #include "gstseqdreamtrust.h"
 #include "gstseqdreamworker.h"
 
@@ -223,6 +224,7 @@ gst_seq_dream_score_tail (GstSeqDream *self)
   gst_seq_dream_get_settings (self, &s);
   score_windows (self, &s, 1, (guint) len, results);
   seq_dream_windower_consume_tail (w);
+  gst_seq_dream_push_scores (self, results);
   gst_seq_dream_post_results (self, &s, results);
 }
 

@@ -14,6 +14,9 @@
 #ifdef HAVE_SEQDREAMVIZ
 #include "gstseqdreamviz.h"
 #endif
+#ifdef HAVE_MOSQUITTOSINK
+#include "gstmosquittosink.h"
+#endif
 
 static gboolean
 plugin_init (GstPlugin *plugin)
@@ -26,6 +29,9 @@ plugin_init (GstPlugin *plugin)
   ret |= GST_ELEMENT_REGISTER (vibrationsrc, plugin);
 #ifdef HAVE_SEQDREAMVIZ
   ret |= GST_ELEMENT_REGISTER (seqdreamviz, plugin);
+#endif
+#ifdef HAVE_MOSQUITTOSINK
+  ret |= GST_ELEMENT_REGISTER (mosquittosink, plugin);
 #endif
 
   return ret;

@@ -14,12 +14,16 @@ libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
 gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 python3-gi python3-gst-1.0 gir1.2-gstreamer-1.0
 clang libclang-rt-14-dev llvm
-valgrind"
+valgrind
+libmosquitto-dev mosquitto mosquitto-clients"
 # clang, libclang-rt-14-dev (libclang_rt.fuzzer, the libFuzzer runtime) and
 # llvm (llvm-symbolizer, for the sanitizers' stack traces): scripts/fuzz.
 # valgrind: scripts/valgrind-gst.
 # protobuf-c-compiler, libprotobuf-c-dev, libonnx-dev (its onnx.proto):
 # the ONNX reader, generated at build time (core/meson.build).
+# libmosquitto-dev: the mosquittosink element and `seqdream monitor`;
+# mosquitto, mosquitto-clients: the broker and mosquitto_sub/_passwd of
+# their tests and of examples/fleet.
 
 if [ "${1:-}" = "--torch" ]; then
   packages="$packages python3-torch"

@@ -29,7 +29,21 @@ static const Command commands[] = {
       "which samples made the decision: saliency, integrated gradients" },
   { "envelope", cli_cmd_envelope,
       "envelope spectrum of dreams or recordings (bearing faults)" },
+  { "monitor", cli_cmd_monitor,
+      "live state of a fleet from its MQTT score lines" },
 };
+
+#ifndef HAVE_MOSQUITTO
+int
+cli_cmd_monitor (int argc, char **argv)
+{
+  (void) argc;
+  (void) argv;
+  fprintf (stderr, "seqdream: monitor was not built: it needs libmosquitto "
+                   "(apt-get install libmosquitto-dev, then reconfigure)\n");
+  return 1;
+}
+#endif
 
 static void
 usage (FILE *out)

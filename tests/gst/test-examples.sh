@@ -55,13 +55,16 @@ else
   skip "no $DEFAULT_REC"
 fi
 
-# 3. record-mkv.sh: one Matroska file with two audio tracks.
+# 3. record-mkv.sh: one Matroska file with two audio tracks and the scores
+# as a subtitle track (a JSON object per window: 3 s at 8 kHz).
 if "$ex/record-mkv.sh" "$tmp/rec.wav" "$tmp/out.mkv" >"$tmp/mkv.txt" 2>&1 &&
     [ -s "$tmp/out.mkv" ] &&
     gst-launch-1.0 -q filesrc location="$tmp/out.mkv" ! matroskademux name=d \
       d.audio_0 ! queue ! fakesink d.audio_1 ! queue ! fakesink \
-      >>"$tmp/mkv.txt" 2>&1; then
-  ok "record-mkv.sh writes the signal and the dreams"
+      d.subtitle_0 ! queue ! filesink location="$tmp/scores.txt" \
+      >>"$tmp/mkv.txt" 2>&1 &&
+    [ "$(grep -o '&quot;class_index&quot;' "$tmp/scores.txt" | wc -l)" -gt 0 ]; then
+  ok "record-mkv.sh writes the signal, the dreams and the scores"
 else
   sed 's/^/# /' "$tmp/mkv.txt" | head -20
   not_ok "record-mkv.sh"
