@@ -159,7 +159,9 @@ collect_row (const float *f, const float *means, const float *logits, int c,
 {
   Rows *r = user;
   memcpy (r->f + (gsize) r->n * r->C, f, (gsize) r->C * sizeof (float));
-  memcpy (r->means + (gsize) r->n * r->D, means, (gsize) r->D * sizeof (float));
+  if (r->D > 0) /* a model without stages (an imported graph) has none */
+    memcpy (
+        r->means + (gsize) r->n * r->D, means, (gsize) r->D * sizeof (float));
   memcpy (
       r->logits + (gsize) r->n * r->K, logits, (gsize) r->K * sizeof (float));
   r->cls[r->n++] = c;
@@ -325,7 +327,10 @@ fit_heldout (SdModelStats *s, const Rows *r, const char *what, GError **error)
     return FALSE;
   }
   g_autofree double *nov = g_new (double, r->n);
-  sd_model_stats_novelty (s, r->means, (int) r->n, nov);
+  /* the novelty reads every stage's time means, or the pooled features
+   * of a model without stages */
+  sd_model_stats_novelty (
+      s, s->n_stages > 0 ? r->means : r->f, (int) r->n, nov);
   g_autofree double *margin = g_new (double, r->n);
   for (int k = 0; k < K; k++) {
     guint m = 0;

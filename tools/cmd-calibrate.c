@@ -43,7 +43,10 @@ cli_print_stats (const SdModel *model)
           "anchor)\n",
       sd_model_stats_get_feature_size (s), sd_model_stats_get_shrinkage (s));
   const int S = sd_model_stats_get_novelty_stages (s);
-  if (S == 0)
+  if (S == 0 && sd_model_find_layer (model, "stages.0") < 0)
+    printf ("  novelty on  the pooled features (the model has no stages to "
+            "read: an imported graph)\n");
+  else if (S == 0)
     printf ("  novelty on  the pooled features alone (statistics of an "
             "earlier seqdream: calibrate again for every stage)\n");
   else {
