@@ -28,12 +28,18 @@ make_sink (const gchar *first_prop, ...)
 {
   GstElement *el = gst_element_factory_make ("mosquittosink", NULL);
   GstHarness *h;
+  GstBus *bus;
   va_list ap;
 
   fail_unless (el != NULL, "no mosquittosink (GST_PLUGIN_PATH?)");
   va_start (ap, first_prop);
   g_object_set_valist (G_OBJECT (el), first_prop, ap);
   va_end (ap);
+  /* The bus before the harness starts the element: the connection is
+   * made (and its message posted) from libmosquitto's thread, which may
+   * win the race against a bus set afterwards (it did under ASan). */
+  gst_element_set_bus (el, bus = gst_bus_new ());
+  gst_object_unref (bus);
   h = fx_harness (el, "sink", NULL);
   gst_object_unref (el);
   gst_harness_set_src_caps_str (h, "text/x-raw, format=utf8");
@@ -107,13 +113,11 @@ wait_message (GstBus *bus, const gchar *name, gint seconds)
   return NULL;
 }
 
+/* The element's bus (set by make_sink), a new reference. */
 static GstBus *
 harness_bus (GstHarness *h)
 {
-  GstBus *bus = gst_bus_new ();
-
-  gst_element_set_bus (h->element, bus);
-  return bus;
+  return gst_element_get_bus (h->element);
 }
 
 /* The text of a warning or error message. */
