@@ -46,6 +46,15 @@ make_sink (const gchar *first_prop, ...)
   return h;
 }
 
+/* Drops make_sink's bus before the harness goes: the messages it holds
+ * reference the element, which holds the bus. */
+static void
+teardown_sink (GstHarness *h)
+{
+  gst_element_set_bus (h->element, NULL);
+  fx_harness_teardown (h);
+}
+
 /* Pushes m<from> .. m<from + n - 1>; fails when a push is slow. */
 static void
 push_messages (GstHarness *h, guint from, guint n)
@@ -163,7 +172,7 @@ GST_START_TEST (test_qos1_once_each)
   fail_unless_equals_uint64 (get_count (h, "dropped"), 0);
   fail_unless_equals_uint64 (get_count (h, "lost"), 0);
 
-  fx_harness_teardown (h);
+  teardown_sink (h);
   subscriber_free (s);
   broker_free (b);
 }
@@ -218,7 +227,7 @@ GST_START_TEST (test_broker_restart)
 
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
-  fx_harness_teardown (h);
+  teardown_sink (h);
   subscriber_free (s);
   broker_free (b);
 }
@@ -261,7 +270,7 @@ GST_START_TEST (test_queue_drops_oldest)
 
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
-  fx_harness_teardown (h);
+  teardown_sink (h);
   subscriber_free (s);
   broker_free (b);
 }
@@ -289,7 +298,7 @@ GST_START_TEST (test_bad_host)
   t0 = g_get_monotonic_time ();
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
-  fx_harness_teardown (h);
+  teardown_sink (h);
   fail_unless (g_get_monotonic_time () - t0 < 5 * G_TIME_SPAN_SECOND);
 }
 
@@ -332,14 +341,14 @@ GST_START_TEST (test_auth_refused)
   fail_unless_equals_uint64 (get_count (h, "published"), 0);
   gst_element_set_bus (h->element, NULL);
   gst_object_unref (bus);
-  fx_harness_teardown (h);
+  teardown_sink (h);
 
   h = make_sink ("host", "127.0.0.1", "port", b->port, "topic", "plant/x/0",
       "username", "sensor", "password", "s3cret", "qos", 1, NULL);
   push_messages (h, 0, 10);
   fail_unless (gst_harness_push_event (h, gst_event_new_eos ()));
   fail_unless_equals_uint64 (get_count (h, "published"), 10);
-  fx_harness_teardown (h);
+  teardown_sink (h);
   broker_free (b);
 }
 
