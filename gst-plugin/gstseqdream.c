@@ -178,7 +178,8 @@
  * - `baseline-logit` (G_TYPE_DOUBLE): at the baseline, the all-zero
  *   window (gradxinput, ig); NaN otherwise.
  * - `steps` (G_TYPE_INT): ig: the trapezoid intervals used (at least
- *   `attribution-steps`, doubled where completeness missed 1 %); else 0.
+ *   `attribution-steps`, 8 when it is 0, doubled where completeness missed
+ *   1 %); else 0.
  *
  * The buffer that completed the window has left src long before the
  * attribution is ready (the streaming thread does not wait for the dream
