@@ -16,6 +16,7 @@ G_BEGIN_DECLS
 #define ONNX_META_TRAIN_LENGTH "seqdream.train_length" /* samples */
 #define ONNX_META_RATE "seqdream.sample_rate"          /* Hz */
 #define ONNX_META_RANGE "seqdream.input_range"         /* [lo, hi] */
+#define ONNX_META_PROVENANCE "seqdream.provenance"     /* JSON object */
 
 /* The flat-series threshold of per-series normalisation (core/
  * normalization.c): an sd at or below it maps the series to zeros. */
@@ -36,6 +37,7 @@ typedef struct
   double sample_rate;
   gboolean has_range;
   float range_lo, range_hi;
+  char *provenance; /* a JSON object */
 } OnnxMeta;
 
 G_GNUC_INTERNAL void onnx_meta_clear (OnnxMeta *meta);

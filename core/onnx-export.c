@@ -184,17 +184,34 @@ ex_scalar (Exporter *ex, const char *name, float v)
   return ex_init (ex, name, FALSE, &v, 0, NULL);
 }
 
-/* A model tensor (by its offset into the parameters) as an initializer. */
-static const char *
-ex_param (Exporter *ex, gsize offset)
+static const SdParamInfo *
+param_at (Exporter *ex, gsize offset)
 {
   for (guint i = 0; i < sd_model_get_n_tensors (ex->m); i++) {
     const SdParamInfo *t = sd_model_get_tensor (ex->m, i);
     if (t->offset == offset)
-      return ex_init (
-          ex, t->name, FALSE, ex->m->params + offset, t->ndim, t->shape);
+      return t;
   }
   g_assert_not_reached ();
+}
+
+/* A model tensor (by its offset into the parameters) as an initializer. */
+static const char *
+ex_param (Exporter *ex, gsize offset)
+{
+  const SdParamInfo *t = param_at (ex, offset);
+  return ex_init (
+      ex, t->name, FALSE, ex->m->params + offset, t->ndim, t->shape);
+}
+
+/* A node name from a layer's weight: "stages.0.convs.1.conv" for
+ * "stages.0.convs.1.conv.weight". */
+static const char *
+layer_name (Exporter *ex, gsize weight_offset)
+{
+  const char *w = param_at (ex, weight_offset)->name;
+  const char *dot = strrchr (w, '.');
+  return ex_printf (ex, "%.*s", dot ? (int) (dot - w) : (int) strlen (w), w);
 }
 
 /* ---- the input normalisation ---- */
@@ -301,7 +318,10 @@ export_ops (Exporter *ex)
   for (int i = 0; i < m->n_ops; i++) {
     const Op *op = &m->ops[i];
     const char *in = act_name (ex, op->in), *out = act_name (ex, op->out);
-    const char *name = ex_printf (ex, "op%d", i);
+    const gboolean weighted = op->type == OP_CONV || op->type == OP_BN
+                              || op->type == OP_BN_RELU || op->type == OP_DENSE;
+    const char *name
+        = weighted ? layer_name (ex, op->w) : ex_printf (ex, "op%d", i);
     Onnx__NodeProto *n;
     switch (op->type) {
       case OP_CONV: {
@@ -685,7 +705,7 @@ export_metadata (Exporter *ex, Onnx__ModelProto *mp)
         ex_printf (ex, "[%s, %s]", g_ascii_dtostr (a, sizeof a, m->range_lo),
             g_ascii_dtostr (b, sizeof b, m->range_hi)));
   if (m->provenance != NULL)
-    ex_meta (ex, mp, "seqdream.provenance", m->provenance);
+    ex_meta (ex, mp, ONNX_META_PROVENANCE, m->provenance);
 }
 
 /* The time length of the exported input: 0 (dynamic) unless the model

@@ -15,6 +15,7 @@ onnx_meta_clear (OnnxMeta *meta)
 {
   g_strfreev (meta->labels);
   g_free (meta->norm_out);
+  g_free (meta->provenance);
   memset (meta, 0, sizeof *meta);
 }
 
@@ -112,6 +113,13 @@ meta_json (
     return meta_labels (imp, root, meta);
   if (strcmp (key, ONNX_META_NORM) == 0)
     return meta_norm (imp, root, meta);
+  if (strcmp (key, ONNX_META_PROVENANCE) == 0) {
+    if (!JSON_NODE_HOLDS_OBJECT (root))
+      return bad_meta (imp, key, "not a JSON object");
+    g_free (meta->provenance);
+    meta->provenance = g_strdup (value);
+    return TRUE;
+  }
   return meta_range (imp, root, meta);
 }
 
@@ -125,7 +133,8 @@ onnx_meta_read (OnnxImporter *imp, const Onnx__ModelProto *mp, OnnxMeta *meta)
     if (key == NULL || value == NULL || !g_str_has_prefix (key, "seqdream."))
       continue;
     if (strcmp (key, ONNX_META_LABELS) == 0 || strcmp (key, ONNX_META_NORM) == 0
-        || strcmp (key, ONNX_META_RANGE) == 0) {
+        || strcmp (key, ONNX_META_RANGE) == 0
+        || strcmp (key, ONNX_META_PROVENANCE) == 0) {
       if (!meta_json (imp, key, value, meta))
         return FALSE;
     } else if (strcmp (key, ONNX_META_NORM_OUT) == 0) {

@@ -307,6 +307,8 @@ apply_meta (OnnxImporter *imp, SdModel *m, const SdOnnxOptions *opts,
     m->range_lo = meta->range_lo;
     m->range_hi = meta->range_hi;
   }
+  if (meta->provenance != NULL)
+    m->provenance = g_strdup (meta->provenance);
   return TRUE;
 }
 
