@@ -709,7 +709,8 @@ export_metadata (Exporter *ex, Onnx__ModelProto *mp)
 }
 
 /* The time length of the exported input: 0 (dynamic) unless the model
- * takes one length only (an imported graph that flattens its time axis). */
+ * takes one length only (an imported graph that flattens its time axis):
+ * then its training length when the graph takes it, else its shortest. */
 static int
 fixed_length (const SdModel *m)
 {
@@ -717,8 +718,10 @@ fixed_length (const SdModel *m)
     return 0;
   for (guint i = 0; i < m->graph->ops->len; i++)
     if (g_array_index (m->graph->ops, GraphOp, i).type == GOP_FLATTEN)
-      return m->train_length > 0 ? (int) m->train_length
-                                 : sd_model_get_min_length (m);
+      return m->train_length > 0
+                     && sd_model_check_length (m, (int) m->train_length, NULL)
+                 ? (int) m->train_length
+                 : sd_model_get_min_length (m);
   return 0;
 }
 
@@ -753,8 +756,9 @@ sd_model_save_onnx_to_bytes (SdModel *model, GError **error)
     mp.producer_name = (char *) "seqdream";
     mp.producer_version = (char *) SD_VERSION;
     mp.graph = &gp;
-    gp.name = ex_strdup (
-        &ex, model->display_name ? model->display_name : model->arch.name);
+    /* the architecture's name ("onnx" for a graph), not the file's: the
+     * same model exports to the same bytes wherever it was loaded from */
+    gp.name = ex_printf (&ex, "seqdream %s", model->arch.name);
     gp.n_node = ex.nodes->len;
     gp.node = (Onnx__NodeProto **) ex.nodes->pdata;
     gp.n_initializer = ex.inits->len;

@@ -256,6 +256,35 @@ test_gelu_gmp (void)
   round_trip (m, "sequential with Gelu and GlobalMaxPool");
 }
 
+/* tests/data/onnx/exported-*.onnx: what the writer wrote when they were
+ * committed, byte for byte (a change to the format shows up here), and
+ * they read back as their source models (normalisation included). */
+static void
+test_committed (void)
+{
+  static const char *const pairs[][2]
+      = { { "exported-series.onnx", "attribution-series.model.safetensors" },
+          { "exported-fixed.onnx", "attribution-fixed.model.safetensors" } };
+  for (guint i = 0; i < G_N_ELEMENTS (pairs); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *onnx = data_path ("onnx", pairs[i][0]);
+    g_autofree char *src = data_path ("golden", pairs[i][1]);
+    g_autoptr (SdModel) m = sd_model_load (src, &error);
+    g_assert_no_error (error);
+    g_autoptr (GBytes) now = sd_model_save_onnx_to_bytes (m, &error);
+    g_assert_no_error (error);
+    g_autofree char *old = NULL;
+    gsize len;
+    g_assert_true (g_file_get_contents (onnx, &old, &len, NULL));
+    g_assert_cmpmem (
+        old, len, g_bytes_get_data (now, NULL), g_bytes_get_size (now));
+    g_autoptr (SdModel) r = sd_model_load (onnx, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (sd_model_get_normalization (r).mode, ==,
+        sd_model_get_normalization (m).mode);
+  }
+}
+
 static void
 test_errors (void)
 {
@@ -319,6 +348,7 @@ main (int argc, char **argv)
       "\"kernels\": [6, 1], \"pool\": 3}]}",
       test_arch);
   g_test_add_func ("/onnx-export/graph/gelu-gmp", test_gelu_gmp);
+  g_test_add_func ("/onnx-export/committed", test_committed);
   g_test_add_func ("/onnx-export/errors", test_errors);
   return g_test_run ();
 }
