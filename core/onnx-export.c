@@ -89,6 +89,18 @@ ex_node (Exporter *ex, const char *op, const char *name, int n_in,
   return n;
 }
 
+/* Appends item to the pool-allocated pointer array *arr of *n items. */
+static void
+ex_append (Exporter *ex, gpointer arr_ptr, size_t *n, gpointer item)
+{
+  gpointer **arr = arr_ptr;
+  gpointer *grown = ex_alloc (ex, (*n + 1) * sizeof (gpointer));
+  if (*n > 0)
+    memcpy (grown, *arr, *n * sizeof (gpointer));
+  grown[(*n)++] = item;
+  *arr = grown;
+}
+
 static Onnx__AttributeProto *
 ex_attr (Exporter *ex, Onnx__NodeProto *n, const char *name,
     Onnx__AttributeProto__AttributeType type)
@@ -98,31 +110,26 @@ ex_attr (Exporter *ex, Onnx__NodeProto *n, const char *name,
   a->name = ex_strdup (ex, name);
   a->has_type = TRUE;
   a->type = type;
-  Onnx__AttributeProto **old = n->attribute;
-  n->attribute = ex_alloc (ex, (n->n_attribute + 1) * sizeof *old);
-  if (n->n_attribute > 0)
-    memcpy (n->attribute, old, n->n_attribute * sizeof *old);
-  n->attribute[n->n_attribute++] = a;
+  ex_append (ex, &n->attribute, &n->n_attribute, a);
   return a;
 }
 
+/* An INT attribute, or a FLOAT one when is_float. */
 static void
-ex_attr_int (Exporter *ex, Onnx__NodeProto *n, const char *name, gint64 v)
+ex_attr_num (Exporter *ex, Onnx__NodeProto *n, const char *name,
+    gboolean is_float, double v)
 {
-  Onnx__AttributeProto *a
-      = ex_attr (ex, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
-  a->has_i = TRUE;
-  a->i = v;
+  Onnx__AttributeProto *a = ex_attr (ex, n, name,
+      is_float ? ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT
+               : ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+  a->has_f = is_float;
+  a->f = is_float ? (float) v : 0;
+  a->has_i = !is_float;
+  a->i = is_float ? 0 : (gint64) v;
 }
 
-static void
-ex_attr_float (Exporter *ex, Onnx__NodeProto *n, const char *name, float v)
-{
-  Onnx__AttributeProto *a
-      = ex_attr (ex, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
-  a->has_f = TRUE;
-  a->f = v;
-}
+#define ex_attr_int(ex, n, name, v) ex_attr_num (ex, n, name, FALSE, v)
+#define ex_attr_float(ex, n, name, v) ex_attr_num (ex, n, name, TRUE, v)
 
 static void
 ex_attr_ints (Exporter *ex, Onnx__NodeProto *n, const char *name, int count,
@@ -663,11 +670,7 @@ ex_meta (Exporter *ex, Onnx__ModelProto *mp, const char *key, const char *value)
   onnx__string_string_entry_proto__init (e);
   e->key = ex_strdup (ex, key);
   e->value = ex_strdup (ex, value);
-  Onnx__StringStringEntryProto **old = mp->metadata_props;
-  mp->metadata_props = ex_alloc (ex, (mp->n_metadata_props + 1) * sizeof *old);
-  if (mp->n_metadata_props > 0)
-    memcpy (mp->metadata_props, old, mp->n_metadata_props * sizeof *old);
-  mp->metadata_props[mp->n_metadata_props++] = e;
+  ex_append (ex, &mp->metadata_props, &mp->n_metadata_props, e);
 }
 
 static void
