@@ -22,13 +22,13 @@
 typedef struct
 {
   const SdModel *m;
-  GPtrArray *pool;  /* every allocation of the message, freed together */
-  GPtrArray *nodes; /* Onnx__NodeProto* */
-  GPtrArray *inits; /* Onnx__TensorProto* */
-  GHashTable *init_names;
-  GHashTable *names; /* value index * 4 + rank -> tensor name (graphs) */
-  int *native;       /* rank each graph value is produced with */
-  const char *x;     /* the normalised input */
+  GPtrArray *pool;        /* every allocation of the message, freed together */
+  GPtrArray *nodes;       /* Onnx__NodeProto* */
+  GPtrArray *inits;       /* Onnx__TensorProto* */
+  GHashTable *init_names; /* name -> Onnx__TensorProto* */
+  GHashTable *names;      /* value index * 4 + rank -> tensor name (graphs) */
+  int *native;            /* rank each graph value is produced with */
+  const char *x;          /* the normalised input */
   int n_tmp;
   GError **error;
 } Exporter;
@@ -80,8 +80,10 @@ ex_node (Exporter *ex, const char *op, const char *name, int n_in,
   n->name = ex_strdup (ex, name);
   n->n_input = n_in;
   n->input = ex_alloc (ex, n_in * sizeof (char *));
+  /* the pointers themselves (pool strings or literals): an initializer is
+   * recognised by its name's address when fix_clashes renames it */
   for (int k = 0; k < n_in; k++)
-    n->input[k] = ex_strdup (ex, in[k]);
+    n->input[k] = (char *) in[k];
   n->n_output = 1;
   n->output = ex_alloc (ex, sizeof (char *));
   n->output[0] = ex_strdup (ex, out);
@@ -144,27 +146,17 @@ ex_attr_ints (Exporter *ex, Onnx__NodeProto *n, const char *name, int count,
 }
 
 /* An initializer of count elements (float32 or int64, raw little-endian
- * data) under name, once: a name already written is not written again
- * (tensors shared by several ops). Returns name. */
+ * data) under name, once: the same tensor asked for again (shared by
+ * several ops) is not written again; another tensor of that name gets
+ * "name_1", "name_2", .... Returns the name it has (the TensorProto's own
+ * string: node inputs point at it). */
 static const char *
 ex_init (Exporter *ex, const char *name, gboolean i64, const void *data,
     int ndim, const gint64 *dims)
 {
-  if (g_hash_table_contains (ex->init_names, name))
-    return name;
-  Onnx__TensorProto *t = ex_alloc (ex, sizeof *t);
-  onnx__tensor_proto__init (t);
-  t->name = ex_strdup (ex, name);
-  t->has_data_type = TRUE;
-  t->data_type = i64 ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64
-                     : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
   gsize count = 1;
-  t->n_dims = ndim;
-  t->dims = ex_alloc (ex, ndim * sizeof (int64_t));
-  for (int d = 0; d < ndim; d++) {
-    t->dims[d] = dims[d];
+  for (int d = 0; d < ndim; d++)
     count *= (gsize) dims[d];
-  }
   guint8 *raw = ex_alloc (ex, count * (i64 ? 8 : 4));
   for (gsize k = 0; k < count; k++) {
     if (i64) {
@@ -177,11 +169,32 @@ ex_init (Exporter *ex, const char *name, gboolean i64, const void *data,
       memcpy (raw + 4 * k, &u, 4);
     }
   }
+  const char *unique = name;
+  for (int k = 1;; k++) {
+    const Onnx__TensorProto *o = g_hash_table_lookup (ex->init_names, unique);
+    if (o == NULL)
+      break;
+    if (o->n_dims == (gsize) ndim && o->raw_data.len == count * (i64 ? 8 : 4)
+        && (ndim == 0 || memcmp (o->dims, dims, ndim * sizeof (gint64)) == 0)
+        && memcmp (o->raw_data.data, raw, o->raw_data.len) == 0)
+      return o->name;
+    unique = ex_printf (ex, "%s_%d", name, k);
+  }
+  Onnx__TensorProto *t = ex_alloc (ex, sizeof *t);
+  onnx__tensor_proto__init (t);
+  t->name = ex_strdup (ex, unique);
+  t->has_data_type = TRUE;
+  t->data_type = i64 ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64
+                     : ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
+  t->n_dims = ndim;
+  t->dims = ex_alloc (ex, ndim * sizeof (int64_t));
+  for (int d = 0; d < ndim; d++)
+    t->dims[d] = dims[d];
   t->has_raw_data = TRUE;
   t->raw_data.len = count * (i64 ? 8 : 4);
   t->raw_data.data = raw;
   g_ptr_array_add (ex->inits, t);
-  g_hash_table_add (ex->init_names, t->name);
+  g_hash_table_insert (ex->init_names, t->name, t);
   return t->name;
 }
 
@@ -627,6 +640,38 @@ export_graph (Exporter *ex)
 
 /* ---- the model ---- */
 
+/* ONNX names are one namespace, and an imported model's tensor names are
+ * anybody's: an initializer called like a value of the graph ("input",
+ * "logits", "value.3", ...) is renamed "NAME_param", "NAME_param1", ...,
+ * and the node inputs that point at it follow. */
+static void
+fix_clashes (Exporter *ex)
+{
+  g_autoptr (GHashTable) values = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_add (values, (gpointer) "input");
+  for (guint i = 0; i < ex->nodes->len; i++)
+    g_hash_table_add (values,
+        ((Onnx__NodeProto *) g_ptr_array_index (ex->nodes, i))->output[0]);
+  for (guint i = 0; i < ex->inits->len; i++) {
+    Onnx__TensorProto *t = g_ptr_array_index (ex->inits, i);
+    if (!g_hash_table_contains (values, t->name))
+      continue;
+    char *old = t->name, *name = ex_printf (ex, "%s_param", old);
+    for (int k = 1; g_hash_table_contains (values, name)
+                    || g_hash_table_contains (ex->init_names, name);
+         k++)
+      name = ex_printf (ex, "%s_param%d", old, k);
+    t->name = name;
+    g_hash_table_insert (ex->init_names, name, t);
+    for (guint j = 0; j < ex->nodes->len; j++) {
+      Onnx__NodeProto *n = g_ptr_array_index (ex->nodes, j);
+      for (gsize k = 0; k < n->n_input; k++)
+        if (n->input[k] == old)
+          n->input[k] = name;
+    }
+  }
+}
+
 static Onnx__ValueInfoProto *
 ex_value_info (Exporter *ex, const char *name, int ndim, const gint64 *dims,
     const char *const *params)
@@ -732,6 +777,15 @@ GBytes *
 sd_model_save_onnx_to_bytes (SdModel *model, GError **error)
 {
   g_return_val_if_fail (model != NULL && model->params != NULL, NULL);
+  if (model->graph == NULL && model->arch.in_channels != 1) {
+    /* the input [batch, 1, time] and the per-series normalisation over
+     * one channel are what the reader and predict take */
+    g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+        "'%s' takes %d input channels; ONNX export writes univariate "
+        "models ([batch, 1, time])",
+        model->arch.name, model->arch.in_channels);
+    return NULL;
+  }
   Exporter ex = { .m = model, .error = error };
   ex.pool = g_ptr_array_new_with_free_func (g_free);
   ex.nodes = g_ptr_array_new ();
@@ -742,6 +796,7 @@ sd_model_save_onnx_to_bytes (SdModel *model, GError **error)
 
   ex.x = export_normalization (&ex, "input");
   if (model->graph ? export_graph (&ex) : export_ops (&ex)) {
+    fix_clashes (&ex);
     Onnx__ModelProto mp;
     Onnx__GraphProto gp;
     Onnx__OperatorSetIdProto opset;
@@ -767,8 +822,7 @@ sd_model_save_onnx_to_bytes (SdModel *model, GError **error)
     gp.n_initializer = ex.inits->len;
     gp.initializer = (Onnx__TensorProto **) ex.inits->pdata;
     const int T = fixed_length (model);
-    const gint64 in_dims[]
-        = { 0, model->arch.in_channels > 0 ? model->arch.in_channels : 1, T };
+    const gint64 in_dims[] = { 0, 1, T };
     const char *in_params[] = { "batch", NULL, T > 0 ? NULL : "time" };
     const gint64 out_dims[] = { 0, sd_model_get_n_classes (model) };
     const char *out_params[] = { "batch", NULL };

@@ -197,8 +197,24 @@ static const OpEdit gelu_gmp[] = { { "activation", "activation", "Gelu", 0 },
 /* The imported tests/data/onnx/NAME.onnx, saved as a seqdream model file
  * with its graph (metadata "graph") edited, and loaded again: the graph
  * ops the committed ONNX files do not contain. */
+static const OpEdit no_edit[] = { { NULL } };
+/* tensor names that are also the names of values in the exported graph */
+static const char *const clashing[]
+    = { "onnx::Conv_53", "input", "onnx::Conv_54", "logits", "net.4.weight",
+        "value.1", "net.4.bias", "normalized", NULL };
+
+static const char *
+renamed (const char *const *renames, const char *name)
+{
+  for (int i = 0; renames != NULL && renames[i] != NULL; i += 2)
+    if (strcmp (renames[i], name) == 0)
+      return renames[i + 1];
+  return name;
+}
+
 static SdModel *
-rewrite_graph (const char *name, const OpEdit *edits)
+rewrite_graph (
+    const char *name, const OpEdit *edits, const char *const *renames)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *file = g_strdup_printf ("%s.onnx", name);
@@ -228,6 +244,17 @@ rewrite_graph (const char *name, const OpEdit *edits)
     }
     g_assert_cmpint (n, >, 0);
   }
+  for (guint i = 0; i < json_array_get_length (ops); i++) {
+    JsonArray *ts = json_object_get_array_member (
+        json_array_get_object_element (ops, i), "tensors");
+    for (guint k = 0; ts != NULL && k < json_array_get_length (ts); k++) {
+      JsonNode *e = json_array_get_element (ts, k);
+      const char *t
+          = JSON_NODE_HOLDS_VALUE (e) ? json_node_get_string (e) : NULL;
+      if (t != NULL && renamed (renames, t) != t)
+        json_node_set_string (e, renamed (renames, t));
+    }
+  }
   g_autofree char *graph = json_to_string (json_parser_get_root (jp), FALSE);
   g_autoptr (SdSafetensorsWriter) w = sd_safetensors_writer_new ();
   g_autofree const char **keys = sd_safetensors_get_metadata_keys (st);
@@ -241,7 +268,8 @@ rewrite_graph (const char *name, const OpEdit *edits)
     g_autofree float *v = g_new (float, t->numel);
     g_assert_true (
         sd_safetensors_copy_f32 (st, t, v, t->ndim, t->shape, FALSE, &error));
-    sd_safetensors_writer_add_f32 (w, t->name, v, t->ndim, t->shape);
+    sd_safetensors_writer_add_f32 (
+        w, renamed (renames, t->name), v, t->ndim, t->shape);
   }
   g_autoptr (GBytes) bytes = sd_safetensors_writer_to_bytes (w);
   SdModel *m = sd_model_load_from_bytes (bytes, name, &error);
@@ -252,8 +280,20 @@ rewrite_graph (const char *name, const OpEdit *edits)
 static void
 test_gelu_gmp (void)
 {
-  g_autoptr (SdModel) m = rewrite_graph ("sequential", gelu_gmp);
+  g_autoptr (SdModel) m = rewrite_graph ("sequential", gelu_gmp, NULL);
   round_trip (m, "sequential with Gelu and GlobalMaxPool");
+}
+
+/* Tensors named "input", "logits", "value.1", "normalized": the writer
+ * renames them, as one namespace holds values and initializers. */
+static void
+test_name_clash (void)
+{
+  g_autoptr (SdModel) m = rewrite_graph ("sequential", no_edit, clashing);
+  g_assert_nonnull (sd_model_find_tensor (m, "logits"));
+  sd_model_set_normalization (
+      m, (SdNormalization){ .mode = SD_NORM_PER_SERIES });
+  round_trip (m, "sequential with clashing tensor names");
 }
 
 /* tests/data/onnx/exported-*.onnx: what the writer wrote when they were
@@ -301,7 +341,8 @@ test_errors (void)
 
   /* AveragePool with a dilation (opset 19) cannot be written at opset
    * 13: the imported fcn-pool graph with its pooling dilated */
-  g_autoptr (SdModel) dilated = rewrite_graph ("fcn-pool", dilate_avgpool);
+  g_autoptr (SdModel) dilated
+      = rewrite_graph ("fcn-pool", dilate_avgpool, NULL);
   g_autoptr (GBytes) none = sd_model_save_onnx_to_bytes (dilated, &error);
   g_assert_null (none);
   g_assert_error (error, SD_ERROR, SD_ERROR_MODEL);
@@ -348,6 +389,7 @@ main (int argc, char **argv)
       "\"kernels\": [6, 1], \"pool\": 3}]}",
       test_arch);
   g_test_add_func ("/onnx-export/graph/gelu-gmp", test_gelu_gmp);
+  g_test_add_func ("/onnx-export/graph/name-clash", test_name_clash);
   g_test_add_func ("/onnx-export/committed", test_committed);
   g_test_add_func ("/onnx-export/errors", test_errors);
   return g_test_run ();
