@@ -4,7 +4,7 @@
  * file is untrusted: every name, shape, attribute and tensor size is
  * checked before use.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "onnx-private.h"
+#include "onnx-export-private.h"
 
 #include <string.h>
 
@@ -271,10 +271,52 @@ fill_params (OnnxImporter *imp, SdModel *m)
   return sd_graph_check_params (m, imp->error);
 }
 
-static SdModel *
-import_model (
-    OnnxImporter *imp, const Onnx__ModelProto *mp, const SdOnnxOptions *opts)
+/* Labels, rate, training length, normalisation and input range: the
+ * options first, then the file's seqdream.* metadata, then the defaults
+ * ("0", "1", ...; unknown rate; the declared input length; none). */
+static gboolean
+apply_meta (OnnxImporter *imp, SdModel *m, const SdOnnxOptions *opts,
+    const OnnxMeta *meta)
 {
+  const int K = sd_model_get_n_classes (m);
+  const char *const *given = opts && opts->labels
+                                 ? opts->labels
+                                 : (const char *const *) meta->labels;
+  const int n = given ? (int) g_strv_length ((char **) given) : 0;
+  if (n > 0 && n != K)
+    return onnx_fail (imp, NULL, "%d labels %s for %d classes", n,
+        opts && opts->labels ? "given" : "in the metadata", K);
+  g_auto (GStrv) labels = g_new0 (char *, K + 1);
+  for (int k = 0; k < K; k++)
+    labels[k] = n > 0 ? g_strdup (given[k]) : g_strdup_printf ("%d", k);
+  if (!sd_model_check_labels (
+          (const char *const *) labels, K, imp->file, imp->error))
+    return FALSE;
+  m->labels = g_steal_pointer (&labels);
+  m->train_length = meta->train_length > 0  ? meta->train_length
+                    : imp->input_length > 0 ? (guint) imp->input_length
+                                            : 0;
+  m->sample_rate
+      = opts && opts->sample_rate > 0 ? opts->sample_rate : meta->sample_rate;
+  m->norm.mode = SD_NORM_NONE;
+  if (opts != NULL && opts->use_norm)
+    m->norm = opts->norm;
+  else if (meta->has_norm)
+    m->norm = meta->norm;
+  if (meta->has_range) {
+    m->range_lo = meta->range_lo;
+    m->range_hi = meta->range_hi;
+  }
+  if (meta->provenance != NULL)
+    m->provenance = g_strdup (meta->provenance);
+  return TRUE;
+}
+
+static SdModel *
+import_model (OnnxImporter *imp, const Onnx__ModelProto *mp,
+    const SdOnnxOptions *opts, OnnxMeta *meta)
+{
+  gsize first = 0;
   const Onnx__GraphProto *gp = mp->graph;
   if (gp == NULL)
     return onnx_fail (imp, NULL, "no graph (not an ONNX model?)"), NULL;
@@ -290,9 +332,10 @@ import_model (
     e->param_name = t->name;
     onnx_define (imp, t->name, e);
   }
-  if (!read_input (imp, gp))
+  if (!read_input (imp, gp) || !onnx_meta_read (imp, mp, meta)
+      || !onnx_meta_skip_norm (imp, gp, meta, &first))
     return NULL;
-  for (gsize k = 0; k < gp->n_node; k++) {
+  for (gsize k = first; k < gp->n_node; k++) {
     const Onnx__NodeProto *node = gp->node[k];
     g_free (imp->node_name);
     /* made valid UTF-8 without control characters: it is printed and
@@ -317,26 +360,10 @@ import_model (
     g_prefix_error (imp->error, "%s: ", imp->file);
     return NULL;
   }
-  const int K = sd_model_get_n_classes (m);
-  int n = 0;
-  while (opts != NULL && opts->labels != NULL && opts->labels[n] != NULL)
-    n++;
-  if (n > 0 && n != K)
-    return onnx_fail (imp, NULL, "%d labels given for %d classes", n, K), NULL;
-  g_auto (GStrv) labels = g_new0 (char *, K + 1);
-  for (int k = 0; k < K; k++)
-    labels[k] = n > 0 ? g_strdup (opts->labels[k]) : g_strdup_printf ("%d", k);
-  if (!sd_model_check_labels (
-          (const char *const *) labels, K, imp->file, imp->error))
-    return NULL;
-  m->labels = g_steal_pointer (&labels);
   g_free (m->display_name);
   m->display_name = g_strdup (imp->file);
-  m->train_length = imp->input_length > 0 ? (guint) imp->input_length : 0;
-  m->sample_rate = opts ? opts->sample_rate : 0;
-  m->norm.mode = SD_NORM_NONE;
-  if (opts != NULL && opts->use_norm)
-    m->norm = opts->norm;
+  if (!apply_meta (imp, m, opts, meta))
+    return NULL;
   return g_steal_pointer (&m);
 }
 
@@ -361,7 +388,9 @@ sd_model_load_onnx_from_bytes (GBytes *bytes, const char *display_name,
   imp.params = g_hash_table_new_full (
       g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_array_unref);
   imp.g = sd_graph_new ();
-  SdModel *m = import_model (&imp, mp, opts);
+  OnnxMeta meta = { 0 };
+  SdModel *m = import_model (&imp, mp, opts, &meta);
+  onnx_meta_clear (&meta);
   onnx__model_proto__free_unpacked (mp, NULL);
   g_hash_table_unref (imp.names);
   g_hash_table_unref (imp.params);

@@ -11,7 +11,9 @@
  *     accepted length and, when it takes it, at twice that plus 3, so a
  *     graph that loads but is inconsistent shows up under ASan;
  *   - it saves as a seqdream model file, and that loads again into the
- *     same parameters, bit for bit, with the same shortest length.
+ *     same parameters, bit for bit, with the same shortest length;
+ *   - it exports as ONNX (or fails with an SD_ERROR), and the export
+ *     reads back with the same classes, labels and shortest length.
  * Anything else abort ()s.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
@@ -58,6 +60,30 @@ run_model (SdModel *m, int T)
   sd_model_backward (m, ws, dlogits, NULL, dx);
 }
 
+/* sd_model_save_onnx_to_bytes and back through the reader. */
+static void
+check_onnx_round_trip (SdModel *m)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = sd_model_save_onnx_to_bytes (m, &error);
+  if (bytes == NULL) {
+    if (error == NULL || error->domain != SD_ERROR)
+      fuzz_fail ("the ONNX writer failed without an SD_ERROR");
+    return;
+  }
+  g_autoptr (SdModel) r
+      = sd_model_load_onnx_from_bytes (bytes, "export.onnx", NULL, &error);
+  if (r == NULL)
+    fuzz_fail ("an exported model does not read back: %s", error->message);
+  const int K = sd_model_get_n_classes (m);
+  if (sd_model_get_n_classes (r) != K
+      || sd_model_get_min_length (r) != sd_model_get_min_length (m))
+    fuzz_fail ("the exported model has other classes or lengths");
+  for (int k = 0; k < K; k++)
+    if (strcmp (sd_model_get_labels (r)[k], sd_model_get_labels (m)[k]) != 0)
+      fuzz_fail ("the exported model has other labels");
+}
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -95,5 +121,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   run_model (m, T);
   run_model (m, 2 * T + 3);
   fuzz_check_round_trip (m);
+  check_onnx_round_trip (m);
   return 0;
 }

@@ -18,8 +18,10 @@ corpus/fuzz_ucr/      UCR text files: every separator and line ending,
                       numeric, decimal and string labels, and the errors
                       the loader names (ragged rows, NaN, overflow, ...).
 corpus/fuzz_onnx/     ONNX files: the small test models of tests/data/onnx
-                      (exported by PyTorch: tests/onnx/make_onnx.py) and
-                      truncations and byte changes of one of them.
+                      (exported by PyTorch: tests/onnx/make_onnx.py, and
+                      by seqdream export with its normalisation ops and
+                      metadata: exported-*.onnx) and truncations and byte
+                      changes of one of them.
 corpus/fuzz_element/  scripts for fuzz_element.c (see the format there):
                       caps, properties, buffers, timestamps, events and
                       dream requests.
@@ -576,7 +578,8 @@ ONNX = os.path.join(ROOT, "tests", "data", "onnx")
 
 def onnx_corpus():
     files = {}
-    for name in ("sequential", "fixed-length", "unsupported", "trained-3class"):
+    for name in ("sequential", "fixed-length", "unsupported", "trained-3class",
+                 "exported-series", "exported-fixed"):
         with open(os.path.join(ONNX, name + ".onnx"), "rb") as f:
             files[name + ".onnx"] = f.read()
     seq = files["sequential.onnx"]

@@ -4,7 +4,15 @@
 #   scripts/install-deps.sh          build + test dependencies
 #   scripts/install-deps.sh --torch  also python3-torch (benchmarks and the
 #                                    PyTorch reference scripts)
+#   scripts/install-deps.sh --onnxruntime
+#                                    also nodejs and npm (when node or npm
+#                                    is missing) and the npm package
+#                                    onnxruntime-node in tests/onnxruntime/
+#                                    (tests/test-onnxruntime.sh; ONNX Runtime
+#                                    runs what `seqdream export` writes)
+# The flags combine; the default stays lean.
 set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="meson ninja-build pkg-config gcc clang-format python3
 libglib2.0-dev libopenblas-dev libjson-glib-dev libsndfile1-dev
@@ -25,9 +33,28 @@ libmosquitto-dev mosquitto mosquitto-clients"
 # mosquitto, mosquitto-clients: the broker and mosquitto_sub/_passwd of
 # their tests and of examples/fleet.
 
-if [ "${1:-}" = "--torch" ]; then
-  packages="$packages python3-torch"
-fi
+onnxruntime=0
+for arg in "$@"; do
+  case $arg in
+    --torch) packages="$packages python3-torch" ;;
+    --onnxruntime)
+      onnxruntime=1
+      # a node from elsewhere (NodeSource) ships its own npm: Debian's npm
+      # would conflict with it
+      command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+      command -v npm >/dev/null 2>&1 || packages="$packages npm" ;;
+    *) echo "install-deps.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+# ONNXRUNTIME_NODE_INSTALL=skip: the package carries the CPU binding for
+# Linux x64 and arm64; its install script would only fetch CUDA libraries.
+install_onnxruntime () {
+  [ "$onnxruntime" = 1 ] || return 0
+  if ! (cd "$ROOT/tests/onnxruntime" && NODE_PATH=node_modules node -e "require('onnxruntime-node')") 2>/dev/null; then
+    (cd "$ROOT/tests/onnxruntime" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund)
+  fi
+}
 
 missing=""
 for p in $packages; do
@@ -37,6 +64,7 @@ for p in $packages; do
 done
 
 if [ -z "$missing" ]; then
+  install_onnxruntime
   exit 0
 fi
 
@@ -54,3 +82,4 @@ if [ ! -d /var/lib/apt/lists ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null |
 fi
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
+install_onnxruntime

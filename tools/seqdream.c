@@ -19,6 +19,7 @@ static const Command commands[] = {
   { "eval", cli_cmd_eval, "accuracy, per-class scores and confusion matrix" },
   { "predict", cli_cmd_predict, "logits and probabilities per series" },
   { "import", cli_cmd_import, "an ONNX model as a seqdream model file" },
+  { "export", cli_cmd_export, "a model as an ONNX file for other runtimes" },
   { "info", cli_cmd_info,
       "architecture, parameters, labels, provenance, statistics" },
   { "calibrate", cli_cmd_calibrate,

@@ -16,6 +16,10 @@
  * Add), Dropout, Identity, Softmax / LogSoftmax at the end, Constant, Pad
  * (zeros, time axis). Anything else is an error naming the node and op.
  *
+ * A file that sd_model_save_onnx wrote keeps its labels, rate, training
+ * length and normalisation: its seqdream.* metadata_props are read, and
+ * its normalisation ops become the model's SdNormalization again.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
@@ -43,6 +47,17 @@ SdModel *sd_model_load_onnx_from_bytes (GBytes *bytes, const char *display_name,
 /* The op graph of an imported model, one op a line; NULL for a model of a
  * preset architecture. */
 char *sd_model_describe_graph (const SdModel *model);
+
+/* The model as an ONNX file (opset 13, IR version 7): input "input"
+ * [batch, 1, time], output "logits" [batch, classes]; the model's input
+ * normalisation as ops, so the file maps raw series to the logits that
+ * `seqdream predict` prints; labels, sample rate, training length,
+ * normalisation and input range in metadata_props, which
+ * sd_model_load_onnx reads back (docs/model-import.md, Export). FALSE
+ * and an error naming the op for an op opset 13 cannot express, or when
+ * the file cannot be written. */
+gboolean sd_model_save_onnx (SdModel *model, const char *path, GError **error);
+GBytes *sd_model_save_onnx_to_bytes (SdModel *model, GError **error);
 
 /* The ops the reader maps, comma-separated (static). */
 const char *sd_onnx_supported_ops (void);
