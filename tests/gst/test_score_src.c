@@ -18,19 +18,6 @@
 #include <glib/gstdio.h>
 #include <string.h>
 
-static GstElement *
-make_seqdream (GstBus **bus)
-{
-  GstElement *el = gst_element_factory_make ("seqdream", NULL);
-
-  fail_unless (el != NULL, "no seqdream element (GST_PLUGIN_PATH?)");
-  fx_element (el);
-  g_object_set (el, "model-file", golden_model, "hop", 37, NULL);
-  *bus = gst_bus_new ();
-  gst_element_set_bus (el, *bus);
-  return el;
-}
-
 /* The JSON object of a score_src buffer: one line, ending in a newline. */
 static JsonObject *
 parse_line (GstBuffer *buf)
@@ -104,7 +91,7 @@ expect_event (GstHarness *h, GstEventType type)
 GST_START_TEST (test_one_line_per_window)
 {
   GstBus *bus;
-  GstElement *el = make_seqdream (&bus);
+  GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
   GstHarness *h = fx_harness (el, "sink", "src");
   GstHarness *hs = fx_harness (el, NULL, "score_src");
   gfloat *x = make_signal (131, 3);
@@ -180,7 +167,7 @@ GST_END_TEST;
 GST_START_TEST (test_unlinked_then_linked)
 {
   GstBus *bus;
-  GstElement *el = make_seqdream (&bus);
+  GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
   GstHarness *h = fx_harness (el, "sink", "src");
   GstPad *score = gst_element_get_static_pad (el, "score_src");
   GstHarness *hs;
@@ -234,7 +221,7 @@ GST_END_TEST;
 GST_START_TEST (test_only_scores_linked)
 {
   GstBus *bus;
-  GstElement *el = make_seqdream (&bus);
+  GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
   GstHarness *hs = fx_harness (el, "sink", "score_src");
   gfloat *x = make_signal (222, 7);
 
@@ -257,7 +244,7 @@ GST_END_TEST;
 GST_START_TEST (test_flush)
 {
   GstBus *bus;
-  GstElement *el = make_seqdream (&bus);
+  GstElement *el = make_seqdream (&bus, "hop", 37, NULL);
   GstHarness *h = fx_harness (el, "sink", "src");
   GstHarness *hs = fx_harness (el, NULL, "score_src");
   gfloat *x = make_signal (111, 9);
