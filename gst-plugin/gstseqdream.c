@@ -294,6 +294,7 @@
 
 #include "gstseqdream.h"
 #include "gstseqdreamattribution.h"
+#include "gstseqdreamchannels.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreampads.h"
 #include "gstseqdreamprivate.h"
@@ -307,17 +308,23 @@
 
 GST_DEBUG_CATEGORY (gst_seq_dream_debug);
 
-/* F32LE, read as native floats (libseqdream runs on little-endian hosts). */
+/* F32LE, read as native floats (libseqdream runs on little-endian hosts);
+ * 1 to MAX_CHANNELS (64) interleaved channels, a dream is mono. */
 #define SEQ_DREAM_CAPS                                                         \
   "audio/x-raw, format = (string) F32LE, layout = (string) interleaved, "      \
+  "rate = (int) [ 1, MAX ], channels = (int) [ 1, 64 ]"
+#define SEQ_DREAM_MONO_CAPS                                                    \
+  "audio/x-raw, format = (string) F32LE, layout = (string) interleaved, "      \
   "rate = (int) [ 1, MAX ], channels = (int) 1"
+G_STATIC_ASSERT (MAX_CHANNELS == 64);
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
-static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
-    "dream_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
+static GstStaticPadTemplate dream_src_template
+    = GST_STATIC_PAD_TEMPLATE ("dream_src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (SEQ_DREAM_MONO_CAPS));
 static GstStaticPadTemplate score_src_template
     = GST_STATIC_PAD_TEMPLATE ("score_src", GST_PAD_SRC, GST_PAD_ALWAYS,
         GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
@@ -378,6 +385,9 @@ enum
   /* gstseqdreamattribution.c's, in the order of AttributionProp */
   PROP_ATTRIBUTION,
   PROP_ATTRIBUTION_LAST = PROP_ATTRIBUTION + N_ATTRIBUTION_PROPS - 1,
+  /* gstseqdreamchannels.c's, in the order of ChannelsProp */
+  PROP_CHANNELS,
+  PROP_CHANNELS_LAST = PROP_CHANNELS + N_CHANNELS_PROPS - 1,
 };
 
 enum
@@ -611,6 +621,7 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
   gst_seq_dream_attribution_install_properties (
       gobject_class, PROP_ATTRIBUTION);
+  gst_seq_dream_channels_install_properties (gobject_class, PROP_CHANNELS);
 
   /**
    * GstSeqDream::dream:
@@ -723,6 +734,7 @@ gst_seq_dream_init (GstSeqDream *self)
   self->settings.novelty_threshold = DEFAULT_NOVELTY_THRESHOLD;
   self->settings.state_holdoff = DEFAULT_STATE_HOLDOFF;
   gst_seq_dream_attribution_init_settings (&self->settings);
+  gst_seq_dream_channels_init_settings (&self->settings);
   self->dream_preset = g_strdup (DEFAULT_DREAM_PRESET);
   self->dream_reference = g_strdup (DEFAULT_DREAM_REFERENCE);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
@@ -765,6 +777,10 @@ gst_seq_dream_set_property (
   if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
     gst_seq_dream_attribution_set_property (
         self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
+  if (prop_id >= PROP_CHANNELS && prop_id <= PROP_CHANNELS_LAST) {
+    gst_seq_dream_channels_set_property (self, prop_id - PROP_CHANNELS, value);
     return;
   }
   GST_OBJECT_LOCK (self);
@@ -858,6 +874,10 @@ gst_seq_dream_get_property (
   if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
     gst_seq_dream_attribution_get_property (
         self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
+  if (prop_id >= PROP_CHANNELS && prop_id <= PROP_CHANNELS_LAST) {
+    gst_seq_dream_channels_get_property (self, prop_id - PROP_CHANNELS, value);
     return;
   }
   /* dream-dropped lives under the dream lock; never hold both locks. */
@@ -978,7 +998,7 @@ gst_seq_dream_stop (GstSeqDream *self)
   g_clear_pointer (&self->ws, sd_workspace_free);
   self->stats = NULL;
   g_clear_pointer (&self->model, sd_model_unref);
-  g_clear_pointer (&self->batch, g_free);
+  gst_seq_dream_clear_channels (self);
   g_clear_pointer (&self->last_window, g_free);
   seq_dream_windower_clear (&self->windower);
   /* (Deactivating dream_src dropped its sticky events.) */
@@ -1044,14 +1064,12 @@ gst_seq_dream_start (GstSeqDream *self)
           self, preset, preset_set, dreams, reference))
     goto fail;
 
-  self->batch = g_new (gfloat, (gsize) MAX_BATCH * window);
   self->last_window = g_new0 (gfloat, window);
   g_atomic_int_set (&self->rate, 0);
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_seq_dream_restart_windows (self);
   self->gap_end = GST_CLOCK_TIME_NONE;
   self->new_stream = FALSE;
-  self->bad_run = FALSE;
   self->warned_rate = FALSE;
   gst_flow_combiner_reset (self->flow_combiner);
   self->pushed_pos = GST_CLOCK_TIME_NONE;
