@@ -4,11 +4,12 @@
 /**
  * SECTION:element-seqdream
  * @title: seqdream
- * @short_description: classify windows of a mono stream with a 1-D CNN and
- *   dream class prototypes
+ * @short_description: classify windows of a stream of 1 to 64 channels
+ *   with a 1-D CNN and dream class prototypes
  *
- * seqdream cuts a mono F32 audio/sensor stream into windows of `window`
- * samples every `hop` samples, scores each window with one forward pass of
+ * seqdream cuts every channel of an F32 audio/sensor stream (1 to 64
+ * interleaved channels) into windows of `window` samples every `hop`
+ * samples, scores each window with one forward pass of
  * a seqdream model (a safetensors file or an ONNX classifier, `model-file`,
  * or the model embedded in the plugin) and reports the class as an element
  * message and as a #GstCustomMeta on the buffer, with the window's novelty:
@@ -34,10 +35,28 @@
  * pooling, so they accept any length; no zero padding) when it holds at
  * least half a window and samples no scored window covered; else it is
  * dropped. Windows that complete in one buffer are scored together in
- * batches of up to 16. A window that contains NaN or Inf is not scored (no
- * message, no meta); the data still passes untouched and one warning
- * message is posted per run of such windows (a run ends when a window is
- * scored again).
+ * batches of up to 16 per thread. A window that contains NaN or Inf is not
+ * scored (no message, no meta); the data still passes untouched and one
+ * warning message is posted per run of such windows of a channel (a run
+ * ends when a window of it is scored again).
+ *
+ * ## Channels
+ *
+ * The sink pad takes 1 to 64 interleaved channels (with or without a
+ * channel-mask: a sensor's axes need none); 65 or more fail negotiation.
+ * Every channel is windowed, scored and followed on its own: gain and
+ * normalisation apply to each, and its NaN warnings, level warning and
+ * seqdream-state are its own. The windows of all channels that complete
+ * at a hop are scored together (hop-major: every channel of a window, then
+ * the next window), `threads` threads sharing each forward pass (0, the
+ * default: the processors from 8 channels on, else 1; the scores do not
+ * depend on it). Every result names its `channel` (0-based): the
+ * "seqdream" message, the meta, the score_src line and the
+ * "seqdream-state" message. Dreams and attributions explain the windows
+ * of one channel, `dream-channel` (0 by default; one the stream does not
+ * have is an error when caps arrive). New caps with another channel count
+ * restart the windows and every channel's state. Channel c of a stream
+ * scores as a mono stream of channel c would (tests/gst/test_multichannel.c).
  *
  * ## What the model expects: units, rate, level
  *
@@ -64,8 +83,9 @@
  * still scored, with one warning that says to put audioresample before
  * the element.
  *
- * ## Message "seqdream" (one per scored window)
+ * ## Message "seqdream" (one per scored window of every channel)
  *
+ * - `channel` (G_TYPE_UINT): the input channel of the window, 0-based.
  * - `timestamp` (G_TYPE_UINT64, ns): start of the window (the PTS of the
  *   first buffer after the last restart plus the samples before the window).
  * - `stream-time` (G_TYPE_UINT64): `timestamp` as stream time.
@@ -105,13 +125,16 @@
  *   (G_TYPE_UINT64): of the window that confirmed the state.
  * - `windows` (G_TYPE_UINT): how many consecutive windows agreed
  *   (state-holdoff, or more when it was raised meanwhile).
+ * - `channel` (G_TYPE_UINT): the channel whose state changed (each channel
+ *   has its own state).
  *
  * ## Meta "SeqDreamMeta"
  *
  * The same fields, in a #GstCustomMeta named "SeqDreamMeta" (registered
  * without tags), attached to the output buffer that completes the window
  * (the buffer holding its last sample); a buffer that completes several
- * windows carries one meta per window, in window order. The window scored
+ * windows carries one meta per window and channel, in window order, then
+ * channel order. The window scored
  * at EOS has no buffer and no meta. Read it with
  * gst_buffer_get_custom_meta (buffer, "SeqDreamMeta") and
  * gst_custom_meta_get_structure ().
@@ -198,7 +221,7 @@
  * one MQTT message per window. The object's fields:
  * `class` (string), `class_index` (int), `confidence` (number),
  * `labels` (array of strings), `probabilities` (array of numbers),
- * `channel` (int, 0: the element takes one channel), `timestamp`,
+ * `channel` (int, the input channel, 0-based), `timestamp`,
  * `duration` and `stream-time` (int, ns; null when unknown), `known`
  * (bool) and `novelty` (number; null when the model has no statistics),
  * as in the "seqdream" message. Example:
@@ -270,6 +293,12 @@
  *     sd.dream_src ! queue ! mux.audio_1 \
  *     matroskamux name=mux ! filesink location=out.mkv
  * ]| records the signal and its dreams as two audio tracks.
+ * |[
+ * gst-launch-1.0 -m interleave name=i ! seqdream dream-channel=2 ! \
+ *     fakesink filesrc location=a.wav ! wavparse ! i.sink_0 \
+ *     filesrc location=b.wav ! wavparse ! i.sink_1 \
+ *     filesrc location=c.wav ! wavparse ! i.sink_2
+ * ]| three sensors as channels 0-2 of one stream (examples/multichannel.sh).
  * |[
  * gst-launch-1.0 filesrc location=x.wav ! wavparse ! audioconvert ! \
  *     seqdream name=sd ! queue ! mux.audio_0 \
@@ -649,7 +678,7 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
 
   gst_element_class_set_static_metadata (element_class,
       "Sequence Dreaming classifier", "Filter/Analyzer/Audio",
-      "Classifies windows of a mono stream with a 1-D CNN, posts the scores "
+      "Classifies windows of each channel with a 1-D CNN, posts the scores "
       "and dreams class prototypes (activation maximisation)",
       "seqdream developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);

@@ -12,7 +12,7 @@
 
 #define DEFAULT_DREAM_CHANNEL 0
 #define DEFAULT_THREADS 0
-#define MAX_THREADS 64
+#define MAX_THREADS 16
 
 /* Below this many channels a batch is too small to share (a pass of a few
  * windows costs less than waking a thread); measured in docs/results.md
@@ -146,7 +146,7 @@ gboolean
 gst_seq_dream_set_channels (GstSeqDream *self, guint channels)
 {
   Settings s;
-  guint hops, rows, threads;
+  guint rows, threads;
 
   g_return_val_if_fail (channels >= 1 && channels <= MAX_CHANNELS, FALSE);
 
@@ -159,18 +159,21 @@ gst_seq_dream_set_channels (GstSeqDream *self, guint channels)
         (NULL));
     return FALSE;
   }
-  /* Several hops per pass when the channels are few (mono: MAX_BATCH
-   * windows as before), one hop of every channel when they are many. */
-  hops = MAX (1, MAX_BATCH / channels);
-  rows = hops * channels;
+  /* MAX_BATCH windows for every thread: the windows of a hop of up to
+   * that many channels share one pass, mono takes MAX_BATCH hops per pass
+   * as it always did. */
   threads = s.threads > 0 ? s.threads : gst_seq_dream_auto_threads (channels);
+  rows = MAX_BATCH * threads;
   if (!setup_workspace (self, rows, threads))
     return FALSE;
-  if (rows > self->batch_rows || self->batch == NULL)
+  if (rows != self->batch_rows) {
     self->batch
         = g_renew (gfloat, self->batch, (gsize) rows * self->windower.window);
-  self->hops_per_pass = hops;
-  self->batch_rows = rows;
+    self->rows = g_renew (SeqDreamRow, self->rows, rows);
+    self->novelty = g_renew (gdouble, self->novelty, rows);
+    self->known = g_renew (gboolean, self->known, rows);
+    self->batch_rows = rows;
+  }
   self->dream_channel = s.dream_channel;
   if (self->scratch == NULL)
     self->scratch = g_new (gfloat, self->windower.window);
@@ -197,6 +200,9 @@ gst_seq_dream_clear_channels (GstSeqDream *self)
   g_clear_pointer (&self->channels, g_free);
   self->n_channels = 0;
   g_clear_pointer (&self->batch, g_free);
+  g_clear_pointer (&self->rows, g_free);
+  g_clear_pointer (&self->novelty, g_free);
+  g_clear_pointer (&self->known, g_free);
   g_clear_pointer (&self->scratch, g_free);
-  self->batch_rows = self->hops_per_pass = 0;
+  self->batch_rows = 0;
 }

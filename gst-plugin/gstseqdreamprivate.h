@@ -21,8 +21,9 @@ G_BEGIN_DECLS
 GST_DEBUG_CATEGORY_EXTERN (gst_seq_dream_debug);
 #define GST_CAT_DEFAULT gst_seq_dream_debug
 
-/* Windows scored by one forward pass at most (a stream of more channels
- * than this: one window of every channel, see MAX_CHANNELS). */
+/* Windows scored by one forward pass per thread at most: a larger batch
+ * of the default model is slower per window on the 2-core reference
+ * machine (300 us at 16, 350-430 us at 64; docs/results.md). */
 #define MAX_BATCH 16
 
 /* Interleaved channels the sink pad takes at most. */
@@ -76,6 +77,15 @@ typedef struct
   gdouble level_sumsq, level_gain;
 } SeqDreamChannel;
 
+/* A row of the batch: channel c of window j of the accumulator, and the
+ * map of its normalisation back to the stream's units,
+ * data = x * sd + mean. */
+typedef struct
+{
+  guint j, c;
+  gdouble mean, sd;
+} SeqDreamRow;
+
 struct _GstSeqDream
 {
   GstElement parent;
@@ -119,15 +129,18 @@ struct _GstSeqDream
   gboolean restart;
   GstClockTime base_ts; /* PTS of sample 0 after restart */
   gboolean warned_rate;
-  /* the channels of the caps (0 before caps) and their states; the
-   * workspace and batch hold batch_rows windows: hops_per_pass hops of
-   * every channel (gstseqdreamchannels.c, at caps) */
+  /* the channels of the caps (0 before caps) and their states; a forward
+   * pass takes batch_rows windows (MAX_BATCH per thread), the workspace
+   * holds them (gstseqdreamchannels.c, at caps) */
   guint n_channels;
   SeqDreamChannel *channels; /* (n_channels) */
   guint dream_channel;       /* < n_channels: dream-channel at caps */
-  guint hops_per_pass, batch_rows;
-  gfloat *batch;   /* (batch_rows, window) */
-  gfloat *scratch; /* (window): one channel's window in stream units */
+  guint batch_rows;
+  gfloat *batch;     /* (batch_rows, window) */
+  SeqDreamRow *rows; /* (batch_rows) what the batch's rows are */
+  gdouble *novelty;  /* (batch_rows) of the last pass */
+  gboolean *known;   /* (batch_rows) of the last pass */
+  gfloat *scratch;   /* (window): one channel's window in stream units */
   /* of the dream channel: */
   gint prev_class;
   gdouble prev_confidence;

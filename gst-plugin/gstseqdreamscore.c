@@ -79,19 +79,6 @@ scale_window (gfloat *row, const gfloat *x, guint stride, guint T, gdouble gain)
     row[t] = (gfloat) (gain * x[(gsize) t * stride]);
 }
 
-/* Windows scored by one forward pass at most: MAX_BATCH, or one of every
- * channel (gst_seq_dream_set_channels sizes the batch). */
-#define MAX_ROWS MAX (MAX_BATCH, MAX_CHANNELS)
-
-/* A row of the batch: channel c of window j of the accumulator, and the
- * map of its normalisation back to the stream's units,
- * data = x * sd + mean. */
-typedef struct
-{
-  guint j, c;
-  gdouble mean, sd;
-} Row;
-
 /* The window of channel c of accumulator window j (T samples) in the
  * stream's units: the accumulator itself for mono, else a copy in
  * scratch (valid until the next call). */
@@ -111,7 +98,7 @@ channel_window (GstSeqDream *self, guint j, guint c, guint T)
  * windows of the channel. */
 static gboolean
 prepare_row (GstSeqDream *self, const Settings *s, guint j, guint c, guint T,
-    gfloat *row, Row *out)
+    gfloat *row, SeqDreamRow *out)
 {
   SeqDreamWindower *w = &self->windower;
   SeqDreamChannel *ch = &self->channels[c];
@@ -155,8 +142,8 @@ prepare_row (GstSeqDream *self, const Settings *s, guint j, guint c, guint T,
 /* Keep the last scored window of the dream channel (batch row b) for the
  * "dream" signal. */
 static void
-keep_last (
-    GstSeqDream *self, const Row *row, guint b, guint T, const WindowResult *r)
+keep_last (GstSeqDream *self, const SeqDreamRow *row, guint b, guint T,
+    const WindowResult *r)
 {
   g_mutex_lock (&self->dream_lock);
   memcpy (self->last_window, self->batch + (gsize) b * T, T * sizeof (gfloat));
@@ -177,8 +164,8 @@ keep_last (
  * appended to results with a state message when it confirms one; for the
  * dream channel also its dream and attribution requests. */
 static void
-take_result (GstSeqDream *self, const Settings *s, const Row *row, guint b,
-    guint T, const gfloat *logits, gdouble novelty, gboolean known,
+take_result (GstSeqDream *self, const Settings *s, const SeqDreamRow *row,
+    guint b, guint T, const gfloat *logits, gdouble novelty, gboolean known,
     GPtrArray *results, WindowResult *r)
 {
   guint64 start = seq_dream_windower_window_start (&self->windower, row->j);
@@ -219,52 +206,50 @@ take_result (GstSeqDream *self, const Settings *s, const Row *row, guint b,
 }
 
 /* Score the windows [start + j*hop, + len) for j < n of the accumulator
- * (len < window only at EOS), every channel, hops_per_pass hops per
- * forward pass (rows hop-major: all channels of a hop, then the next).
- * Results are appended to `results` (GstStructure*) in that order, dream
- * requests queued. */
+ * (len < window only at EOS), every channel, in hop-major order (all
+ * channels of a hop, then the next), batch_rows windows per forward
+ * pass. Results are appended to `results` (GstStructure*) in that order,
+ * dream requests queued. */
 static void
 score_windows (GstSeqDream *self, const Settings *s, guint n, guint len,
     GPtrArray *results)
 {
   guint T = len, C = self->n_channels;
-  gdouble novelty[MAX_ROWS];
-  gboolean known[MAX_ROWS];
-  Row rows[MAX_ROWS];
+  guint64 next = 0, end = (guint64) n * C; /* (window, channel) pairs */
 
-  g_return_if_fail (self->batch_rows <= MAX_ROWS && C > 0);
+  g_return_if_fail (C > 0 && self->batch_rows > 0);
 
   self->stream_windows += n;
-  for (guint j0 = 0; j0 < n; j0 += self->hops_per_pass) {
-    guint nh = MIN (self->hops_per_pass, n - j0), B = 0;
+  while (next < end) {
+    guint B = 0;
     gint last = -1;
     WindowResult r, last_r = { 0 };
     const gfloat *logits;
 
     /* Copy the finite windows into the batch (B, T) and normalise them. */
-    for (guint j = j0; j < j0 + nh; j++)
-      for (guint c = 0; c < C; c++)
-        if (prepare_row (
-                self, s, j, c, T, self->batch + (gsize) B * T, &rows[B]))
-          B++;
+    for (; next < end && B < self->batch_rows; next++)
+      if (prepare_row (self, s, (guint) (next / C), (guint) (next % C), T,
+              self->batch + (gsize) B * T, &self->rows[B]))
+        B++;
     if (B == 0)
       continue;
 
     logits = sd_model_forward (
         self->model, self->ws, self->batch, (int) B, (int) T);
-    gst_seq_dream_novelty (self, s, B, novelty, known);
+    gst_seq_dream_novelty (self, s, B, self->novelty, self->known);
     for (guint b = 0; b < B; b++) {
-      take_result (
-          self, s, &rows[b], b, T, logits, novelty[b], known[b], results, &r);
-      if (rows[b].c == self->dream_channel) {
+      take_result (self, s, &self->rows[b], b, T, logits, self->novelty[b],
+          self->known[b], results, &r);
+      if (self->rows[b].c == self->dream_channel) {
         last = (gint) b;
         last_r = r;
       }
     }
     if (last >= 0)
-      keep_last (self, &rows[last], (guint) last, T, &last_r);
+      keep_last (self, &self->rows[last], (guint) last, T, &last_r);
   }
 }
+
 /* At EOS: score the tail if it holds at least half a window of samples that
  * no window covered. */
 void
