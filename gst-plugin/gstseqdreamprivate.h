@@ -107,7 +107,7 @@ struct _GstSeqDream
   /* set in READY->PAUSED, constant until PAUSED->READY */
   SdModel *model;
   const SdModelStats *stats; /* the model's, or NULL: no novelty, no level */
-  SdWorkspace *ws;
+  SdWorkspace *ws; /* rebuilt (streaming thread) when caps need more rows */
   gint n_classes;
   GValue labels; /* GST_TYPE_ARRAY of strings */
   GstFlowCombiner *flow_combiner;
