@@ -29,7 +29,8 @@
  *   - passthrough: a buffer the element accepts (GST_FLOW_OK) leaves src
  *     exactly once, with the same bytes, timestamps, duration and
  *     DISCONT/GAP flags; a refused one does not; nothing else leaves src;
- *   - while every caps event has been valid mono F32LE, no ERROR message;
+ *   - while every caps event has been valid F32LE (1 or 2 channels), no
+ *     ERROR message;
  *   - the harness's own checks: every state change succeeds;
  *   - an EOS that sink takes reaches dream_src, after the dreams queued
  *     before it;
@@ -76,7 +77,7 @@ typedef struct
   GstElement *el;
   GstBus *bus;
   gboolean has_caps;   /* a caps event has been sent */
-  gboolean caps_valid; /* every caps event sent was valid mono F32LE */
+  gboolean caps_valid; /* every caps event sent was valid F32LE */
   gint rate;           /* of the last caps, for durations; may be nonsense */
   guint window, hop;
   GstClockTime next_pts, last_pts;
@@ -166,7 +167,7 @@ make_caps (Fuzz *f, gboolean *valid)
   if ((a & 0x80) && (b & 1))
     gst_caps_set_simple (caps, "channel-mask", GST_TYPE_BITMASK,
         (guint64) take_u8 (&f->in) << (b >> 4), NULL);
-  *valid = strcmp (format, "F32LE") == 0 && ch == 1 && !planar && rate > 0
+  *valid = strcmp (format, "F32LE") == 0 && ch >= 1 && !planar && rate > 0
            && !((a & 0x80) && (b & 1));
   f->rate = rate;
   return caps;

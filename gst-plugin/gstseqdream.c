@@ -4,11 +4,12 @@
 /**
  * SECTION:element-seqdream
  * @title: seqdream
- * @short_description: classify windows of a mono stream with a 1-D CNN and
- *   dream class prototypes
+ * @short_description: classify windows of a stream of 1 to 64 channels
+ *   with a 1-D CNN and dream class prototypes
  *
- * seqdream cuts a mono F32 audio/sensor stream into windows of `window`
- * samples every `hop` samples, scores each window with one forward pass of
+ * seqdream cuts every channel of an F32 audio/sensor stream (1 to 64
+ * interleaved channels) into windows of `window` samples every `hop`
+ * samples, scores each window with one forward pass of
  * a seqdream model (a safetensors file or an ONNX classifier, `model-file`,
  * or the model embedded in the plugin) and reports the class as an element
  * message and as a #GstCustomMeta on the buffer, with the window's novelty:
@@ -34,10 +35,28 @@
  * pooling, so they accept any length; no zero padding) when it holds at
  * least half a window and samples no scored window covered; else it is
  * dropped. Windows that complete in one buffer are scored together in
- * batches of up to 16. A window that contains NaN or Inf is not scored (no
- * message, no meta); the data still passes untouched and one warning
- * message is posted per run of such windows (a run ends when a window is
- * scored again).
+ * batches of up to 16 per thread. A window that contains NaN or Inf is not
+ * scored (no message, no meta); the data still passes untouched and one
+ * warning message is posted per run of such windows of a channel (a run
+ * ends when a window of it is scored again).
+ *
+ * ## Channels
+ *
+ * The sink pad takes 1 to 64 interleaved channels (with or without a
+ * channel-mask: a sensor's axes need none); 65 or more fail negotiation.
+ * Every channel is windowed, scored and followed on its own: gain and
+ * normalisation apply to each, and its NaN warnings, level warning and
+ * seqdream-state are its own. The windows of all channels that complete
+ * at a hop are scored together (hop-major: every channel of a window, then
+ * the next window), `threads` threads sharing each forward pass (0, the
+ * default: the processors from 8 channels on, else 1; the scores do not
+ * depend on it). Every result names its `channel` (0-based): the
+ * "seqdream" message, the meta, the score_src line and the
+ * "seqdream-state" message. Dreams and attributions explain the windows
+ * of one channel, `dream-channel` (0 by default; one the stream does not
+ * have is an error when caps arrive). New caps with another channel count
+ * restart the windows and every channel's state. Channel c of a stream
+ * scores as a mono stream of channel c would (tests/gst/test_multichannel.c).
  *
  * ## What the model expects: units, rate, level
  *
@@ -64,8 +83,9 @@
  * still scored, with one warning that says to put audioresample before
  * the element.
  *
- * ## Message "seqdream" (one per scored window)
+ * ## Message "seqdream" (one per scored window of every channel)
  *
+ * - `channel` (G_TYPE_UINT): the input channel of the window, 0-based.
  * - `timestamp` (G_TYPE_UINT64, ns): start of the window (the PTS of the
  *   first buffer after the last restart plus the samples before the window).
  * - `stream-time` (G_TYPE_UINT64): `timestamp` as stream time.
@@ -105,13 +125,16 @@
  *   (G_TYPE_UINT64): of the window that confirmed the state.
  * - `windows` (G_TYPE_UINT): how many consecutive windows agreed
  *   (state-holdoff, or more when it was raised meanwhile).
+ * - `channel` (G_TYPE_UINT): the channel whose state changed (each channel
+ *   has its own state).
  *
  * ## Meta "SeqDreamMeta"
  *
  * The same fields, in a #GstCustomMeta named "SeqDreamMeta" (registered
  * without tags), attached to the output buffer that completes the window
  * (the buffer holding its last sample); a buffer that completes several
- * windows carries one meta per window, in window order. The window scored
+ * windows carries one meta per window and channel, in window order, then
+ * channel order. The window scored
  * at EOS has no buffer and no meta. Read it with
  * gst_buffer_get_custom_meta (buffer, "SeqDreamMeta") and
  * gst_custom_meta_get_structure ().
@@ -199,7 +222,7 @@
  * one MQTT message per window. The object's fields:
  * `class` (string), `class_index` (int), `confidence` (number),
  * `labels` (array of strings), `probabilities` (array of numbers),
- * `channel` (int, 0: the element takes one channel), `timestamp`,
+ * `channel` (int, the input channel, 0-based), `timestamp`,
  * `duration` and `stream-time` (int, ns; null when unknown), `known`
  * (bool) and `novelty` (number; null when the model has no statistics),
  * as in the "seqdream" message. Example:
@@ -272,6 +295,12 @@
  *     matroskamux name=mux ! filesink location=out.mkv
  * ]| records the signal and its dreams as two audio tracks.
  * |[
+ * gst-launch-1.0 -m interleave name=i ! seqdream dream-channel=2 ! \
+ *     fakesink filesrc location=a.wav ! wavparse ! i.sink_0 \
+ *     filesrc location=b.wav ! wavparse ! i.sink_1 \
+ *     filesrc location=c.wav ! wavparse ! i.sink_2
+ * ]| three sensors as channels 0-2 of one stream (examples/multichannel.sh).
+ * |[
  * gst-launch-1.0 filesrc location=x.wav ! wavparse ! audioconvert ! \
  *     seqdream name=sd ! queue ! mux.audio_0 \
  *     sd.score_src ! queue ! mux.subtitle_0 \
@@ -295,6 +324,7 @@
 
 #include "gstseqdream.h"
 #include "gstseqdreamattribution.h"
+#include "gstseqdreamchannels.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreampads.h"
 #include "gstseqdreamprivate.h"
@@ -308,17 +338,23 @@
 
 GST_DEBUG_CATEGORY (gst_seq_dream_debug);
 
-/* F32LE, read as native floats (libseqdream runs on little-endian hosts). */
+/* F32LE, read as native floats (libseqdream runs on little-endian hosts);
+ * 1 to MAX_CHANNELS (64) interleaved channels, a dream is mono. */
 #define SEQ_DREAM_CAPS                                                         \
   "audio/x-raw, format = (string) F32LE, layout = (string) interleaved, "      \
+  "rate = (int) [ 1, MAX ], channels = (int) [ 1, 64 ]"
+#define SEQ_DREAM_MONO_CAPS                                                    \
+  "audio/x-raw, format = (string) F32LE, layout = (string) interleaved, "      \
   "rate = (int) [ 1, MAX ], channels = (int) 1"
+G_STATIC_ASSERT (MAX_CHANNELS == 64);
 
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
-static GstStaticPadTemplate dream_src_template = GST_STATIC_PAD_TEMPLATE (
-    "dream_src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (SEQ_DREAM_CAPS));
+static GstStaticPadTemplate dream_src_template
+    = GST_STATIC_PAD_TEMPLATE ("dream_src", GST_PAD_SRC, GST_PAD_ALWAYS,
+        GST_STATIC_CAPS (SEQ_DREAM_MONO_CAPS));
 static GstStaticPadTemplate score_src_template
     = GST_STATIC_PAD_TEMPLATE ("score_src", GST_PAD_SRC, GST_PAD_ALWAYS,
         GST_STATIC_CAPS ("text/x-raw, format = (string) utf8"));
@@ -379,6 +415,9 @@ enum
   /* gstseqdreamattribution.c's, in the order of AttributionProp */
   PROP_ATTRIBUTION,
   PROP_ATTRIBUTION_LAST = PROP_ATTRIBUTION + N_ATTRIBUTION_PROPS - 1,
+  /* gstseqdreamchannels.c's, in the order of ChannelsProp */
+  PROP_CHANNELS,
+  PROP_CHANNELS_LAST = PROP_CHANNELS + N_CHANNELS_PROPS - 1,
 };
 
 enum
@@ -612,6 +651,7 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
   gst_seq_dream_attribution_install_properties (
       gobject_class, PROP_ATTRIBUTION);
+  gst_seq_dream_channels_install_properties (gobject_class, PROP_CHANNELS);
 
   /**
    * GstSeqDream::dream:
@@ -639,7 +679,7 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
 
   gst_element_class_set_static_metadata (element_class,
       "Sequence Dreaming classifier", "Filter/Analyzer/Audio",
-      "Classifies windows of a mono stream with a 1-D CNN, posts the scores "
+      "Classifies windows of each channel with a 1-D CNN, posts the scores "
       "and dreams class prototypes (activation maximisation)",
       "seqdream developers");
   gst_element_class_add_static_pad_template (element_class, &sink_template);
@@ -724,6 +764,7 @@ gst_seq_dream_init (GstSeqDream *self)
   self->settings.novelty_threshold = DEFAULT_NOVELTY_THRESHOLD;
   self->settings.state_holdoff = DEFAULT_STATE_HOLDOFF;
   gst_seq_dream_attribution_init_settings (&self->settings);
+  gst_seq_dream_channels_init_settings (&self->settings);
   self->dream_preset = g_strdup (DEFAULT_DREAM_PRESET);
   self->dream_reference = g_strdup (DEFAULT_DREAM_REFERENCE);
   self->last_seek_seqnum = GST_SEQNUM_INVALID;
@@ -766,6 +807,10 @@ gst_seq_dream_set_property (
   if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
     gst_seq_dream_attribution_set_property (
         self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
+  if (prop_id >= PROP_CHANNELS && prop_id <= PROP_CHANNELS_LAST) {
+    gst_seq_dream_channels_set_property (self, prop_id - PROP_CHANNELS, value);
     return;
   }
   GST_OBJECT_LOCK (self);
@@ -859,6 +904,10 @@ gst_seq_dream_get_property (
   if (prop_id >= PROP_ATTRIBUTION && prop_id <= PROP_ATTRIBUTION_LAST) {
     gst_seq_dream_attribution_get_property (
         self, prop_id - PROP_ATTRIBUTION, value);
+    return;
+  }
+  if (prop_id >= PROP_CHANNELS && prop_id <= PROP_CHANNELS_LAST) {
+    gst_seq_dream_channels_get_property (self, prop_id - PROP_CHANNELS, value);
     return;
   }
   /* dream-dropped lives under the dream lock; never hold both locks. */
@@ -979,7 +1028,7 @@ gst_seq_dream_stop (GstSeqDream *self)
   g_clear_pointer (&self->ws, sd_workspace_free);
   self->stats = NULL;
   g_clear_pointer (&self->model, sd_model_unref);
-  g_clear_pointer (&self->batch, g_free);
+  gst_seq_dream_clear_channels (self);
   g_clear_pointer (&self->last_window, g_free);
   seq_dream_windower_clear (&self->windower);
   /* (Deactivating dream_src dropped its sticky events.) */
@@ -1045,14 +1094,12 @@ gst_seq_dream_start (GstSeqDream *self)
           self, preset, preset_set, dreams, reference))
     goto fail;
 
-  self->batch = g_new (gfloat, (gsize) MAX_BATCH * window);
   self->last_window = g_new0 (gfloat, window);
   g_atomic_int_set (&self->rate, 0);
   gst_segment_init (&self->segment, GST_FORMAT_TIME);
   gst_seq_dream_restart_windows (self);
   self->gap_end = GST_CLOCK_TIME_NONE;
   self->new_stream = FALSE;
-  self->bad_run = FALSE;
   self->warned_rate = FALSE;
   gst_flow_combiner_reset (self->flow_combiner);
   self->pushed_pos = GST_CLOCK_TIME_NONE;

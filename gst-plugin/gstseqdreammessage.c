@@ -36,9 +36,9 @@ set_time_fields (GstStructure *s, GstClockTime ts, GstClockTime duration,
 }
 
 void
-gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
-    gdouble novelty, gboolean known, GstClockTime ts, GstClockTime duration,
-    WindowResult *r)
+gst_seq_dream_make_result (GstSeqDream *self, guint channel,
+    const gfloat *logits, gdouble novelty, gboolean known, GstClockTime ts,
+    GstClockTime duration, WindowResult *r)
 {
   gint K = self->n_classes;
   gfloat *p = g_newa (gfloat, K);
@@ -64,6 +64,7 @@ gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
 
   r->top = top;
   r->runner_up = second;
+  r->channel = channel;
   r->ts = ts;
   r->duration = duration;
   r->stream_time = stream_time;
@@ -75,7 +76,8 @@ gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
   set_time_fields (r->s, ts, duration, stream_time, running_time);
   gst_structure_set (r->s, "class", G_TYPE_STRING, labels[top], "class-index",
       G_TYPE_INT, top, "confidence", G_TYPE_DOUBLE, (gdouble) p[top], "novelty",
-      G_TYPE_DOUBLE, novelty, "known", G_TYPE_BOOLEAN, known, NULL);
+      G_TYPE_DOUBLE, novelty, "known", G_TYPE_BOOLEAN, known, "channel",
+      G_TYPE_UINT, channel, NULL);
   set_double_array (r->s, "probabilities", p, K);
   set_double_array (r->s, "logits", logits, K);
   gst_structure_set_value (r->s, "labels", &self->labels);
@@ -102,7 +104,8 @@ gst_seq_dream_make_state_message (GstSeqDream *self, gint previous, gint state,
         state_name (self, previous), "previous-class-index", G_TYPE_INT,
         previous, NULL);
   set_time_fields (s, r->ts, r->duration, r->stream_time, r->running_time);
-  gst_structure_set (s, "windows", G_TYPE_UINT, windows, NULL);
+  gst_structure_set (s, "windows", G_TYPE_UINT, windows, "channel", G_TYPE_UINT,
+      r->channel, NULL);
   return s;
 }
 

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 typedef struct
 {
   gint top, runner_up;
+  guint channel; /* of the stream, 0-based */
   gdouble confidence;
   gdouble novelty; /* NaN when the model has no statistics */
   gboolean known;
@@ -21,16 +22,16 @@ typedef struct
   GstStructure *s;
 } WindowResult;
 
-/* The result of the window at ts (duration long) from its logits
- * (n_classes) and its novelty. */
+/* The result of the window of a channel at ts (duration long) from its
+ * logits (n_classes) and its novelty. */
 G_GNUC_INTERNAL
-void gst_seq_dream_make_result (GstSeqDream *self, const gfloat *logits,
-    gdouble novelty, gboolean known, GstClockTime ts, GstClockTime duration,
-    WindowResult *r);
+void gst_seq_dream_make_result (GstSeqDream *self, guint channel,
+    const gfloat *logits, gdouble novelty, gboolean known, GstClockTime ts,
+    GstClockTime duration, WindowResult *r);
 
-/* The "seqdream-state" structure: the stream's state became `state` (a
- * class index or STATE_UNKNOWN) from `previous` (also STATE_NONE) at the
- * window r, the last of `windows` that agreed. */
+/* The "seqdream-state" structure: the state of r's channel became
+ * `state` (a class index or STATE_UNKNOWN) from `previous` (also
+ * STATE_NONE) at the window r, the last of `windows` that agreed. */
 G_GNUC_INTERNAL
 GstStructure *gst_seq_dream_make_state_message (GstSeqDream *self,
     gint previous, gint state, guint windows, const WindowResult *r);

@@ -7,6 +7,7 @@
 #include "gstseqdreampads.h"
 #include "gstseqdreammessage.h"
 #include "gstseqdreamattribution.h"
+#include "gstseqdreamchannels.h"
 #include "gstseqdreammeta.h"
 #include "gstseqdreamscore.h"
 #include "gstseqdreamtrust.h"
@@ -92,8 +93,9 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
   g_autoptr (GPtrArray) results
       = g_ptr_array_new_with_free_func (gst_seq_dream_structure_free0);
   GstFlowReturn ret, score_ret;
+  gsize frames;
 
-  if (G_UNLIKELY (self->rate <= 0)) {
+  if (G_UNLIKELY (self->rate <= 0 || self->n_channels == 0)) {
     GST_ELEMENT_ERROR (
         self, CORE, NEGOTIATION, (NULL), ("received a buffer before caps"));
     gst_buffer_unref (buffer);
@@ -117,9 +119,11 @@ gst_seq_dream_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     gst_buffer_unref (buffer);
     return GST_FLOW_ERROR;
   }
+  /* (interleaved frames; a partial frame at the end is not audio) */
+  frames = map.size / (sizeof (gfloat) * self->n_channels);
   seq_dream_windower_append (
-      &self->windower, (const gfloat *) map.data, map.size / sizeof (gfloat));
-  self->stream_samples += map.size / sizeof (gfloat);
+      &self->windower, (const gfloat *) map.data, frames);
+  self->stream_samples += frames;
   gst_buffer_unmap (buffer, &map);
   gst_seq_dream_score_full_windows (self, &s, results);
   /* (not-linked, the unlinked score_src's flow, never reaches upstream
@@ -158,10 +162,11 @@ warn_refused_caps (GstSeqDream *self, GstCaps *caps)
     return;
   str = gst_caps_to_string (caps);
   GST_ELEMENT_WARNING (self, CORE, NEGOTIATION,
-      ("seqdream accepts only mono 32-bit float audio (audio/x-raw, "
-       "format=F32LE, layout=interleaved, channels=1); it was offered %s. "
-       "Put audioconvert before seqdream.",
-          str),
+      ("seqdream accepts only 32-bit float audio of 1 to %d channels "
+       "(audio/x-raw, format=F32LE, layout=interleaved, channels=1..%d); it "
+       "was offered %s. Put audioconvert before seqdream (and deinterleave "
+       "or split streams of more channels).",
+          MAX_CHANNELS, MAX_CHANNELS, str),
       (NULL));
   g_free (str);
 }
@@ -330,31 +335,60 @@ gst_seq_dream_src_event (GstPad *pad, GstObject *parent, GstEvent *event)
   return gst_pad_event_default (pad, parent, event);
 }
 
+/* The rate and channels of caps the sink pad takes: F32LE, interleaved,
+ * rate > 0, 1..MAX_CHANNELS channels, any channel-mask that fits them or
+ * none (a sensor's axes have no positions; GstAudioInfo wants a mask
+ * beyond two channels). */
+static gboolean
+parse_caps (GstCaps *caps, gint *rate, gint *channels)
+{
+  GstAudioInfo info;
+  const GstStructure *st;
+
+  if (gst_audio_info_from_caps (&info, caps)) {
+    *rate = GST_AUDIO_INFO_RATE (&info);
+    *channels = GST_AUDIO_INFO_CHANNELS (&info);
+    return GST_AUDIO_INFO_FORMAT (&info) == GST_AUDIO_FORMAT_F32LE
+           && GST_AUDIO_INFO_LAYOUT (&info) == GST_AUDIO_LAYOUT_INTERLEAVED
+           && *channels >= 1 && *channels <= MAX_CHANNELS;
+  }
+  if (!gst_caps_is_fixed (caps))
+    return FALSE;
+  st = gst_caps_get_structure (caps, 0);
+  return gst_structure_has_name (st, "audio/x-raw")
+         && !gst_structure_has_field (st, "channel-mask")
+         && g_strcmp0 (gst_structure_get_string (st, "format"), "F32LE") == 0
+         && g_strcmp0 (gst_structure_get_string (st, "layout"), "interleaved")
+                == 0
+         && gst_structure_get_int (st, "rate", rate) && *rate > 0
+         && gst_structure_get_int (st, "channels", channels) && *channels >= 1
+         && *channels <= MAX_CHANNELS;
+}
+
 static gboolean
 set_caps (GstSeqDream *self, GstCaps *caps)
 {
-  GstAudioInfo info;
   GstCaps *dream_caps;
   GstEvent *ev;
   gdouble model_rate;
+  gint rate = 0, channels = 0;
 
-  if (!gst_audio_info_from_caps (&info, caps)
-      || GST_AUDIO_INFO_FORMAT (&info) != GST_AUDIO_FORMAT_F32LE
-      || GST_AUDIO_INFO_CHANNELS (&info) != 1
-      || GST_AUDIO_INFO_LAYOUT (&info) != GST_AUDIO_LAYOUT_INTERLEAVED) {
+  if (!parse_caps (caps, &rate, &channels)) {
     gchar *str = gst_caps_to_string (caps);
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
-        ("seqdream accepts only mono 32-bit float audio (F32LE); it got %s. "
-         "Put audioconvert before seqdream.",
-            str),
+        ("seqdream accepts only 32-bit float audio (F32LE, interleaved) of 1 "
+         "to %d channels; it got %s. Put audioconvert before seqdream.",
+            MAX_CHANNELS, str),
         (NULL));
     g_free (str);
     return FALSE;
   }
+  if (!gst_seq_dream_set_channels (self, (guint) channels))
+    return FALSE;
 
-  if (GST_AUDIO_INFO_RATE (&info) != self->rate) {
+  if (rate != self->rate) {
     gst_seq_dream_restart_windows (self);
-    g_atomic_int_set (&self->rate, GST_AUDIO_INFO_RATE (&info));
+    g_atomic_int_set (&self->rate, rate);
   }
   model_rate = sd_model_get_sample_rate (self->model);
   if (model_rate > 0.0 && !self->warned_rate

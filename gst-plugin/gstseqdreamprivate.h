@@ -21,8 +21,13 @@ G_BEGIN_DECLS
 GST_DEBUG_CATEGORY_EXTERN (gst_seq_dream_debug);
 #define GST_CAT_DEFAULT gst_seq_dream_debug
 
-/* Windows scored by one forward pass at most. */
+/* Windows scored by one forward pass per thread at most: a larger batch
+ * of the default model is slower per window on the 2-core reference
+ * machine (300 us at 16, 350-430 us at 64; docs/results.md). */
 #define MAX_BATCH 16
+
+/* Interleaved channels the sink pad takes at most. */
+#define MAX_CHANNELS 64
 
 /* A copy of the properties that the streaming thread and the "dream"
  * signal need, taken under the object lock. */
@@ -43,12 +48,43 @@ typedef struct
   GstSeqDreamAttribution attribution;
   GstClockTime attribution_interval; /* stream time between them; 0: all */
   guint attribution_steps;           /* IG intervals, SmoothGrad samples */
+  guint dream_channel; /* the channel dreams and attributions explain */
+  guint threads;       /* forward-pass threads; 0: automatic */
 } Settings;
 
 /* The stream's state as the seqdream-state message tells it: a class
  * index, or one of these. */
 #define STATE_UNKNOWN (-1) /* the windows are not known to the model */
 #define STATE_NONE (-2)    /* none confirmed yet in this stream */
+
+/* What the element keeps of one channel of the stream between windows
+ * (streaming thread). */
+typedef struct
+{
+  gboolean bad_run; /* a NaN/Inf window was warned about, none scored since */
+  /* the seqdream-state messages: the state confirmed last (a class,
+   * STATE_UNKNOWN or STATE_NONE), the state of the latest windows and how
+   * many consecutive windows had it */
+  gint state, state_candidate;
+  guint state_run;
+  /* the level warning: given in this stream; the run of windows outside
+   * the trained range (from sample level_start since the last restart,
+   * level_n windows, their mean squares summed in level_sumsq) at the
+   * gain level_gain */
+  gboolean level_warned;
+  guint64 level_start;
+  guint level_n;
+  gdouble level_sumsq, level_gain;
+} SeqDreamChannel;
+
+/* A row of the batch: channel c of window j of the accumulator, and the
+ * map of its normalisation back to the stream's units,
+ * data = x * sd + mean. */
+typedef struct
+{
+  guint j, c;
+  gdouble mean, sd;
+} SeqDreamRow;
 
 struct _GstSeqDream
 {
@@ -71,10 +107,9 @@ struct _GstSeqDream
   /* set in READY->PAUSED, constant until PAUSED->READY */
   SdModel *model;
   const SdModelStats *stats; /* the model's, or NULL: no novelty, no level */
-  SdWorkspace *ws;
+  SdWorkspace *ws; /* rebuilt (streaming thread) when caps need more rows */
   gint n_classes;
   GValue labels; /* GST_TYPE_ARRAY of strings */
-  gfloat *batch; /* (MAX_BATCH, window) */
   GstFlowCombiner *flow_combiner;
   /* What every dream's configuration starts from: sd_dream_config_init and
    * the regularisers of dream-preset (regs[0, n_regs)), at the window
@@ -93,21 +128,20 @@ struct _GstSeqDream
   SeqDreamWindower windower;
   gboolean restart;
   GstClockTime base_ts; /* PTS of sample 0 after restart */
-  gboolean bad_run; /* a NaN/Inf window was warned about, none scored since */
   gboolean warned_rate;
-  /* the seqdream-state messages: the state confirmed last (a class,
-   * STATE_UNKNOWN or STATE_NONE), the state of the latest windows and how
-   * many consecutive windows had it */
-  gint state, state_candidate;
-  guint state_run;
-  /* the level warning: given in this stream; the run of windows outside
-   * the trained range (from sample level_start since the last restart,
-   * level_n windows, their mean squares summed in level_sumsq) at the
-   * gain level_gain */
-  gboolean level_warned;
-  guint64 level_start;
-  guint level_n;
-  gdouble level_sumsq, level_gain;
+  /* the channels of the caps (0 before caps) and their states; a forward
+   * pass takes batch_rows windows (MAX_BATCH per thread), the workspace
+   * holds them (gstseqdreamchannels.c, at caps) */
+  guint n_channels;
+  SeqDreamChannel *channels; /* (n_channels) */
+  guint dream_channel;       /* < n_channels: dream-channel at caps */
+  guint batch_rows;
+  gfloat *batch;     /* (batch_rows, window) */
+  SeqDreamRow *rows; /* (batch_rows) what the batch's rows are */
+  gdouble *novelty;  /* (batch_rows) of the last pass */
+  gboolean *known;   /* (batch_rows) of the last pass */
+  gfloat *scratch;   /* (window): one channel's window in stream units */
+  /* of the dream channel: */
   gint prev_class;
   gdouble prev_confidence;
   GstClockTime last_trigger_pos;

@@ -30,9 +30,10 @@ void gst_seq_dream_trust_new_stream (GstSeqDream *self);
 G_GNUC_INTERNAL
 void gst_seq_dream_reset_level_run (GstSeqDream *self);
 
-/* Counts the scored window r (its class when known, else "unknown");
- * when state-holdoff windows in a row agree on a state other than the
- * confirmed one, appends its "seqdream-state" structure to results. */
+/* Counts the scored window r (its class when known, else "unknown") for
+ * its channel; when state-holdoff windows in a row of that channel agree on a
+ * state other than the confirmed one, appends its "seqdream-state" structure to
+ * results. */
 G_GNUC_INTERNAL
 void gst_seq_dream_update_state (GstSeqDream *self, const Settings *s,
     const WindowResult *r, GPtrArray *results);
@@ -51,13 +52,13 @@ G_GNUC_INTERNAL
 void gst_seq_dream_novelty (GstSeqDream *self, const Settings *s, guint B,
     gdouble *novelty, gboolean *known);
 
-/* Counts the level (RMS) of a window (row, T samples in the model's
- * units, starting at sample `start` since the last restart); warns once
- * per stream when consecutive windows stayed outside the model's trained
- * level range for LEVEL_SECONDS, naming their level, the range and the
- * gain that fits. Nothing when the model has no statistics. */
+/* Counts the level (RMS) of a window of a channel (row, T samples in the
+ * model's units, starting at sample `start` since the last restart); warns
+ * once per stream and channel when consecutive windows stayed outside the
+ * model's trained level range for LEVEL_SECONDS, naming their level, the range
+ * and the gain that fits. Nothing when the model has no statistics. */
 G_GNUC_INTERNAL
 void gst_seq_dream_check_level (GstSeqDream *self, const Settings *s,
-    const gfloat *row, guint T, guint64 start);
+    guint channel, const gfloat *row, guint T, guint64 start);
 
 G_END_DECLS

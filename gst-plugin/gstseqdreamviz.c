@@ -8,7 +8,9 @@
  *
  * seqdreamviz turns the output of seqdream into an overlay video a person
  * can read. Its `sink` pad takes the audio that leaves seqdream's `src` pad
- * (F32 mono, carrying "SeqDreamMeta" and "SeqDreamAttributionMeta" metas);
+ * (F32 mono, carrying "SeqDreamMeta" and "SeqDreamAttributionMeta" metas;
+ * of a multichannel seqdream it shows the scores of channel 0, after
+ * `audioconvert` or `deinterleave` made the audio mono);
  * its `dream_sink` pad optionally takes the dreams of seqdream's
  * `dream_src` pad. The `src` pad renders video/x-raw (BGRx or RGBA, any
  * size from 16x16; `width` x `height`, 640x360 by default, at 25/1 unless
@@ -641,8 +643,14 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     if (!gst_meta_info_is_custom (meta->info))
       continue;
     if (gst_custom_meta_has_name (cm, GST_SEQ_DREAM_META_NAME)) {
-      gst_seq_dream_viz_take_result (
-          self, gst_custom_meta_get_structure (cm), buf_start, pts);
+      const GstStructure *st = gst_custom_meta_get_structure (cm);
+      guint channel = 0;
+      /* The scores of a multichannel seqdream: channel 0's (a mono
+       * seqdream's metas have channel 0) */
+      gst_structure_get_uint (st, "channel", &channel);
+      if (channel != 0)
+        continue;
+      gst_seq_dream_viz_take_result (self, st, buf_start, pts);
       got_result = TRUE;
     } else if (gst_custom_meta_has_name (
                    cm, GST_SEQ_DREAM_ATTRIBUTION_META_NAME)) {

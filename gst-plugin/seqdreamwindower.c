@@ -12,6 +12,22 @@ seq_dream_windower_init (SeqDreamWindower *w, guint window, guint hop)
 
   w->window = window;
   w->hop = hop;
+  if (w->channels != 1)
+    seq_dream_windower_clear (w);
+  w->channels = 1;
+  seq_dream_windower_restart (w);
+}
+
+void
+seq_dream_windower_set_channels (SeqDreamWindower *w, guint channels)
+{
+  g_return_if_fail (channels >= 1);
+
+  /* (the accumulator's frames change size: what it holds is dropped) */
+  if (channels != w->channels) {
+    seq_dream_windower_clear (w);
+    w->channels = channels;
+  }
   seq_dream_windower_restart (w);
 }
 
@@ -43,12 +59,12 @@ seq_dream_windower_append (SeqDreamWindower *w, const gfloat *x, gsize n)
   /* Before the pointer moves: an empty buffer maps to x == NULL. */
   if (n == 0)
     return;
-  x += k;
+  x += k * w->channels;
   if (w->len + n > w->cap) {
     w->cap = MAX (w->len + n, 2 * w->cap);
-    w->acc = g_renew (gfloat, w->acc, w->cap);
+    w->acc = g_renew (gfloat, w->acc, w->cap * w->channels);
   }
-  memcpy (w->acc + w->len, x, n * sizeof (gfloat));
+  memcpy (w->acc + w->len * w->channels, x, n * w->channels * sizeof (gfloat));
   w->len += n;
 }
 
@@ -63,7 +79,22 @@ seq_dream_windower_n_complete (const SeqDreamWindower *w)
 const gfloat *
 seq_dream_windower_window (const SeqDreamWindower *w, guint j)
 {
-  return w->acc + (gsize) j * w->hop;
+  return w->acc + (gsize) j * w->hop * w->channels;
+}
+
+void
+seq_dream_windower_copy_channel (
+    const SeqDreamWindower *w, guint j, guint c, gfloat *dst, guint T)
+{
+  const gfloat *x = seq_dream_windower_window (w, j) + c;
+  guint C = w->channels;
+
+  if (C == 1) {
+    memcpy (dst, x, T * sizeof (gfloat));
+    return;
+  }
+  for (guint t = 0; t < T; t++)
+    dst[t] = x[(gsize) t * C];
 }
 
 guint64
@@ -81,7 +112,8 @@ consume_samples (SeqDreamWindower *w, guint64 n)
     w->skip += n - w->len;
     w->len = 0;
   } else {
-    memmove (w->acc, w->acc + n, (w->len - (gsize) n) * sizeof (gfloat));
+    memmove (w->acc, w->acc + (gsize) n * w->channels,
+        (w->len - (gsize) n) * w->channels * sizeof (gfloat));
     w->len -= (gsize) n;
   }
   w->offset += n;

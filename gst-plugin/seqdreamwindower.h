@@ -1,5 +1,6 @@
-/* seqdream element: the windower, which cuts a mono stream into windows of
- * `window` samples every `hop` samples and normalises them for the model.
+/* seqdream element: the windower, which cuts a stream of interleaved frames
+ * (`channels` samples each, 1 by default) into windows of `window` frames
+ * every `hop` frames and normalises them for the model.
  * No GStreamer here (GLib and libseqdream only): the element feeds it the
  * samples of each buffer and turns its sample indices into timestamps;
  * tests/test_windower.c drives it directly.
@@ -11,14 +12,16 @@
 
 G_BEGIN_DECLS
 
-/* Sample indices count from the last restart (the first sample after it is
- * 0). Window j of the accumulator starts at sample offset + j * hop. */
+/* Sample indices count frames (one sample of every channel) from the last
+ * restart (the first frame after it is 0). Window j of the accumulator
+ * starts at sample offset + j * hop, in every channel. */
 typedef struct
 {
-  guint window, hop;    /* samples; hop may exceed window */
+  guint window, hop;    /* frames; hop may exceed window */
+  guint channels;       /* samples per frame, interleaved; >= 1 */
   SdNormalization norm; /* what is applied to each window */
 
-  gfloat *acc; /* (len) samples from offset on; room for cap */
+  gfloat *acc; /* (len, channels) frames from offset on; room for cap */
   gsize len, cap;
   guint64 offset;          /* sample index of acc[0] */
   guint64 skip;            /* samples to drop before acc (hop > window) */
@@ -26,8 +29,8 @@ typedef struct
   guint64 last_window_end; /* sample index after the last full window */
 } SeqDreamWindower;
 
-/* Sets the geometry (window > 0, hop > 0) and restarts; the normalisation
- * is set by the caller. */
+/* Sets the geometry (window > 0, hop > 0), one channel, and restarts; the
+ * normalisation is set by the caller. */
 G_GNUC_INTERNAL
 void seq_dream_windower_init (SeqDreamWindower *w, guint window, guint hop);
 
@@ -40,7 +43,11 @@ void seq_dream_windower_clear (SeqDreamWindower *w);
 G_GNUC_INTERNAL
 void seq_dream_windower_restart (SeqDreamWindower *w);
 
-/* Appends n samples (x may be NULL when n is 0). */
+/* Sets the number of interleaved channels (>= 1) and restarts. */
+G_GNUC_INTERNAL
+void seq_dream_windower_set_channels (SeqDreamWindower *w, guint channels);
+
+/* Appends n frames, x (n, channels) (x may be NULL when n is 0). */
 G_GNUC_INTERNAL
 void seq_dream_windower_append (SeqDreamWindower *w, const gfloat *x, gsize n);
 
@@ -48,9 +55,16 @@ void seq_dream_windower_append (SeqDreamWindower *w, const gfloat *x, gsize n);
 G_GNUC_INTERNAL
 guint seq_dream_windower_n_complete (const SeqDreamWindower *w);
 
-/* Window j of the accumulator (j < n_complete, or 0 for the tail). */
+/* Window j of the accumulator (j < n_complete, or 0 for the tail): its
+ * first frame; channel c's samples are at c + t * channels. */
 G_GNUC_INTERNAL
 const gfloat *seq_dream_windower_window (const SeqDreamWindower *w, guint j);
+
+/* Channel c of window j, T samples copied to dst (T) (T <= window, or the
+ * tail's length). */
+G_GNUC_INTERNAL
+void seq_dream_windower_copy_channel (
+    const SeqDreamWindower *w, guint j, guint c, gfloat *dst, guint T);
 
 /* Sample index of the start of window j of the accumulator. */
 G_GNUC_INTERNAL

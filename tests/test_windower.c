@@ -158,6 +158,60 @@ test_tail (void)
   g_assert_cmpuint (tail_after (8, 4, 0), ==, 0);
 }
 
+/* Interleaved frames of C channels in buffers of random sizes: window j
+ * of channel c is channel c's own stream sliced at j * hop, and setting
+ * the channel count restarts (a partial window is dropped). */
+static void
+test_interleaved_channels (void)
+{
+  const guint C = 3, window = 16, hop = 5, n = 200;
+  SeqDreamWindower w = { 0 };
+  g_autofree gfloat *x = g_new (gfloat, n * C);
+  gfloat got[16];
+  GRand *rand = g_rand_new_with_seed (7);
+  guint64 expected_start = 0;
+
+  /* channel c, frame t: 1000 c + t */
+  for (guint t = 0; t < n; t++)
+    for (guint c = 0; c < C; c++)
+      x[t * C + c] = (gfloat) (1000 * c + t);
+  seq_dream_windower_init (&w, window, hop);
+  seq_dream_windower_append (&w, x, 7);
+  seq_dream_windower_set_channels (&w, C);
+  g_assert_cmpuint (w.channels, ==, C);
+  g_assert_cmpuint (w.len, ==, 0);
+  g_assert_cmpuint (w.n_received, ==, 0);
+  for (guint pos = 0; pos < n;) {
+    guint r = (guint) g_rand_int_range (rand, 0, 40);
+    guint len = MIN (r, n - pos);
+    guint k;
+
+    seq_dream_windower_append (&w, x + pos * C, len);
+    pos += len;
+    k = seq_dream_windower_n_complete (&w);
+    for (guint j = 0; j < k; j++) {
+      guint64 start = seq_dream_windower_window_start (&w, j);
+      g_assert_cmpuint (start, ==, expected_start);
+      for (guint c = 0; c < C; c++) {
+        seq_dream_windower_copy_channel (&w, j, c, got, window);
+        for (guint t = 0; t < window; t++)
+          g_assert_cmpfloat (got[t], ==, (gfloat) (1000 * c + start + t));
+      }
+      expected_start += hop;
+    }
+    if (k > 0)
+      seq_dream_windower_consume (&w, k);
+  }
+  g_assert_cmpuint (
+      expected_start, ==, (guint64) ((n - window) / hop + 1) * hop);
+  /* Back to one channel: the samples of three channels are dropped. */
+  seq_dream_windower_set_channels (&w, 1);
+  g_assert_cmpuint (w.len, ==, 0);
+  g_assert_null (w.acc);
+  g_rand_free (rand);
+  seq_dream_windower_clear (&w);
+}
+
 static void
 test_finite (void)
 {
@@ -267,6 +321,7 @@ main (int argc, char **argv)
   g_test_add_func ("/windower/empty-buffer", test_empty_buffer);
   g_test_add_func ("/windower/tail", test_tail);
   g_test_add_func ("/windower/finite", test_finite);
+  g_test_add_func ("/windower/channels", test_interleaved_channels);
   g_test_add_func ("/windower/normalize/per-series", test_normalize_per_series);
   g_test_add_func (
       "/windower/normalize/fixed-and-none", test_normalize_fixed_and_none);

@@ -7,7 +7,7 @@
 set -u
 ex=$1
 watch_bus=$2
-n_tests=9
+n_tests=10
 echo "1..$n_tests"
 if [ "${3:-}" = sanitized ]; then
   # gst-launch-1.0 and python3 are not built with the sanitizers, so they
@@ -148,5 +148,16 @@ elif (cd "$tmp" && $PY "$ex/watch-bus.py" rec.wav py.csv 1 >py.txt 2>py.err) &&
 else
   cat "$tmp/py.txt" "$tmp/py.err" | sed 's/^/# /' | head -20
   not_ok "watch-bus.py"
+fi
+# 10. multichannel.sh: three recordings (the CWRU ones next to the
+# checkout, else vibrationsrc's) as channels 0-2 of one stream, each
+# channel's class right on >= 95 % of its windows (the script's exit
+# status).
+if "$ex/multichannel.sh" >"$tmp/mc.txt" 2>&1 &&
+    [ "$(grep -c ' ok$' "$tmp/mc.txt")" -eq 3 ]; then
+  ok "multichannel.sh: $(grep -v '^#' "$tmp/mc.txt" | tr '\n' ';')"
+else
+  sed 's/^/# /' "$tmp/mc.txt" | head -20
+  not_ok "multichannel.sh"
 fi
 exit $failed
