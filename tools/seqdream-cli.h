@@ -14,6 +14,7 @@ int cli_cmd_plot (int argc, char **argv);
 int cli_cmd_envelope (int argc, char **argv);
 int cli_cmd_calibrate (int argc, char **argv);
 int cli_cmd_import (int argc, char **argv);
+int cli_cmd_ensemble (int argc, char **argv);
 /* In tools/cmd-monitor.c when built with libmosquitto, else a message
  * that says so (tools/seqdream.c). */
 int cli_cmd_monitor (int argc, char **argv);

@@ -18,6 +18,8 @@ static const Command commands[] = {
   { "train", cli_cmd_train, "train a classifier on a UCR file" },
   { "eval", cli_cmd_eval, "accuracy, per-class scores and confusion matrix" },
   { "predict", cli_cmd_predict, "logits and probabilities per series" },
+  { "ensemble", cli_cmd_ensemble,
+      "join model files into one ensemble (mean of their probabilities)" },
   { "import", cli_cmd_import, "an ONNX model as a seqdream model file" },
   { "info", cli_cmd_info,
       "architecture, parameters, labels, provenance, statistics" },
