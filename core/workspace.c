@@ -110,32 +110,28 @@ sd_workspace_new (
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
   }
-  if (m->members != NULL) {
-    if (mode != SD_MODE_EVAL) {
-      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-          "'%s' is an ensemble of %d: it runs in eval mode only (train its "
-          "members)",
-          m->display_name, m->n_members);
-      return NULL;
-    }
-    if (!sd_model_check_length (m, max_length, error))
-      return NULL;
-    SdEnsembleWs *ew = sd_ensemble_ws_new (m, max_batch, max_length, error);
-    if (ew == NULL)
-      return NULL;
-    SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
-    ws->ens = ew;
-    return ws;
+  if (m->members != NULL && mode != SD_MODE_EVAL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' is an ensemble of %d: it runs in eval mode only (train its "
+        "members)",
+        m->display_name, m->n_members);
+    return NULL;
   }
-  if (m->graph != NULL) {
+  if (m->graph != NULL || m->members != NULL) {
     /* the longest input must fit (the usual case: one length for all) */
     if (!sd_model_check_length (m, max_length, error))
       return NULL;
-    SdGraphWs *gw = sd_graph_ws_new (m, max_batch, max_length, error);
-    if (gw == NULL)
+    SdGraphWs *gw = NULL;
+    SdEnsembleWs *ew = NULL;
+    if (m->graph != NULL)
+      gw = sd_graph_ws_new (m, max_batch, max_length, error);
+    else
+      ew = sd_ensemble_ws_new (m, max_batch, max_length, error);
+    if (gw == NULL && ew == NULL)
       return NULL;
     SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
     ws->graph = gw;
+    ws->ens = ew;
     return ws;
   }
   if (max_length < m->min_length) {

@@ -5,16 +5,12 @@
 
 #include <stdio.h>
 
-/* The ensemble's provenance: the files it joined and the command. */
+/* The ensemble's provenance: the files it joined, the date and the
+ * command. */
 static char *
 join_provenance (char **files, int n, int argc, char **argv)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GString) cmd = g_string_new ("seqdream");
-  for (int i = 0; i < argc; i++) {
-    g_autofree char *q = g_shell_quote (argv[i]);
-    g_string_append_printf (cmd, " %s", q);
-  }
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "ensemble");
   json_builder_add_int_value (b, n);
@@ -25,28 +21,26 @@ join_provenance (char **files, int n, int argc, char **argv)
     json_builder_add_string_value (b, base);
   }
   json_builder_end_array (b);
-  json_builder_set_member_name (b, "software");
-  json_builder_add_string_value (b, "seqdream " SD_VERSION);
-  json_builder_set_member_name (b, "command");
-  json_builder_add_string_value (b, cmd->str);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return cli_provenance_finish (b, argc, argv);
 }
 
 int
 cli_cmd_ensemble (int argc, char **argv)
 {
   g_autofree char *out = NULL;
+  g_auto (GStrv) files = NULL;
   const int argc0 = argc;
   g_auto (GStrv) argv0 = g_strdupv (argv);
   GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME_ARRAY, &files,
+        "A member's model file (.safetensors; repeat for each, 2 to 64)",
+        "FILE" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out,
         "Ensemble file to write (.safetensors)", "FILE" },
     { NULL },
   };
-  g_autoptr (GOptionContext) ctx = g_option_context_new (
-      "MODEL MODEL... - join model files into one ensemble");
+  g_autoptr (GOptionContext) ctx
+      = g_option_context_new ("- join model files into one ensemble");
   g_option_context_set_summary (ctx,
       "The ensemble predicts the mean of its members' probabilities; eval, "
       "predict, dream, explain, calibrate and the element take it as one "
@@ -56,25 +50,25 @@ cli_cmd_ensemble (int argc, char **argv)
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!cli_parse (ctx, &argc, &argv))
     return 2;
-  const int n = argc - 1;
+  const int n = files ? (int) g_strv_length (files) : 0;
   if (out == NULL || n < 2 || n > SD_MAX_MEMBERS) {
     fprintf (stderr,
-        "seqdream ensemble: needs --out and 2 to %d model files, got %d\n",
-        SD_MAX_MEMBERS, MAX (n, 0));
+        "seqdream ensemble: needs --out and 2 to %d --model files, got %d\n",
+        SD_MAX_MEMBERS, n);
     return 2;
   }
   g_autofree SdModel **members = g_new0 (SdModel *, n);
   GError *error = NULL;
   g_autoptr (SdModel) e = NULL;
   for (int i = 0; i < n && error == NULL; i++)
-    members[i] = sd_model_load (argv[i + 1], &error);
+    members[i] = sd_model_load (files[i], &error);
   if (error == NULL)
     e = sd_model_new_ensemble (members, n, &error);
   for (int i = 0; i < n; i++)
     g_clear_pointer (&members[i], sd_model_unref);
   if (e == NULL)
     return cli_fail (error);
-  g_autofree char *prov = join_provenance (argv + 1, n, argc0, argv0);
+  g_autofree char *prov = join_provenance (files, n, argc0, argv0);
   sd_model_set_provenance (e, prov);
   if (!sd_model_save (e, out, &error))
     return cli_fail (error);

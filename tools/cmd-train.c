@@ -171,18 +171,6 @@ add_schedule (JsonBuilder *b, const SdTrainConfig *cfg, const char *adapted,
   json_builder_add_string_value (b, stopped_by (cfg, res));
 }
 
-/* "seqdream" and the arguments, quoted for a shell. */
-static char *
-cli_command_line (int argc, char **argv)
-{
-  GString *cmd = g_string_new ("seqdream");
-  for (int i = 0; i < argc; i++) {
-    g_autofree char *q = g_shell_quote (argv[i]);
-    g_string_append_printf (cmd, " %s", q);
-  }
-  return g_string_free (cmd, FALSE);
-}
-
 static char *
 provenance_json (const char *data, const char *protocol, const char *arch,
     guint64 seed, const SdTrainConfig *cfg, const char *adapted,
@@ -190,9 +178,6 @@ provenance_json (const char *data, const char *protocol, const char *arch,
     const SdEvalResult *test, int argc, char **argv)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *date = g_date_time_format_iso8601 (now);
-  g_autofree char *cmd = cli_command_line (argc, argv);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "data");
   json_builder_add_string_value (b, data);
@@ -270,15 +255,7 @@ provenance_json (const char *data, const char *protocol, const char *arch,
     json_builder_set_member_name (b, "accuracy");
     json_builder_add_double_value (b, test->accuracy);
   }
-  json_builder_set_member_name (b, "date");
-  json_builder_add_string_value (b, date);
-  json_builder_set_member_name (b, "software");
-  json_builder_add_string_value (b, "seqdream " SD_VERSION);
-  json_builder_set_member_name (b, "command");
-  json_builder_add_string_value (b, cmd);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return cli_provenance_finish (b, argc, argv);
 }
 
 /* The options of `seqdream train`. The strings stay NULL until given:
@@ -767,9 +744,6 @@ ensemble_provenance (
     const TrainOptions *o, const TrainJob *job, const char *data)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *date = g_date_time_format_iso8601 (now);
-  g_autofree char *cmd = cli_command_line (o->argc, o->argv);
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "data");
   json_builder_add_string_value (b, data);
@@ -799,15 +773,7 @@ ensemble_provenance (
       json_builder_add_double_value (b, job->member_acc[i]);
     json_builder_end_array (b);
   }
-  json_builder_set_member_name (b, "date");
-  json_builder_add_string_value (b, date);
-  json_builder_set_member_name (b, "software");
-  json_builder_add_string_value (b, "seqdream " SD_VERSION);
-  json_builder_set_member_name (b, "command");
-  json_builder_add_string_value (b, cmd);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return cli_provenance_finish (b, o->argc, o->argv);
 }
 
 /* The model's training statistics (seqdream/stats.h). Recordings: fit on

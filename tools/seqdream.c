@@ -117,6 +117,34 @@ cli_fail (GError *error)
   return 1;
 }
 
+char *
+cli_command_line (int argc, char **argv)
+{
+  GString *cmd = g_string_new ("seqdream");
+  for (int i = 0; i < argc; i++) {
+    g_autofree char *q = g_shell_quote (argv[i]);
+    g_string_append_printf (cmd, " %s", q);
+  }
+  return g_string_free (cmd, FALSE);
+}
+
+char *
+cli_provenance_finish (JsonBuilder *b, int argc, char **argv)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format_iso8601 (now);
+  g_autofree char *cmd = cli_command_line (argc, argv);
+  json_builder_set_member_name (b, "date");
+  json_builder_add_string_value (b, date);
+  json_builder_set_member_name (b, "software");
+  json_builder_add_string_value (b, "seqdream " SD_VERSION);
+  json_builder_set_member_name (b, "command");
+  json_builder_add_string_value (b, cmd);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
 void
 cli_set_threads (int threads)
 {
