@@ -17,6 +17,16 @@
  * the members that already believe in c steer the dream most.
  * p_m,k / (M q_k) = exp (lp_m,k - log M - z_k), computed in double.
  *
+ * That weight is also why this output is a poor objective for a dream:
+ * a member that gives class c almost no probability gets almost no
+ * gradient, so a dream that convinced one member stops at z_c = log 1/M
+ * (FordA, docs/results.md). The geometric rule (SD_ENSEMBLE_GEOMETRIC)
+ * instead outputs z_k = (1/M) sum_m lp_m,k, the log of the members'
+ * geometric mean probability up to a constant over k (softmax (z) is that
+ * mean, normalised); its backward is dL/dl_m,j = (1/M) (g_j - p_m,j
+ * sum_k g_k): every member keeps its own log-softmax gradient, and z_c
+ * is only high when every member gives c a high probability.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "model-private.h"
 
@@ -25,6 +35,7 @@
 
 struct _SdEnsembleWs
 {
+  SdEnsembleRule rule; /* the model's, when the workspace was made */
   int M, K, max_B, max_T;
   SdWorkspace **ws; /* one eval workspace per member */
   double *lp;       /* (M, B, K) the members' log-probabilities */
@@ -117,6 +128,27 @@ sd_model_get_n_members (const SdModel *model)
   return model->n_members;
 }
 
+SdEnsembleRule
+sd_model_get_ensemble_rule (const SdModel *model)
+{
+  return model->ensemble_rule;
+}
+
+gboolean
+sd_model_set_ensemble_rule (SdModel *model, SdEnsembleRule rule, GError **error)
+{
+  if (model->members == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' is not an ensemble: it has no rule to combine members",
+        model->display_name);
+    return FALSE;
+  }
+  g_return_val_if_fail (
+      rule == SD_ENSEMBLE_MEAN || rule == SD_ENSEMBLE_GEOMETRIC, FALSE);
+  model->ensemble_rule = rule;
+  return TRUE;
+}
+
 SdModel *
 sd_model_get_member (const SdModel *model, int i)
 {
@@ -147,6 +179,7 @@ sd_ensemble_copy (SdModel *m)
   e->range_lo = m->range_lo;
   e->range_hi = m->range_hi;
   e->provenance = g_strdup (m->provenance);
+  e->ensemble_rule = m->ensemble_rule;
   if (m->stats != NULL)
     e->stats = sd_model_stats_copy (m->stats);
   return e;
@@ -160,6 +193,7 @@ sd_ensemble_ws_new (SdModel *m, int max_batch, int max_length, GError **error)
   SdEnsembleWs *ew = g_new0 (SdEnsembleWs, 1);
   const int M = m->n_members, K = m->arch.n_classes;
   const gsize BK = (gsize) max_batch * K;
+  ew->rule = m->ensemble_rule;
   ew->M = M;
   ew->K = K;
   ew->max_B = max_batch;
@@ -244,7 +278,14 @@ sd_ensemble_forward (SdModel *m, SdEnsembleWs *ew, const float *x, int B, int T)
       log_softmax (ew->lp + i * BK + (gsize) b * K, l + (gsize) b * K, K);
   }
   const double log_m = log ((double) M);
-  for (gsize j = 0; j < BK; j++) {
+  for (gsize j = 0; j < BK && ew->rule == SD_ENSEMBLE_GEOMETRIC; j++) {
+    double s = 0.0;
+    for (int i = 0; i < M; i++)
+      s += ew->lp[i * BK + j];
+    ew->zd[j] = s / M;
+    ew->z[j] = (float) ew->zd[j];
+  }
+  for (gsize j = 0; j < BK && ew->rule == SD_ENSEMBLE_MEAN; j++) {
     double mx = ew->lp[j];
     for (int i = 1; i < M; i++)
       mx = MAX (mx, ew->lp[i * BK + j]);
@@ -270,7 +311,11 @@ member_dlogits (SdEnsembleWs *ew, int i, int B)
     const double *lp = ew->lp + i * BK + o, *zd = ew->zd + o;
     double *r = ew->r, s = 0.0;
     for (int k = 0; k < K; k++) {
-      r[k] = (double) ew->g[o + k] * exp (lp[k] - log_m - zd[k]);
+      /* the weight p_m,k / (M q_k), or 1/M for the geometric rule */
+      const double w = ew->rule == SD_ENSEMBLE_GEOMETRIC
+                           ? 1.0 / ew->M
+                           : exp (lp[k] - log_m - zd[k]);
+      r[k] = (double) ew->g[o + k] * w;
       s += r[k];
     }
     for (int k = 0; k < K; k++)

@@ -92,6 +92,7 @@ struct _SdModel
    * stage_out, feat_channels and layer_names are its first member's. */
   SdModel **members;
   int n_members;
+  SdEnsembleRule ensemble_rule; /* a runtime choice, not in the file */
 };
 
 /* The model of an architecture, without its parameters (params NULL,

@@ -10,7 +10,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..19"
+echo "1..22"
 TR="$DATA/ucr-small.tsv"
 TE="$DATA/ucr-small-test.tsv"
 COMMON="--arch fcn-small --epochs 8 --lr 0.01 --batch-size 8 --threads 1 --quiet"
@@ -90,6 +90,14 @@ ok $? "the ensemble's dreams reach its class and are judged"
 "$SD" dream --model "$TMP/e.safetensors" --class -1 --steps 60 --json "$TMP/dr.json" >"$TMP/out" 2>&1 \
   && grep -q '"class":"-1"' "$TMP/dr.json"
 ok $? "dream with the default (realistic) preset of an ensemble"
+"$SD" dream --model "$TMP/e.safetensors" --class 1 --preset none --steps 30 \
+  --ensemble-rule geometric --json "$TMP/dg.json" >"$TMP/out" 2>&1 \
+  && grep -q '"class":"1"' "$TMP/dg.json"
+ok $? "dream --ensemble-rule geometric"
+expect_fail "--ensemble-rule on a single model" "is not an ensemble" \
+  "$SD" dream --model "$TMP/m1.safetensors" --class 1 --steps 5 --ensemble-rule geometric
+expect_fail "an unknown --ensemble-rule" "must be mean or geometric, not 'median'" \
+  "$SD" dream --model "$TMP/e.safetensors" --class 1 --steps 5 --ensemble-rule median
 "$SD" explain --model "$TMP/e.safetensors" --data "$TE" --method saliency --index 0 --json - >"$TMP/sal.jsonl" 2>"$TMP/err"
 ok $? "explain (saliency) of an ensemble"
 "$SD" explain --model "$TMP/e.safetensors" --data "$TE" --index 1 --json - >"$TMP/ig.jsonl" 2>"$TMP/err"

@@ -137,13 +137,44 @@ test_mean_probability (void)
   unref_all (members);
 }
 
-/* L = sum R * z; dL/dx analytic against central differences, and against
- * the mixing rule computed here from the members' own backward. */
+/* The geometric rule: z = the members' mean log-probability. */
 static void
-test_input_gradient (void)
+test_geometric_output (void)
 {
   SdModel *members[M];
   g_autoptr (SdModel) e = new_ensemble (members);
+  g_autoptr (GError) error = NULL;
+  g_assert_false (
+      sd_model_set_ensemble_rule (members[0], SD_ENSEMBLE_GEOMETRIC, &error));
+  g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+  g_assert_cmpint (sd_model_get_ensemble_rule (e), ==, SD_ENSEMBLE_MEAN);
+  g_assert_true (sd_model_set_ensemble_rule (e, SD_ENSEMBLE_GEOMETRIC, NULL));
+  g_autoptr (SdModel) c = sd_model_copy (e);
+  g_assert_cmpint (sd_model_get_ensemble_rule (c), ==, SD_ENSEMBLE_GEOMETRIC);
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (e, B, T, SD_MODE_EVAL, NULL);
+  float x[B * T];
+  double p[M * B * K];
+  fill_random (x, B * T, 7);
+  member_probs (members, x, p);
+  const float *z = sd_model_forward (e, ws, x, B, T);
+  for (int b = 0; b < B; b++)
+    for (int k = 0; k < K; k++) {
+      double mean = 0;
+      for (int i = 0; i < M; i++)
+        mean += log (p[(i * B + b) * K + k]) / M;
+      g_assert_cmpfloat_with_epsilon (z[b * K + k], mean, 1e-5);
+    }
+  unref_all (members);
+}
+
+/* L = sum R * z; dL/dx analytic against central differences, and against
+ * the mixing rule computed here from the members' own backward. */
+static void
+check_input_gradient (SdEnsembleRule rule)
+{
+  SdModel *members[M];
+  g_autoptr (SdModel) e = new_ensemble (members);
+  g_assert_true (sd_model_set_ensemble_rule (e, rule, NULL));
   g_autoptr (SdWorkspace) ws = sd_workspace_new (e, B, T, SD_MODE_EVAL, NULL);
   float x[B * T], R[B * K], dx[B * T], mix[B * T] = { 0 };
   double p[M * B * K];
@@ -153,7 +184,8 @@ test_input_gradient (void)
   sd_model_forward (e, ws, x, B, T);
   sd_model_backward (e, ws, R, NULL, dx);
 
-  /* dL/dl_m,j = r_j - p_m,j sum_k r_k, r_k = R_k p_m,k / (M q_k) */
+  /* dL/dl_m,j = r_j - p_m,j sum_k r_k, r_k = R_k p_m,k / (M q_k) (mean)
+   * or R_k / M (geometric) */
   for (int i = 0; i < M; i++) {
     float dl[B * K], dxm[B * T];
     for (int b = 0; b < B; b++) {
@@ -162,7 +194,9 @@ test_input_gradient (void)
         double q = 0;
         for (int j = 0; j < M; j++)
           q += p[(j * B + b) * K + k] / M;
-        r[k] = R[b * K + k] * p[(i * B + b) * K + k] / (M * q);
+        r[k] = rule == SD_ENSEMBLE_GEOMETRIC
+                   ? R[b * K + k] / (double) M
+                   : R[b * K + k] * p[(i * B + b) * K + k] / (M * q);
         s += r[k];
       }
       for (int k = 0; k < K; k++)
@@ -196,9 +230,10 @@ test_input_gradient (void)
     close += err <= 2e-2 * MAX (fabs (num), 1e-2);
     mix_err = MAX (mix_err, fabs (mix[t] - dx[t]));
   }
-  g_test_message ("%d/%d within 2%%, max |fd - analytic| %.3g, max |fd| "
-                  "%.3g, max |mix - analytic| %.3g",
-      close, B * T, max_err, max_ref, mix_err);
+  g_test_message (
+      "rule %d: %d/%d within 2%%, max |fd - analytic| %.3g, max |fd| "
+      "%.3g, max |mix - analytic| %.3g",
+      rule, close, B * T, max_err, max_ref, mix_err);
   g_assert_cmpfloat (max_ref, >, 1e-3);
   g_assert_cmpint (close, >=, (B * T * 9) / 10);
   g_assert_cmpfloat (max_err, <, 0.1 * max_ref);
@@ -212,6 +247,13 @@ test_input_gradient (void)
   for (int t = 0; t < B * T; t++)
     g_assert_cmpfloat_with_epsilon (dx2[t], dx[t], 1e-6);
   unref_all (members);
+}
+
+static void
+test_input_gradient (void)
+{
+  check_input_gradient (SD_ENSEMBLE_MEAN);
+  check_input_gradient (SD_ENSEMBLE_GEOMETRIC);
 }
 
 static void
@@ -396,6 +438,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/ensemble/mean-probability", test_mean_probability);
+  g_test_add_func ("/ensemble/geometric-output", test_geometric_output);
   g_test_add_func ("/ensemble/input-gradient", test_input_gradient);
   g_test_add_func ("/ensemble/round-trip", test_round_trip);
   g_test_add_func ("/ensemble/load-rejects", test_load_rejects_bad_ensembles);

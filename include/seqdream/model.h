@@ -150,6 +150,26 @@ float *sd_model_get_params (SdModel *model);
  * ensemble takes its metadata from members[0]. */
 #define SD_MAX_MEMBERS 64
 SdModel *sd_model_new_ensemble (SdModel *const *members, int n, GError **error);
+/* How an ensemble combines its members' log-probabilities lp_m (the
+ * output of every workspace made after the choice):
+ *   SD_ENSEMBLE_MEAN       z = log mean_m exp (lp_m): softmax (z) is the
+ *                          mean probability (the default; what predict,
+ *                          eval and the element report)
+ *   SD_ENSEMBLE_GEOMETRIC  z = mean_m lp_m: softmax (z) is the normalised
+ *                          geometric mean; a dream of class c then
+ *                          maximises the members' mean log-probability of
+ *                          c, which a member that disagrees keeps low
+ *                          (the mean rule's gradient vanishes for it).
+ * Not stored in the file. Setting it on a model that is not an ensemble
+ * is an SD_ERROR_INVALID_ARG error. */
+typedef enum
+{
+  SD_ENSEMBLE_MEAN,
+  SD_ENSEMBLE_GEOMETRIC,
+} SdEnsembleRule;
+SdEnsembleRule sd_model_get_ensemble_rule (const SdModel *model);
+gboolean sd_model_set_ensemble_rule (
+    SdModel *model, SdEnsembleRule rule, GError **error);
 /* The number of members; 0 for a model that is not an ensemble. */
 int sd_model_get_n_members (const SdModel *model);
 /* Member i (0 <= i < sd_model_get_n_members), owned by the ensemble. */
