@@ -215,15 +215,183 @@ model_of_graph (const SdSafetensors *st, const char *json, GError **error)
   return m;
 }
 
+/* The parameters of m's architecture from the tensors prefix + name of
+ * st. Every one must be in the file, as F32 of its shape, before the
+ * parameters are allocated: then the file holds them all and bounds the
+ * allocation, whatever size the architecture asks for (its limits allow
+ * terabytes). */
+static gboolean
+load_params (
+    SdModel *m, const SdSafetensors *st, const char *prefix, GError **error)
+{
+  const char *file = sd_safetensors_get_display_name (st);
+  for (guint i = 0; i < m->tensors->len; i++) {
+    SdParamInfo *t = g_ptr_array_index (m->tensors, i);
+    g_autofree char *name = g_strconcat (prefix, t->name, NULL);
+    const SdTensorView *v = sd_safetensors_get (st, name);
+    if (v == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+          "%s: tensor '%s' required by architecture '%s' is missing", file,
+          name, m->arch.name);
+      return FALSE;
+    }
+    if (!sd_safetensors_check_f32 (st, v, t->ndim, t->shape, error))
+      return FALSE;
+  }
+  m->params = g_new0 (float, m->n_params);
+
+  for (guint i = 0; i < m->tensors->len; i++) {
+    SdParamInfo *t = g_ptr_array_index (m->tensors, i);
+    g_autofree char *name = g_strconcat (prefix, t->name, NULL);
+    const SdTensorView *v = sd_safetensors_get (st, name);
+    if (!sd_safetensors_copy_f32 (
+            st, v, m->params + t->offset, t->ndim, t->shape, TRUE, error))
+      return FALSE;
+    if (g_str_has_suffix (t->name, ".running_var"))
+      for (gsize k = 0; k < t->numel; k++)
+        if (m->params[t->offset + k] < 0) {
+          g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+              "%s: tensor '%s'[%" G_GSIZE_FORMAT "] is a negative variance",
+              file, name, k);
+          return FALSE;
+        }
+  }
+  return TRUE;
+}
+
+/* TRUE when tensor `name` of a file belongs to model m (a model or an
+ * ensemble, whose members' tensors are "members.<i>.<name>"). */
+static gboolean
+is_model_tensor (const SdModel *m, const char *name)
+{
+  if (g_str_has_suffix (name, ".num_batches_tracked")
+      || g_str_has_prefix (name, "stats."))
+    return TRUE;
+  if (m->members == NULL)
+    return sd_model_find_tensor (m, name) != NULL;
+  if (!g_str_has_prefix (name, "members."))
+    return FALSE;
+  char *end = NULL;
+  guint64 i = g_ascii_strtoull (name + strlen ("members."), &end, 10);
+  return end != name + strlen ("members.") && *end == '.'
+         && i < (guint64) m->n_members
+         && sd_model_find_tensor (m->members[i], end + 1) != NULL;
+}
+
+/* Every tensor of st belongs to m. */
+static gboolean
+check_names (const SdModel *m, const SdSafetensors *st, GError **error)
+{
+  for (guint i = 0; i < sd_safetensors_get_n_tensors (st); i++) {
+    const SdTensorView *v = sd_safetensors_get_nth (st, i);
+    if (!is_model_tensor (m, v->name)) {
+      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+          "%s: tensor '%s' is not part of %s '%s'",
+          sd_safetensors_get_display_name (st), v->name,
+          m->members ? "ensemble" : "architecture",
+          m->members ? m->display_name : m->arch.name);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* Member i of an ensemble file: its architecture "members.<i>.arch", the
+ * file's labels and other metadata, its own provenance if any, and its
+ * tensors "members.<i>.*". */
+static SdModel *
+member_from_safetensors (const SdSafetensors *st, int i, GError **error)
+{
+  const char *file = sd_safetensors_get_display_name (st);
+  g_autofree char *key = g_strdup_printf ("members.%d.arch", i);
+  g_autofree char *prefix = g_strdup_printf ("members.%d.", i);
+  const char *arch_json = sd_safetensors_get_metadata (st, key);
+  SdArch arch;
+  g_autoptr (SdModel) m = NULL;
+  if (arch_json == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+        "%s: ensemble member %d: metadata '%s' is missing", file, i, key);
+    return NULL;
+  }
+  if (!sd_arch_from_json (arch_json, &arch, error)
+      || (m = sd_model_compile (&arch, error)) == NULL) {
+    g_prefix_error (error, "%s: ensemble member %d: ", file, i);
+    return NULL;
+  }
+  g_free (m->display_name);
+  m->display_name = g_strdup_printf ("%s member %d", file, i);
+  if (!load_metadata (m, st, error)) {
+    g_prefix_error (error, "ensemble member %d: ", i);
+    return NULL;
+  }
+  g_free (key);
+  key = g_strdup_printf ("members.%d.provenance", i);
+  g_clear_pointer (&m->provenance, g_free);
+  if (sd_safetensors_get_metadata (st, key) != NULL) {
+    g_autoptr (JsonParser) pp = json_parser_new ();
+    if (sd_model_parse_json_meta (st, key, FALSE, pp, error) == NULL)
+      return NULL;
+    m->provenance = g_strdup (sd_safetensors_get_metadata (st, key));
+  }
+  if (!load_params (m, st, prefix, error))
+    return NULL;
+  return g_steal_pointer (&m);
+}
+
+static void
+unref_members (SdModel **members, int n)
+{
+  for (int i = 0; i < n; i++)
+    sd_model_unref (members[i]);
+  g_free (members);
+}
+
+/* An ensemble file: metadata "ensemble" is its member count. */
+static SdModel *
+ensemble_from_safetensors (
+    const SdSafetensors *st, const char *count, GError **error)
+{
+  const char *file = sd_safetensors_get_display_name (st);
+  guint64 n;
+  if (!g_ascii_string_to_unsigned (count, 10, 2, SD_MAX_MEMBERS, &n, NULL)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+        "%s: metadata 'ensemble' = '%s' is not a member count in [2, %d]", file,
+        count, SD_MAX_MEMBERS);
+    return NULL;
+  }
+  SdModel **members = g_new0 (SdModel *, n);
+  for (int i = 0; i < (int) n; i++)
+    if ((members[i] = member_from_safetensors (st, i, error)) == NULL) {
+      unref_members (members, i);
+      return NULL;
+    }
+  g_autoptr (SdModel) e = sd_model_new_ensemble (members, (int) n, error);
+  unref_members (members, (int) n);
+  if (e == NULL) {
+    g_prefix_error (error, "%s: ", file);
+    return NULL;
+  }
+  g_free (e->display_name);
+  e->display_name = g_strdup (file);
+  const char *prov = sd_safetensors_get_metadata (st, "provenance");
+  e->provenance = g_strdup (prov); /* checked by load_metadata */
+  if (!check_names (e, st, error) || !stats_read (e, st, error))
+    return NULL;
+  return g_steal_pointer (&e);
+}
+
 static SdModel *
 model_from_safetensors (const SdSafetensors *st, GError **error)
 {
   const char *file = sd_safetensors_get_display_name (st);
+  const char *ensemble = sd_safetensors_get_metadata (st, "ensemble");
   const char *arch_json = sd_safetensors_get_metadata (st, "arch");
   const char *graph_json = sd_safetensors_get_metadata (st, "graph");
   SdArch arch;
   g_autoptr (SdModel) m = NULL;
 
+  if (ensemble != NULL)
+    return ensemble_from_safetensors (st, ensemble, error);
   if (graph_json != NULL) {
     m = model_of_graph (st, graph_json, error);
     if (m == NULL)
@@ -245,50 +413,8 @@ model_from_safetensors (const SdSafetensors *st, GError **error)
   if (!load_metadata (m, st, error))
     return NULL;
 
-  /* Every tensor of the architecture must be in the file, as F32 of its
-   * shape, before the parameters are allocated: then the file holds them
-   * all and bounds the allocation, whatever size the architecture asks
-   * for (its limits allow terabytes). */
-  for (guint i = 0; i < m->tensors->len; i++) {
-    SdParamInfo *t = g_ptr_array_index (m->tensors, i);
-    const SdTensorView *v = sd_safetensors_get (st, t->name);
-    if (v == NULL) {
-      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-          "%s: tensor '%s' required by architecture '%s' is missing", file,
-          t->name, arch.name);
-      return NULL;
-    }
-    if (!sd_safetensors_check_f32 (st, v, t->ndim, t->shape, error))
-      return NULL;
-  }
-  m->params = g_new0 (float, m->n_params);
-
-  for (guint i = 0; i < m->tensors->len; i++) {
-    SdParamInfo *t = g_ptr_array_index (m->tensors, i);
-    const SdTensorView *v = sd_safetensors_get (st, t->name);
-    if (!sd_safetensors_copy_f32 (
-            st, v, m->params + t->offset, t->ndim, t->shape, TRUE, error))
-      return NULL;
-    if (g_str_has_suffix (t->name, ".running_var"))
-      for (gsize k = 0; k < t->numel; k++)
-        if (m->params[t->offset + k] < 0) {
-          g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-              "%s: tensor '%s'[%" G_GSIZE_FORMAT "] is a negative variance",
-              file, t->name, k);
-          return NULL;
-        }
-  }
-  for (guint i = 0; i < sd_safetensors_get_n_tensors (st); i++) {
-    const SdTensorView *v = sd_safetensors_get_nth (st, i);
-    if (sd_model_find_tensor (m, v->name) == NULL
-        && !g_str_has_suffix (v->name, ".num_batches_tracked")
-        && !g_str_has_prefix (v->name, "stats.")) {
-      g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-          "%s: tensor '%s' is not part of architecture '%s'", file, v->name,
-          arch.name);
-      return NULL;
-    }
-  }
+  if (!load_params (m, st, "", error) || !check_names (m, st, error))
+    return NULL;
   if (m->graph != NULL && !sd_graph_check_params (m, error)) {
     g_prefix_error (error, "%s: ", file);
     return NULL;
@@ -331,18 +457,48 @@ sd_model_load_from_bytes (
   return model_from_safetensors (st, error);
 }
 
+/* An ensemble's member count, and every member's architecture,
+ * provenance and tensors under "members.<i>.". */
+static void
+write_members (SdSafetensorsWriter *w, const SdModel *e)
+{
+  g_autofree char *n = g_strdup_printf ("%d", e->n_members);
+  sd_safetensors_writer_add_metadata (w, "ensemble", n);
+  for (int i = 0; i < e->n_members; i++) {
+    const SdModel *m = e->members[i];
+    g_autofree char *arch = sd_arch_to_json (&m->arch);
+    g_autofree char *key = g_strdup_printf ("members.%d.arch", i);
+    sd_safetensors_writer_add_metadata (w, key, arch);
+    if (m->provenance != NULL) {
+      g_free (key);
+      key = g_strdup_printf ("members.%d.provenance", i);
+      sd_safetensors_writer_add_metadata (w, key, m->provenance);
+    }
+    for (guint j = 0; j < m->tensors->len; j++) {
+      SdParamInfo *t = g_ptr_array_index (m->tensors, j);
+      g_autofree char *name = g_strdup_printf ("members.%d.%s", i, t->name);
+      sd_safetensors_writer_add_f32 (
+          w, name, m->params + t->offset, t->ndim, t->shape);
+    }
+  }
+}
+
 static SdSafetensorsWriter *
 model_writer (SdModel *m)
 {
   SdSafetensorsWriter *w = sd_safetensors_writer_new ();
-  /* an imported model stores its op graph instead of an architecture */
-  g_autofree char *arch
-      = m->graph ? sd_graph_to_json (m->graph) : sd_arch_to_json (&m->arch);
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
   sd_safetensors_writer_add_metadata (w, "format", "pt");
   sd_safetensors_writer_add_metadata (w, "seqdream.format_version", "1");
-  sd_safetensors_writer_add_metadata (w, m->graph ? "graph" : "arch", arch);
+  if (m->members != NULL)
+    write_members (w, m);
+  else {
+    /* an imported model stores its op graph instead of an architecture */
+    g_autofree char *arch
+        = m->graph ? sd_graph_to_json (m->graph) : sd_arch_to_json (&m->arch);
+    sd_safetensors_writer_add_metadata (w, m->graph ? "graph" : "arch", arch);
+  }
 
   g_autoptr (JsonBuilder) lb = json_builder_new ();
   json_builder_begin_array (lb);

@@ -87,6 +87,12 @@ struct _SdModel
    * the op list and arch.stages are empty (n_stages 0; its layers are
    * "gap", the input of its last dense layer, and "fc"). */
   SdGraph *graph;
+  /* An ensemble (ensemble.c): its members (n_members >= 2), each owned;
+   * then it has no ops, tensors or parameters of its own, and its act_*,
+   * stage_out, feat_channels and layer_names are its first member's. */
+  SdModel **members;
+  int n_members;
+  SdEnsembleRule ensemble_rule; /* a runtime choice, not in the file */
 };
 
 /* The model of an architecture, without its parameters (params NULL,
@@ -108,6 +114,7 @@ G_GNUC_INTERNAL gboolean sd_model_check_labels (
  * (0 before the first). */
 G_GNUC_INTERNAL const SdModel *sd_workspace_peek_model (const SdWorkspace *ws);
 G_GNUC_INTERNAL int sd_workspace_last_batch (const SdWorkspace *ws);
+G_GNUC_INTERNAL int sd_workspace_last_length (const SdWorkspace *ws);
 
 /* The JSON value of metadata key of st (checked strictly first), parsed
  * by parser; NULL when absent (an error when required) or not valid. */
@@ -115,5 +122,22 @@ G_GNUC_INTERNAL JsonNode *sd_model_parse_json_meta (const SdSafetensors *st,
     const char *key, gboolean required, JsonParser *parser, GError **error);
 /* n is a finite JSON number: *out. */
 G_GNUC_INTERNAL gboolean sd_model_json_number (JsonNode *n, double *out);
+
+/* Ensembles (ensemble.c): a workspace's member workspaces and scores. */
+typedef struct _SdEnsembleWs SdEnsembleWs;
+G_GNUC_INTERNAL SdEnsembleWs *sd_ensemble_ws_new (
+    SdModel *m, int max_batch, int max_length, GError **error);
+G_GNUC_INTERNAL void sd_ensemble_ws_free (SdEnsembleWs *ew);
+G_GNUC_INTERNAL gboolean sd_ensemble_ws_set_threads (
+    SdEnsembleWs *ew, int n_threads, GError **error);
+/* The forward: the members' logits, then z (B,K), owned by ew. */
+G_GNUC_INTERNAL const float *sd_ensemble_forward (
+    SdModel *m, SdEnsembleWs *ew, const float *x, int B, int T);
+G_GNUC_INTERNAL void sd_ensemble_backward (SdModel *m, SdEnsembleWs *ew,
+    const float *dlogits, const SdLayerGrad *extra, int n_extra, float *dx);
+G_GNUC_INTERNAL const float *sd_ensemble_layer_output (const SdModel *m,
+    const SdEnsembleWs *ew, int layer, int *channels, int *length);
+G_GNUC_INTERNAL void sd_ensemble_free_members (SdModel *m);
+G_GNUC_INTERNAL SdModel *sd_ensemble_copy (SdModel *m);
 
 G_END_DECLS

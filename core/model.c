@@ -353,12 +353,15 @@ sd_model_unref (SdModel *m)
   g_free (m->params);
   g_strfreev (m->layer_names);
   sd_graph_unref (m->graph);
+  sd_ensemble_free_members (m);
   g_free (m);
 }
 
 SdModel *
 sd_model_copy (SdModel *model)
 {
+  if (model->members != NULL)
+    return sd_ensemble_copy (model);
   SdModel *m = model->graph != NULL ? sd_model_compile_graph (
                    model->graph, model->arch.name, NULL)
                                     : model_alloc (&model->arch, NULL);
@@ -430,6 +433,9 @@ sd_model_check_length (const SdModel *model, int T, GError **error)
         model->min_length, T);
     return FALSE;
   }
+  for (int i = 0; i < model->n_members; i++)
+    if (!sd_model_check_length (model->members[i], T, error))
+      return FALSE;
   if (model->graph == NULL)
     return TRUE;
   g_autofree int *len = g_new (int, model->graph->values->len);

@@ -776,7 +776,16 @@ fixed_length (const SdModel *m)
 GBytes *
 sd_model_save_onnx_to_bytes (SdModel *model, GError **error)
 {
-  g_return_val_if_fail (model != NULL && model->params != NULL, NULL);
+  g_return_val_if_fail (model != NULL, NULL);
+  if (model->n_members > 0) {
+    /* the mean of the members' probabilities is no op of the exporter's */
+    g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
+        "an ensemble of %d models cannot be exported to ONNX (yet): export "
+        "its members one by one",
+        model->n_members);
+    return NULL;
+  }
+  g_return_val_if_fail (model->params != NULL, NULL);
   if (model->graph == NULL && model->arch.in_channels != 1) {
     /* the input [batch, 1, time] and the per-series normalisation over
      * one channel are what the reader and predict take */

@@ -851,6 +851,12 @@ sd_train (SdModel *model, const SdDataset *data, const SdTrainConfig *c,
   Trainer t = { 0 };
   gboolean ok;
 
+  if (sd_model_get_n_members (model) > 0) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' is an ensemble of %d: train its members one by one",
+        sd_model_get_display_name (model), sd_model_get_n_members (model));
+    return FALSE;
+  }
   if (!check_config (c, error) || !check_data (model, data, c, error))
     return FALSE;
   t.model = model;

@@ -56,7 +56,8 @@ struct _SdWorkspace
   SdParallel *par;
   gsize col_size, wgrad_size;
   float *par_col, *par_wgrad;
-  SdGraphWs *graph; /* a graph model's values (graph-run.c) */
+  SdGraphWs *graph;  /* a graph model's values (graph-run.c) */
+  SdEnsembleWs *ens; /* an ensemble's member workspaces (ensemble.c) */
 };
 
 static void
@@ -109,15 +110,28 @@ sd_workspace_new (
         max_batch, max_length, 1 << 20, 1 << 26);
     return NULL;
   }
-  if (m->graph != NULL) {
+  if (m->members != NULL && mode != SD_MODE_EVAL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "'%s' is an ensemble of %d: it runs in eval mode only (train its "
+        "members)",
+        m->display_name, m->n_members);
+    return NULL;
+  }
+  if (m->graph != NULL || m->members != NULL) {
     /* the longest input must fit (the usual case: one length for all) */
     if (!sd_model_check_length (m, max_length, error))
       return NULL;
-    SdGraphWs *gw = sd_graph_ws_new (m, max_batch, max_length, error);
-    if (gw == NULL)
+    SdGraphWs *gw = NULL;
+    SdEnsembleWs *ew = NULL;
+    if (m->graph != NULL)
+      gw = sd_graph_ws_new (m, max_batch, max_length, error);
+    else
+      ew = sd_ensemble_ws_new (m, max_batch, max_length, error);
+    if (gw == NULL && ew == NULL)
       return NULL;
     SdWorkspace *ws = workspace_shell (m, max_batch, max_length, mode);
     ws->graph = gw;
+    ws->ens = ew;
     return ws;
   }
   if (max_length < m->min_length) {
@@ -200,6 +214,7 @@ sd_workspace_free (SdWorkspace *ws)
   g_free (ws->par_col);
   g_free (ws->par_wgrad);
   sd_graph_ws_free (ws->graph);
+  sd_ensemble_ws_free (ws->ens);
   g_free (ws->mem);
   g_free (ws);
 }
@@ -208,6 +223,8 @@ gboolean
 sd_workspace_set_threads (SdWorkspace *ws, int n_threads, GError **error)
 {
   g_return_val_if_fail (ws != NULL, FALSE);
+  if (ws->ens != NULL)
+    return sd_ensemble_ws_set_threads (ws->ens, n_threads, error);
   SdParallel *par = NULL;
   float *col = NULL, *wgrad = NULL;
   if (n_threads != 1) {
@@ -336,6 +353,12 @@ sd_workspace_last_batch (const SdWorkspace *ws)
   return ws->B;
 }
 
+int
+sd_workspace_last_length (const SdWorkspace *ws)
+{
+  return ws->T;
+}
+
 const float *
 sd_workspace_get_layer_output (
     const SdWorkspace *ws, int layer, int *channels, int *length)
@@ -345,6 +368,8 @@ sd_workspace_get_layer_output (
   g_return_val_if_fail (layer >= 0 && layer < n_stages + 2, NULL);
   if (m->graph != NULL)
     return sd_graph_layer_output (m, ws->graph, layer, channels, length);
+  if (m->members != NULL)
+    return sd_ensemble_layer_output (m, ws->ens, layer, channels, length);
   if (layer < n_stages) {
     *channels = m->act_channels[m->stage_out[layer]];
     *length = ws->T / m->act_div[m->stage_out[layer]];
@@ -480,8 +505,10 @@ sd_model_forward (
   g_return_val_if_fail (ws->model == m, NULL);
   g_return_val_if_fail (B >= 1 && B <= ws->max_B, NULL);
   g_return_val_if_fail (length >= m->min_length && length <= ws->max_T, NULL);
-  if (m->graph != NULL) {
-    const float *logits = sd_graph_forward (m, ws->graph, x, B, length);
+  if (m->graph != NULL || m->members != NULL) {
+    const float *logits = m->graph != NULL
+                              ? sd_graph_forward (m, ws->graph, x, B, length)
+                              : sd_ensemble_forward (m, ws->ens, x, B, length);
     if (logits != NULL) {
       ws->B = B;
       ws->T = length;
@@ -761,6 +788,12 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
 
   if (m->graph != NULL) {
     sd_graph_backward (m, ws->graph, dlogits, extra, n_extra, grads, dx);
+    return;
+  }
+  if (m->members != NULL) {
+    /* an ensemble has no parameters of its own */
+    g_return_if_fail (grads == NULL);
+    sd_ensemble_backward (m, ws->ens, dlogits, extra, n_extra, dx);
     return;
   }
   if (ws->mode == SD_MODE_EVAL && grads == NULL)

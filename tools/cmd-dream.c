@@ -12,7 +12,7 @@ typedef struct
 {
   char *model_path, *class_label, *mode, *other, *init, *reference;
   char *second_path, *json_out, *csv_out, *plot_out, *optimizer, *preset;
-  char *clip, *scale, *objective;
+  char *clip, *scale, *objective, *ensemble_rule;
   char **regs;
   char **reference_wav; /* FILE=LABEL recordings as reference data */
   int steps, batch, length, threads, jitter;
@@ -30,8 +30,8 @@ dream_options_clear (DreamOptions *o)
 {
   char **strs[] = { &o->model_path, &o->class_label, &o->mode, &o->other,
     &o->init, &o->reference, &o->second_path, &o->json_out, &o->csv_out,
-    &o->plot_out, &o->optimizer, &o->preset, &o->clip, &o->scale,
-    &o->objective };
+    &o->plot_out, &o->optimizer, &o->preset, &o->clip, &o->scale, &o->objective,
+    &o->ensemble_rule };
   for (gsize i = 0; i < G_N_ELEMENTS (strs); i++)
     g_clear_pointer (strs[i], g_free);
   g_clear_pointer (&o->regs, g_strfreev);
@@ -595,6 +595,12 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         "Centered: logit (default, the raw class score), probability or "
         "log-probability (both saturate)",
         "NAME" },
+    { "ensemble-rule", 0, 0, G_OPTION_ARG_STRING, &o->ensemble_rule,
+        "An ensemble's output while dreaming: mean (default: the log of the "
+        "members' mean probability, what predict reports) or geometric "
+        "(their mean log-probability: every member must agree; its "
+        "probability and margins are those of the geometric mean)",
+        "RULE" },
     { "preset", 0, 0, G_OPTION_ARG_STRING, &o->preset,
         "realistic (the default when the model has training statistics or "
         "--reference is given and no regulariser option is: the model's "
@@ -944,6 +950,26 @@ print_summary (const DreamOptions *o, const DreamJob *job)
   }
 }
 
+/* --ensemble-rule on the model, which must then be an ensemble. */
+static gboolean
+set_ensemble_rule (const DreamOptions *o, SdModel *model, GError **error)
+{
+  if (o->ensemble_rule == NULL)
+    return TRUE;
+  SdEnsembleRule rule;
+  if (strcmp (o->ensemble_rule, "mean") == 0)
+    rule = SD_ENSEMBLE_MEAN;
+  else if (strcmp (o->ensemble_rule, "geometric") == 0)
+    rule = SD_ENSEMBLE_GEOMETRIC;
+  else {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "--ensemble-rule must be mean or geometric, not '%s'",
+        o->ensemble_rule);
+    return FALSE;
+  }
+  return sd_model_set_ensemble_rule (model, rule, error);
+}
+
 int
 cli_cmd_dream (int argc, char **argv)
 {
@@ -960,7 +986,7 @@ cli_cmd_dream (int argc, char **argv)
   g_auto (DreamJob) job = { 0 };
   job.n = o.batch;
   job.model = sd_model_load (o.model_path, &error);
-  if (job.model == NULL)
+  if (job.model == NULL || !set_ensemble_rule (&o, job.model, &error))
     return cli_fail (error);
   rc = make_objective (&o, &job);
   if (rc != 0)

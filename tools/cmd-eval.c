@@ -378,6 +378,56 @@ append_stats_json (GString *out, const SdModel *model)
   g_string_append (out, text);
 }
 
+/* The stages and head of architecture a, for seqdream info. */
+static void
+print_stages (const SdArch *a)
+{
+  for (int i = 0; i < a->n_stages; i++) {
+    const SdStage *s = &a->stages[i];
+    printf ("  stages.%d     %s", i,
+        s->type == SD_STAGE_CONV ? "conv+bn+relu" : "residual");
+    for (int j = 0; j < s->n_convs; j++)
+      printf (" %dx k%d", s->channels[j], s->kernels[j]);
+    if (s->pool > 1)
+      printf (", average pooling /%d", s->pool);
+    printf ("\n");
+  }
+  printf ("  head        global average pooling, dense -> %d classes\n",
+      a->n_classes);
+}
+
+/* An ensemble's members: architecture, size, seed and test accuracy from
+ * their provenance. */
+static void
+print_members (SdModel *model)
+{
+  const int n = sd_model_get_n_members (model);
+  printf ("architecture  ensemble of %d members (the mean of their "
+          "probabilities; layers and novelty features of member 0)\n",
+      n);
+  for (int i = 0; i < n; i++) {
+    SdModel *m = sd_model_get_member (model, i);
+    printf ("member %-6d %s, %" G_GSIZE_FORMAT " trainable parameters", i,
+        sd_model_get_arch (m)->name, sd_model_get_n_trainable (m));
+    g_autoptr (JsonParser) p = json_parser_new ();
+    const char *prov = sd_model_get_provenance (m);
+    JsonNode *root = prov && json_parser_load_from_data (p, prov, -1, NULL)
+                         ? json_parser_get_root (p)
+                         : NULL;
+    JsonObject *o = root && JSON_NODE_HOLDS_OBJECT (root)
+                        ? json_node_get_object (root)
+                        : NULL;
+    if (o && json_object_has_member (o, "seed"))
+      printf (
+          ", seed %" G_GINT64_FORMAT, json_object_get_int_member (o, "seed"));
+    if (o && json_object_has_member (o, "accuracy"))
+      printf (", test accuracy %.4f",
+          json_object_get_double_member (o, "accuracy"));
+    printf ("\n");
+    print_stages (sd_model_get_arch (m));
+  }
+}
+
 int
 cli_cmd_info (int argc, char **argv)
 {
@@ -412,9 +462,10 @@ cli_cmd_info (int argc, char **argv)
     g_autoptr (GString) s = g_string_new ("{");
     g_autofree char *q = g_strescape (model_path, NULL);
     g_string_append_printf (s,
-        "\"file\":\"%s\",\"arch\":%s,\"parameters\":%" G_GSIZE_FORMAT
-        ",\"labels\":[",
-        q, arch_json, sd_model_get_n_trainable (model));
+        "\"file\":\"%s\",\"arch\":%s,\"members\":%d,\"parameters\":"
+        "%" G_GSIZE_FORMAT ",\"labels\":[",
+        q, arch_json, sd_model_get_n_members (model),
+        sd_model_get_n_trainable (model));
     for (int k = 0; labels[k]; k++) {
       g_autofree char *ql = g_strescape (labels[k], NULL);
       g_string_append_printf (s, "%s\"%s\"", k ? "," : "", ql);
@@ -433,23 +484,15 @@ cli_cmd_info (int argc, char **argv)
   }
   printf ("file          %s\n", model_path);
   g_autofree char *graph = sd_model_describe_graph (model);
+  const int n_members = sd_model_get_n_members (model);
   if (graph != NULL)
     printf ("architecture  op graph (imported from ONNX)\n%s", graph);
-  else
+  else if (n_members > 0)
+    print_members (model);
+  else {
     printf ("architecture  %s\n", a->name);
-  for (int i = 0; i < a->n_stages; i++) {
-    const SdStage *s = &a->stages[i];
-    printf ("  stages.%d     %s", i,
-        s->type == SD_STAGE_CONV ? "conv+bn+relu" : "residual");
-    for (int j = 0; j < s->n_convs; j++)
-      printf (" %dx k%d", s->channels[j], s->kernels[j]);
-    if (s->pool > 1)
-      printf (", average pooling /%d", s->pool);
-    printf ("\n");
+    print_stages (a);
   }
-  if (graph == NULL)
-    printf ("  head        global average pooling, dense -> %d classes\n",
-        a->n_classes);
   printf ("span          receptive field %d samples",
       sd_model_get_receptive_field (model));
   if (sd_model_get_sample_rate (model) > 0)

@@ -178,13 +178,6 @@ provenance_json (const char *data, const char *protocol, const char *arch,
     const SdEvalResult *test, int argc, char **argv)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_autofree char *date = g_date_time_format_iso8601 (now);
-  g_autoptr (GString) cmd = g_string_new ("seqdream");
-  for (int i = 0; i < argc; i++) {
-    g_autofree char *q = g_shell_quote (argv[i]);
-    g_string_append_printf (cmd, " %s", q);
-  }
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "data");
   json_builder_add_string_value (b, data);
@@ -262,15 +255,7 @@ provenance_json (const char *data, const char *protocol, const char *arch,
     json_builder_set_member_name (b, "accuracy");
     json_builder_add_double_value (b, test->accuracy);
   }
-  json_builder_set_member_name (b, "date");
-  json_builder_add_string_value (b, date);
-  json_builder_set_member_name (b, "software");
-  json_builder_add_string_value (b, "seqdream " SD_VERSION);
-  json_builder_set_member_name (b, "command");
-  json_builder_add_string_value (b, cmd->str);
-  json_builder_end_object (b);
-  g_autoptr (JsonNode) root = json_builder_get_root (b);
-  return json_to_string (root, FALSE);
+  return cli_provenance_finish (b, argc, argv);
 }
 
 /* The options of `seqdream train`. The strings stay NULL until given:
@@ -284,6 +269,7 @@ typedef struct
   char *shuffle_classes, *shuffle_pieces;
   gint64 seed;
   int threads;
+  int ensemble; /* --ensemble: members to train (1: one model) */
   double time_budget;
   double lr, min_lr, wd, momentum;
   char *adapted; /* what the data-adapted defaults chose, or NULL */
@@ -327,6 +313,7 @@ train_options_init (TrainOptions *o, int argc, char **argv)
   o->config.early_stop_patience = UNSET;
   o->min_lr = UNSET;
   o->threads = (int) g_get_num_processors ();
+  o->ensemble = 1;
   o->time_budget = 240.0;
   o->lr = o->config.lr;
   o->wd = o->config.weight_decay;
@@ -365,6 +352,11 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "N" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &o->seed,
         "Seed for initialisation, split and shuffling (default 0)", "S" },
+    { "ensemble", 0, 0, G_OPTION_ARG_INT, &o->ensemble,
+        "Train N members (initialised with seeds S, S+1, ...; the split, "
+        "batch order and augmentation of seed S) into one model file that "
+        "predicts the mean of their probabilities (default 1: one model)",
+        "N" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &o->out,
         "Model file to write (.safetensors)", "FILE" },
     { "val-fraction", 0, 0, G_OPTION_ARG_DOUBLE, &o->config.val_fraction,
@@ -508,6 +500,12 @@ build_config (TrainOptions *o)
     return 2;
   }
   cfg->n_threads = o->threads;
+  if (o->ensemble < 1 || o->ensemble > SD_MAX_MEMBERS) {
+    fprintf (stderr,
+        "seqdream train: --ensemble must be 1 (one model) to %d, got %d\n",
+        SD_MAX_MEMBERS, o->ensemble);
+    return 2;
+  }
   cfg->weight_decay = (float) o->wd;
   cfg->momentum = (float) o->momentum;
   cfg->seed = (guint64) o->seed;
@@ -554,6 +552,10 @@ typedef struct
   Progress progress;
   SdTrainResult result;
   SdEvalResult *eval; /* on the test data */
+  /* --ensemble: every member's test accuracy (NaN without test data) and
+   * the seconds of all their training */
+  double *member_acc;
+  double seconds;
 } TrainJob;
 
 static void
@@ -564,6 +566,7 @@ train_job_clear (TrainJob *job)
   g_clear_pointer (&job->test_name, g_free);
   g_clear_pointer (&job->model, sd_model_unref);
   g_clear_pointer (&job->eval, sd_eval_result_free);
+  g_clear_pointer (&job->member_acc, g_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (TrainJob, train_job_clear)
@@ -634,17 +637,17 @@ adapt_config (TrainOptions *o, const SdDataset *ds)
                               : g_steal_pointer (&choice);
 }
 
-/* A new model of --arch for the training data's classes, seeded by
- * --seed, with the normalisation of --normalize. */
+/* A new model of --arch for the training data's classes, initialised
+ * with seed --seed + member, with the normalisation of --normalize. */
 static gboolean
-build_model (const TrainOptions *o, TrainJob *job, GError **error)
+build_model (const TrainOptions *o, TrainJob *job, int member, GError **error)
 {
   SdArch arch;
   if (!sd_arch_from_preset (
           o->arch_name, (int) job->train->n_classes, &arch, error))
     return FALSE;
   job->model = sd_model_new (&arch, (const char *const *) job->train->labels,
-      (guint64) o->seed, error);
+      (guint64) (o->seed + member), error);
   if (job->model == NULL)
     return FALSE;
   sd_model_set_normalization (job->model, o->norm);
@@ -691,6 +694,88 @@ test_model (TrainJob *job, GError **error)
   return job->eval != NULL;
 }
 
+/* --ensemble N: N members, each trained, tested and given its own
+ * provenance, joined into job->model. */
+static gboolean
+train_ensemble (TrainOptions *o, TrainJob *job, GError **error)
+{
+  const CliData *data = &o->data;
+  g_autofree char *base = data->ucr ? g_path_get_basename (data->ucr)
+                                    : g_strjoinv (" ", data->wav);
+  g_autofree SdModel **members = g_new0 (SdModel *, o->ensemble);
+  gboolean ok = TRUE;
+  job->member_acc = g_new (double, o->ensemble);
+  for (int i = 0; ok && i < o->ensemble; i++) {
+    if (!o->quiet)
+      fprintf (stderr, "ensemble member %d of %d (seed %" G_GINT64_FORMAT ")\n",
+          i + 1, o->ensemble, o->seed + i);
+    ok = build_model (o, job, i, error) && train_model (o, job, error)
+         && test_model (job, error);
+    if (!ok)
+      break;
+    job->seconds += job->result.seconds;
+    job->member_acc[i] = job->eval ? job->eval->accuracy : NAN;
+    g_autofree char *prov = provenance_json (base, o->protocol, o->arch_name,
+        (guint64) (o->seed + i), &o->config, o->adapted,
+        (const char *const *) job->train->labels, &job->result, job->test_name,
+        job->eval, o->argc, o->argv);
+    sd_model_set_provenance (job->model, prov);
+    printf ("member %d (seed %" G_GINT64_FORMAT "): %d epochs in %.1f s, "
+            "best epoch %d",
+        i, o->seed + i, job->result.epochs_run, job->result.seconds,
+        job->result.best_epoch);
+    if (job->eval)
+      printf (", test accuracy %.4f", job->eval->accuracy);
+    printf ("\n");
+    members[i] = g_steal_pointer (&job->model);
+    g_clear_pointer (&job->eval, sd_eval_result_free);
+  }
+  if (ok)
+    job->model = sd_model_new_ensemble (members, o->ensemble, error);
+  for (int i = 0; i < o->ensemble; i++)
+    g_clear_pointer (&members[i], sd_model_unref);
+  return ok && job->model != NULL;
+}
+
+/* The ensemble's own provenance: what its members share, their seeds and
+ * test accuracies (every member keeps its full provenance). */
+static char *
+ensemble_provenance (
+    const TrainOptions *o, const TrainJob *job, const char *data)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "data");
+  json_builder_add_string_value (b, data);
+  if (o->protocol) {
+    json_builder_set_member_name (b, "protocol");
+    json_builder_add_string_value (b, o->protocol);
+  }
+  json_builder_set_member_name (b, "arch");
+  json_builder_add_string_value (b, o->arch_name);
+  json_builder_set_member_name (b, "ensemble");
+  json_builder_add_int_value (b, o->ensemble);
+  json_builder_set_member_name (b, "seeds");
+  json_builder_begin_array (b);
+  for (int i = 0; i < o->ensemble; i++)
+    json_builder_add_int_value (b, o->seed + i);
+  json_builder_end_array (b);
+  json_builder_set_member_name (b, "seconds");
+  json_builder_add_double_value (b, job->seconds);
+  if (job->eval) {
+    json_builder_set_member_name (b, "test_data");
+    json_builder_add_string_value (b, job->test_name);
+    json_builder_set_member_name (b, "accuracy");
+    json_builder_add_double_value (b, job->eval->accuracy);
+    json_builder_set_member_name (b, "member_accuracy");
+    json_builder_begin_array (b);
+    for (int i = 0; i < o->ensemble; i++)
+      json_builder_add_double_value (b, job->member_acc[i]);
+    json_builder_end_array (b);
+  }
+  return cli_provenance_finish (b, o->argc, o->argv);
+}
+
 /* The model's training statistics (seqdream/stats.h). Recordings: fit on
  * their training windows, held out their test windows (neighbouring
  * windows of a recording overlap, so its validation windows are not held
@@ -735,6 +820,10 @@ save_model (const TrainOptions *o, const TrainJob *job, GError **error)
       = provenance_json (base, o->protocol, o->arch_name, (guint64) o->seed,
           &o->config, o->adapted, (const char *const *) job->train->labels,
           &job->result, job->test_name, job->eval, o->argc, o->argv);
+  if (o->ensemble > 1) {
+    g_free (prov);
+    prov = ensemble_provenance (o, job, base);
+  }
   sd_model_set_provenance (job->model, prov);
   return sd_model_save (job->model, o->out, error);
 }
@@ -744,10 +833,16 @@ static void
 print_report (const TrainOptions *o, const TrainJob *job)
 {
   const SdTrainResult *res = &job->result;
-  printf ("trained %s: %d epochs in %.1f s (stopped by %s), best epoch %d ",
-      o->arch_name, res->epochs_run, res->seconds, stopped_by (&o->config, res),
-      res->best_epoch);
-  if (isnan (res->best_val_loss))
+  if (o->ensemble > 1)
+    printf ("trained an ensemble of %d %s in %.1f s (members above)\n",
+        o->ensemble, o->arch_name, job->seconds);
+  else
+    printf ("trained %s: %d epochs in %.1f s (stopped by %s), best epoch %d ",
+        o->arch_name, res->epochs_run, res->seconds,
+        stopped_by (&o->config, res), res->best_epoch);
+  if (o->ensemble > 1)
+    ;
+  else if (isnan (res->best_val_loss))
     printf ("(the lowest training loss)\n");
   else
     printf ("(val loss %.4f, val accuracy %.4f)\n", res->best_val_loss,
@@ -778,7 +873,9 @@ cli_cmd_train (int argc, char **argv)
   adapt_config (&o, job.train);
   if (!shuffle_config (
           &o.config, o.shuffle_classes, o.shuffle_pieces, job.train, &error)
-      || !build_model (&o, &job, &error) || !train_model (&o, &job, &error)
+      || !(o.ensemble > 1 ? train_ensemble (&o, &job, &error)
+                          : build_model (&o, &job, 0, &error)
+                                && train_model (&o, &job, &error))
       || !test_model (&job, &error))
     return cli_fail (error);
   store_stats (&o, &job);

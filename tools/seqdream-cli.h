@@ -15,6 +15,12 @@ int cli_cmd_envelope (int argc, char **argv);
 int cli_cmd_calibrate (int argc, char **argv);
 int cli_cmd_import (int argc, char **argv);
 int cli_cmd_export (int argc, char **argv);
+int cli_cmd_ensemble (int argc, char **argv);
+/* "seqdream" and the arguments, each quoted for a shell. */
+char *cli_command_line (int argc, char **argv);
+/* Adds the date, the software and the command to the provenance object
+ * being built in b, ends it: its JSON text. */
+char *cli_provenance_finish (JsonBuilder *b, int argc, char **argv);
 /* In tools/cmd-monitor.c when built with libmosquitto, else a message
  * that says so (tools/seqdream.c). */
 int cli_cmd_monitor (int argc, char **argv);

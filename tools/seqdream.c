@@ -18,6 +18,8 @@ static const Command commands[] = {
   { "train", cli_cmd_train, "train a classifier on a UCR file" },
   { "eval", cli_cmd_eval, "accuracy, per-class scores and confusion matrix" },
   { "predict", cli_cmd_predict, "logits and probabilities per series" },
+  { "ensemble", cli_cmd_ensemble,
+      "join model files into one ensemble (mean of their probabilities)" },
   { "import", cli_cmd_import, "an ONNX model as a seqdream model file" },
   { "export", cli_cmd_export, "a model as an ONNX file for other runtimes" },
   { "info", cli_cmd_info,
@@ -114,6 +116,34 @@ cli_fail (GError *error)
   fprintf (stderr, "seqdream: %s\n", error ? error->message : "failed");
   g_clear_error (&error);
   return 1;
+}
+
+char *
+cli_command_line (int argc, char **argv)
+{
+  GString *cmd = g_string_new ("seqdream");
+  for (int i = 0; i < argc; i++) {
+    g_autofree char *q = g_shell_quote (argv[i]);
+    g_string_append_printf (cmd, " %s", q);
+  }
+  return g_string_free (cmd, FALSE);
+}
+
+char *
+cli_provenance_finish (JsonBuilder *b, int argc, char **argv)
+{
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *date = g_date_time_format_iso8601 (now);
+  g_autofree char *cmd = cli_command_line (argc, argv);
+  json_builder_set_member_name (b, "date");
+  json_builder_add_string_value (b, date);
+  json_builder_set_member_name (b, "software");
+  json_builder_add_string_value (b, "seqdream " SD_VERSION);
+  json_builder_set_member_name (b, "command");
+  json_builder_add_string_value (b, cmd);
+  json_builder_end_object (b);
+  g_autoptr (JsonNode) root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
 }
 
 void

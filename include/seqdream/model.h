@@ -132,6 +132,49 @@ const SdParamInfo *sd_model_find_tensor (
     const SdModel *model, const char *name);
 float *sd_model_get_params (SdModel *model);
 
+/* ---- ensembles ----
+ *
+ * An ensemble is a model whose output is the log of its members' mean
+ * probability: z_k = log (1/M sum_m softmax (logits_m)_k), so softmax (z)
+ * is that mean exactly and every consumer of "logits" (evaluation,
+ * predictions, dreams of a class, attributions) treats it as one model.
+ * Its layers are its first member's ("stages.i", "gap": novelty features
+ * and layer objectives read the first member) except "fc", which is z.
+ * An ensemble runs in SD_MODE_EVAL workspaces only (train its members).
+ * docs/model-format.md describes the file. */
+
+/* An ensemble of members[0..n) (2..SD_MAX_MEMBERS, taking a reference on
+ * each): every member a model of an architecture (not an imported graph,
+ * not an ensemble) with the same labels, training length, sample rate and
+ * normalisation; else an SD_ERROR_MODEL error naming the difference. The
+ * ensemble takes its metadata from members[0]. */
+#define SD_MAX_MEMBERS 64
+SdModel *sd_model_new_ensemble (SdModel *const *members, int n, GError **error);
+/* How an ensemble combines its members' log-probabilities lp_m (the
+ * output of every workspace made after the choice):
+ *   SD_ENSEMBLE_MEAN       z = log mean_m exp (lp_m): softmax (z) is the
+ *                          mean probability (the default; what predict,
+ *                          eval and the element report)
+ *   SD_ENSEMBLE_GEOMETRIC  z = mean_m lp_m: softmax (z) is the normalised
+ *                          geometric mean; a dream of class c then
+ *                          maximises the members' mean log-probability of
+ *                          c, which a member that disagrees keeps low
+ *                          (the mean rule's gradient vanishes for it).
+ * Not stored in the file. Setting it on a model that is not an ensemble
+ * is an SD_ERROR_INVALID_ARG error. */
+typedef enum
+{
+  SD_ENSEMBLE_MEAN,
+  SD_ENSEMBLE_GEOMETRIC,
+} SdEnsembleRule;
+SdEnsembleRule sd_model_get_ensemble_rule (const SdModel *model);
+gboolean sd_model_set_ensemble_rule (
+    SdModel *model, SdEnsembleRule rule, GError **error);
+/* The number of members; 0 for a model that is not an ensemble. */
+int sd_model_get_n_members (const SdModel *model);
+/* Member i (0 <= i < sd_model_get_n_members), owned by the ensemble. */
+SdModel *sd_model_get_member (const SdModel *model, int i);
+
 /* ---- forward / backward ---- */
 
 typedef enum
