@@ -5,13 +5,17 @@
 #          score_src ! queue ! mosquittosink qos=1` (examples/fleet's
 #          pipeline: one score line per 1024 samples at 48 kHz, 46.9
 #          messages/s each)
-#   flood: N x `fakesrc num-buffers=M sizetype=fixed sizemax=360 !
-#          mosquittosink qos=1` (360-byte messages, a score line's size,
-#          as fast as the publishers go: the broker's ceiling here)
+#   paced: N x `fakesrc datarate=... ! mosquittosink sync=true qos=1`
+#          (360-byte messages, a score line's size, at R messages/s
+#          each, default the live rate of 46.875): cheap publishers, so
+#          64 of them offer what 64 live pipelines would without the CPU
+#          of 64 models; raise --rate to find the broker's ceiling
+#          (received falls below offered; mosquittosink drops the oldest)
 # One subscriber (mosquitto_sub, QoS 1, on plant/#) counts what arrives in
 # a window of S seconds after a warm-up; the CPU of the broker, the
 # publishers and the subscriber over that window comes from /proc.
-#   bench/fleet.sh [--pipelines "16 64"] [--seconds S] [--mode live|flood|both]
+#   bench/fleet.sh [--pipelines "16 64"] [--seconds S] [--mode live|paced|both]
+#                  [--rate R]
 #                  [--builddir DIR]
 # Run it with nice -n 10 on a shared machine; results in docs/results.md.
 set -eu
@@ -20,11 +24,13 @@ B=build
 NS="16 64"
 S=10
 MODE=live
+RATE=46.875
 while [ $# -gt 0 ]; do
   case $1 in
     --pipelines) NS=$2; shift 2 ;;
     --seconds) S=$2; shift 2 ;;
     --mode) MODE=$2; shift 2 ;;
+    --rate) RATE=$2; shift 2 ;;
     --builddir) B=$2; shift 2 ;;
     *) echo "fleet.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
@@ -76,9 +82,11 @@ run() {
         s.score_src ! queue ! mosquittosink port="$port" host=127.0.0.1 \
         topic="plant/$m/0" qos=1 >/dev/null 2>&1 &
     else
-      gst-launch-1.0 -q fakesrc num-buffers=1000000 sizetype=fixed sizemax=360 \
-        filltype=zero ! mosquittosink port="$port" host=127.0.0.1 \
-        topic="plant/$m/0" qos=1 queue-size=1000 >/dev/null 2>&1 &
+      # buffer timestamps 1/RATE s apart; the sink waits for each (sync)
+      gst-launch-1.0 -q fakesrc sizetype=fixed sizemax=360 filltype=zero \
+        datarate="$(awk -v r="$RATE" 'BEGIN{printf "%d", 360 * r}')" ! \
+        mosquittosink sync=true port="$port" host=127.0.0.1 \
+        topic="plant/$m/0" qos=1 >/dev/null 2>&1 &
     fi
     p=$!; pubs="$pubs $p"; pids="$pids $p"
     i=$((i + 1))
@@ -93,10 +101,10 @@ run() {
   stop_all
   awk -v mode="$mode" -v n="$n" -v c="$((c1 - c0))" -v t="$t0" -v u="$t1" \
       -v b="$((b1 - b0))" -v p="$((p1 - p0))" -v s="$((s1 - s0))" -v hz="$HZ" \
-      -v k="$machines" 'BEGIN {
+      -v k="$machines" -v r="$RATE" 'BEGIN {
     d = u - t; rate = c / d
-    offered = (mode == "live") ? sprintf("%.0f", n * 48000 / 1024) : "as fast as possible"
-    printf "| %-5s | %3d | %s | %8.0f | %d of %d | %5.1f %% | %5.1f %% | %5.1f %% |\n", \
+    offered = (mode == "live") ? n * 48000 / 1024 : n * r
+    printf "| %-5s | %3d | %.0f | %8.0f | %d of %d | %5.1f %% | %5.1f %% | %5.1f %% |\n", \
       mode, n, offered, rate, k, n, 100 * b / hz / d, 100 * p / hz / d, 100 * s / hz / d
   }'
 }
@@ -106,5 +114,5 @@ echo "| mode | pipelines | offered msg/s | received msg/s | topics seen | broker
 echo "|---|---|---|---|---|---|---|---|"
 for n in $NS; do
   if [ "$MODE" = live ] || [ "$MODE" = both ]; then run live "$n"; fi
-  if [ "$MODE" = flood ] || [ "$MODE" = both ]; then run flood "$n"; fi
+  if [ "$MODE" = paced ] || [ "$MODE" = both ]; then run paced "$n"; fi
 done
