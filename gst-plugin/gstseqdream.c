@@ -144,6 +144,8 @@
  * - `timestamp`, `stream-time`, `running-time`, `duration` (G_TYPE_UINT64):
  *   of the window the dream explains.
  * - `class` (G_TYPE_STRING), `class-index` (G_TYPE_INT): the target class.
+ * - `channel` (G_TYPE_UINT): the input channel of the window the dream
+ *   explains (`dream-channel`).
  * - `mode` (G_TYPE_STRING): "centered", "border" or "from-window".
  * - `border-class` (G_TYPE_STRING), `border-class-index` (G_TYPE_INT):
  *   the other class of a border dream (border mode only).
@@ -190,6 +192,8 @@
  *   of the window.
  * - `class` (G_TYPE_STRING), `class-index` (G_TYPE_INT): the window's
  *   predicted class, whose logit is attributed.
+ * - `channel` (G_TYPE_UINT): the input channel of the window
+ *   (`dream-channel`).
  * - `method` (G_TYPE_STRING): "saliency", "gradxinput", "ig" or
  *   "smoothgrad".
  * - `attribution` (GST_TYPE_ARRAY of G_TYPE_DOUBLE): one value per sample

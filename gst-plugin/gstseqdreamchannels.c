@@ -174,7 +174,10 @@ gst_seq_dream_set_channels (GstSeqDream *self, guint channels)
     self->known = g_renew (gboolean, self->known, rows);
     self->batch_rows = rows;
   }
+  /* under dream_lock: queued items read it (gstseqdreamworker.c) */
+  g_mutex_lock (&self->dream_lock);
   self->dream_channel = s.dream_channel;
+  g_mutex_unlock (&self->dream_lock);
   if (self->scratch == NULL)
     self->scratch = g_new (gfloat, self->windower.window);
 

@@ -141,7 +141,8 @@ gst_seq_dream_make_dream_message (GstSeqDream *self, const Item *item,
       s, item->pts, item->duration, item->stream_time, item->running_time);
   gst_structure_set (s, "class", G_TYPE_STRING, labels[item->class_a],
       "class-index", G_TYPE_INT, item->class_a, "mode", G_TYPE_STRING,
-      gst_seq_dream_mode_nick (item->mode), NULL);
+      gst_seq_dream_mode_nick (item->mode), "channel", G_TYPE_UINT,
+      item->channel, NULL);
   if (item->mode == GST_SEQ_DREAM_MODE_BORDER)
     gst_structure_set (s, "border-class", G_TYPE_STRING, labels[item->class_b],
         "border-class-index", G_TYPE_INT, item->class_b, NULL);
@@ -169,7 +170,8 @@ gst_seq_dream_make_attribution_message (
       "class-index", G_TYPE_INT, a->target[0], "method", G_TYPE_STRING,
       sd_attribution_method_to_string (a->method), "logit", G_TYPE_DOUBLE,
       (gdouble) a->logit[0], "baseline-logit", G_TYPE_DOUBLE,
-      (gdouble) a->baseline_logit[0], "steps", G_TYPE_INT, a->steps[0], NULL);
+      (gdouble) a->baseline_logit[0], "steps", G_TYPE_INT, a->steps[0],
+      "channel", G_TYPE_UINT, item->channel, NULL);
   set_double_array (s, "attribution", a->values, a->length);
   return s;
 }

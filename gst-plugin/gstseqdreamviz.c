@@ -8,9 +8,9 @@
  *
  * seqdreamviz turns the output of seqdream into an overlay video a person
  * can read. Its `sink` pad takes the audio that leaves seqdream's `src` pad
- * (F32 mono, carrying "SeqDreamMeta" and "SeqDreamAttributionMeta" metas;
- * of a multichannel seqdream it shows the scores of channel 0, after
- * `audioconvert` or `deinterleave` made the audio mono);
+ * (F32, carrying "SeqDreamMeta" and "SeqDreamAttributionMeta" metas; of
+ * a multichannel seqdream's interleaved output it shows the channel
+ * `channel`, 0 by default: its waveform, scores and attributions);
  * its `dream_sink` pad optionally takes the dreams of seqdream's
  * `dream_src` pad. The `src` pad renders video/x-raw (BGRx or RGBA, any
  * size from 16x16; `width` x `height`, 640x360 by default, at 25/1 unless
@@ -95,6 +95,9 @@ GST_DEBUG_CATEGORY (gst_seq_dream_viz_debug);
 
 #define AUDIO_CAPS                                                             \
   "audio/x-raw, format = (string) F32LE, layout = (string) interleaved, "      \
+  "rate = (int) [ 1, MAX ], channels = (int) [ 1, 64 ]"
+#define DREAM_CAPS                                                             \
+  "audio/x-raw, format = (string) F32LE, layout = (string) interleaved, "      \
   "rate = (int) [ 1, MAX ], channels = (int) 1"
 #define VIDEO_CAPS                                                             \
   "video/x-raw, format = (string) { BGRx, RGBA }, "                            \
@@ -111,6 +114,7 @@ GST_DEBUG_CATEGORY (gst_seq_dream_viz_debug);
   (VIZ_DRAW_WINDOW | VIZ_DRAW_DREAM | VIZ_DRAW_ATTRIBUTION                     \
       | VIZ_DRAW_PROBABILITIES)
 #define DEFAULT_UNITS "input units"
+#define DEFAULT_CHANNEL 0
 /* ARGB, as textoverlay's color (the alpha is ignored: frames are opaque) */
 #define DEFAULT_BACKGROUND_COLOR 0xff181820
 #define DEFAULT_TEXT_COLOR 0xfff0f0f0
@@ -120,7 +124,7 @@ GST_DEBUG_CATEGORY (gst_seq_dream_viz_debug);
 static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE (
     "sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (AUDIO_CAPS));
 static GstStaticPadTemplate dream_sink_template = GST_STATIC_PAD_TEMPLATE (
-    "dream_sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (AUDIO_CAPS));
+    "dream_sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS (DREAM_CAPS));
 static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE (
     "src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS (VIDEO_CAPS));
 
@@ -136,6 +140,7 @@ enum
   PROP_TEXT_COLOR,
   PROP_WINDOW_COLOR,
   PROP_DREAM_COLOR,
+  PROP_CHANNEL,
 };
 
 #define gst_seq_dream_viz_parent_class parent_class
@@ -238,6 +243,21 @@ gst_seq_dream_viz_class_init (GstSeqDreamVizClass *klass)
       DEFAULT_WINDOW_COLOR);
   install_color (gobject_class, PROP_DREAM_COLOR, "dream-color", "Dream colour",
       "The dream's waveform, ARGB (alpha ignored)", DEFAULT_DREAM_COLOR);
+  /**
+   * GstSeqDreamViz:channel:
+   *
+   * The input channel shown when the audio has several (the interleaved
+   * output of a multichannel seqdream): its waveform, and the scores and
+   * attributions of that channel's windows (the `channel` field of
+   * seqdream's metas). Dreams on `dream_sink` are those of seqdream's
+   * `dream-channel`: set it to the same channel. Read when caps arrive: a
+   * value not below the stream's channel count is an error then.
+   */
+  g_object_class_install_property (gobject_class, PROP_CHANNEL,
+      g_param_spec_uint ("channel", "Channel",
+          "The input channel (0-based) whose waveform, scores and "
+          "attributions are drawn; must be below the stream's channel count",
+          0, 63, DEFAULT_CHANNEL, rw | GST_PARAM_MUTABLE_READY));
   gst_type_mark_as_plugin_api (gst_seq_dream_viz_draw_get_type (), 0);
   element_class->change_state
       = GST_DEBUG_FUNCPTR (gst_seq_dream_viz_change_state);
@@ -286,6 +306,7 @@ gst_seq_dream_viz_init (GstSeqDreamViz *self)
   self->history_s = DEFAULT_HISTORY;
   self->draw = DEFAULT_DRAW;
   self->units = g_strdup (DEFAULT_UNITS);
+  self->channel = DEFAULT_CHANNEL;
   self->colors[0] = DEFAULT_BACKGROUND_COLOR;
   self->colors[1] = DEFAULT_TEXT_COLOR;
   self->colors[2] = DEFAULT_WINDOW_COLOR;
@@ -330,6 +351,9 @@ gst_seq_dream_viz_set_property (
     case PROP_DREAM_COLOR:
       self->colors[prop_id - PROP_BACKGROUND_COLOR] = g_value_get_uint (value);
       break;
+    case PROP_CHANNEL:
+      self->channel = g_value_get_uint (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -365,6 +389,9 @@ gst_seq_dream_viz_get_property (
     case PROP_WINDOW_COLOR:
     case PROP_DREAM_COLOR:
       g_value_set_uint (value, self->colors[prop_id - PROP_BACKGROUND_COLOR]);
+      break;
+    case PROP_CHANNEL:
+      g_value_set_uint (value, self->channel);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -414,6 +441,7 @@ gst_seq_dream_viz_finalize (GObject *object)
 
   reset_stream (self);
   g_clear_pointer (&self->hist, g_free);
+  g_clear_pointer (&self->deint, g_free);
   clear_dreams (self);
   g_clear_pointer (&self->history, g_free);
   g_free (self->units);
@@ -431,6 +459,7 @@ gst_seq_dream_viz_change_state (GstElement *element, GstStateChange transition)
     reset_stream (self);
     self->negotiated = FALSE;
     self->rate = 0;
+    self->channels = 0;
     gst_segment_init (&self->segment, GST_FORMAT_TIME);
     clear_dreams (self);
   }
@@ -635,7 +664,20 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     return GST_FLOW_ERROR;
   }
   n = map.size / sizeof (gfloat);
-  gst_seq_dream_viz_hist_append (self, (const gfloat *) map.data, n);
+  if (self->channels > 1) {
+    /* the shown channel of the interleaved frames */
+    const gfloat *in = (const gfloat *) map.data;
+    n /= (guint) self->channels;
+    if (n > self->deint_cap) {
+      self->deint = g_renew (gfloat, self->deint, n);
+      self->deint_cap = n;
+    }
+    for (guint i = 0; i < n; i++)
+      self->deint[i] = in[(gsize) i * self->channels + self->shown_channel];
+    gst_seq_dream_viz_hist_append (self, self->deint, n);
+  } else {
+    gst_seq_dream_viz_hist_append (self, (const gfloat *) map.data, n);
+  }
   gst_buffer_unmap (buffer, &map);
 
   while ((meta = gst_buffer_iterate_meta (buffer, &state)) != NULL) {
@@ -645,17 +687,20 @@ gst_seq_dream_viz_chain (GstPad *pad, GstObject *parent, GstBuffer *buffer)
     if (gst_custom_meta_has_name (cm, GST_SEQ_DREAM_META_NAME)) {
       const GstStructure *st = gst_custom_meta_get_structure (cm);
       guint channel = 0;
-      /* The scores of a multichannel seqdream: channel 0's (a mono
-       * seqdream's metas have channel 0) */
+      /* The scores of the shown channel (a mono seqdream's metas have
+       * channel 0) */
       gst_structure_get_uint (st, "channel", &channel);
-      if (channel != 0)
+      if (channel != self->shown_channel)
         continue;
       gst_seq_dream_viz_take_result (self, st, buf_start, pts);
       got_result = TRUE;
     } else if (gst_custom_meta_has_name (
                    cm, GST_SEQ_DREAM_ATTRIBUTION_META_NAME)) {
-      gst_seq_dream_viz_take_attribution (
-          self, gst_custom_meta_get_structure (cm), buf_start, pts);
+      const GstStructure *st = gst_custom_meta_get_structure (cm);
+      guint channel = 0;
+      gst_structure_get_uint (st, "channel", &channel);
+      if (channel == self->shown_channel)
+        gst_seq_dream_viz_take_attribution (self, st, buf_start, pts);
     }
   }
 
@@ -716,18 +761,38 @@ gst_seq_dream_viz_sink_event (GstPad *pad, GstObject *parent, GstEvent *event)
     case GST_EVENT_CAPS: {
       GstCaps *caps;
       GstAudioInfo info;
+      guint channel;
 
       gst_event_parse_caps (event, &caps);
       if (!gst_audio_info_from_caps (&info, caps)) {
         gst_event_unref (event);
         return FALSE;
       }
-      if (self->rate != 0 && self->rate != GST_AUDIO_INFO_RATE (&info)) {
+      GST_OBJECT_LOCK (self);
+      channel = self->channel;
+      GST_OBJECT_UNLOCK (self);
+      if (channel >= (guint) GST_AUDIO_INFO_CHANNELS (&info)) {
+        GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
+            ("channel is %u, but the stream has %d channel%s (0 to %d): set "
+             "channel to one of them.",
+                channel, GST_AUDIO_INFO_CHANNELS (&info),
+                GST_AUDIO_INFO_CHANNELS (&info) == 1 ? "" : "s",
+                GST_AUDIO_INFO_CHANNELS (&info) - 1),
+            (NULL));
+        gst_event_unref (event);
+        return FALSE;
+      }
+      if ((self->rate != 0 && self->rate != GST_AUDIO_INFO_RATE (&info))
+          || (self->channels != 0
+              && (self->channels != GST_AUDIO_INFO_CHANNELS (&info)
+                  || self->shown_channel != channel))) {
         /* Sample positions start again. */
         self->hist_len = 0;
         self->n_samples = 0;
       }
       self->rate = GST_AUDIO_INFO_RATE (&info);
+      self->channels = GST_AUDIO_INFO_CHANNELS (&info);
+      self->shown_channel = channel;
       gst_event_unref (event);
       return self->negotiated || negotiate (self);
     }

@@ -52,9 +52,14 @@ struct _GstSeqDreamViz
   guint draw;         /* VIZ_DRAW_* */
   gchar *units;
   guint32 colors[4]; /* ARGB: background, text, window, dream */
+  guint channel;     /* the input channel shown */
 
   /* streaming state, protected by the sink pad's stream lock */
   gint rate;
+  gint channels;       /* of the sink caps */
+  guint shown_channel; /* `channel` as read at the caps */
+  gfloat *deint;       /* one channel of a multichannel buffer */
+  guint deint_cap;
   GstSegment segment;
   GstVideoInfo vinfo;
   gboolean negotiated;

@@ -33,6 +33,9 @@ gst_seq_dream_queue_item_locked (
     return;
   }
   item->generation = self->generation;
+  /* Dreams and attributions explain windows of the dream channel (fixed
+   * while caps hold; dream_lock orders this with set_caps). */
+  item->channel = self->dream_channel;
 
   if (item->type == ITEM_GAP) {
     Item *tail = g_queue_peek_tail (&self->items);

@@ -31,6 +31,7 @@ typedef struct
   GstSeqDreamMode mode;
   gint class_a, class_b;
   GstClockTime pts, duration, stream_time, running_time;
+  guint channel; /* of the window: dream-channel when it was queued */
   guint length;
   gfloat *window;   /* (length) normalised samples of the window */
   gdouble mean, sd; /* data = normalised * sd + mean */

@@ -490,7 +490,7 @@ GST_START_TEST (test_nan_in_one_channel)
 GST_END_TEST;
 
 /* dream-channel=2: the dream (from the window, one tiny step) is the
- * window of channel 2, not of the others. */
+ * window of channel 2, not of the others, and its message says channel 2. */
 GST_START_TEST (test_dream_of_dream_channel)
 {
   const guint n = 37, C = 3;
@@ -513,6 +513,12 @@ GST_START_TEST (test_dream_of_dream_channel)
       gst_harness_push (h, make_frames (x, n, C, 0, RATE)), GST_FLOW_OK);
   m = wait_element_message (bus, "seqdream-dream", 30);
   fail_unless (m != NULL, "no dream");
+  {
+    guint channel = 99;
+    fail_unless (gst_structure_get_uint (
+        gst_message_get_structure (m), "channel", &channel));
+    fail_unless_equals_int (channel, 2);
+  }
   for (guint c = 0; c < C; c++)
     for (guint t = 0; t < n; t++)
       err[c] = MAX (err[c],

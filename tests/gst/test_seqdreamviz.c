@@ -658,6 +658,119 @@ GST_START_TEST (test_unknown_shown)
 
 GST_END_TEST;
 
+/* Sets `channel` on the custom metas called name that have none yet. */
+static void
+set_meta_channel (GstBuffer *buf, const gchar *name, guint channel)
+{
+  gpointer state = NULL;
+  GstMeta *meta;
+
+  while ((meta = gst_buffer_iterate_meta (buf, &state)) != NULL) {
+    GstCustomMeta *cm = (GstCustomMeta *) meta;
+    GstStructure *st;
+    if (!gst_meta_info_is_custom (meta->info)
+        || !gst_custom_meta_has_name (cm, name))
+      continue;
+    st = gst_custom_meta_get_structure (cm);
+    if (!gst_structure_has_field (st, "channel"))
+      gst_structure_set (st, "channel", G_TYPE_UINT, channel, NULL);
+  }
+}
+
+/* A frame after 0.4 s of 2-channel audio whose channel 0 windows are
+ * unknown with a negative attribution and channel 1's known with a
+ * positive one, shown by a seqdreamviz with channel=shown. */
+static GstBuffer *
+two_channel_frame (guint shown, GstVideoInfo *info, VizLayout *l)
+{
+  GstHarness *h = gst_harness_new_with_padnames ("seqdreamviz", "sink", "src");
+  const gdouble probs[2] = { 0.6, 0.4 };
+  gdouble neg[320], pos[320];
+  GList *frames;
+  GstBuffer *buf, *frame;
+
+  g_object_set (h->element, "channel", shown, NULL);
+  gst_harness_set_sink_caps_str (
+      h, "video/x-raw,format=BGRx,width=640,height=360,framerate=5/1");
+  gst_harness_set_src_caps_str (
+      h, "audio/x-raw,format=F32LE,layout=interleaved,channels=2,rate=8000");
+  for (guint i = 0; i < 320; i++) {
+    neg[i] = -1.0;
+    pos[i] = 1.0;
+  }
+  for (guint64 off = 0; off < 3200; off += 320) {
+    GstBuffer *mono = audio_buffer (off, 320, -1, NULL, 0, 0, 0);
+    GstMapInfo in, out;
+
+    buf = gst_buffer_new_allocate (NULL, 2 * 320 * sizeof (gfloat), NULL);
+    gst_buffer_map (mono, &in, GST_MAP_READ);
+    gst_buffer_map (buf, &out, GST_MAP_WRITE);
+    for (guint i = 0; i < 320; i++) {
+      ((gfloat *) out.data)[2 * i] = ((const gfloat *) in.data)[i];
+      ((gfloat *) out.data)[2 * i + 1] = ((const gfloat *) in.data)[i];
+    }
+    gst_buffer_unmap (buf, &out);
+    gst_buffer_unmap (mono, &in);
+    gst_buffer_copy_into (buf, mono, GST_BUFFER_COPY_TIMESTAMPS, 0, -1);
+    gst_buffer_unref (mono);
+    add_result_meta (buf, 0, probs, 2, off, 320, FALSE);
+    set_meta_channel (buf, "SeqDreamMeta", 0);
+    add_attribution_meta (buf, off, 320, neg);
+    set_meta_channel (buf, "SeqDreamAttributionMeta", 0);
+    add_result_meta (buf, 0, probs, 2, off, 320, TRUE);
+    set_meta_channel (buf, "SeqDreamMeta", 1);
+    add_attribution_meta (buf, off, 320, pos);
+    set_meta_channel (buf, "SeqDreamAttributionMeta", 1);
+    fail_unless_equals_int (gst_harness_push (h, buf), GST_FLOW_OK);
+  }
+  frames = pull_all (h);
+  fail_unless (frames != NULL);
+  current_info (h, info);
+  layout_of (info, DRAW_ALL, l);
+  frame = gst_buffer_ref (g_list_last (frames)->data);
+  free_buffers (frames);
+  gst_harness_teardown (h);
+  return frame;
+}
+
+/* channel=N shows channel N's scores and attributions of a multichannel
+ * stream (channel 0 is the control: the other answer); a channel the
+ * stream does not have is refused at the caps. */
+GST_START_TEST (test_channel)
+{
+  GstVideoInfo info;
+  VizLayout l;
+  GstBuffer *buf;
+  GstHarness *h;
+
+  for (guint shown = 0; shown < 2; shown++) {
+    buf = two_channel_frame (shown, &info, &l);
+    fail_unless (count_in (buf, &info, &l.header, is_colour,
+                     shown ? VIZ_COLOR_KNOWN : VIZ_COLOR_UNKNOWN)
+                     > 100,
+        "channel %u: its known state is not in the header", shown);
+    fail_unless_equals_int (count_in (buf, &info, &l.header, is_colour,
+                                shown ? VIZ_COLOR_UNKNOWN : VIZ_COLOR_KNOWN),
+        0);
+    fail_unless_equals_int (band_at (buf, &info, &l, 0.5),
+        shown ? VIZ_COLOR_HEAT_POS : VIZ_COLOR_HEAT_NEG);
+    gst_buffer_unref (buf);
+  }
+
+  h = gst_harness_new_with_padnames ("seqdreamviz", "sink", "src");
+  g_object_set (h->element, "channel", 2, NULL);
+  gst_harness_set_sink_caps_str (
+      h, "video/x-raw,format=BGRx,width=640,height=360,framerate=5/1");
+  gst_harness_set_src_caps_str (
+      h, "audio/x-raw,format=F32LE,layout=interleaved,channels=2,rate=8000");
+  fail_unless_equals_int (
+      gst_harness_push (h, audio_buffer (0, 800, -1, NULL, 0, 0, 0)),
+      GST_FLOW_NOT_NEGOTIATED);
+  gst_harness_teardown (h);
+}
+
+GST_END_TEST;
+
 /* draw=window: no dream panel, no band, no strip; the window takes the
  * width. size and colours from the properties. */
 GST_START_TEST (test_properties)
@@ -857,6 +970,7 @@ seqdreamviz_suite (void)
   tcase_add_test (tc, test_attribution_band);
   tcase_add_test (tc, test_hint_without_seqdream);
   tcase_add_test (tc, test_unknown_shown);
+  tcase_add_test (tc, test_channel);
   tcase_add_test (tc, test_properties);
   tcase_add_test (tc, test_history_length);
   tcase_add_test (tc, test_flush);
