@@ -147,7 +147,7 @@ G_GNUC_INTERNAL void dream_spectral_filter (
 G_GNUC_INTERNAL void dream_spectral_project (
     DreamSpecWork *w, float *x, const double *q, double alpha);
 G_GNUC_INTERNAL void dream_spectrum_draw (
-    DreamSpecWork *w, const float *q, GRand *rng, float *x);
+    DreamSpecWork *w, const SdRegularizer *reg, int row, GRand *rng, float *x);
 
 /* The reference data of sd_dream_class_spectra / _features: series of at
  * least T >= min_T samples, labelled with the model's labels. */

@@ -438,14 +438,22 @@ dream_spectral_project (
     x[t] = (float) w->xc[t];
 }
 
-/* x (T) <- a random-phase series whose power spectrum is q (nb bins, DC
- * ignored), of RMS 1, phases from rng. */
+/* x (T) <- a random-phase series whose power spectrum is row `row` of
+ * reg's spectra (nb bins, DC ignored), smoothed as the regulariser smooths
+ * its target (so a draw carries no line structure the regulariser would
+ * not impose), of RMS 1, phases from rng. */
 void
-dream_spectrum_draw (DreamSpecWork *w, const float *q, GRand *rng, float *x)
+dream_spectrum_draw (
+    DreamSpecWork *w, const SdRegularizer *reg, int row, GRand *rng, float *x)
 {
   const int T = w->T, nb = w->nb;
+  double *q = w->a; /* spec_synth uses z and xc only */
+  for (int k = 0; k < nb; k++)
+    q[k] = MAX (reg->spectra[(gsize) row * nb + k], 0.0f);
+  if (reg->smooth > 0.0f)
+    smooth_spectrum (q, nb, (double) reg->smooth * T);
   for (int k = 0; k < nb; k++) {
-    const double a = k == 0 ? 0.0 : sqrt (MAX (q[k], 0.0f) / bin_weight (k, T));
+    const double a = k == 0 ? 0.0 : sqrt (MAX (q[k], 0.0) / bin_weight (k, T));
     const double ph = 2.0 * G_PI * g_rand_double (rng);
     w->z[k][0] = bin_weight (k, T) * a * cos (ph);
     w->z[k][1] = (2 * k == T) ? 0.0 : bin_weight (k, T) * a * sin (ph);

@@ -368,13 +368,12 @@ prior_start (DreamRun *run, const SdDreamSpec *specs)
   SdDreamer *d = run->d;
   const SdDreamConfig *c = run->cfg;
   const int T = run->T, n = run->n;
-  const float *spectra = NULL;
-  for (int r = 0; r < c->n_regs && spectra == NULL; r++)
+  const SdRegularizer *reg = NULL;
+  for (int r = 0; r < c->n_regs && reg == NULL; r++)
     if (dream_reg_uses_spectra (c->regs[r].type))
-      spectra = c->regs[r].spectra;
-  if (!c->prior_start || spectra == NULL || run->spec == NULL)
+      reg = &c->regs[r];
+  if (!c->prior_start || reg == NULL || run->spec == NULL)
     return;
-  const int nb = run->spec->nb;
   g_autofree float *u = g_new0 (float, (gsize) n *T);
   g_autofree gboolean *drawn = g_new0 (gboolean, n);
   gboolean any = FALSE;
@@ -383,8 +382,7 @@ prior_start (DreamRun *run, const SdDreamSpec *specs)
     if (dr->kind != DREAM_TARGET_CENTERED
         || specs[i].init.type != SD_INIT_GAUSSIAN)
       continue;
-    dream_spectrum_draw (
-        run->spec, spectra + (gsize) dr->a * nb, dr->rng, u + (gsize) i * T);
+    dream_spectrum_draw (run->spec, reg, dr->a, dr->rng, u + (gsize) i * T);
     drawn[i] = any = TRUE;
   }
   if (!any)
