@@ -597,7 +597,7 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         &o->stop_margin_quantile,
         "Centered: stop once the logit margin reaches this quantile of the "
         "margins of real series of the class (the model's training "
-        "statistics; realistic: 0.5; 0 = no margin stop)",
+        "statistics; realistic: 0.75; 0 = no margin stop)",
         "Q" },
     { "margin-ceiling-quantile", 0, 0, G_OPTION_ARG_DOUBLE,
         &o->margin_ceiling_quantile,
