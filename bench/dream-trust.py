@@ -19,7 +19,7 @@ And for the element's default model (CWRU, cwru-fcn-pool): every class's
 dreams, default against --preset none: converged, margin, level (RMS in
 g) and whether the model knows them (novelty below its threshold).
 
-Usage: bench/dream-trust.py [BUILDDIR] [--batch N]
+Usage: bench/dream-trust.py [BUILDDIR] [--batch N] [--only forda|cwru]
 """
 import json
 import os
@@ -33,6 +33,11 @@ argv = sys.argv[1:]
 if "--batch" in argv:
     i = argv.index("--batch")
     BATCH = int(argv[i + 1])
+    del argv[i:i + 2]
+ONLY = None
+if "--only" in argv:
+    i = argv.index("--only")
+    ONLY = argv[i + 1]
     del argv[i:i + 2]
 BUILD = argv[0] if argv else os.path.join(ROOT, "build")
 DATA = os.environ.get("SEQDREAM_DATA", os.path.join(ROOT, "..", "shared", "data"))
@@ -144,8 +149,12 @@ def cwru():
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp:
         for cls in ["normal", "inner_race", "ball", "outer_race"]:
-            for name, extra in [("default", []),
-                                ("--preset none", ["--preset", "none"])]:
+            for name, extra in [
+                    ("default", []),
+                    ("control: prior alone (lr 1e-12)", ["--lr", "1e-12"]),
+                    ("default, --init noise (small noise)",
+                     ["--init", "noise"]),
+                    ("--preset none", ["--preset", "none"])]:
                 path = os.path.join(tmp, "d.json")
                 run("dream", "--model", model, "--class", cls, "--batch",
                     str(BATCH), "--seed", "1", "--json", path, *extra)
@@ -174,5 +183,7 @@ def novelty_threshold(model):
 
 
 if __name__ == "__main__":
-    main()
-    cwru()
+    if ONLY in (None, "forda"):
+        main()
+    if ONLY in (None, "cwru"):
+        cwru()

@@ -165,6 +165,12 @@ check_reg (
               "peak must be a finite number",
             k, name, r->param);
       break;
+    case SD_REG_SPECTRAL_PROJECT:
+      if (!(r->param >= 0.0f && r->param <= 1.0f))
+        FAIL ("regulariser %d (%s): share %g of the way to the target "
+              "magnitudes must be in [0, 1]",
+            k, name, r->param);
+      break;
     case SD_REG_FEATURE:
       if (!(r->weight >= 0.0f && isfinite (r->weight)))
         FAIL ("regulariser %d (%s): weight %g must be a finite number >= 0", k,
@@ -186,7 +192,7 @@ check_reg (
         k, name, r->smooth);
   if (!dream_reg_uses_spectra (r->type) && r->smooth != 0.0f)
     FAIL ("regulariser %d (%s): smoothing of the target spectrum is for the "
-          "spectrum and spectral-filter regularisers only",
+          "spectrum, spectral-filter and spectral-project regularisers only",
         k, name);
   if (dream_reg_uses_spectra (r->type) && T < 2)
     FAIL ("regulariser %d (%s): a dream of %d samples has no spectrum", k, name,

@@ -118,6 +118,16 @@ sd_dream_config_apply_preset (
     }
     filter.smooth = (float) (BAND_SMOOTH_HZ / rate);
   }
+  /* realistic without a sample rate (UCR series): the magnitude
+   * projection to the dream's class spectrum instead of the filter. On
+   * FordA the Wiener filter removes the faint stop-band floor by which an
+   * independently trained model tells the classes apart, so dreams that
+   * start from a real series of the other class kept its floor and were
+   * never the target class to it (0 %); the projection restores the
+   * target class's own floor at every step and leaves the phases to the
+   * ascent (100 %, and 100 % from noise; docs/trust.md) */
+  if (realistic && !band)
+    filter = sd_regularizer_default (SD_REG_SPECTRAL_PROJECT);
   SdDreamConfig out = *c;
   if (!preset_add (&out, filter, preset, error))
     return FALSE;
@@ -142,6 +152,7 @@ sd_dream_config_apply_preset (
     out.margin_ceiling_quantile = 0.99f;
     out.stop_known = TRUE;
     out.lr = 0.01f;
+    out.prior_start = TRUE;
   }
   *c = out;
   return TRUE;

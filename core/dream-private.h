@@ -67,13 +67,15 @@ static inline gboolean
 dream_reg_is_filter (SdRegType t)
 {
   return t == SD_REG_EXP_SMOOTH || t == SD_REG_EXP_SMOOTH_ZEROPHASE
-         || t == SD_REG_GAUSSIAN || t == SD_REG_SPECTRAL_FILTER;
+         || t == SD_REG_GAUSSIAN || t == SD_REG_SPECTRAL_FILTER
+         || t == SD_REG_SPECTRAL_PROJECT;
 }
 
 static inline gboolean
 dream_reg_uses_spectra (SdRegType t)
 {
-  return t == SD_REG_SPECTRUM || t == SD_REG_SPECTRAL_FILTER;
+  return t == SD_REG_SPECTRUM || t == SD_REG_SPECTRAL_FILTER
+         || t == SD_REG_SPECTRAL_PROJECT;
 }
 
 static inline gboolean
@@ -142,6 +144,10 @@ G_GNUC_INTERNAL double dream_spectrum_penalty (DreamSpecWork *w, const float *x,
  * y_t = (1/T) sum_{k=0..T-1} h_k X_k e^{2 pi i k t / T}, h_{T-k} = h_k. */
 G_GNUC_INTERNAL void dream_spectral_filter (
     DreamSpecWork *w, float *x, const double *h);
+G_GNUC_INTERNAL void dream_spectral_project (
+    DreamSpecWork *w, float *x, const double *q, double alpha);
+G_GNUC_INTERNAL void dream_spectrum_draw (
+    DreamSpecWork *w, const SdRegularizer *reg, int row, GRand *rng, float *x);
 
 /* The reference data of sd_dream_class_spectra / _features: series of at
  * least T >= min_T samples, labelled with the model's labels. */

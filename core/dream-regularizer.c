@@ -27,6 +27,7 @@ static const char *const reg_names[] = {
   [SD_REG_SPECTRUM] = "spectrum",
   [SD_REG_SPECTRAL_FILTER] = "spectral-filter",
   [SD_REG_FEATURE] = "feature",
+  [SD_REG_SPECTRAL_PROJECT] = "spectral-project",
   NULL,
 };
 
@@ -108,6 +109,10 @@ sd_regularizer_default (SdRegType type)
       break;
     case SD_REG_FEATURE:
       r.weight = 0.1f;
+      break;
+    case SD_REG_SPECTRAL_PROJECT:
+      r.param = 1.0f;
+      r.param2 = 1.0f;
       break;
   }
   return r;

@@ -388,10 +388,81 @@ dream_spectra_setup (DreamRun *run, GError **error)
       for (int k = 0; k < nb; k++) {
         if (reg->type == SD_REG_SPECTRUM)
           q[k] = log (q[k] + reg->param);
+        else if (reg->type == SD_REG_SPECTRAL_PROJECT)
+          ; /* the spectrum itself */
         else
           q[k] = q[k] > 0.0 ? q[k] / (q[k] + noise) : 0.0;
       }
     }
   }
   return TRUE;
+}
+
+/* Magnitude projection of x (T) toward the normalised power spectrum q
+ * (nb bins): every bin's magnitude moves by alpha from its own toward
+ * sqrt (q_k S / m_k) (S the series' power outside DC, m_k the bin weight),
+ * its phase kept; DC is left as it is. */
+void
+dream_spectral_project (
+    DreamSpecWork *w, float *x, const double *q, double alpha)
+{
+  const int T = w->T, nb = w->nb;
+  for (int t = 0; t < T; t++)
+    w->xc[t] = x[t];
+  spec_dft (w);
+  double S = 0.0, Q = 0.0;
+  for (int k = 1; k < nb; k++) {
+    S += bin_weight (k, T) * (w->re[k] * w->re[k] + w->im[k] * w->im[k]);
+    Q += q[k];
+  }
+  for (int k = 0; k < nb; k++) {
+    double re = w->re[k], im = w->im[k];
+    if (k > 0 && Q > 0.0 && S > 0.0) {
+      const double mag = sqrt (re * re + im * im);
+      const double tgt = sqrt (q[k] / Q * S / bin_weight (k, T));
+      const double nm = (1.0 - alpha) * mag + alpha * tgt;
+      if (mag > 0.0) {
+        re *= nm / mag;
+        im *= nm / mag;
+      } else {
+        re = nm;
+        im = 0.0;
+      }
+    }
+    const double f = bin_weight (k, T) / T;
+    w->z[k][0] = f * re;
+    w->z[k][1] = f * im;
+  }
+  spec_synth (w);
+  for (int t = 0; t < T; t++)
+    x[t] = (float) w->xc[t];
+}
+
+/* x (T) <- a random-phase series whose power spectrum is row `row` of
+ * reg's spectra (nb bins, DC ignored), smoothed as the regulariser smooths
+ * its target (so a draw carries no line structure the regulariser would
+ * not impose), of RMS 1, phases from rng. */
+void
+dream_spectrum_draw (
+    DreamSpecWork *w, const SdRegularizer *reg, int row, GRand *rng, float *x)
+{
+  const int T = w->T, nb = w->nb;
+  double *q = w->a; /* spec_synth uses z and xc only */
+  for (int k = 0; k < nb; k++)
+    q[k] = MAX (reg->spectra[(gsize) row * nb + k], 0.0f);
+  if (reg->smooth > 0.0f)
+    smooth_spectrum (q, nb, (double) reg->smooth * T);
+  for (int k = 0; k < nb; k++) {
+    const double a = k == 0 ? 0.0 : sqrt (MAX (q[k], 0.0) / bin_weight (k, T));
+    const double ph = 2.0 * G_PI * g_rand_double (rng);
+    w->z[k][0] = bin_weight (k, T) * a * cos (ph);
+    w->z[k][1] = (2 * k == T) ? 0.0 : bin_weight (k, T) * a * sin (ph);
+  }
+  spec_synth (w);
+  double ss = 0.0;
+  for (int t = 0; t < T; t++)
+    ss += w->xc[t] * w->xc[t];
+  const double r = ss > 0.0 ? sqrt (ss / T) : 1.0;
+  for (int t = 0; t < T; t++)
+    x[t] = (float) (w->xc[t] / r);
 }

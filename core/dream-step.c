@@ -339,6 +339,10 @@ apply_filter (DreamRun *run, int k, int i, float *x)
     case SD_REG_SPECTRAL_FILTER:
       dream_spectral_filter (run->spec, x, dream_spec_row (run, k, i));
       break;
+    case SD_REG_SPECTRAL_PROJECT:
+      dream_spectral_project (
+          run->spec, x, dream_spec_row (run, k, i), reg->param);
+      break;
     case SD_REG_CLIP:
       if (run->clip_on[k]) {
         const float lo = run->clip_lo[k], hi = run->clip_hi[k];

@@ -125,6 +125,9 @@ sd_dreamer_free (SdDreamer *d)
 
 /* -------------------------------------------------------------- init */
 
+/* prior_start: the levels tried (SdDreamConfig) */
+#define PRIOR_LEVELS 8
+
 static void
 init_dream (const SdInit *init, GRand *rng, float *x, int T)
 {
@@ -300,6 +303,112 @@ setup_regularizers (DreamRun *run)
   run->pad = g_new (float, (gsize) run->T + 2 * (gsize) max_R);
 }
 
+/* prior_start: dream i's start (at d->x) becomes the draw u_i (T, RMS 1)
+ * of its class's spectrum at the level of levels[] that the model finds
+ * most familiar among those it names the class (else the largest
+ * margin). */
+static void
+prior_start_levels (DreamRun *run, const gboolean *drawn, const float *u,
+    const double *levels, int n_levels)
+{
+  SdDreamer *d = run->d;
+  const int T = run->T, K = d->K, n = run->n;
+  const SdModelStats *st = sd_model_get_stats (d->model);
+  g_autofree double *best = g_new (double, n);
+  g_autofree int *pick = g_new (int, n);
+  for (int i = 0; i < n; i++) {
+    best[i] = -INFINITY;
+    pick[i] = 0;
+  }
+  for (int g = 0; g < n_levels && n_levels > 1; g++) {
+    for (int i = 0; i < n; i++)
+      for (int t = 0; t < T; t++)
+        d->xin[(gsize) i * T + t] = (float) (levels[g] * u[(gsize) i * T + t]);
+    const float *z = sd_model_forward (d->model, d->ws, d->xin, n, T);
+    const gboolean nov
+        = st != NULL
+          && sd_workspace_novelty (d->model, d->ws, n, d->nov_rows, NULL);
+    for (int i = 0; i < n; i++) {
+      if (!drawn[i])
+        continue;
+      const int a = run->dreams[i].a;
+      const float *zi = z + (gsize) i * K;
+      double other = -INFINITY;
+      for (int k = 0; k < K; k++)
+        if (k != a)
+          other = MAX (other, zi[k]);
+      const double margin = zi[a] - other;
+      /* named the class: ranked by familiarity, above every level that
+       * is not, which rank by margin */
+      double score = margin;
+      if (margin > 0.0)
+        score = nov && isfinite (d->nov_rows[i]) ? 1e6 - d->nov_rows[i]
+                                                 : 1e6 + margin;
+      if (score > best[i]) {
+        best[i] = score;
+        pick[i] = g;
+      }
+    }
+  }
+  for (int i = 0; i < n; i++)
+    if (drawn[i]) {
+      float *x = d->x + (gsize) i * T;
+      for (int t = 0; t < T; t++)
+        x[t] = (float) (levels[pick[i]] * u[(gsize) i * T + t]);
+      if (run->cfg->znormalize)
+        dream_znorm_row (x, T);
+    }
+}
+
+/* prior_start (SdDreamConfig): the class-aware start of the dreams that
+ * would start from Gaussian noise. */
+static void
+prior_start (DreamRun *run, const SdDreamSpec *specs)
+{
+  SdDreamer *d = run->d;
+  const SdDreamConfig *c = run->cfg;
+  const int T = run->T, n = run->n;
+  const SdRegularizer *reg = NULL;
+  for (int r = 0; r < c->n_regs && reg == NULL; r++)
+    if (dream_reg_uses_spectra (c->regs[r].type))
+      reg = &c->regs[r];
+  if (!c->prior_start || reg == NULL || run->spec == NULL)
+    return;
+  g_autofree float *u = g_new0 (float, (gsize) n *T);
+  g_autofree gboolean *drawn = g_new0 (gboolean, n);
+  gboolean any = FALSE;
+  for (int i = 0; i < n; i++) {
+    DreamState *dr = &run->dreams[i];
+    if (dr->kind != DREAM_TARGET_CENTERED
+        || specs[i].init.type != SD_INIT_GAUSSIAN)
+      continue;
+    dream_spectrum_draw (run->spec, reg, dr->a, dr->rng, u + (gsize) i * T);
+    drawn[i] = any = TRUE;
+  }
+  if (!any)
+    return;
+  /* the levels in the normalised input space: the RMS range of the raw
+   * training windows without the mean the fixed normalisation removes */
+  const SdModelStats *st = sd_model_get_stats (d->model);
+  const SdNormalization norm = sd_model_get_normalization (d->model);
+  double levels[PRIOR_LEVELS] = { 1.0 };
+  int n_levels = 1;
+  double lo, hi;
+  if (!c->znormalize && st != NULL) {
+    sd_model_stats_get_level_range (st, &lo, &hi);
+    const gboolean fixed = norm.mode == SD_NORM_FIXED;
+    const double m = fixed ? norm.mean : 0.0, sd = fixed ? norm.std : 1.0;
+    lo = sqrt (MAX (lo * lo - m * m, 0.01 * lo * lo)) / sd;
+    hi = sqrt (MAX (hi * hi - m * m, 0.01 * hi * hi)) / sd;
+    if (lo > 0.0 && hi > lo && isfinite (hi)) {
+      n_levels = PRIOR_LEVELS;
+      for (int g = 0; g < n_levels; g++)
+        levels[g] = lo * pow (hi / lo, (double) g / (n_levels - 1));
+    }
+  }
+  prior_start_levels (run, drawn, u, levels, n_levels);
+}
+
 /* Everything a run needs before its first step; nothing is allocated
  * after this. */
 static gboolean
@@ -312,6 +421,7 @@ run_setup (DreamRun *run, const SdDreamSpec *specs, GError **error)
   setup_regularizers (run);
   if (!dream_spectra_setup (run, error) || !dream_features_setup (run, error))
     return FALSE;
+  prior_start (run, specs);
   memset (d->m1, 0, (gsize) run->n * run->T * sizeof (float));
   memset (d->m2, 0, (gsize) run->n * run->T * sizeof (float));
   return TRUE;

@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..65"
+echo "1..66"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -261,9 +261,11 @@ expect_fail "--preset realistic without --reference or statistics" "needs --refe
 import json, sys
 j = json.load(open(sys.argv[1])); d = j['dreams'][0] if 'dreams' in j else j
 r = d['trace']['regularizers']
-assert 'spectral-filter' in r and 'feature' in r, r.keys()
+assert 'spectral-project' in r and 'feature' in r, r.keys()
 " "$TMP/real.json"
 ok $? "dream without flags: the realistic preset from the model's statistics"
+expect_fail "--init prior without a spectral regulariser" "--init prior draws from the class spectra" \
+  "$SD" dream --model "$TMP/m.safetensors" --class 1 --steps 5 --preset none --init prior
 "$SD" dream --model "$TMP/plain.safetensors" --class 1 --steps 5 --json "$TMP/plain.json" 2>"$TMP/plain.err" >/dev/null \
   && grep -q "no training statistics and no --reference" "$TMP/plain.err" \
   && python3 -c "

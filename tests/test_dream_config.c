@@ -112,12 +112,24 @@ test_presets (void)
   g_assert_cmpfloat (c.margin_ceiling_quantile, ==, 0.99f);
   g_assert_true (c.stop_known);
   g_assert_cmpfloat (c.lr, ==, 0.01f);
+  g_assert_true (c.prior_start);
   g_assert_true (sd_dream_config_needs_margins (&c));
-  /* ... and recommended's unsmoothed filter without one */
+  /* ... and without one the magnitude projection to the dream's class
+   * spectrum, unsmoothed, instead of a filter */
   sd_model_set_sample_rate (m, 0.0);
   sd_dream_config_init (&c, m);
   g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+  g_assert_cmpint (c.regs[0].type, ==, SD_REG_SPECTRAL_PROJECT);
+  g_assert_cmpfloat (c.regs[0].param, ==, 1.0f);
+  g_assert_cmpfloat (c.regs[0].param2, ==, 1.0f);
   g_assert_cmpfloat (c.regs[0].smooth, ==, 0.0f);
+  g_assert_true (c.prior_start);
+  /* recommended keeps its filter, and no preset but realistic draws its
+   * start from the prior */
+  sd_dream_config_init (&c, m);
+  g_assert_true (sd_dream_config_apply_preset (&c, "recommended", m, &error));
+  g_assert_cmpint (c.regs[0].type, ==, SD_REG_SPECTRAL_FILTER);
+  g_assert_false (c.prior_start);
   sd_model_set_sample_rate (m, 48000.0);
 
   /* an unknown name; a list without room for both of prototype's */

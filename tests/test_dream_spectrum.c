@@ -439,7 +439,11 @@ test_spectral_validation (void)
         "spectrum smoothing 0.6 must be between 0 and 0.5" },
     { SD_REG_SPECTRUM, NAN, FALSE, FALSE, "spectrum smoothing nan" },
     { SD_REG_GAUSSIAN, 1.0f, FALSE, FALSE,
-        "for the spectrum and spectral-filter regularisers only" },
+        "spectrum, spectral-filter and spectral-project regularisers only" },
+    { SD_REG_SPECTRAL_PROJECT, 1.5f, FALSE, FALSE,
+        "share 1.5 of the way to the target magnitudes" },
+    { SD_REG_SPECTRAL_PROJECT, 1.0f, TRUE, FALSE,
+        "spectral-project): no class spectra" },
     { SD_REG_FEATURE, 0.0f, TRUE, FALSE, "feature): no class features" },
     { SD_REG_FEATURE, 0.0f, FALSE, TRUE, "no finite value at feature" },
   };
@@ -481,6 +485,75 @@ test_spectral_validation (void)
   }
 }
 
+/* |X_k|^2 and arg X_k of the plain DFT of x (TT), bins 0..TT/2. */
+static void
+dft_by_hand (const float *x, double *pow2, double *arg)
+{
+  for (int k = 0; k <= TT / 2; k++) {
+    double re = 0.0, im = 0.0;
+    for (int t = 0; t < TT; t++) {
+      re += x[t] * cos (2.0 * G_PI * k * t / TT);
+      im -= x[t] * sin (2.0 * G_PI * k * t / TT);
+    }
+    pow2[k] = re * re + im * im;
+    arg[k] = atan2 (im, re);
+  }
+}
+
+/* The magnitude projection: at share 1 the sequence's power spectrum
+ * outside DC is the dream's class spectrum, its power, its mean and its
+ * phases are the sequence's own; at share 0.5 every magnitude lies half
+ * way; at share 0 nothing changes. */
+static void
+test_spectral_project (void)
+{
+  g_autoptr (SdModel) m = test_model (3);
+  const int nb = TT / 2 + 1;
+  float spectra[3 * (TT / 2 + 1)];
+  make_spectra (spectra);
+  SdRegularizer reg = sd_regularizer_default (SD_REG_SPECTRAL_PROJECT);
+  g_assert_cmpfloat (reg.param, ==, 1.0f);
+  g_assert_cmpfloat (reg.param2, ==, 1.0f);
+  reg.spectra = spectra;
+  float x[TT], y[TT];
+  fill_random (x, TT, 71, 1.0);
+  for (int t = 0; t < TT; t++)
+    x[t] += 0.3f;
+  double px[TT / 2 + 1], ax[TT / 2 + 1], py[TT / 2 + 1], ay[TT / 2 + 1];
+  dft_by_hand (x, px, ax);
+  double Sx = 0.0, Q = 0.0;
+  for (int k = 1; k < nb; k++) {
+    Sx += (2 * k == TT ? 1.0 : 2.0) * px[k];
+    Q += spectra[k]; /* apply_one dreams class 0 */
+  }
+  apply_one (m, reg, x, TT, y, NULL);
+  dft_by_hand (y, py, ay);
+  g_assert_cmpfloat_with_epsilon (py[0], px[0], 1e-3 * px[0]);
+  for (int k = 1; k < nb; k++) {
+    const double want = spectra[k] / Q * Sx / (2 * k == TT ? 1.0 : 2.0);
+    g_assert_cmpfloat_with_epsilon (py[k], want, 1e-3 * Sx);
+    /* the phase is kept (where there is magnitude to have one) */
+    if (want > 1e-3 * Sx && 2 * k != TT) {
+      double d = remainder (ay[k] - ax[k], 2.0 * G_PI);
+      g_assert_cmpfloat (fabs (d), <, 1e-3);
+    }
+  }
+  /* half way */
+  reg.param = 0.5f;
+  apply_one (m, reg, x, TT, y, NULL);
+  dft_by_hand (y, py, ay);
+  for (int k = 1; k < nb; k++) {
+    const double want = sqrt (spectra[k] / Q * Sx / (2 * k == TT ? 1.0 : 2.0));
+    g_assert_cmpfloat_with_epsilon (
+        sqrt (py[k]), 0.5 * (sqrt (px[k]) + want), 1e-3 * sqrt (Sx));
+  }
+  /* share 0: the sequence itself */
+  reg.param = 0.0f;
+  apply_one (m, reg, x, TT, y, NULL);
+  for (int t = 0; t < TT; t++)
+    g_assert_cmpfloat_with_epsilon (y[t], x[t], 1e-5);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -490,6 +563,7 @@ main (int argc, char **argv)
   g_test_add_func (
       "/dream/spectrum-penalty-gradient", test_spectrum_penalty_gradient);
   g_test_add_func ("/dream/spectral-filter", test_spectral_filter);
+  g_test_add_func ("/dream/spectral-project", test_spectral_project);
   g_test_add_func (
       "/dream/spectral-filter-smooth", test_spectral_filter_smooth);
   g_test_add_func ("/dream/spectral-validation", test_spectral_validation);

@@ -132,6 +132,10 @@ build_config (
   /* The preset first: explicit options override it. */
   if (!sd_dream_config_apply_preset (c, dream_preset (o, model), model, error))
     return FALSE;
+  /* --init noise asks for the noise itself, not the preset's draw of the
+   * class's spectrum (prior_start); --init prior for that draw */
+  if (o->init != NULL)
+    c->prior_start = strcmp (o->init, "prior") == 0;
   if (o->length > 0)
     c->length = o->length;
   if (c->length <= 0) {
@@ -222,6 +226,18 @@ build_config (
     if (!sd_regularizer_parse (o->regs[i], model, &r, error)
         || !add_reg (c, r, error))
       return FALSE;
+  }
+  gboolean spectra = FALSE;
+  for (int k = 0; k < c->n_regs; k++)
+    spectra |= c->regs[k].type == SD_REG_SPECTRUM
+               || c->regs[k].type == SD_REG_SPECTRAL_FILTER
+               || c->regs[k].type == SD_REG_SPECTRAL_PROJECT;
+  if (c->prior_start && !spectra) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "--init prior draws from the class spectra of a spectral "
+        "regulariser and these settings have none (use the realistic "
+        "preset, or add spectral-filter or spectral-project)");
+    return FALSE;
   }
   return TRUE;
 }
@@ -324,7 +340,7 @@ parse_init (const char *s, SdModel *model, int length, SdInit *init,
   init->type = SD_INIT_GAUSSIAN;
   init->scale = 0.1f;
   init->series = NULL;
-  if (s == NULL || strcmp (s, "noise") == 0)
+  if (s == NULL || strcmp (s, "noise") == 0 || strcmp (s, "prior") == 0)
     return TRUE;
   if (strcmp (s, "uniform") == 0) {
     init->type = SD_INIT_UNIFORM;
@@ -385,7 +401,7 @@ parse_init (const char *s, SdModel *model, int length, SdInit *init,
     return TRUE;
   }
   g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
-      "unknown --init '%s' (noise, uniform, zeros, constant:V, "
+      "unknown --init '%s' (prior, noise, uniform, zeros, constant:V, "
       "series:FILE:ROW, sample:FILE[:LABEL])",
       s);
   return FALSE;
@@ -560,7 +576,10 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
     { "length", 'l', 0, G_OPTION_ARG_INT, &o->length,
         "Dream length in samples (default: the model's training length)", "T" },
     { "init", 0, 0, G_OPTION_ARG_STRING, &o->init,
-        "Start: noise (default), uniform, zeros, constant:V, "
+        "Start: prior (the default of the realistic preset: random phases "
+        "with the class's mean spectrum, at the level the model knows "
+        "best), noise (small white noise, the default otherwise), uniform, "
+        "zeros, constant:V, "
         "series:FILE:ROW (a real series, row from 0) or sample:FILE[:LABEL] "
         "(dream i from a random real series of the class, seed + i)",
         "INIT" },
@@ -578,7 +597,7 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         &o->stop_margin_quantile,
         "Centered: stop once the logit margin reaches this quantile of the "
         "margins of real series of the class (the model's training "
-        "statistics; realistic: 0.5; 0 = no margin stop)",
+        "statistics; realistic: 0.75; 0 = no margin stop)",
         "Q" },
     { "margin-ceiling-quantile", 0, 0, G_OPTION_ARG_DOUBLE,
         &o->margin_ceiling_quantile,

@@ -54,6 +54,19 @@ typedef struct
    * pooled features are those of real series, not only its margin. Needs
    * a model with training statistics (realistic: TRUE). */
   gboolean stop_known;
+  /* Dreams centred on a class whose initialisation is Gaussian noise
+   * (SD_INIT_GAUSSIAN) start instead from a draw of the prior: a series
+   * of random phases whose power spectrum is the class's mean spectrum
+   * (the `spectra` of the first spectral regulariser), at the level, of
+   * 8 spaced evenly in log between the 0.5 % and 99.5 % quantiles of the
+   * training windows' RMS (the model's statistics), that the model finds
+   * most familiar (lowest novelty) among those it names the class (none:
+   * the largest margin). One level (the training data's sd) for a model
+   * without statistics; z-normalised dreams have no level. A real class
+   * can be louder than small noise can become in a run: outer-race
+   * vibration has 20 times the RMS of a healthy bearing's (docs/trust.md).
+   * realistic: TRUE. */
+  gboolean prior_start;
   float border_tolerance; /* border: stop when |p_a - p_b| / (p_a +
                            * p_b) <= 2 tol, i.e. |p - 0.5| <= tol
                            * for binary models (0.005) */
@@ -107,7 +120,11 @@ const char *const *sd_dream_preset_names (void);
  *                real series (above it the ascent turns back) and the
  *                dream is known to the model (stop_known): a typical
  *                member of the class, not an extreme one; lr 0.01, so a
- *                step does not jump that band (docs/trust.md)
+ *                step does not jump that band; dreams from noise start
+ *                from a draw of their class's spectrum (prior_start).
+ *                Models without a sample rate (UCR series) get the
+ *                magnitude projection to the dream's class spectrum
+ *                (SPECTRAL_PROJECT) instead of the filter (docs/trust.md)
  * Every preset but none takes its targets from reference data: attach it
  * with sd_dream_config_attach_reference once the dream length is final,
  * or from the statistics the model file carries

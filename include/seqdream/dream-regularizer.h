@@ -57,6 +57,17 @@ typedef enum
                                 * training statistics (the metric of its
                                 * novelty score), so the dream stays
                                 * "known"; needs those statistics */
+  SD_REG_SPECTRAL_PROJECT,     /* filter: magnitude projection toward the
+                                * target spectrum q (as for SPECTRUM;
+                                * param2 1, the default: the dream's
+                                * class): every DFT bin but DC moves the
+                                * share param (default 1) of the way
+                                * from its magnitude to sqrt (q_k S), S
+                                * the sequence's power outside DC, its
+                                * phase kept. Unlike the Wiener filter
+                                * it restores the class's own faint
+                                * stop-band floor rather than removing
+                                * it (docs/trust.md) */
 } SdRegType;
 
 typedef enum
