@@ -343,8 +343,8 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "0.7; the test windows start one window after it)",
         "F" },
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &o->arch_name,
-        "Architecture: resnet-small, resnet, fcn, fcn-small or fcn-pool "
-        "(default resnet-small)",
+        "Architecture: resnet-small, resnet, fcn, fcn-small, fcn-pool, "
+        "inception or inception-small (default resnet-small)",
         "NAME" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &o->config.epochs,
         "Maximum number of epochs (default: about 20,000 minibatch steps, "
