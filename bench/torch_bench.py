@@ -49,6 +49,12 @@ train_epoch_resnet_small_forda
     (``"extrapolated": true``).  Also reported: the mean training loss of
     the timed epoch (a sanity check, not a benchmark).
 
+train_epoch_resnet_forda, train_epoch_inception_forda,
+train_epoch_inception_small_forda
+    The same for the resnet preset, and for InceptionTime with 32 and 16
+    filters per branch (examples/export_pytorch.py, InceptionTime: the
+    inception and inception-small presets).
+
 infer_fcn_b64
     fcn (conv 128 k8, 256 k5, 128 k3; 2 classes) in eval mode, inference
     only, batch 64, T=500.  One warm-up forward, then a repeat is 3
