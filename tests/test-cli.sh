@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..71"
+echo "1..72"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -332,5 +332,9 @@ ok $? "dream of an inception model"
 ok $? "export an inception model to ONNX"
 "$SD" train --help 2>&1 | grep -q "inception or inception-small"
 ok $? "train --help lists the inception presets"
+"$SD" train --data "$DATA/ucr-small.tsv" --arch inception-small --ensemble 2 \
+  --out "$TMP/x.safetensors" >"$TMP/inc.ens" 2>&1
+test $? -eq 2 && grep -q "is an op graph" "$TMP/inc.ens" && test ! -e "$TMP/x.safetensors"
+ok $? "train --ensemble refuses a graph preset before training"
 
 exit $fail
