@@ -177,11 +177,29 @@ sd_maxpool_forward (
     float *out, const float *inp, int B, int C, int T, const SdWindow *w)
 {
   const int To = sd_window_out_length (w, T);
+  /* windows t0..t1-1 of a dense window (stride and dilation 1) lie inside
+   * the series: their maximum needs no bounds (the same first maximum:
+   * a later value replaces it only when greater) */
+  const gboolean dense = w->stride == 1 && w->dilation == 1;
+  const int t0 = dense ? MIN (w->pad_l, To) : To;
+  const int t1 = dense ? CLAMP (T - w->K + 1 + w->pad_l, t0, To) : To;
   for (gsize r = 0; r < (gsize) B * C; r++) {
     const float *x = inp + r * T;
-    for (int t = 0; t < To; t++) {
+    float *o = out + r * To;
+    for (int t = 0; t < t0; t++) {
       const int s = window_argmax (x, T, w, t);
-      out[r * To + t] = s >= 0 ? x[s] : -INFINITY;
+      o[t] = s >= 0 ? x[s] : -INFINITY;
+    }
+    for (int t = t0; t < t1; t++) {
+      const float *xs = x + t - w->pad_l;
+      float m = xs[0];
+      for (int k = 1; k < w->K; k++)
+        m = xs[k] > m ? xs[k] : m;
+      o[t] = m;
+    }
+    for (int t = t1; t < To; t++) {
+      const int s = window_argmax (x, T, w, t);
+      o[t] = s >= 0 ? x[s] : -INFINITY;
     }
   }
 }
