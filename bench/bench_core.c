@@ -436,6 +436,21 @@ bench_train_epoch_resnet_forda (GError **error)
   return bench_train_epoch_forda ("train_epoch_resnet_forda", "resnet", error);
 }
 
+/* The same for InceptionTime (an op graph; 32 and 16 filters). */
+static gboolean
+bench_train_epoch_inception_forda (GError **error)
+{
+  return bench_train_epoch_forda (
+      "train_epoch_inception_forda", "inception", error);
+}
+
+static gboolean
+bench_train_epoch_inception_small_forda (GError **error)
+{
+  return bench_train_epoch_forda (
+      "train_epoch_inception_small_forda", "inception-small", error);
+}
+
 /* ------------------------------------------------- (c) sgemm peak, fcn */
 
 typedef struct
@@ -682,6 +697,9 @@ static const Measurement measurements[] = {
   { "infer_resnet_small_b1", bench_infer_resnet_small_b1 },
   { "train_epoch_resnet_small_forda", bench_train_epoch_resnet_small_forda },
   { "train_epoch_resnet_forda", bench_train_epoch_resnet_forda },
+  { "train_epoch_inception_forda", bench_train_epoch_inception_forda },
+  { "train_epoch_inception_small_forda",
+      bench_train_epoch_inception_small_forda },
   { "sgemm_peak", bench_sgemm_peak },
   { "infer_fcn_b64", bench_infer_fcn_b64 },
   { "dream_resnet_small_b1", bench_dream_resnet_small_b1 },

@@ -49,6 +49,12 @@ train_epoch_resnet_small_forda
     (``"extrapolated": true``).  Also reported: the mean training loss of
     the timed epoch (a sanity check, not a benchmark).
 
+train_epoch_resnet_forda, train_epoch_inception_forda,
+train_epoch_inception_small_forda
+    The same for the resnet preset, and for InceptionTime with 32 and 16
+    filters per branch (examples/export_pytorch.py, InceptionTime: the
+    inception and inception-small presets).
+
 infer_fcn_b64
     fcn (conv 128 k8, 256 k5, 128 k3; 2 classes) in eval mode, inference
     only, batch 64, T=500.  One warm-up forward, then a repeat is 3
@@ -95,7 +101,8 @@ import export_pytorch as ep  # noqa: E402
 
 T = 500
 MEASUREMENTS = ["infer_resnet_small_b1", "train_epoch_resnet_small_forda",
-                "train_epoch_resnet_forda",
+                "train_epoch_resnet_forda", "train_epoch_inception_forda",
+                "train_epoch_inception_small_forda",
                 "infer_fcn_b64", "dream_resnet_small_b1", "dream_resnet_small_b16"]
 
 
@@ -119,6 +126,8 @@ class Bench:
 
     def model(self, preset, classes=2):
         torch.manual_seed(self.args.seed)
+        if preset in ep.INCEPTION_PRESETS:
+            return ep.InceptionTime(classes, nf=ep.INCEPTION_PRESETS[preset])
         return ep.build_model(ep.preset_arch(preset, classes))
 
     # (a)
@@ -148,6 +157,14 @@ class Bench:
     def train_epoch_resnet_forda(self):
         """The same for the resnet preset (64/128/128 filters)."""
         self.train_epoch_forda("train_epoch_resnet_forda", "resnet")
+
+    def train_epoch_inception_forda(self):
+        """The same for InceptionTime (examples/export_pytorch.py), 32 filters."""
+        self.train_epoch_forda("train_epoch_inception_forda", "inception")
+
+    def train_epoch_inception_small_forda(self):
+        """The same with 16 filters (the inception-small preset)."""
+        self.train_epoch_forda("train_epoch_inception_small_forda", "inception-small")
 
     def train_epoch_forda(self, name, preset):
         path = self.args.forda_train

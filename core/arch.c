@@ -7,8 +7,8 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
-static const char *const preset_names[]
-    = { "resnet-small", "resnet", "fcn", "fcn-small", "fcn-pool", NULL };
+static const char *const preset_names[] = { "resnet-small", "resnet", "fcn",
+  "fcn-small", "fcn-pool", "inception", "inception-small", NULL };
 
 const char *const *
 sd_arch_list_presets (void)
@@ -108,6 +108,11 @@ sd_arch_from_preset (
     arch_add_conv_pool (arch, 32, 5, 4);
     arch_add_conv_pool (arch, 32, 5, 2);
     arch_add_conv (arch, 32, 5);
+  } else if (g_strcmp0 (name, "inception") == 0
+             || g_strcmp0 (name, "inception-small") == 0) {
+    /* InceptionTime (Ismail Fawaz et al. 2020) with 32 filters per branch
+     * (the paper's) or 16: an op graph, not a stage list; sd_model_new
+     * builds it from the name (sd_model_new_inception). */
   } else {
     g_autofree char *list = g_strjoinv (", ", (char **) preset_names);
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,

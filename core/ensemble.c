@@ -64,7 +64,8 @@ check_member (SdModel *const *members, int i, GError **error)
   if (b->members != NULL)
     why = "is an ensemble itself";
   else if (b->graph != NULL)
-    why = "is an imported op graph (members must be architectures)";
+    why = "is an op graph (imported, or an inception preset; members must "
+          "be stage architectures)";
   else if (!g_strv_equal ((const char *const *) a->labels,
                (const char *const *) b->labels))
     why = "has other labels than member 0";

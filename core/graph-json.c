@@ -80,6 +80,15 @@ sd_graph_to_json (const SdGraph *g)
   json_builder_set_member_name (b, "output");
   json_builder_add_string_value (b, output_names[g->output]);
   add_int (b, "logits", g->logits);
+  /* written only when set: an imported model's file is as before */
+  if (g->arch_name != NULL) {
+    json_builder_set_member_name (b, "arch");
+    json_builder_add_string_value (b, g->arch_name);
+  }
+  if (g->train_bn) {
+    json_builder_set_member_name (b, "train_batchnorm");
+    json_builder_add_boolean_value (b, TRUE);
+  }
   json_builder_set_member_name (b, "ops");
   json_builder_begin_array (b);
   for (guint i = 0; i < g->ops->len; i++)
@@ -270,5 +279,27 @@ sd_graph_from_json (const char *json, GError **error)
     g_prefix_error (error, "graph: ");
     return NULL;
   }
+  JsonNode *an = json_object_get_member (o, "arch");
+  JsonNode *tn = json_object_get_member (o, "train_batchnorm");
+  if (an != NULL
+      && (!JSON_NODE_HOLDS_VALUE (an)
+          || json_node_get_value_type (an) != G_TYPE_STRING
+          || json_node_get_string (an)[0] == '\0'
+          || strlen (json_node_get_string (an)) >= sizeof ((SdArch *) 0)->name
+          || !g_utf8_validate (json_node_get_string (an), -1, NULL))) {
+    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+        "graph: 'arch' must be a name of 1 to %d bytes",
+        (int) sizeof ((SdArch *) 0)->name - 1);
+    return NULL;
+  }
+  if (tn != NULL
+      && (!JSON_NODE_HOLDS_VALUE (tn)
+          || json_node_get_value_type (tn) != G_TYPE_BOOLEAN)) {
+    g_set_error (error, SD_ERROR, SD_ERROR_FORMAT,
+        "graph: 'train_batchnorm' must be true or false");
+    return NULL;
+  }
+  g->arch_name = an ? g_strdup (json_node_get_string (an)) : NULL;
+  g->train_bn = tn ? json_node_get_boolean (tn) : FALSE;
   return g_steal_pointer (&g);
 }

@@ -34,6 +34,13 @@ im2col_ex (float *col, const float *x, int C, int T, const SdWindow *w, int To)
       float *row = col + ((gsize) c * w->K + k) * To;
       const float *xr = x + (gsize) c * T;
       const int off = k * w->dilation - w->pad_l;
+      if (w->stride == 1) { /* a shifted copy of x[c] between zeros */
+        const int t0 = CLAMP (-off, 0, To), t1 = CLAMP (T - off, t0, To);
+        memset (row, 0, (gsize) t0 * sizeof (float));
+        memcpy (row + t0, xr + t0 + off, (gsize) (t1 - t0) * sizeof (float));
+        memset (row + t1, 0, (gsize) (To - t1) * sizeof (float));
+        continue;
+      }
       for (int t = 0; t < To; t++) {
         const int s = t * w->stride + off;
         row[t] = (s >= 0 && s < T) ? xr[s] : 0.0f;
@@ -51,12 +58,26 @@ col2im_ex_add (
       const float *row = col + ((gsize) c * w->K + k) * To;
       float *xr = dx + (gsize) c * T;
       const int off = k * w->dilation - w->pad_l;
+      if (w->stride == 1) {
+        const int t0 = CLAMP (-off, 0, To), t1 = CLAMP (T - off, t0, To);
+        float *xs = xr + off;
+        for (int t = t0; t < t1; t++)
+          xs[t] += row[t];
+        continue;
+      }
       for (int t = 0; t < To; t++) {
         const int s = t * w->stride + off;
         if (s >= 0 && s < T)
           xr[s] += row[t];
       }
     }
+}
+
+/* A 1x1 window without stride or padding: the columns are x itself. */
+static gboolean
+window_is_identity (const SdWindow *w)
+{
+  return w->K == 1 && w->stride == 1 && w->pad_l == 0 && w->pad_r == 0;
 }
 
 void
@@ -74,7 +95,12 @@ sd_conv1d_ex_forward (float *out, const float *inp, const float *weight,
     for (int g = 0; g < group; g++) {
       float *o = out + ((gsize) b * OC + (gsize) g * OCg) * To;
       float beta = 0.0f;
-      im2col_ex (col, inp + ((gsize) b * C + (gsize) g * Cg) * T, Cg, T, w, To);
+      const float *x = inp + ((gsize) b * C + (gsize) g * Cg) * T;
+      const float *cols = x;
+      if (!window_is_identity (w)) {
+        im2col_ex (col, x, Cg, T, w, To);
+        cols = col;
+      }
       if (bias != NULL) {
         for (int oc = 0; oc < OCg; oc++)
           for (int t = 0; t < To; t++)
@@ -82,7 +108,7 @@ sd_conv1d_ex_forward (float *out, const float *inp, const float *weight,
         beta = 1.0f;
       }
       cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, To, CK, 1.0f,
-          weight + (gsize) g * OCg * CK, CK, col, To, beta, o, To);
+          weight + (gsize) g * OCg * CK, CK, cols, To, beta, o, To);
     }
 }
 
@@ -111,12 +137,20 @@ sd_conv1d_ex_backward (float *dinp, float *dweight, float *dbias,
             s += d[(gsize) oc * To + t];
           dbias[g * OCg + oc] += (float) s;
         }
+      const gboolean identity = window_is_identity (w);
       if (dweight != NULL) {
-        im2col_ex (col, inp + xo, Cg, T, w, To);
+        const float *cols = inp + xo;
+        if (!identity) {
+          im2col_ex (col, inp + xo, Cg, T, w, To);
+          cols = col;
+        }
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, OCg, CK, To, 1.0f,
-            d, To, col, To, 1.0f, dweight + (gsize) g * OCg * CK, CK);
+            d, To, cols, To, 1.0f, dweight + (gsize) g * OCg * CK, CK);
       }
-      if (dinp != NULL) {
+      if (dinp != NULL && identity) /* accumulate straight into dinp */
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, CK, To, OCg, 1.0f,
+            weight + (gsize) g * OCg * CK, CK, d, To, 1.0f, dinp + xo, To);
+      else if (dinp != NULL) {
         cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, CK, To, OCg, 1.0f,
             weight + (gsize) g * OCg * CK, CK, d, To, 0.0f, dcol, To);
         col2im_ex_add (dinp + xo, dcol, Cg, T, w, To);
@@ -143,11 +177,29 @@ sd_maxpool_forward (
     float *out, const float *inp, int B, int C, int T, const SdWindow *w)
 {
   const int To = sd_window_out_length (w, T);
+  /* windows t0..t1-1 of a dense window (stride and dilation 1) lie inside
+   * the series: their maximum needs no bounds (the same first maximum:
+   * a later value replaces it only when greater) */
+  const gboolean dense = w->stride == 1 && w->dilation == 1;
+  const int t0 = dense ? MIN (w->pad_l, To) : To;
+  const int t1 = dense ? CLAMP (T - w->K + 1 + w->pad_l, t0, To) : To;
   for (gsize r = 0; r < (gsize) B * C; r++) {
     const float *x = inp + r * T;
-    for (int t = 0; t < To; t++) {
+    float *o = out + r * To;
+    for (int t = 0; t < t0; t++) {
       const int s = window_argmax (x, T, w, t);
-      out[r * To + t] = s >= 0 ? x[s] : -INFINITY;
+      o[t] = s >= 0 ? x[s] : -INFINITY;
+    }
+    for (int t = t0; t < t1; t++) {
+      const float *xs = x + t - w->pad_l;
+      float m = xs[0];
+      for (int k = 1; k < w->K; k++)
+        m = xs[k] > m ? xs[k] : m;
+      o[t] = m;
+    }
+    for (int t = t1; t < To; t++) {
+      const int s = window_argmax (x, T, w, t);
+      o[t] = s >= 0 ? x[s] : -INFINITY;
     }
   }
 }

@@ -97,6 +97,13 @@ struct _SdGraph
   int features;       /* the "gap" layer: the input of the last dense */
   GraphOutput output; /* what the ONNX graph applied to the logits */
   gint64 total_channels;
+  /* Batch norm of a graph trained from scratch (the inception presets):
+   * batch statistics in SD_MODE_TRAIN workspaces, which update the
+   * running ones, as the block presets. FALSE for an imported model,
+   * whose statistics stay fixed while it is fine-tuned. */
+  gboolean train_bn;
+  /* The architecture's name ("inception"); NULL: "onnx" (imported). */
+  char *arch_name;
 };
 
 G_GNUC_INTERNAL SdGraph *sd_graph_new (void);
@@ -142,10 +149,17 @@ G_GNUC_INTERNAL SdModel *sd_model_compile_graph (
 G_GNUC_INTERNAL gboolean sd_graph_check_params (
     const SdModel *m, GError **error);
 
+/* ---- inception.c ---- */
+/* InceptionTime of n_filters per branch for n_classes (train_bn set). */
+G_GNUC_INTERNAL SdGraph *sd_inception_graph (
+    int n_filters, int n_classes, float bn_eps, GError **error);
+
 /* ---- graph-run.c ---- */
 typedef struct _SdGraphWs SdGraphWs;
+/* In SD_MODE_TRAIN, a graph with train_bn runs its batch norms on batch
+ * statistics and updates the model's running ones. */
 G_GNUC_INTERNAL SdGraphWs *sd_graph_ws_new (
-    const SdModel *m, int max_B, int max_T, GError **error);
+    const SdModel *m, int max_B, int max_T, SdMode mode, GError **error);
 G_GNUC_INTERNAL void sd_graph_ws_free (SdGraphWs *w);
 /* x (B,T) -> logits (B,K); NULL (with a critical) when T does not fit. */
 G_GNUC_INTERNAL const float *sd_graph_forward (

@@ -4,9 +4,10 @@
  * gradients of its inputs (the layers' convention), so that a value read
  * by several ops (a residual, a concat) gets the sum.
  *
- * Batch norm always runs in its inference form: an imported model keeps
- * its statistics, and fine-tuning one trains the other parameters with
- * them fixed.
+ * Batch norm runs in its inference form, except in a training workspace
+ * of a graph with train_bn (a preset trained from scratch): an imported
+ * model keeps its statistics, and fine-tuning one trains the other
+ * parameters with them fixed.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "graph-private.h"
 #include "seqdream/layers.h"
@@ -21,6 +22,9 @@ struct _SdGraphWs
   int *len;   /* of each value in the last forward */
   gsize *cap; /* floats of each value buffer */
   float **act, **dact;
+  /* batch statistics: mean and 1/std of every batch norm op's channels
+   * in the last forward (train_bn in SD_MODE_TRAIN; else NULL) */
+  float **bn_mean, **bn_rstd;
   float *col;
   float *mem;
 };
@@ -29,7 +33,8 @@ struct _SdGraphWs
 #define VAL(g, i) (&g_array_index ((g)->values, GraphValue, (i)))
 
 SdGraphWs *
-sd_graph_ws_new (const SdModel *m, int max_B, int max_T, GError **error)
+sd_graph_ws_new (
+    const SdModel *m, int max_B, int max_T, SdMode mode, GError **error)
 {
   const SdGraph *g = m->graph;
   const int nv = (int) g->values->len;
@@ -76,6 +81,16 @@ sd_graph_ws_new (const SdModel *m, int max_B, int max_T, GError **error)
     p += w->cap[v];
   }
   w->col = p;
+  if (g->train_bn && mode == SD_MODE_TRAIN) {
+    w->bn_mean = g_new0 (float *, g->ops->len);
+    w->bn_rstd = g_new0 (float *, g->ops->len);
+    for (guint i = 0; i < g->ops->len; i++)
+      if (OP (g, i)->type == GOP_BN) {
+        const int C = VAL (g, OP (g, i)->in[0])->C;
+        w->bn_mean[i] = g_new0 (float, C);
+        w->bn_rstd[i] = g_new0 (float, C);
+      }
+  }
   return w;
 }
 
@@ -84,6 +99,12 @@ sd_graph_ws_free (SdGraphWs *w)
 {
   if (w == NULL)
     return;
+  for (int i = 0; w->bn_mean != NULL && i < w->n_values - 1; i++) {
+    g_free (w->bn_mean[i]);
+    g_free (w->bn_rstd[i]);
+  }
+  g_free (w->bn_mean);
+  g_free (w->bn_rstd);
   g_free (w->mem);
   g_free (w->len);
   g_free (w->cap);
@@ -116,8 +137,13 @@ op_forward (const SdModel *m, SdGraphWs *w, int i)
           &op->win, w->col);
       break;
     case GOP_BN:
-      sd_batchnorm_forward_eval (
-          out, in, T_ (0), T_ (1), T_ (2), T_ (3), op->eps, B, C, T);
+      if (w->bn_mean != NULL) /* the model is being trained: not const */
+        sd_batchnorm_forward_train (out, w->bn_mean[i], w->bn_rstd[i], in,
+            T_ (0), T_ (1), (float *) T_ (2), (float *) T_ (3),
+            m->arch.bn_momentum, op->eps, B, C, T);
+      else
+        sd_batchnorm_forward_eval (
+            out, in, T_ (0), T_ (1), T_ (2), T_ (3), op->eps, B, C, T);
       break;
     case GOP_ACT:
       sd_activation_forward (op->act, op->alpha, out, in, n);
@@ -207,8 +233,12 @@ op_backward (const SdModel *m, SdGraphWs *w, int i, float *grads)
           op->OC, op->group, T, &op->win, w->col);
       break;
     case GOP_BN:
-      sd_batchnorm_backward_eval (din, G_ (0), G_ (1), dout, in, T_ (0), T_ (2),
-          T_ (3), op->eps, B, C, T);
+      if (w->bn_mean != NULL)
+        sd_batchnorm_backward_train (din, G_ (0), G_ (1), dout, in,
+            w->bn_mean[i], w->bn_rstd[i], T_ (0), B, C, T);
+      else
+        sd_batchnorm_backward_eval (din, G_ (0), G_ (1), dout, in, T_ (0),
+            T_ (2), T_ (3), op->eps, B, C, T);
       break;
     case GOP_ACT:
       sd_activation_backward (op->act, op->alpha, din, dout, in, n);

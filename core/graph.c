@@ -50,6 +50,7 @@ sd_graph_unref (SdGraph *g)
     return;
   g_array_unref (g->ops);
   g_array_unref (g->values);
+  g_free (g->arch_name);
   g_free (g);
 }
 

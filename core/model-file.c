@@ -209,7 +209,9 @@ model_of_graph (const SdSafetensors *st, const char *json, GError **error)
 {
   const char *file = sd_safetensors_get_display_name (st);
   g_autoptr (SdGraph) g = sd_graph_from_json (json, error);
-  SdModel *m = g ? sd_model_compile_graph (g, "onnx", error) : NULL;
+  SdModel *m = g ? sd_model_compile_graph (
+                   g, g->arch_name ? g->arch_name : "onnx", error)
+                 : NULL;
   if (m == NULL)
     g_prefix_error (error, "%s: ", file);
   return m;

@@ -323,9 +323,46 @@ sd_model_new (
     }
   if (!sd_model_check_labels (labels, arch->n_classes, arch->name, error))
     return NULL;
+  /* the graph presets (sd_arch_from_preset leaves their stages empty) */
+  if (arch->n_stages == 0 && g_strcmp0 (arch->name, "inception") == 0)
+    return sd_model_new_inception (32, arch->n_classes, labels, seed, error);
+  if (arch->n_stages == 0 && g_strcmp0 (arch->name, "inception-small") == 0)
+    return sd_model_new_inception (16, arch->n_classes, labels, seed, error);
   SdModel *m = model_alloc (arch, error);
   if (m == NULL)
     return NULL;
+  m->labels = g_strdupv ((char **) labels);
+  model_init_params (m, seed);
+  return m;
+}
+
+SdModel *
+sd_model_new_inception (int n_filters, int n_classes, const char *const *labels,
+    guint64 seed, GError **error)
+{
+  g_return_val_if_fail (labels != NULL, NULL);
+  if (n_filters < 1 || n_filters > 1024 || n_classes < 2) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "InceptionTime needs 1 to 1024 filters and at least 2 classes, not "
+        "%d and %d",
+        n_filters, n_classes);
+    return NULL;
+  }
+  g_autofree char *name = n_filters == 32 ? g_strdup ("inception")
+                          : n_filters == 16
+                              ? g_strdup ("inception-small")
+                              : g_strdup_printf ("inception-%d", n_filters);
+  if (!sd_model_check_labels (labels, n_classes, name, error))
+    return NULL;
+  g_autoptr (SdGraph) g
+      = sd_inception_graph (n_filters, n_classes, 1e-5f, error);
+  if (g == NULL)
+    return NULL;
+  g->arch_name = g_strdup (name);
+  SdModel *m = sd_model_compile_graph (g, name, error);
+  if (m == NULL)
+    return NULL;
+  m->params = g_new0 (float, m->n_params);
   m->labels = g_strdupv ((char **) labels);
   model_init_params (m, seed);
   return m;

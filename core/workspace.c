@@ -124,7 +124,7 @@ sd_workspace_new (
     SdGraphWs *gw = NULL;
     SdEnsembleWs *ew = NULL;
     if (m->graph != NULL)
-      gw = sd_graph_ws_new (m, max_batch, max_length, error);
+      gw = sd_graph_ws_new (m, max_batch, max_length, mode, error);
     else
       ew = sd_ensemble_ws_new (m, max_batch, max_length, error);
     if (gw == NULL && ew == NULL)

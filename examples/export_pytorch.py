@@ -340,6 +340,81 @@ class SeqDreamNet(nn.Module):
         return self.fc(x.mean(-1))
 
 
+class InceptionModule(nn.Module):
+    """One module of InceptionTime (Ismail Fawaz et al. 2020): a 1x1
+    bottleneck to nf channels (none on a 1-channel input), convolutions of
+    nf filters with kernels 40, 20, 10 on it, padded as Keras's 'same' (the
+    reference implementation's: left (k-1)//2, right k//2 for an even k),
+    and max-pool(3, stride 1, pad 1) of the input followed by a 1x1 conv of
+    nf filters; concatenated (4 nf channels), batch norm.  The ReLU is the
+    caller's (a shortcut is added before it)."""
+
+    def __init__(self, c_in, nf, kernels=(40, 20, 10)):
+        super().__init__()
+        self.kernels = tuple(kernels)
+        self.bottleneck = nn.Conv1d(c_in, nf, 1, bias=False) if c_in > 1 else None
+        b = nf if c_in > 1 else c_in
+        self.convs = nn.ModuleList(nn.Conv1d(b, nf, k, bias=False) for k in self.kernels)
+        self.pool_conv = nn.Conv1d(c_in, nf, 1, bias=False)
+        self.bn = nn.BatchNorm1d(nf * (len(self.kernels) + 1))
+
+    def forward(self, x):
+        h = self.bottleneck(x) if self.bottleneck is not None else x
+        outs = [conv(F.pad(h, ((k - 1) // 2, k // 2)))
+                for conv, k in zip(self.convs, self.kernels)]
+        outs.append(self.pool_conv(F.max_pool1d(x, 3, stride=1, padding=1)))
+        return self.bn(torch.cat(outs, 1))
+
+
+class InceptionShortcut(nn.Module):
+    """1x1 conv (no bias) + batch norm: the residual of every third module."""
+
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        self.conv = nn.Conv1d(c_in, c_out, 1, bias=False)
+        self.bn = nn.BatchNorm1d(c_out)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+class InceptionTime(nn.Module):
+    """The seqdream presets "inception" (nf 32, the paper's) and
+    "inception-small" (nf 16), as the C library builds them
+    (sd_model_new_inception, core/inception.c; same state_dict names): six
+    modules, a shortcut added before the ReLU of modules 3 and 6, global
+    average pooling, fc.  Input (B, 1, T) or (B, T)."""
+
+    def __init__(self, num_classes, nf=32, depth=6):
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        self.shortcuts = nn.ModuleList()
+        c, res_c = 1, 1
+        for i in range(depth):
+            self.blocks.append(InceptionModule(c, nf))
+            c = 4 * nf
+            if i % 3 == 2:
+                self.shortcuts.append(InceptionShortcut(res_c, c))
+                res_c = c
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x):
+        if x.dim() == 2:
+            x = x.unsqueeze(1)
+        res = x
+        for i, block in enumerate(self.blocks):
+            x = block(x)
+            if i % 3 == 2:
+                x = torch.relu(x + self.shortcuts[i // 3](res))
+                res = x
+            else:
+                x = torch.relu(x)
+        return self.fc(x.mean(-1))
+
+
+INCEPTION_PRESETS = {"inception": 32, "inception-small": 16}
+
+
 def build_model(arch_dict):
     """A freshly initialised (PyTorch default init) model for an arch dict.
 

@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..66"
+echo "1..73"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -315,4 +315,28 @@ ok $? "calibrate adds the statistics in place and keeps the weights bit for bit"
 ok $? "calibrate --wav: the model's window, the training command's hop, the recordings' split"
 grep -q "of 84 windows of 256 samples, 30 held out" "$TMP/w.out"
 ok $? "train --wav fits on the training windows and holds out the test windows"
+# InceptionTime, a graph preset: trains (batch norms on batch statistics),
+# keeps its name through the file, and every command takes it.
+"$SD" train --data "$DATA/ucr-small.tsv" --arch inception-small --epochs 3 \
+  --seed 1 --batch-size 8 --out "$TMP/inc.safetensors" >"$TMP/inc.out" 2>&1
+ok $? "train --arch inception-small"
+"$SD" info --model "$TMP/inc.safetensors" >"$TMP/inc.info" 2>&1 \
+  && grep -q "^architecture  inception-small" "$TMP/inc.info" \
+  && grep -q "blocks.5.bn" "$TMP/inc.info"
+ok $? "info names the inception preset and lists its graph"
+"$SD" eval --model "$TMP/inc.safetensors" --data "$DATA/ucr-small-test.tsv" >"$TMP/inc.eval" 2>&1 \
+  && grep -q "^accuracy" "$TMP/inc.eval"
+ok $? "eval an inception model"
+"$SD" dream --model "$TMP/inc.safetensors" --class 1 --steps 5 >"$TMP/inc.dream" 2>&1
+ok $? "dream of an inception model"
+"$SD" export --model "$TMP/inc.safetensors" --onnx "$TMP/inc.onnx" >/dev/null 2>&1 \
+  && test -s "$TMP/inc.onnx"
+ok $? "export an inception model to ONNX"
+"$SD" train --help 2>&1 | grep -q "inception or inception-small"
+ok $? "train --help lists the inception presets"
+"$SD" train --data "$DATA/ucr-small.tsv" --arch inception-small --ensemble 2 \
+  --out "$TMP/x.safetensors" >"$TMP/inc.ens" 2>&1
+test $? -eq 2 && grep -q "is an op graph" "$TMP/inc.ens" && test ! -e "$TMP/x.safetensors"
+ok $? "train --ensemble refuses a graph preset before training"
+
 exit $fail

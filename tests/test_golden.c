@@ -6,7 +6,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <seqdream/seqdream.h>
 
+#include <json-glib/json-glib.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define REL_TOL 1e-4
@@ -90,22 +92,11 @@ check_param_tensors (
   g_assert_cmpuint (checked, >, 0);
 }
 
+/* m against the reference ref: eval and train passes. */
 static void
-test_golden (gconstpointer data)
+check_model (SdModel *m, SdSafetensors *ref)
 {
-  const char *name = data;
-  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
-  g_assert_nonnull (dir);
-  g_autofree char *mfile
-      = g_strdup_printf ("%s/golden/%s.model.safetensors", dir, name);
-  g_autofree char *rfile
-      = g_strdup_printf ("%s/golden/%s.ref.safetensors", dir, name);
   g_autoptr (GError) error = NULL;
-  g_autoptr (SdModel) m = sd_model_load (mfile, &error);
-  g_assert_no_error (error);
-  g_autoptr (SdSafetensors) ref = sd_safetensors_open (rfile, &error);
-  g_assert_no_error (error);
-
   const SdTensorView *in = sd_safetensors_get (ref, "input");
   g_assert_nonnull (in);
   g_assert_cmpint (in->ndim, ==, 2);
@@ -154,6 +145,118 @@ test_golden (gconstpointer data)
     assert_close ("train.dx", dx, dxr, (gsize) B * T);
 
     check_param_tensors (m, ref, "train", grads);
+  }
+}
+
+static void
+test_golden (gconstpointer data)
+{
+  const char *name = data;
+  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
+  g_assert_nonnull (dir);
+  g_autofree char *mfile
+      = g_strdup_printf ("%s/golden/%s.model.safetensors", dir, name);
+  g_autofree char *rfile
+      = g_strdup_printf ("%s/golden/%s.ref.safetensors", dir, name);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_load (mfile, &error);
+  g_assert_no_error (error);
+  g_autoptr (SdSafetensors) ref = sd_safetensors_open (rfile, &error);
+  g_assert_no_error (error);
+  check_model (m, ref);
+}
+
+/* InceptionTime is built by sd_model_new_inception, not read from a file:
+ * the reference carries torch's state_dict ("param.<name>"), copied into
+ * the C model by name. Every tensor of the C model must be there with its
+ * shape, and every one of the reference must be used, so the preset's ops
+ * and names are those of examples/export_pytorch.py's InceptionTime. */
+static void
+test_golden_inception (void)
+{
+  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
+  g_assert_nonnull (dir);
+  g_autofree char *rfile
+      = g_strdup_printf ("%s/golden/inception-4.ref.safetensors", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdSafetensors) ref = sd_safetensors_open (rfile, &error);
+  g_assert_no_error (error);
+  const int nf = atoi (sd_safetensors_get_metadata (ref, "filters"));
+  const int K = atoi (sd_safetensors_get_metadata (ref, "num_classes"));
+  const char *const labels[] = { "c0", "c1", "c2", NULL };
+  g_assert_cmpint (K, ==, 3);
+  g_autoptr (SdModel) m = sd_model_new_inception (nf, K, labels, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sd_model_get_arch (m)->name, ==, "inception-4");
+  float *P = sd_model_get_params (m);
+  for (guint i = 0; i < sd_model_get_n_tensors (m); i++) {
+    const SdParamInfo *t = sd_model_get_tensor (m, i);
+    g_autofree char *key = g_strconcat ("param.", t->name, NULL);
+    const SdTensorView *v = sd_safetensors_get (ref, key);
+    if (v == NULL)
+      g_error ("the C model has '%s', torch's state_dict has not", t->name);
+    g_assert_cmpint (v->ndim, ==, t->ndim);
+    for (int d = 0; d < t->ndim; d++)
+      g_assert_cmpint (v->shape[d], ==, t->shape[d]);
+    g_autofree float *r = ref_tensor (ref, key, t->numel);
+    memcpy (P + t->offset, r, t->numel * sizeof (float));
+  }
+  guint n_ref = 0;
+  for (guint i = 0; i < sd_safetensors_get_n_tensors (ref); i++)
+    n_ref += g_str_has_prefix (sd_safetensors_get_nth (ref, i)->name, "param.");
+  g_assert_cmpuint (n_ref, ==, sd_model_get_n_tensors (m));
+  check_model (m, ref);
+}
+
+/* The presets' sizes are torch's (metadata "preset_params" of the
+ * inception reference), and a preset model survives a save and a load:
+ * its architecture name, its graph and, since it trains its batch norms,
+ * the batch statistics of a training workspace. */
+static void
+test_preset_inception (void)
+{
+  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
+  g_autofree char *rfile
+      = g_strdup_printf ("%s/golden/inception-4.ref.safetensors", dir);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdSafetensors) ref = sd_safetensors_open (rfile, &error);
+  g_assert_no_error (error);
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_assert_true (json_parser_load_from_data (
+      parser, sd_safetensors_get_metadata (ref, "preset_params"), -1, &error));
+  JsonObject *counts = json_node_get_object (json_parser_get_root (parser));
+  const char *const labels[] = { "a", "b", NULL };
+  for (const char *const *p
+       = (const char *const[]){ "inception", "inception-small", NULL };
+       *p; p++) {
+    SdArch arch;
+    g_assert_true (sd_arch_from_preset (*p, 2, &arch, &error));
+    g_autoptr (SdModel) m = sd_model_new (&arch, labels, 1, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (sd_model_get_arch (m)->name, ==, *p);
+    g_assert_cmpuint (sd_model_get_n_trainable (m), ==,
+        json_object_get_int_member (counts, *p));
+
+    g_autoptr (GBytes) bytes = sd_model_save_to_bytes (m);
+    g_autoptr (SdModel) m2 = sd_model_load_from_bytes (bytes, "mem", &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (sd_model_get_arch (m2)->name, ==, *p);
+    g_assert_cmpuint (
+        sd_model_get_n_params (m2), ==, sd_model_get_n_params (m));
+    /* a training forward moves the running statistics of the loaded
+     * model (an imported graph's would stay) */
+    const SdParamInfo *rm
+        = sd_model_find_tensor (m2, "blocks.0.bn.running_mean");
+    g_assert_nonnull (rm);
+    const float before = sd_model_get_params (m2)[rm->offset];
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (m2, 2, 50, SD_MODE_TRAIN, &error);
+    g_assert_no_error (error);
+    float x[100];
+    for (int i = 0; i < 100; i++)
+      x[i] = sinf (0.3f * i) + 0.5f;
+    g_assert_nonnull (sd_model_forward (m2, ws, x, 2, 50));
+    g_assert_cmpfloat (sd_model_get_params (m2)[rm->offset], !=, before);
   }
 }
 
@@ -210,5 +313,7 @@ main (int argc, char **argv)
     g_test_add_data_func (path, golden_names[i], test_golden);
   }
   g_test_add_func ("/golden/preset-resnet", test_preset_resnet);
+  g_test_add_func ("/golden/inception", test_golden_inception);
+  g_test_add_func ("/golden/preset-inception", test_preset_inception);
   return g_test_run ();
 }

@@ -208,19 +208,21 @@ pool_bwd (FdCase *c, const float *R)
 static void
 test_pool (void)
 {
-  const char *names[] = { "maxpool k3 s2 pad 1/1", "maxpool k2 d2",
-    "avgpool count_pad", "avgpool real samples", "global max" };
-  const SdWindow w[] = { { 3, 2, 1, 1, 1 }, { 2, 1, 2, 0, 0 },
-    { 3, 2, 1, 1, 2 }, { 3, 2, 1, 1, 2 }, { 1, 1, 1, 0, 0 } };
-  for (int k = 0; k < 5; k++) {
+  const char *names[]
+      = { "maxpool k3 s2 pad 1/1", "maxpool k2 d2", "avgpool count_pad",
+          "avgpool real samples", "global max", "maxpool k3 s1 pad 1/1" };
+  const SdWindow w[]
+      = { { 3, 2, 1, 1, 1 }, { 2, 1, 2, 0, 0 }, { 3, 2, 1, 1, 2 },
+          { 3, 2, 1, 1, 2 }, { 1, 1, 1, 0, 0 }, { 3, 1, 1, 1, 1 } };
+  for (int k = 0; k < 6; k++) {
     FdCase c = { .name = names[k],
       .B = 2,
       .C = 3,
       .T = 9,
       .w = w[k],
-      .OC = k < 2   ? 0
-            : k < 4 ? 1
-                    : 2,
+      .OC = k < 2 || k == 5 ? 0
+            : k < 4         ? 1
+                            : 2,
       .flag = k == 2 };
     const gsize n[] = { 54 };
     c.n_out = (gsize) 6 * (k == 4 ? 1 : sd_window_out_length (&w[k], 9));
@@ -241,6 +243,15 @@ test_pool (void)
   g_assert_cmpfloat (out[2], ==, 4.0f);
   sd_maxpool_forward (out, x, 1, 1, 4, &win);
   g_assert_cmpfloat (out[0], ==, 1.0f); /* padding never wins */
+  /* stride 1 (InceptionTime's branch): edges padded, the inside without
+   * bounds checks; both give the window maxima */
+  const float y[] = { 1, 5, 2, -2, 7, -1 };
+  const float want[] = { 5, 5, 5, 7, 7, 7 };
+  const SdWindow dense = { 3, 1, 1, 1, 1 };
+  float o6[6];
+  sd_maxpool_forward (o6, y, 1, 1, 6, &dense);
+  for (int t = 0; t < 6; t++)
+    g_assert_cmpfloat (o6[t], ==, want[t]);
 }
 
 /* ---- elementwise ---- */

@@ -106,6 +106,8 @@ test_arch_json_round_trip (void)
     SdArch a, b;
     g_autoptr (GError) error = NULL;
     g_assert_true (sd_arch_from_preset (*p, 3, &a, &error));
+    if (a.n_stages == 0)
+      continue; /* a graph preset: its model file stores the graph */
     g_autofree char *json = sd_arch_to_json (&a);
     g_assert_true (sd_arch_from_json (json, &b, &error));
     g_assert_no_error (error);
@@ -186,7 +188,7 @@ test_arch_json_rejects (void)
   }
   SdArch a;
   g_autoptr (GError) error = NULL;
-  g_assert_false (sd_arch_from_preset ("inception", 2, &a, &error));
+  g_assert_false (sd_arch_from_preset ("transformer", 2, &a, &error));
   g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
   g_assert_nonnull (strstr (error->message, "resnet-small"));
 }

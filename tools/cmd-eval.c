@@ -486,7 +486,11 @@ cli_cmd_info (int argc, char **argv)
   g_autofree char *graph = sd_model_describe_graph (model);
   const int n_members = sd_model_get_n_members (model);
   if (graph != NULL)
-    printf ("architecture  op graph (imported from ONNX)\n%s", graph);
+    printf ("architecture  %s\n%s",
+        g_strcmp0 (a->name, "onnx") == 0
+            ? "op graph (imported from ONNX)"
+            : a->name, /* a graph preset: "inception" */
+        graph);
   else if (n_members > 0)
     print_members (model);
   else {

@@ -343,8 +343,8 @@ add_train_options (GOptionContext *ctx, TrainOptions *o)
         "0.7; the test windows start one window after it)",
         "F" },
     { "arch", 'a', 0, G_OPTION_ARG_STRING, &o->arch_name,
-        "Architecture: resnet-small, resnet, fcn, fcn-small or fcn-pool "
-        "(default resnet-small)",
+        "Architecture: resnet-small, resnet, fcn, fcn-small, fcn-pool, "
+        "inception or inception-small (default resnet-small)",
         "NAME" },
     { "epochs", 'e', 0, G_OPTION_ARG_INT, &o->config.epochs,
         "Maximum number of epochs (default: about 20,000 minibatch steps, "
@@ -504,6 +504,16 @@ build_config (TrainOptions *o)
     fprintf (stderr,
         "seqdream train: --ensemble must be 1 (one model) to %d, got %d\n",
         SD_MAX_MEMBERS, o->ensemble);
+    return 2;
+  }
+  SdArch graph_arch;
+  if (o->ensemble > 1
+      && sd_arch_from_preset (o->arch_name, 2, &graph_arch, NULL)
+      && graph_arch.n_stages == 0) {
+    fprintf (stderr,
+        "seqdream train: --ensemble needs a stage architecture; '%s' is an "
+        "op graph\n",
+        o->arch_name);
     return 2;
   }
   cfg->weight_decay = (float) o->wd;

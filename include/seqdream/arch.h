@@ -50,7 +50,10 @@ typedef struct
   float bn_momentum; /* 0.1 as PyTorch */
 } SdArch;
 
-/* "resnet-small", "resnet", "fcn", "fcn-small", "fcn-pool". */
+/* "resnet-small", "resnet", "fcn", "fcn-small", "fcn-pool", and the graph
+ * presets "inception" and "inception-small", which have no stages
+ * (n_stages 0): sd_model_new makes them from their name
+ * (sd_model_new_inception); sd_arch_to_json cannot describe them. */
 gboolean sd_arch_from_preset (
     const char *name, int n_classes, SdArch *arch, GError **error);
 /* The JSON form stored in model files (docs/model-format.md). */

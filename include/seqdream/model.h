@@ -78,6 +78,15 @@ typedef struct _SdModel SdModel;
  * arch->n_classes entries. */
 SdModel *sd_model_new (const SdArch *arch, const char *const *labels,
     guint64 seed, GError **error);
+/* InceptionTime (Ismail Fawaz et al. 2020; core/inception.c): six
+ * inception modules of n_filters per branch (4 n_filters channels), a
+ * residual shortcut every three, global average pooling, a dense layer;
+ * initialised as sd_model_new. Its layers are "gap" and "fc" (an op
+ * graph, as an imported model, whose batch norms train). The presets
+ * "inception" (32 filters, the paper's) and "inception-small" (16) of
+ * sd_model_new call this; any other count is named "inception-N". */
+SdModel *sd_model_new_inception (int n_filters, int n_classes,
+    const char *const *labels, guint64 seed, GError **error);
 SdModel *sd_model_load (const char *path, GError **error);
 SdModel *sd_model_load_from_bytes (
     GBytes *bytes, const char *display_name, GError **error);

@@ -205,6 +205,61 @@ def relu_activity(model, x):
     return [round(float((f > 0).float().mean()), 2) for f in feats]
 
 
+# InceptionTime is an op graph in the C library, not a stage list: its case
+# has no model file.  The reference holds the PyTorch state_dict as
+# "param.<name>"; the C test builds sd_model_new_inception with the same
+# filter count and copies the parameters in by name, so the preset's
+# construction (every op, padding and tensor name) is what is checked.
+# nf 4 keeps it small (the same ops as the presets' 32 and 16); metadata
+# "preset_params" holds torch's trainable parameter counts of the presets.
+INCEPTION_NF, INCEPTION_K, INCEPTION_SEED = 4, 3, 9
+
+
+def inception_case(out_dir):
+    torch.manual_seed(INCEPTION_SEED)
+    model = ep.InceptionTime(INCEPTION_K, nf=INCEPTION_NF)
+    g = torch.Generator().manual_seed(1000 + INCEPTION_SEED)
+    with torch.no_grad():
+        for mod in model.modules():
+            if isinstance(mod, torch.nn.BatchNorm1d):
+                n = mod.num_features
+                mod.weight.copy_(0.6 + 0.8 * torch.rand(n, generator=g))
+                mod.bias.copy_(0.3 * torch.randn(n, generator=g))
+                mod.running_mean.copy_(0.2 * torch.randn(n, generator=g))
+                mod.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=g))
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()
+             if not k.endswith("num_batches_tracked")}
+    k = INCEPTION_K
+    g = torch.Generator().manual_seed(2000 + INCEPTION_SEED)
+    x = torch.randn(B, T, generator=g)
+    labels = torch.tensor([(2 + i) % k for i in range(B)], dtype=torch.float32)
+    R = torch.randn(B, k, generator=g)
+    ref32 = reference(copy.deepcopy(model), x, labels, R)
+    ref64 = reference(copy.deepcopy(model).double(), x.double(), labels, R.double())
+    err = max(rel_error(ref64, ref32).values())
+
+    tensors = {"input": x, "labels": labels}
+    tensors.update({"param." + name: v for name, v in state.items()})
+    tensors.update({key: v.to(torch.float32).contiguous() for key, v in ref32.items()})
+    counts = {}
+    for preset, nf in ep.INCEPTION_PRESETS.items():
+        counts[preset] = sum(p.numel() for p in ep.InceptionTime(2, nf=nf).parameters())
+    meta = {
+        "filters": str(INCEPTION_NF), "batch": str(B), "length": str(T),
+        "num_classes": str(k), "generator": "tests/golden/make_golden.py",
+        "torch": torch.__version__,
+        "loss": "mean cross-entropy (train); sum(logits * eval.R) (eval)",
+        "preset_params": json.dumps(counts),
+    }
+    path = os.path.join(out_dir, "inception-4.ref.safetensors")
+    ep.save_safetensors(path, tensors, meta)
+    size = os.path.getsize(path)
+    print("%-16s ref %7d B  params %6d  f32-vs-f64 %.1e  train.loss %.4f  presets %s"
+          % ("inception-4", size, sum(v.numel() for v in state.values()), err,
+             float(ref32["train.loss"]), counts))
+    return size, err
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default=os.path.join(ROOT, "tests", "data", "golden"),
@@ -261,6 +316,9 @@ def main():
               % (name, sizes[0], sizes[1],
                  sum(t.numel() for t in ep.model_tensors(loaded).values()), err,
                  relu_activity(loaded, x), float(ref32["train.loss"])))
+    size, err = inception_case(args.out)
+    total += size
+    worst = max(worst, err)
     print("total %d bytes (%.1f KB) in %s; worst f32-vs-f64 difference %.1e"
           % (total, total / 1024, os.path.relpath(args.out), worst))
     if worst > TOLERANCE / 10:
