@@ -134,6 +134,35 @@ test_forda_border (void)
   }
 }
 
+/* The independently trained judge (models/forda-fcn-small.safetensors,
+ * beside the dreamed model) and the FordA file `file` (SEQDREAM_DATA),
+ * with m's labels; FALSE (the test skipped) when either is absent. */
+static gboolean
+load_judge_and_data (
+    SdModel *m, const char *file, SdModel **judge, SdDataset **data)
+{
+  g_autofree char *mpath = forda_model_path ();
+  g_autofree char *dir = g_path_get_dirname (mpath);
+  g_autofree char *fcn_path
+      = g_build_filename (dir, "forda-fcn-small.safetensors", NULL);
+  const char *root = g_getenv ("SEQDREAM_DATA");
+  g_autofree char *path
+      = g_build_filename (root ? root : "../shared/data", "forda", file, NULL);
+  g_autoptr (GError) error = NULL;
+
+  if (!g_file_test (fcn_path, G_FILE_TEST_EXISTS)
+      || !g_file_test (path, G_FILE_TEST_EXISTS)) {
+    g_test_skip ("the FordA fcn-small model or the FordA data is absent "
+                 "(SEQDREAM_DATA)");
+    return FALSE;
+  }
+  *judge = sd_model_load (fcn_path, &error);
+  g_assert_no_error (error);
+  *data = sd_dataset_load_ucr (path, sd_model_get_labels (m), &error);
+  g_assert_no_error (error);
+  return TRUE;
+}
+
 /* The recommended setting's centered dreams transfer: with the spectral
  * filter of the FordA training spectrum, a class-1 and a class -1 dream of
  * resnet-small reach p >= 0.99 and the independently trained fcn-small
@@ -145,25 +174,11 @@ test_forda_transfer (void)
   g_autoptr (SdModel) m = load_forda ();
   if (m == NULL)
     return;
-  g_autofree char *mpath = forda_model_path ();
-  g_autofree char *dir = g_path_get_dirname (mpath);
-  g_autofree char *fcn_path
-      = g_build_filename (dir, "forda-fcn-small.safetensors", NULL);
-  const char *data = g_getenv ("SEQDREAM_DATA");
-  g_autofree char *train_path = g_build_filename (
-      data ? data : "../shared/data", "forda", "FordA_TEST_partial.tsv", NULL);
-  if (!g_file_test (fcn_path, G_FILE_TEST_EXISTS)
-      || !g_file_test (train_path, G_FILE_TEST_EXISTS)) {
-    g_test_skip ("the FordA fcn-small model or the FordA training data is "
-                 "absent (SEQDREAM_DATA)");
+  g_autoptr (SdModel) fcn = NULL;
+  g_autoptr (SdDataset) train = NULL;
+  if (!load_judge_and_data (m, "FordA_TEST_partial.tsv", &fcn, &train))
     return;
-  }
   g_autoptr (GError) error = NULL;
-  g_autoptr (SdModel) fcn = sd_model_load (fcn_path, &error);
-  g_assert_no_error (error);
-  g_autoptr (SdDataset) train
-      = sd_dataset_load_ucr (train_path, sd_model_get_labels (m), &error);
-  g_assert_no_error (error);
 
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
@@ -203,26 +218,15 @@ test_forda_other_class (void)
   g_autoptr (SdModel) m = load_forda ();
   if (m == NULL)
     return;
-  g_autofree char *mpath = forda_model_path ();
-  g_autofree char *dir = g_path_get_dirname (mpath);
-  g_autofree char *fcn_path
-      = g_build_filename (dir, "forda-fcn-small.safetensors", NULL);
-  const char *data = g_getenv ("SEQDREAM_DATA");
-  g_autofree char *held_path = g_build_filename (
-      data ? data : "../shared/data", "forda", "FordA_TRAIN_partial.tsv", NULL);
-  if (!g_file_test (fcn_path, G_FILE_TEST_EXISTS)
-      || !g_file_test (held_path, G_FILE_TEST_EXISTS)
-      || sd_model_get_stats (m) == NULL) {
-    g_test_skip ("the FordA fcn-small model, the held-out FordA data "
-                 "(SEQDREAM_DATA) or the model's statistics are absent");
+  if (sd_model_get_stats (m) == NULL) {
+    g_test_skip ("the FordA model has no statistics");
     return;
   }
+  g_autoptr (SdModel) fcn = NULL;
+  g_autoptr (SdDataset) held = NULL;
+  if (!load_judge_and_data (m, "FordA_TRAIN_partial.tsv", &fcn, &held))
+    return;
   g_autoptr (GError) error = NULL;
-  g_autoptr (SdModel) fcn = sd_model_load (fcn_path, &error);
-  g_assert_no_error (error);
-  g_autoptr (SdDataset) held
-      = sd_dataset_load_ucr (held_path, sd_model_get_labels (m), &error);
-  g_assert_no_error (error);
   SdDreamConfig c;
   sd_dream_config_init (&c, m);
   g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
