@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "onnx-export-private.h"
 
+#include <math.h>
 #include <string.h>
 
 static const char supported[]
@@ -267,6 +268,19 @@ fill_params (OnnxImporter *imp, SdModel *m)
     GArray *a = g_hash_table_lookup (imp->params, t->name);
     g_assert (a != NULL && a->len == t->numel); /* made together */
     memcpy (m->params + t->offset, a->data, t->numel * sizeof (float));
+    /* finite initialisers can still fold into non-finite parameters (a
+     * Gemm's alpha times a large weight overflows float): such a model
+     * would compute Inf/NaN and could not be saved, so it is refused */
+    for (guint j = 0; j < t->numel; j++) {
+      const float v = m->params[t->offset + j];
+      if (!isfinite (v)) {
+        g_set_error (imp->error, SD_ERROR, SD_ERROR_NONFINITE,
+            "tensor '%s': value at flat index %u is %s after import (a "
+            "non-finite initializer, or folding overflowed float)",
+            t->name, j, isnan (v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+        return FALSE;
+      }
+    }
   }
   return sd_graph_check_params (m, imp->error);
 }
