@@ -277,7 +277,10 @@ fill_params (OnnxImporter *imp, SdModel *m)
         g_set_error (imp->error, SD_ERROR, SD_ERROR_NONFINITE,
             "tensor '%s': value at flat index %u is %s after import (a "
             "non-finite initializer, or folding overflowed float)",
-            t->name, j, isnan (v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+            t->name, j,
+            isnan (v) ? "NaN"
+            : v > 0   ? "+Inf"
+                      : "-Inf");
         return FALSE;
       }
     }
