@@ -15,11 +15,14 @@ For the dreamed model (forda-resnet-small) and each class:
     (no dream) and the prior alone (the same settings, a learning rate of
     1e-12: the regularisers act, the ascent does not);
   - the paper's unregularised ascent (--preset none) for comparison.
-And for the element's default model (CWRU, cwru-fcn-pool): every class's
+And for the element's default model (CWRU, the build's embedded copy,
+BUILDDIR/gst-plugin/default-model.safetensors; --cwru-model FILE for
+another): every class's
 dreams, default against --preset none: converged, margin, level (RMS in
 g) and whether the model knows them (novelty below its threshold).
 
 Usage: bench/dream-trust.py [BUILDDIR] [--batch N] [--only forda|cwru]
+                            [--cwru-model FILE]
 """
 import json
 import os
@@ -38,6 +41,11 @@ ONLY = None
 if "--only" in argv:
     i = argv.index("--only")
     ONLY = argv[i + 1]
+    del argv[i:i + 2]
+CWRU_MODEL = None
+if "--cwru-model" in argv:
+    i = argv.index("--cwru-model")
+    CWRU_MODEL = argv[i + 1]
     del argv[i:i + 2]
 BUILD = argv[0] if argv else os.path.join(ROOT, "build")
 DATA = os.environ.get("SEQDREAM_DATA", os.path.join(ROOT, "..", "shared", "data"))
@@ -140,10 +148,11 @@ def cwru():
     """The element's default model: dreams of every class, default
     settings against --preset none; level (RMS in the input units) and
     novelty of each dream, against the real recordings' level."""
-    model = os.path.join(ROOT, "models", "cwru-fcn-pool.safetensors")
+    model = CWRU_MODEL or os.path.join(BUILD, "gst-plugin",
+                                       "default-model.safetensors")
     print()
-    print("CWRU, cwru-fcn-pool (the element's default), %d dreams per row; "
-          "novelty threshold %s" % (BATCH, novelty_threshold(model)))
+    print("CWRU, %s, %d dreams per row; novelty threshold %s"
+          % (model, BATCH, novelty_threshold(model)))
     print("| class | settings | converged | margin median | RMS median (g) "
           "| known | novelty median |")
     print("|---|---|---|---|---|---|---|")

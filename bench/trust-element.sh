@@ -3,8 +3,9 @@
 # recordings written as a DAQ would (16-bit WAV, +-10 g full scale,
 # bench/wav-int16.py) through
 #   filesrc ! wavparse ! audioconvert ! seqdream [gain=G] ! fakesink
-# with the element's embedded default model (models/cwru-fcn-pool, which
-# carries its training statistics), at gains 1 and 10, and the float
+# with the element's embedded default model (the build's copy,
+# DIR/gst-plugin/default-model.safetensors, which carries its training
+# statistics), at gains 1 and 10, and the float
 # recordings as the control. Prints a markdown table: per
 # run the windows, the shares right / not known / right or not known /
 # wrong and known, the median novelty, the level warnings and the first
@@ -32,16 +33,17 @@ fi
 export OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if [ -z "$MODEL" ] && ! "$B/tools/seqdream" info --model models/cwru-fcn-pool.safetensors | grep -q '^  novelty '; then
+DEFAULT=$B/gst-plugin/default-model.safetensors
+if [ -z "$MODEL" ] && ! "$B/tools/seqdream" info --model "$DEFAULT" | grep -q '^  novelty '; then
   MODEL=$tmp/cwru-fcn-pool-calibrated.safetensors
-  "$B/tools/seqdream" calibrate --model models/cwru-fcn-pool.safetensors \
+  "$B/tools/seqdream" calibrate --model "$DEFAULT" \
     --wav "$W/097_normal_0hp_DE_48k.wav=normal" \
     --wav "$W/109_IR007_0hp_DE_48k.wav=inner_race" --wav "$W/174_IR014_0hp_DE_48k.wav=inner_race" \
     --wav "$W/122_B007_0hp_DE_48k.wav=ball" --wav "$W/189_B014_0hp_DE_48k.wav=ball" \
     --wav "$W/135_OR007_0hp_DE_48k.wav=outer_race" --wav "$W/201_OR014_0hp_DE_48k.wav=outer_race" \
     --out "$MODEL" >/dev/null
 fi
-"$B/tools/seqdream" info --model "${MODEL:-models/cwru-fcn-pool.safetensors}" | grep -E '^  (novelty|level) ' | sed 's/^ */model: /'
+"$B/tools/seqdream" info --model "${MODEL:-$DEFAULT}" | grep -E '^  (novelty|level) ' | sed 's/^ */model: /'
 echo
 echo "| recording | input | gain | windows | right | not known | right or not known | wrong and known | novelty (median) | level warning | first states |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"

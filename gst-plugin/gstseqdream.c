@@ -372,12 +372,17 @@ static GstStaticPadTemplate score_src_template
 #define DEFAULT_DREAM_INTERVAL (10 * GST_SECOND)
 #define DEFAULT_DREAM_THRESHOLD 0.6
 #define DEFAULT_DREAM_MODE GST_SEQ_DREAM_MODE_CENTERED
-#define DEFAULT_DREAM_STEPS 200
-/* 0: the preset's (realistic: 0.01), else libseqdream's default (0.05) */
+/* 0: the preset's (realistic on a model with a sample rate: 1500), else
+ * libseqdream's default (500) */
+#define DEFAULT_DREAM_STEPS 0
+/* 0: the preset's (realistic: 0.01, on a model with a sample rate 0.05),
+ * else libseqdream's default (0.05) */
 #define DEFAULT_DREAM_LEARNING_RATE 0.0
 #define DEFAULT_DREAM_L2 0.0
 #define DEFAULT_DREAM_TV 0.0
-#define DEFAULT_DREAM_SMOOTHING_ALPHA 0.8
+/* off: the presets shape the dream's spectrum themselves (measured on the
+ * CWRU rhythm model, docs/trust.md: 0.8 took BPFO from 11 to 7 of 20) */
+#define DEFAULT_DREAM_SMOOTHING_ALPHA 0.0
 #define DEFAULT_DREAM_GAUSSIAN_SIGMA 0.0
 #define DEFAULT_DREAM_SEED 0
 #define DEFAULT_DREAM_QUEUE_SIZE 4
@@ -538,12 +543,13 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
   g_object_class_install_property (gobject_class, PROP_DREAM_STEPS,
       g_param_spec_uint ("dream-steps", "Dream steps",
           "Optimisation steps per dream (a border dream stops earlier when "
-          "it reaches the boundary)",
-          1, 100000, DEFAULT_DREAM_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
+          "it reaches the boundary); 0: the preset's (realistic on a model "
+          "with a sample rate: 1500), else 500",
+          0, 100000, DEFAULT_DREAM_STEPS, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_DREAM_LEARNING_RATE,
       g_param_spec_double ("dream-learning-rate", "Dream learning rate",
           "Step size of the dream optimiser (Adam); 0: the preset's "
-          "(realistic: 0.01), else 0.05",
+          "(realistic: 0.01, on a model with a sample rate 0.05), else 0.05",
           0.0, 100.0, DEFAULT_DREAM_LEARNING_RATE,
           rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_DREAM_L2,

@@ -170,7 +170,8 @@ make_dream_config (
 
   c.cancel = &self->dream_cancel;
   c.length = (int) T;
-  c.steps = (int) s->steps;
+  if (s->steps > 0)
+    c.steps = (int) s->steps;
   if (s->learning_rate > 0.0)
     c.lr = (float) s->learning_rate;
   /* Centred dreams run every step, deep into the class (the paper's

@@ -984,12 +984,17 @@ test_attach_targets (void)
   gboolean dropped = TRUE;
   sd_dream_config_init (&c, m);
   g_assert_true (sd_dream_config_apply_preset (&c, "realistic", m, &error));
+  /* (the model has a sample rate: realistic runs on without the margin
+   * stop; the stop's targets are attached when it is asked for) */
+  g_assert_cmpfloat (c.stop_margin_quantile, ==, 0.0f);
+  c.stop_margin_quantile = 0.75f;
   g_assert_true (sd_dream_config_attach_targets (
       &c, m, ref, &spectra, &features, &margins, &dropped, &error));
   g_assert_no_error (error);
   g_assert_false (dropped);
   g_assert_nonnull (margins);
   g_assert_true (c.stop_margin == margins);
+  g_assert_true (c.margin_ceiling == margins + 2);
   g_assert_true (c.stop_known);
   const int C = sd_dream_feature_size (m);
   g_autofree float *e = g_new (float, 2 * C);

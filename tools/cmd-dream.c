@@ -568,7 +568,9 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         "model)",
         "LABEL" },
     { "steps", 'n', 0, G_OPTION_ARG_INT, &o->steps,
-        "Optimisation steps (default 500)", "N" },
+        "Optimisation steps (default 500; the realistic preset for a model "
+        "with a sample rate: 1500)",
+        "N" },
     { "seed", 's', 0, G_OPTION_ARG_INT64, &o->seed,
         "Seed of the first dream; dream i of a batch uses seed + i", "S" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch,
@@ -597,7 +599,8 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         &o->stop_margin_quantile,
         "Centered: stop once the logit margin reaches this quantile of the "
         "margins of real series of the class (the model's training "
-        "statistics; realistic: 0.75; 0 = no margin stop)",
+        "statistics; realistic: 0.75, for a model with a sample rate 0; 0 = "
+        "no margin stop)",
         "Q" },
     { "margin-ceiling-quantile", 0, 0, G_OPTION_ARG_DOUBLE,
         &o->margin_ceiling_quantile,
@@ -624,7 +627,9 @@ add_dream_options (GOptionContext *ctx, DreamOptions *o)
         "realistic (the default when the model has training statistics or "
         "--reference is given and no regulariser option is: the model's "
         "class spectra, the feature anchor of every stage, a stop once the "
-        "dream is a typical member of its class; docs/trust.md), none (the "
+        "dream is a typical member of its class, lr 0.01; for a model with "
+        "a sample rate instead no margin stop, lr 0.05 and 1500 steps, which "
+        "let the ascent build a fault's rhythm; docs/trust.md), none (the "
         "paper's unregularised ascent; the default otherwise), "
         "recommended: the spectral filter (the Wiener "
         "filter of the --reference data's mean spectrum, 40 dB, every step; "

@@ -1112,6 +1112,85 @@ GST_START_TEST (test_default_preset_needs_statistics)
 
 GST_END_TEST;
 
+/* The first dream of a default element on the default model for an
+ * inner-race window, with extra properties (NULL-terminated). */
+static GstMessage *
+default_model_dream (const gchar *first_prop, ...)
+{
+  GstBus *bus;
+  GstElement *el = make_element (NULL, &bus, "dream-trigger", 2 /* interval */,
+      "dream-interval", (guint64) 1, "dream-seed", (guint64) 3, NULL);
+  GstHarness *h;
+  GstMessage *m;
+  va_list ap;
+
+  va_start (ap, first_prop);
+  if (first_prop != NULL)
+    g_object_set_valist (G_OBJECT (el), first_prop, ap);
+  va_end (ap);
+  h = fx_harness (el, "sink", "src");
+  gst_harness_set_src_caps (h, f32_caps (48000));
+  push_pattern (h, "I", 0);
+  m = wait_element_message (bus, "seqdream-dream", 60);
+  fx_harness_teardown (h);
+  return m;
+}
+
+/* The element's dream defaults on the embedded model (a sample rate, so
+ * the realistic preset for recordings): dream-steps 0 and
+ * dream-smoothing-alpha 0 by default, so a dream runs the preset's 1500
+ * steps (dream-steps overrides them) and ends its class's, at the level
+ * of a real window, not flat. */
+GST_START_TEST (test_default_model_dream_defaults)
+{
+  GstElement *el;
+  GstMessage *m;
+  const GstStructure *s;
+  const GValue *seq;
+  guint steps;
+  gdouble alpha, p, sum = 0.0;
+  gint n;
+
+  if (!have_default_model ())
+    return;
+  el = gst_element_factory_make ("seqdream", NULL);
+  g_object_get (
+      el, "dream-steps", &steps, "dream-smoothing-alpha", &alpha, NULL);
+  gst_object_unref (el);
+  fail_unless_equals_int (steps, 0);
+  fail_unless_equals_float (alpha, 0.0);
+
+  m = default_model_dream (NULL);
+  fail_unless (m != NULL, "no dream");
+  s = gst_message_get_structure (m);
+  fail_unless_equals_string (
+      gst_structure_get_string (s, "class"), "inner_race");
+  fail_unless (gst_structure_get_int (s, "steps", &n));
+  fail_unless_equals_int (n, 1500);
+  fail_unless (gst_structure_get_double (s, "probability", &p));
+  fail_unless (p > 0.5, "p = %g", p);
+  seq = gst_structure_get_value (s, "sequence");
+  fail_unless_equals_int (gst_value_array_get_size (seq), 2048);
+  for (guint i = 0; i < 2048; i++) {
+    gdouble v = g_value_get_double (gst_value_array_get_value (seq, i));
+    sum += v * v;
+  }
+  /* real inner-race windows: 0.17-0.59 g RMS */
+  fail_unless (
+      sqrt (sum / 2048) > 0.05, "a flat dream: RMS %g g", sqrt (sum / 2048));
+  gst_message_unref (m);
+
+  /* The control: dream-steps set, the preset's steps give way. */
+  m = default_model_dream ("dream-steps", 7, NULL);
+  fail_unless (m != NULL, "no dream");
+  fail_unless (
+      gst_structure_get_int (gst_message_get_structure (m), "steps", &n));
+  fail_unless_equals_int (n, 7);
+  gst_message_unref (m);
+}
+
+GST_END_TEST;
+
 static Suite *
 trust_suite (void)
 {
@@ -1136,6 +1215,7 @@ trust_suite (void)
   tcase_add_test (tc, test_level_no_warning_when_it_fits);
   tcase_add_test (tc, test_state_unknown);
   tcase_add_test (tc, test_default_preset_needs_statistics);
+  tcase_add_test (tc, test_default_model_dream_defaults);
   return s;
 }
 
