@@ -61,7 +61,7 @@
  * ## What the model expects: units, rate, level
  *
  * A model is trained on data in some units at some rate. The embedded
- * default model (models/cwru-fcn-pool.safetensors) expects the
+ * default model (models/cwru-fcn-pool-rhythm.safetensors) expects the
  * **drive-end acceleration in g at 48 kHz** of a bearing like the CWRU
  * rig's; gst-inspect-1.0 names it in the `model-file` property. `gain`
  * multiplies the input before the model: a stream in other units (a
@@ -251,7 +251,9 @@
  * (sd_dream_config_apply_preset, docs/dreaming.md): "realistic" (the
  * default: the band or recommended filter, the feature anchor in the
  * model's novelty metric, and a stop once the dream is a typical, known
- * member of its class; every target from the model's training statistics,
+ * member of its class, or on a model with a sample rate 1500 steps at lr
+ * 0.05 with the margin kept below the 99th percentile of real windows';
+ * every target from the model's training statistics,
  * so no dream-reference is needed; docs/trust.md), "none" (the paper's
  * unregularised ascent; what a model without training statistics gets by
  * default, with a warning when dreams are on),
@@ -263,8 +265,10 @@
  * command line's options override its --preset: dream-steps and
  * dream-learning-rate set the run, clip (and the norm bound for
  * per-series windows), dream-l2, dream-tv, dream-smoothing-alpha and
- * dream-gaussian-sigma add their regularisers (dream-learning-rate 0, its
- * default, keeps the preset's: 0.01 for realistic, else 0.05). Every
+ * dream-gaussian-sigma add their regularisers (dream-steps and
+ * dream-learning-rate 0, their defaults, keep the preset's: realistic
+ * 1500 steps at 0.05 on a model with a sample rate, 500 at 0.01 without,
+ * else 500 at 0.05). Every
  * preset but none takes its targets from the model's training statistics
  * or, when it is set, from reference data: `dream-reference`, a labelled
  * UCR text file of real series of the model's classes (every class, at
@@ -481,7 +485,7 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
    * docs/model-import.md). NULL: the model embedded in the plugin
    * (its file, input units, rate, window and labels are in the blurb that
    * gst-inspect-1.0 shows; the shipped build embeds
-   * models/cwru-fcn-pool.safetensors: drive-end acceleration in g at
+   * models/cwru-fcn-pool-rhythm.safetensors: drive-end acceleration in g at
    * 48 kHz).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL_FILE,

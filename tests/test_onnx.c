@@ -216,6 +216,26 @@ test_errors (void)
   g_assert_cmpfloat (sd_model_get_normalization (ok).std, ==, 2.0f);
 }
 
+/* A file whose initializers are finite but fold into a non-finite
+ * parameter (a Gemm bias that overflows float when imported; found by
+ * fuzz_onnx, kept in its corpus) is refused with the tensor, the index
+ * and the value named, not loaded as a model that cannot be saved. */
+static void
+test_nonfinite_after_import (void)
+{
+  const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
+  g_autofree char *path
+      = g_build_filename (dir ? dir : "tests/data", "..", "..", "fuzz",
+          "corpus", "fuzz_onnx", "regress-gemm-bias-overflow.onnx", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_load (path, &error);
+  g_assert_null (m);
+  g_assert_error (error, SD_ERROR, SD_ERROR_NONFINITE);
+  g_assert_nonnull (strstr (error->message, "/fc/Gemm.bias"));
+  g_assert_nonnull (strstr (error->message, "flat index 0 is +Inf"));
+  g_assert_nonnull (strstr (error->message, "after import"));
+}
+
 /* The fixed-length model takes the lengths that give its dense layer the
  * features it was exported with, no shorter. */
 static void
@@ -241,5 +261,6 @@ main (int argc, char **argv)
   }
   g_test_add_func ("/onnx/errors", test_errors);
   g_test_add_func ("/onnx/fixed-length", test_fixed_length);
+  g_test_add_func ("/onnx/nonfinite-after-import", test_nonfinite_after_import);
   return g_test_run ();
 }
