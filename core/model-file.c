@@ -298,25 +298,36 @@ check_names (const SdModel *m, const SdSafetensors *st, GError **error)
   return TRUE;
 }
 
-/* Member i of an ensemble file: its architecture "members.<i>.arch", the
- * file's labels and other metadata, its own provenance if any, and its
- * tensors "members.<i>.*". */
+/* Member i of an ensemble file: its architecture "members.<i>.arch" or
+ * op graph "members.<i>.graph", the file's labels and other metadata, its
+ * own provenance if any, and its tensors "members.<i>.*". */
 static SdModel *
 member_from_safetensors (const SdSafetensors *st, int i, GError **error)
 {
   const char *file = sd_safetensors_get_display_name (st);
   g_autofree char *key = g_strdup_printf ("members.%d.arch", i);
+  g_autofree char *gkey = g_strdup_printf ("members.%d.graph", i);
   g_autofree char *prefix = g_strdup_printf ("members.%d.", i);
   const char *arch_json = sd_safetensors_get_metadata (st, key);
+  const char *graph_json = sd_safetensors_get_metadata (st, gkey);
   SdArch arch;
   g_autoptr (SdModel) m = NULL;
-  if (arch_json == NULL) {
+  if (graph_json != NULL) {
+    g_autoptr (SdGraph) g = sd_graph_from_json (graph_json, error);
+    m = g ? sd_model_compile_graph (
+            g, g->arch_name ? g->arch_name : "onnx", error)
+          : NULL;
+    if (m == NULL) {
+      g_prefix_error (error, "%s: ensemble member %d: ", file, i);
+      return NULL;
+    }
+  } else if (arch_json == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_MODEL,
-        "%s: ensemble member %d: metadata '%s' is missing", file, i, key);
+        "%s: ensemble member %d: metadata '%s' (or '%s') is missing", file, i,
+        key, gkey);
     return NULL;
-  }
-  if (!sd_arch_from_json (arch_json, &arch, error)
-      || (m = sd_model_compile (&arch, error)) == NULL) {
+  } else if (!sd_arch_from_json (arch_json, &arch, error)
+             || (m = sd_model_compile (&arch, error)) == NULL) {
     g_prefix_error (error, "%s: ensemble member %d: ", file, i);
     return NULL;
   }
@@ -337,6 +348,10 @@ member_from_safetensors (const SdSafetensors *st, int i, GError **error)
   }
   if (!load_params (m, st, prefix, error))
     return NULL;
+  if (m->graph != NULL && !sd_graph_check_params (m, error)) {
+    g_prefix_error (error, "%s: ensemble member %d: ", file, i);
+    return NULL;
+  }
   return g_steal_pointer (&m);
 }
 
@@ -468,8 +483,11 @@ write_members (SdSafetensorsWriter *w, const SdModel *e)
   sd_safetensors_writer_add_metadata (w, "ensemble", n);
   for (int i = 0; i < e->n_members; i++) {
     const SdModel *m = e->members[i];
-    g_autofree char *arch = sd_arch_to_json (&m->arch);
-    g_autofree char *key = g_strdup_printf ("members.%d.arch", i);
+    /* an op-graph member (imported, inception) stores its graph */
+    g_autofree char *arch
+        = m->graph ? sd_graph_to_json (m->graph) : sd_arch_to_json (&m->arch);
+    g_autofree char *key
+        = g_strdup_printf ("members.%d.%s", i, m->graph ? "graph" : "arch");
     sd_safetensors_writer_add_metadata (w, key, arch);
     if (m->provenance != NULL) {
       g_free (key);

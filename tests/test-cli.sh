@@ -8,7 +8,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..73"
+echo "1..75"
 
 "$SD" --help >"$TMP/out" 2>&1; ok $? "seqdream --help"
 for c in train eval predict info dream plot calibrate; do
@@ -334,9 +334,27 @@ ok $? "dream of an inception model"
 ok $? "export an inception model to ONNX"
 "$SD" train --help 2>&1 | grep -q "inception or inception-small"
 ok $? "train --help lists the inception presets"
+# An ensemble of graph members: trained with --ensemble, joined by
+# seqdream ensemble; every member's graph is in the file.
 "$SD" train --data "$DATA/ucr-small.tsv" --arch inception-small --ensemble 2 \
-  --out "$TMP/x.safetensors" >"$TMP/inc.ens" 2>&1
-test $? -eq 2 && grep -q "is an op graph" "$TMP/inc.ens" && test ! -e "$TMP/x.safetensors"
-ok $? "train --ensemble refuses a graph preset before training"
+  --epochs 2 --seed 1 --batch-size 8 --out "$TMP/inc-ens.safetensors" >"$TMP/inc.ens" 2>&1 \
+  && grep -q "trained an ensemble of 2 inception-small" "$TMP/inc.ens" \
+  && "$SD" info --model "$TMP/inc-ens.safetensors" >"$TMP/inc-ens.info" 2>&1 \
+  && grep -q "ensemble of 2" "$TMP/inc-ens.info" \
+  && "$SD" eval --model "$TMP/inc-ens.safetensors" --data "$DATA/ucr-small-test.tsv" \
+    | grep -q "^accuracy" \
+  && "$SD" dream --model "$TMP/inc-ens.safetensors" --class 1 --steps 5 >/dev/null 2>&1
+ok $? "train --ensemble 2 --arch inception-small: info, eval and dream take it"
+"$SD" ensemble --model "$TMP/inc.safetensors" --model "$TMP/inc.safetensors" \
+  --out "$TMP/inc-join.safetensors" >/dev/null 2>&1 \
+  && "$SD" eval --model "$TMP/inc-join.safetensors" --data "$DATA/ucr-small-test.tsv" >"$TMP/inc-join.eval" 2>&1 \
+  && "$SD" eval --model "$TMP/inc.safetensors" --data "$DATA/ucr-small-test.tsv" >"$TMP/inc-one.eval" 2>&1 \
+  && test "$(grep "^accuracy" "$TMP/inc-join.eval")" = "$(grep "^accuracy" "$TMP/inc-one.eval")"
+ok $? "seqdream ensemble joins graph models (a model with itself predicts as it does)"
+"$SD" ensemble --model "$TMP/inc.safetensors" --model "$TMP/m.safetensors" \
+  --out "$TMP/mixed.safetensors" >"$TMP/mixed.out" 2>&1
+test $? -ne 0 && grep -q "member 1 .* stage architecture .* all of one kind" "$TMP/mixed.out" \
+  && test ! -e "$TMP/mixed.safetensors"
+ok $? "seqdream ensemble refuses a stage model beside a graph model, naming why"
 
 exit $fail

@@ -506,16 +506,6 @@ build_config (TrainOptions *o)
         SD_MAX_MEMBERS, o->ensemble);
     return 2;
   }
-  SdArch graph_arch;
-  if (o->ensemble > 1
-      && sd_arch_from_preset (o->arch_name, 2, &graph_arch, NULL)
-      && graph_arch.n_stages == 0) {
-    fprintf (stderr,
-        "seqdream train: --ensemble needs a stage architecture; '%s' is an "
-        "op graph\n",
-        o->arch_name);
-    return 2;
-  }
   cfg->weight_decay = (float) o->wd;
   cfg->momentum = (float) o->momentum;
   cfg->seed = (guint64) o->seed;
