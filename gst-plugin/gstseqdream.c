@@ -454,23 +454,13 @@ static void gst_seq_dream_finalize (GObject *object);
 static GstStateChangeReturn gst_seq_dream_change_state (
     GstElement *element, GstStateChange transition);
 
+/* The properties of the stream and its windows: model-file, window, hop,
+ * normalize, post-messages. */
 static void
-gst_seq_dream_class_init (GstSeqDreamClass *klass)
+install_stream_properties (GObjectClass *gobject_class)
 {
-  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
-  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
   const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
 
-  gobject_class->set_property = gst_seq_dream_set_property;
-  gobject_class->get_property = gst_seq_dream_get_property;
-  gobject_class->finalize = gst_seq_dream_finalize;
-  /* the names in the blurb are the library's: its copy, not static */
-  g_autofree gchar *presets
-      = g_strjoinv (", ", (gchar **) sd_dream_preset_names ());
-  g_autofree gchar *preset_blurb = g_strdup_printf (
-      "Recommended dream settings of libseqdream: %s; all but none need "
-      "dream-reference",
-      presets);
   g_autofree gchar *default_model = gst_seq_dream_default_model_summary ();
   g_autofree gchar *model_blurb = g_strdup_printf (
       "Model file (safetensors, see docs/model-format.md); NULL for the "
@@ -520,6 +510,22 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
       g_param_spec_boolean ("post-messages", "Post messages",
           "Post a \"seqdream\" element message per scored window",
           DEFAULT_POST_MESSAGES, rw | GST_PARAM_MUTABLE_PLAYING));
+}
+
+/* The dream-* properties. */
+static void
+install_dream_properties (GObjectClass *gobject_class)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+
+  /* the names in the blurb are the library's: its copy, not static */
+  g_autofree gchar *presets
+      = g_strjoinv (", ", (gchar **) sd_dream_preset_names ());
+  g_autofree gchar *preset_blurb = g_strdup_printf (
+      "Recommended dream settings of libseqdream: %s; all but none need "
+      "dream-reference",
+      presets);
+
   g_object_class_install_property (gobject_class, PROP_DREAM_TRIGGER,
       g_param_spec_enum ("dream-trigger", "Dream trigger",
           "What requests a dream", GST_TYPE_SEQ_DREAM_TRIGGER,
@@ -619,6 +625,15 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           "a window long) whose mean spectra and features dream-preset "
           "takes as targets",
           DEFAULT_DREAM_REFERENCE, rw | GST_PARAM_MUTABLE_READY));
+}
+
+/* What says how far to trust the scores: gain, novelty-threshold,
+ * state-holdoff. */
+static void
+install_trust_properties (GObjectClass *gobject_class)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+
   /**
    * GstSeqDream:gain:
    *
@@ -663,6 +678,20 @@ gst_seq_dream_class_init (GstSeqDreamClass *klass)
           "Consecutive windows that must agree before a seqdream-state "
           "message reports a new state (0: none)",
           0, 100000, DEFAULT_STATE_HOLDOFF, rw | GST_PARAM_MUTABLE_PLAYING));
+}
+
+static void
+gst_seq_dream_class_init (GstSeqDreamClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+
+  gobject_class->set_property = gst_seq_dream_set_property;
+  gobject_class->get_property = gst_seq_dream_get_property;
+  gobject_class->finalize = gst_seq_dream_finalize;
+  install_stream_properties (gobject_class);
+  install_dream_properties (gobject_class);
+  install_trust_properties (gobject_class);
   gst_seq_dream_attribution_install_properties (
       gobject_class, PROP_ATTRIBUTION);
   gst_seq_dream_channels_install_properties (gobject_class, PROP_CHANNELS);
