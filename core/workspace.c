@@ -225,6 +225,10 @@ sd_workspace_set_threads (SdWorkspace *ws, int n_threads, GError **error)
   g_return_val_if_fail (ws != NULL, FALSE);
   if (ws->ens != NULL)
     return sd_ensemble_ws_set_threads (ws->ens, n_threads, error);
+  /* the same count again (the element renegotiating caps of as many
+   * channels): keep the running threads and their scratch */
+  if (n_threads == sd_parallel_get_n_threads (ws->par))
+    return TRUE;
   SdParallel *par = NULL;
   float *col = NULL, *wgrad = NULL;
   if (n_threads != 1) {

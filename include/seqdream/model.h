@@ -208,7 +208,8 @@ int sd_workspace_get_max_batch (const SdWorkspace *ws);
  * for a thread count, identical to one thread in the forward. Call
  * OpenBLAS with one thread meanwhile (sd_set_num_threads): its own
  * threads would compete with these. Starts n_threads - 1 threads and
- * allocates their scratch; FALSE with an error when it cannot. */
+ * allocates their scratch (the count it already has: nothing changes);
+ * FALSE with an error when it cannot. */
 gboolean sd_workspace_set_threads (
     SdWorkspace *ws, int n_threads, GError **error);
 int sd_workspace_get_max_length (const SdWorkspace *ws);
