@@ -38,6 +38,7 @@ done
 export GST_PLUGIN_PATH="$PWD/$B/gst-plugin" OPENBLAS_NUM_THREADS=1
 MQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 [ -x "$MQ" ] || { echo "fleet.sh: mosquitto is not installed" >&2; exit 1; }
+. examples/fleet/broker.sh
 gst-inspect-1.0 mosquittosink >/dev/null 2>&1 ||
   { echo "fleet.sh: no mosquittosink in $B/gst-plugin" >&2; exit 1; }
 tmp=$(mktemp -d)
@@ -58,16 +59,8 @@ cpu() {
 
 run() {
   mode=$1; n=$2
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  {
-    echo "listener $port 127.0.0.1"
-    echo "allow_anonymous true"
-    [ "$(id -u)" = 0 ] && echo "user root"
-    echo "max_queued_messages 100000"
-  } >"$tmp/m.conf"
-  "$MQ" -c "$tmp/m.conf" 2>"$tmp/broker.log" &
-  broker=$!; pids="$broker"
-  sleep 0.5
+  start_broker "$tmp" 100000 || exit 1
+  broker=$BROKER_PID; port=$BROKER_PORT; pids="$broker"
   mosquitto_sub -h 127.0.0.1 -p "$port" -t 'plant/#' -q 1 -F '%t' >"$tmp/sub.txt" &
   sub=$!; pids="$pids $sub"
   sleep 0.3

@@ -54,23 +54,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "$BROKER" ]; then
-  MQ=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-  [ -x "$MQ" ] || { echo "run-fleet.sh: no mosquitto broker (apt-get install mosquitto) and no --broker" >&2; exit 1; }
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  {
-    echo "listener $port 127.0.0.1"
-    echo "allow_anonymous true"
-    [ "$(id -u)" = 0 ] && echo "user root"
-    echo "max_queued_messages 10000"
-  } > "$tmp/mosquitto.conf"
-  "$MQ" -c "$tmp/mosquitto.conf" 2>"$tmp/broker.log" &
-  pids="$pids $!"
-  BROKER=127.0.0.1:$port
-  i=0
-  while ! python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; do
-    i=$((i + 1)); [ $i -lt 50 ] || { cat "$tmp/broker.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  . "$(dirname "$0")/broker.sh"
+  start_broker "$tmp" 10000 || exit 1
+  pids="$pids $BROKER_PID"
+  BROKER=127.0.0.1:$BROKER_PORT
 fi
 host=${BROKER%:*}
 port=${BROKER##*:}

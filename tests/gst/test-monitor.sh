@@ -26,19 +26,12 @@ expect_fail "--mqtt without a port is refused" "must be HOST:PORT" \
 expect_fail "no broker: a clear error" "cannot connect to 127.0.0.1:1" \
   "$SD" monitor --mqtt 127.0.0.1:1 --duration 1
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-{
-  echo "listener $port 127.0.0.1"
-  echo "allow_anonymous true"
-  [ "$(id -u)" = 0 ] && echo "user root"
-} >"$TMP/m.conf"
-"$MQ" -c "$TMP/m.conf" 2>"$TMP/broker.log" &
-pids="$pids $!"
-i=0
-until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; do
-  i=$((i + 1)); [ $i -lt 50 ] || { echo "Bail out! the broker did not start"; exit 1; }
-  sleep 0.1
-done
+# the broker of examples/fleet (the script the fleet example and its
+# benchmark use)
+. "$ex/fleet/broker.sh"
+start_broker "$TMP" || { echo "Bail out! the broker did not start"; exit 1; }
+pids="$pids $BROKER_PID"
+port=$BROKER_PORT
 
 # line CLASS KNOWN: a score line as score_src writes it
 line() {
