@@ -116,8 +116,11 @@ meta_json (
   if (strcmp (key, ONNX_META_PROVENANCE) == 0) {
     if (!JSON_NODE_HOLDS_OBJECT (root))
       return bad_meta (imp, key, "not a JSON object");
+    /* written again by json-glib: its parser takes control characters
+     * raw in a string, which JSON forbids and the model file's reader
+     * refuses; written out, they are escaped (found by fuzz_onnx) */
     g_free (meta->provenance);
-    meta->provenance = g_strdup (value);
+    meta->provenance = json_to_string (root, FALSE);
     return TRUE;
   }
   return meta_range (imp, root, meta);
