@@ -1,9 +1,11 @@
 /* The novelty protocol of docs/trust.md: how well scores of a model say
  * "I don't know" on the shared data. A measurement, not a test.
  *
- *   seqdream-novelty DATA_DIR CWRU007_MODEL FORDA_MODEL [CWRU014_MODEL]
+ *   seqdream-novelty DATA_DIR CWRU007_MODEL CWRU014_MODEL FORDA_MODEL...
  *
- * CWRU014_MODEL (optional): the same recipe on the normal and 0.014 in.
+ * FORDA_MODEL: calibrated FordA models, each scored on CWRU vibration cut
+ * into its windows (the unfamiliar input) against the FordA test file.
+ * CWRU014_MODEL: the same recipe on the normal and 0.014 in.
  * recordings, through the same protocol with the 0.007 in. faults as the
  * unfamiliar input: a check of the novelty's design on data it was not
  * chosen on.
@@ -654,21 +656,21 @@ forda_protocol (
 int
 main (int argc, char **argv)
 {
-  if (argc != 4 && argc != 5) {
+  if (argc < 5) {
     fprintf (stderr,
-        "usage: %s DATA_DIR CWRU007_MODEL FORDA_MODEL [CWRU014_MODEL]\n",
+        "usage: %s DATA_DIR CWRU007_MODEL CWRU014_MODEL FORDA_MODEL...\n",
         argv[0]);
     return 2;
   }
   g_autoptr (SdModel) m = load_model (argv[2]);
-  g_autoptr (SdModel) fm = load_model (argv[3]);
-  if (sd_model_get_stats (fm) == NULL)
-    g_error ("%s has no training statistics", argv[3]);
+  g_autoptr (SdModel) m14 = load_model (argv[3]);
   g_autofree char *trp
       = g_build_filename (argv[1], "forda", "FordA_TEST_partial.tsv", NULL);
   g_autofree char *tep
       = g_build_filename (argv[1], "forda", "FordA_TRAIN_partial.tsv", NULL);
   g_autoptr (GError) error = NULL;
+  /* the labels of every FordA model: the first one's */
+  g_autoptr (SdModel) fm = load_model (argv[4]);
   g_autoptr (SdDataset) ftrain
       = sd_dataset_load_ucr (trp, sd_model_get_labels (fm), &error);
   g_autoptr (SdDataset) ftest
@@ -678,10 +680,13 @@ main (int argc, char **argv)
   cwru_protocol (argv[1], m, ftest, size007, "0.014 in.", size014, TRUE);
   /* the other way round, a check of the design on data it was not chosen
    * on: trained on the 0.014 in. faults, the 0.007 in. ones unfamiliar */
-  if (argc == 5) {
-    g_autoptr (SdModel) m14 = load_model (argv[4]);
-    cwru_protocol (argv[1], m14, ftest, size014, "0.007 in.", size007, FALSE);
+  cwru_protocol (argv[1], m14, ftest, size014, "0.007 in.", size007, FALSE);
+  /* every FordA model on CWRU vibration */
+  for (int i = 4; i < argc; i++) {
+    g_autoptr (SdModel) f = load_model (argv[i]);
+    if (sd_model_get_stats (f) == NULL)
+      g_error ("%s has no training statistics", argv[i]);
+    forda_protocol (argv[1], f, ftrain, ftest);
   }
-  forda_protocol (argv[1], fm, ftrain, ftest);
   return 0;
 }

@@ -3,10 +3,13 @@
 # protocol models (fcn-pool on normal + the 0.007 in. faults, and on
 # normal + the 0.014 in. faults for the check the other way round; 40-60 s
 # each on one thread) when BUILDDIR does not hold them yet, then runs
-# bench/seqdream-novelty. Usage: bench/novelty.sh [BUILDDIR]
+# bench/seqdream-novelty: the two committed FordA models and any further
+# calibrated FordA model files given after BUILDDIR on CWRU vibration.
+# Usage: bench/novelty.sh [BUILDDIR [FORDA_MODEL...]]
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${1:-$ROOT/build}
+[ $# -gt 0 ] && shift
 DATA=${SEQDREAM_DATA:-$ROOT/../shared/data}
 W=$DATA/cwru/wav
 export OPENBLAS_NUM_THREADS=1
@@ -26,4 +29,5 @@ M=$B/cwru007-fcn-pool.safetensors
 M14=$B/cwru014-fcn-pool.safetensors
 train_size "$M" 109_IR007_0hp_DE_48k.wav 122_B007_0hp_DE_48k.wav 135_OR007_0hp_DE_48k.wav 0.007
 train_size "$M14" 174_IR014_0hp_DE_48k.wav 189_B014_0hp_DE_48k.wav 201_OR014_0hp_DE_48k.wav 0.014
-"$B/bench/seqdream-novelty" "$DATA" "$M" "$ROOT/models/forda-resnet-small.safetensors" "$M14"
+"$B/bench/seqdream-novelty" "$DATA" "$M" "$M14" \
+  "$ROOT/models/forda-resnet-small.safetensors" "$ROOT/models/forda-fcn-small.safetensors" "$@"
