@@ -494,6 +494,12 @@ def main():
       + (", dreams reused from an earlier run" if REUSE else "") + "). Every envelope number below comes from "
       "`sd_envelope_spectrum` through `seqdream envelope` (method: "
       "[metrics.md](metrics.md#envelope-spectrum-sd_envelope_spectrum)).\n")
+    w("Since 2026-12-06 the element's default is `models/cwru-fcn-pool-rhythm.safetensors`: "
+      "shuffled-piece negatives and a random gain as for `cwru007-fcn-pool-rhythm` below (without its carrier shift), trained on all "
+      "seven recordings, held-out accuracy 1.0000. Its dreams through the element are measured "
+      "in [trust.md](trust.md#realistic-dreams-by-default) (`bench/element-dreams.py`): inner "
+      "race on BPFI in 9 of 20, outer race on BPFO in 14 of 20, against 2 and 1 for the prior "
+      "alone. \"fcn-pool\" below is the default before it.\n")
 
     # summary numbers
     def frac_within(series, tgt):
@@ -632,11 +638,11 @@ def main():
               f"noise), and the model writes it: a dream of inner race started from real "
               f"outer-race vibration (107 Hz) ends within 10 % of BPFI in {kx} of {nx} ("
               + ", ".join(f"{q['dominant']['frequency']:.0f}" for q in xi)
-              + " Hz), where the default model keeps 107 Hz and changes something else. "
+              + " Hz), where fcn-pool keeps 107 Hz and changes something else. "
               "Shuffling 2–12 ms pieces of the real 0.007 in recordings now costs it "
               f"confidence (median p of the true class {m['p'][('109', 'real')]:.2f} → "
               f"{m['p'][('109', 'shuffled')]:.2f} for 109, {m['p'][('135', 'real')]:.2f} → "
-              f"{m['p'][('135', 'shuffled')]:.2f} for 135; the default: 1.00 → 1.00). "
+              f"{m['p'][('135', 'shuffled')]:.2f} for 135; fcn-pool: 1.00 → 1.00). "
               + (f"Over {len(rhythm)} training seeds of the recipe the inner-race band dreams "
                  "hit BPFI in " + ", ".join("{}/{}".format(*frac_within(r["env"][("band", "inner_race")], target_hz["inner_race"])) for r in rhythm)
                  + " and the cross-class dreams in "
@@ -699,13 +705,13 @@ def main():
             w("- **So the 10 % target is met for both races by the rhythm model with "
               "`--preset prototype`** (seed 1, the committed model; the other seeds above), "
               "and for the inner race also with the band preset and unregularised. It is not "
-              "met by the element's default model, whose inner-race class includes a "
+              "met by fcn-pool (the element's default when this report was made), whose inner-race class includes a "
               "recording without a BPFI line and which reads the bursts, not their rhythm "
-              "(the default with the prototype preset: "
+              "(fcn-pool with the prototype preset: "
               + ", ".join("{} {}/{}".format(c.split("_")[0], *frac_within(cmp[0]["env"][("prototype", c)], target_hz[c]))
                           for c in ("inner_race", "outer_race")) + ").")
         ir014 = np.median([q["dominant"]["frequency"] for q in real["174"]["seg"]])
-        w("- **Models that can see the rhythm, but do not read it.** `fcn-pool` (the element's default) sees "
+        w("- **Models that can see the rhythm, but do not read it.** `fcn-pool` (the element's default when this report was made) sees "
           "20 ms at once through its pooling, several defect periods; "
           "`fcn-pool-carrier-gain` was also trained with the resonance carrier shifted at "
           "random and a random gain, so that carrier and level stop being cues (section "
@@ -1092,7 +1098,7 @@ def main():
 
     # ---- conclusions ----
     w("## What to do about it\n")
-    w("- The dreams are honest about the model: resnet-small and the default fcn-pool "
+    w("- The dreams are honest about the model: resnet-small and fcn-pool "
       "detect faults by the carrier band, the amplitude and (for part of the outer-race "
       "data) a sensor offset, not by the defect frequency. Held-out accuracy 1.0 does not "
       "show this; the dreams and the controls do.")
@@ -1109,7 +1115,7 @@ def main():
     w("- Still open: the carrier and the level of the rhythm model's dreams (its "
       "augmentation made them irrelevant to it; the anchor brings them only part of the "
       "way), the "
-      "element's default model (trained on all seven recordings, it needs data in which "
+      "then default model (fcn-pool, trained on all seven recordings, it needs data in which "
       "every inner-race recording shows BPFI, or a way to learn the rhythm despite 174), "
       "training data from other speeds or loads (not in ../shared/data, which has 0 HP "
       "only), and AC coupling (every model still reads the offset of recording 201).")
