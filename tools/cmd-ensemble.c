@@ -45,7 +45,9 @@ cli_cmd_ensemble (int argc, char **argv)
       "The ensemble predicts the mean of its members' probabilities; eval, "
       "predict, dream, explain, calibrate and the element take it as one "
       "model. The members must share labels, training length, sample rate "
-      "and normalisation. Their training statistics are not kept: run "
+      "and normalisation, and be of one kind: all built-in architectures or "
+      "all op graphs (InceptionTime presets, imported ONNX models). Their "
+      "training statistics are not kept: run "
       "seqdream calibrate on the ensemble for its own.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!cli_parse (ctx, &argc, &argv))
@@ -69,8 +71,8 @@ cli_cmd_ensemble (int argc, char **argv)
   if (e == NULL)
     return cli_fail (error);
   g_autofree char *prov = join_provenance (files, n, argc0, argv0);
-  sd_model_set_provenance (e, prov);
-  if (!sd_model_save (e, out, &error))
+  if (!sd_model_set_provenance (e, prov, &error)
+      || !sd_model_save (e, out, &error))
     return cli_fail (error);
   printf ("wrote %s: an ensemble of %d members\n", out, n);
   return 0;
