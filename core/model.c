@@ -4,6 +4,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "graph-private.h"
+#include "json-strict.h"
 #include "model-private.h"
 
 #include <math.h>
@@ -546,11 +547,27 @@ sd_model_get_provenance (const SdModel *model)
   return model->provenance;
 }
 
-void
-sd_model_set_provenance (SdModel *model, const char *json_object)
+gboolean
+sd_model_set_provenance (
+    SdModel *model, const char *json_object, GError **error)
 {
+  g_return_val_if_fail (model != NULL, FALSE);
+  if (json_object != NULL) {
+    g_autoptr (GError) local = NULL;
+    g_autoptr (JsonParser) p = json_parser_new ();
+    if (!sd_json_validate (json_object, &local)
+        || !json_parser_load_from_data (p, json_object, -1, &local)
+        || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (p))) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "provenance must be a JSON object%s%s",
+          local ? ": " : " (not another JSON value)",
+          local ? local->message : "");
+      return FALSE;
+    }
+  }
   g_free (model->provenance);
   model->provenance = g_strdup (json_object);
+  return TRUE;
 }
 
 gsize

@@ -293,8 +293,8 @@ test_round_trip (void)
   SdModel *members[M];
   g_autoptr (SdModel) e = new_ensemble (members);
   g_autoptr (GError) error = NULL;
-  sd_model_set_provenance (members[1], "{\"seed\":2}");
-  sd_model_set_provenance (e, "{\"ensemble\":3}");
+  g_assert_true (sd_model_set_provenance (members[1], "{\"seed\":2}", NULL));
+  g_assert_true (sd_model_set_provenance (e, "{\"ensemble\":3}", NULL));
   g_autoptr (GBytes) bytes = sd_model_save_to_bytes (e);
   g_autoptr (SdModel) l = sd_model_load_from_bytes (bytes, "e.st", &error);
   g_assert_no_error (error);

@@ -272,7 +272,8 @@ test_save_load_round_trip (void)
     sd_model_set_train_length (m, 500);
     sd_model_set_sample_rate (m, 48000);
     sd_model_set_input_range (m, -4.5f, 6.25f);
-    sd_model_set_provenance (m, "{\"data\":\"x.tsv\",\"seed\":7}");
+    g_assert_true (
+        sd_model_set_provenance (m, "{\"data\":\"x.tsv\",\"seed\":7}", &error));
     g_autofree char *path = tmp_path ("rt.safetensors");
     g_assert_true (sd_model_save (m, path, &error));
     g_assert_no_error (error);
@@ -859,6 +860,42 @@ test_eval_batch_rows_independent (void)
   }
 }
 
+/* sd_model_set_provenance takes what a model file can hold and refuses
+ * the rest, naming the problem and keeping the provenance it had; a saved
+ * file gives back what was set; NULL clears it. */
+static void
+test_provenance_checked (void)
+{
+  g_autoptr (SdModel) m = new_model ("fcn-small", 2, 3);
+  g_assert_true (sd_model_set_provenance (m, "{\"seed\":1}", NULL));
+  struct
+  {
+    const char *json, *expect;
+  } bad[] = {
+    { "{\"seed\":", "provenance must be a JSON object: " },
+    { "[1, 2]", "not another JSON value" },
+    { "\"text\"", "not another JSON value" },
+    { "{\"a\":\"x\001y\"}", "provenance must be a JSON object: " },
+    { "{\"a\":1,\"a\":2}", "provenance must be a JSON object: " },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    g_assert_false (sd_model_set_provenance (m, bad[i].json, &error));
+    g_assert_error (error, SD_ERROR, SD_ERROR_INVALID_ARG);
+    g_assert_nonnull (strstr (error->message, bad[i].expect));
+    g_assert_cmpstr (sd_model_get_provenance (m), ==, "{\"seed\":1}");
+  }
+  const char *good = "{\"data\":\"x\\u0001.tsv\",\"n\":[1,2]}";
+  g_assert_true (sd_model_set_provenance (m, good, NULL));
+  g_autoptr (GBytes) bytes = sd_model_save_to_bytes (m);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) back = sd_model_load_from_bytes (bytes, "rt", &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (sd_model_get_provenance (back), ==, good);
+  g_assert_true (sd_model_set_provenance (m, NULL, NULL));
+  g_assert_null (sd_model_get_provenance (m));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -868,6 +905,7 @@ main (int argc, char **argv)
   g_test_add_func ("/model/arch-json-rejects", test_arch_json_rejects);
   g_test_add_func ("/model/arch-json-long-name", test_arch_json_long_name);
   g_test_add_func ("/model/pooling", test_pooling);
+  g_test_add_func ("/model/provenance-checked", test_provenance_checked);
   g_test_add_func ("/model/save-load-round-trip", test_save_load_round_trip);
   g_test_add_func (
       "/model/forward-lengths-and-batches", test_forward_lengths_and_batches);

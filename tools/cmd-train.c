@@ -719,7 +719,10 @@ train_ensemble (TrainOptions *o, TrainJob *job, GError **error)
         (guint64) (o->seed + i), &o->config, o->adapted,
         (const char *const *) job->train->labels, &job->result, job->test_name,
         job->eval, o->argc, o->argv);
-    sd_model_set_provenance (job->model, prov);
+    if (!sd_model_set_provenance (job->model, prov, error)) {
+      ok = FALSE;
+      break;
+    }
     printf ("member %d (seed %" G_GINT64_FORMAT "): %d epochs in %.1f s, "
             "best epoch %d",
         i, o->seed + i, job->result.epochs_run, job->result.seconds,
@@ -824,8 +827,8 @@ save_model (const TrainOptions *o, const TrainJob *job, GError **error)
     g_free (prov);
     prov = ensemble_provenance (o, job, base);
   }
-  sd_model_set_provenance (job->model, prov);
-  return sd_model_save (job->model, o->out, error);
+  return sd_model_set_provenance (job->model, prov, error)
+         && sd_model_save (job->model, o->out, error);
 }
 
 /* What was trained, how it scored and where it went, on stdout. */

@@ -127,7 +127,13 @@ void sd_model_set_input_range (SdModel *model, float lo, float hi);
 /* Provenance: a JSON object as a string (data, protocol, accuracy, seed,
  * date, command); NULL when unknown. */
 const char *sd_model_get_provenance (const SdModel *model);
-void sd_model_set_provenance (SdModel *model, const char *json_object);
+/* Sets it (NULL: unknown). FALSE with SD_ERROR_INVALID_ARG, and the
+ * provenance unchanged, when json_object is not a JSON object that a
+ * model file can hold (the strict JSON the loader reads: no raw control
+ * characters, no duplicate keys, bounded nesting), so that what is set is
+ * always what a saved file gives back. */
+gboolean sd_model_set_provenance (
+    SdModel *model, const char *json_object, GError **error);
 
 /* The model's input normalisation, in place, on B series of length T:
  * sd_normalization_apply with the model's SdNormalization. */
