@@ -22,6 +22,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include "sd-parallel.h"
+
 #include "model-private.h"
 #include "seqdream/graph.h"
 
@@ -161,6 +163,12 @@ typedef struct _SdGraphWs SdGraphWs;
 G_GNUC_INTERNAL SdGraphWs *sd_graph_ws_new (
     const SdModel *m, int max_B, int max_T, SdMode mode, GError **error);
 G_GNUC_INTERNAL void sd_graph_ws_free (SdGraphWs *w);
+/* The convolutions split every batch over the threads of par (NULL: the
+ * caller's thread alone; borrowed, the owner frees it after w stops using
+ * it): scratch for each further thread. FALSE (SD_ERROR_NOMEM) when it
+ * does not fit; w then runs as before. */
+G_GNUC_INTERNAL gboolean sd_graph_ws_set_parallel (
+    SdGraphWs *w, SdParallel *par, GError **error);
 /* x (B,T) -> logits (B,K); NULL (with a critical) when T does not fit. */
 G_GNUC_INTERNAL const float *sd_graph_forward (
     const SdModel *m, SdGraphWs *w, const float *x, int B, int T);

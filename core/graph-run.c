@@ -27,6 +27,12 @@ struct _SdGraphWs
   float **bn_mean, **bn_rstd;
   float *col;
   float *mem;
+  /* threads (sd_graph_ws_set_parallel): chunk c > 0 of a convolution has
+   * its own columns and weight gradient at (c - 1) * col_size and
+   * (c - 1) * wgrad_size */
+  SdParallel *par;
+  gsize col_size, wgrad_size;
+  float *par_col, *par_wgrad;
 };
 
 #define OP(g, i) (&g_array_index ((g)->ops, GraphOp, (i)))
@@ -39,16 +45,19 @@ sd_graph_ws_new (
   const SdGraph *g = m->graph;
   const int nv = (int) g->values->len;
   g_autofree int *len = g_new (int, nv);
-  gsize total = 0, col = 0;
+  gsize total = 0, col = 0, wgrad = 0;
 
   sd_graph_lengths (g, max_T, FALSE, len, NULL);
   for (int v = 0; v < nv; v++)
     total += 2 * (gsize) max_B * VAL (g, v)->C * MAX (len[v], 1);
   for (guint i = 0; i < g->ops->len; i++) {
     const GraphOp *op = OP (g, i);
-    if (op->type == GOP_CONV)
-      col = MAX (col, sd_conv1d_ex_scratch_size (VAL (g, op->in[0])->C,
-                          op->group, op->win.K, MAX (len[i + 1], 1)));
+    const int C = VAL (g, op->in[0])->C;
+    if (op->type != GOP_CONV)
+      continue;
+    col = MAX (col, sd_conv1d_ex_scratch_size (
+                        C, op->group, op->win.K, MAX (len[i + 1], 1)));
+    wgrad = MAX (wgrad, (gsize) op->OC * (C / op->group) * op->win.K + op->OC);
   }
   if (total + col > ((gsize) 1 << 31)) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
@@ -81,6 +90,8 @@ sd_graph_ws_new (
     p += w->cap[v];
   }
   w->col = p;
+  w->col_size = col;
+  w->wgrad_size = wgrad;
   if (g->train_bn && mode == SD_MODE_TRAIN) {
     w->bn_mean = g_new0 (float *, g->ops->len);
     w->bn_rstd = g_new0 (float *, g->ops->len);
@@ -105,6 +116,8 @@ sd_graph_ws_free (SdGraphWs *w)
   }
   g_free (w->bn_mean);
   g_free (w->bn_rstd);
+  g_free (w->par_col);
+  g_free (w->par_wgrad);
   g_free (w->mem);
   g_free (w->len);
   g_free (w->cap);
@@ -117,6 +130,101 @@ static gsize
 value_size (const SdGraph *g, const SdGraphWs *w, int v)
 {
   return (gsize) w->B * VAL (g, v)->C * w->len[v];
+}
+
+gboolean
+sd_graph_ws_set_parallel (SdGraphWs *w, SdParallel *par, GError **error)
+{
+  const int n = sd_parallel_get_n_threads (par);
+  float *col = NULL, *wgrad = NULL;
+  if (n > 1) {
+    col = g_try_new (float, w->col_size *(n - 1) + 1);
+    wgrad = g_try_new (float, w->wgrad_size *(n - 1) + 1);
+    if (col == NULL || wgrad == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
+          "out of memory for the scratch of %d threads", n);
+      g_free (col);
+      g_free (wgrad);
+      return FALSE;
+    }
+  }
+  g_free (w->par_col);
+  g_free (w->par_wgrad);
+  w->par = n > 1 ? par : NULL;
+  w->par_col = col;
+  w->par_wgrad = wgrad;
+  return TRUE;
+}
+
+/* A convolution over a share of the batch: chunk c of n takes the samples
+ * [B c / n, B (c + 1) / n), with its own columns. */
+typedef struct
+{
+  SdGraphWs *w;
+  const GraphOp *op;
+  int B, C, T, To;
+  const float *weight, *bias, *in;
+  float *out;           /* forward */
+  const float *dout;    /* backward */
+  float *din, *dw, *db; /* backward; each may be NULL */
+} ConvShare;
+
+static float *
+share_col (const ConvShare *j, int c)
+{
+  return c == 0 ? j->w->col : j->w->par_col + (gsize) (c - 1) * j->w->col_size;
+}
+
+static void
+conv_forward_share (int c, int n, gpointer data)
+{
+  const ConvShare *j = data;
+  const GraphOp *op = j->op;
+  const int b0 = j->B * c / n, b1 = j->B * (c + 1) / n;
+  if (b1 > b0)
+    sd_conv1d_ex_forward (j->out + (gsize) b0 * op->OC * j->To,
+        j->in + (gsize) b0 * j->C * j->T, j->weight, j->bias, b1 - b0, j->C,
+        op->OC, op->group, j->T, &op->win, share_col (j, c));
+}
+
+/* Chunk 0 accumulates into dw and db themselves, the others into their
+ * zeroed copies, which conv_backward adds in chunk order: the sums are the
+ * same for a thread count, run after run. */
+static void
+conv_backward_share (int c, int n, gpointer data)
+{
+  const ConvShare *j = data;
+  const GraphOp *op = j->op;
+  const int b0 = j->B * c / n, b1 = j->B * (c + 1) / n;
+  const gsize nw = (gsize) op->OC * (j->C / op->group) * op->win.K;
+  float *dw = j->dw, *db = j->db;
+  if (c > 0 && (dw != NULL || db != NULL)) {
+    float *part = j->w->par_wgrad + (gsize) (c - 1) * j->w->wgrad_size;
+    memset (part, 0, (nw + op->OC) * sizeof (float));
+    dw = dw ? part : NULL;
+    db = db ? part + nw : NULL;
+  }
+  if (b1 > b0)
+    sd_conv1d_ex_backward (j->din ? j->din + (gsize) b0 * j->C * j->T : NULL,
+        dw, db, j->dout + (gsize) b0 * op->OC * j->To,
+        j->in + (gsize) b0 * j->C * j->T, j->weight, b1 - b0, j->C, op->OC,
+        op->group, j->T, &op->win, share_col (j, c));
+}
+
+static void
+conv_backward (ConvShare *j)
+{
+  sd_parallel_run (j->w->par, conv_backward_share, j);
+  const int n = j->w->par ? sd_parallel_get_n_threads (j->w->par) : 1;
+  const GraphOp *op = j->op;
+  const gsize nw = (gsize) op->OC * (j->C / op->group) * op->win.K;
+  for (int c = 1; c < n; c++) {
+    const float *part = j->w->par_wgrad + (gsize) (c - 1) * j->w->wgrad_size;
+    for (gsize k = 0; j->dw != NULL && k < nw; k++)
+      j->dw[k] += part[k];
+    for (int k = 0; j->db != NULL && k < op->OC; k++)
+      j->db[k] += part[nw + k];
+  }
 }
 
 static void
@@ -132,10 +240,11 @@ op_forward (const SdModel *m, SdGraphWs *w, int i)
 #define T_(s) (op->tensor[s] ? P + op->off[s] : NULL)
 
   switch (op->type) {
-    case GOP_CONV:
-      sd_conv1d_ex_forward (out, in, T_ (0), T_ (1), B, C, op->OC, op->group, T,
-          &op->win, w->col);
+    case GOP_CONV: {
+      ConvShare j = { w, op, B, C, T, w->len[i + 1], T_ (0), T_ (1), in, out };
+      sd_parallel_run (w->par, conv_forward_share, &j);
       break;
+    }
     case GOP_BN:
       if (w->bn_mean != NULL) /* the model is being trained: not const */
         sd_batchnorm_forward_train (out, w->bn_mean[i], w->bn_rstd[i], in,
@@ -228,10 +337,12 @@ op_backward (const SdModel *m, SdGraphWs *w, int i, float *grads)
 #define G_(s) (op->tensor[s] && grads ? grads + op->off[s] : NULL)
 
   switch (op->type) {
-    case GOP_CONV:
-      sd_conv1d_ex_backward (din, G_ (0), G_ (1), dout, in, T_ (0), B, C,
-          op->OC, op->group, T, &op->win, w->col);
+    case GOP_CONV: {
+      ConvShare j = { w, op, B, C, T, w->len[i + 1], T_ (0), NULL, in, NULL,
+        dout, din, G_ (0), G_ (1) };
+      conv_backward (&j);
       break;
+    }
     case GOP_BN:
       if (w->bn_mean != NULL)
         sd_batchnorm_backward_train (din, G_ (0), G_ (1), dout, in,

@@ -246,6 +246,12 @@ sd_workspace_set_threads (SdWorkspace *ws, int n_threads, GError **error)
       return FALSE;
     }
   }
+  if (ws->graph != NULL && !sd_graph_ws_set_parallel (ws->graph, par, error)) {
+    sd_parallel_free (par);
+    g_free (col);
+    g_free (wgrad);
+    return FALSE;
+  }
   sd_parallel_free (ws->par);
   g_free (ws->par_col);
   g_free (ws->par_wgrad);

@@ -476,18 +476,34 @@ test_shuffle_training (void)
   }
 }
 
-/* resnet-small on the fixture with n_threads threads (0: OpenBLAS's). */
+/* A model of preset (an architecture, or "inception-N": an op graph of N
+ * filters per branch) for the labels. */
 static SdModel *
-train_threads (int n_threads, guint64 seed)
+preset_model (const char *preset, const char *const *labels, guint64 seed)
+{
+  g_autoptr (GError) error = NULL;
+  SdModel *m;
+  if (g_str_has_prefix (preset, "inception-"))
+    m = sd_model_new_inception (
+        atoi (preset + strlen ("inception-")), 2, labels, seed, &error);
+  else {
+    SdArch arch;
+    g_assert_true (sd_arch_from_preset (preset, 2, &arch, NULL));
+    m = sd_model_new (&arch, labels, seed, &error);
+  }
+  g_assert_no_error (error);
+  return m;
+}
+
+/* preset on the fixture with n_threads threads (0: OpenBLAS's). */
+static SdModel *
+train_threads (const char *preset, int n_threads, guint64 seed)
 {
   g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
-  SdArch arch;
-  g_assert_true (sd_arch_from_preset ("resnet-small", 2, &arch, NULL));
-  SdModel *m
-      = sd_model_new (&arch, (const char *const *) d->labels, seed, NULL);
+  SdModel *m = preset_model (preset, (const char *const *) d->labels, seed);
   SdTrainConfig c;
   sd_train_config_init (&c);
-  c.epochs = 8;
+  c.epochs = g_str_has_prefix (preset, "inception-") ? 3 : 8;
   c.batch_size = 7; /* shares of 3 and 4 series, a last batch of 5 */
   c.seed = seed;
   c.n_threads = n_threads;
@@ -502,14 +518,14 @@ train_threads (int n_threads, guint64 seed)
  * thread count adds the weight gradients of the shares in another order:
  * other bits, nearly the same model. */
 static void
-test_threads_deterministic (void)
+test_threads_deterministic (gconstpointer preset)
 {
   sd_set_num_threads (3);
-  g_autoptr (SdModel) a = train_threads (2, 4);
+  g_autoptr (SdModel) a = train_threads (preset, 2, 4);
   g_assert_cmpint (sd_get_num_threads (), ==, 3);
-  g_autoptr (SdModel) b = train_threads (2, 4);
-  g_autoptr (SdModel) one = train_threads (1, 4);
-  g_autoptr (SdModel) other = train_threads (2, 5);
+  g_autoptr (SdModel) b = train_threads (preset, 2, 4);
+  g_autoptr (SdModel) one = train_threads (preset, 1, 4);
+  g_autoptr (SdModel) other = train_threads (preset, 2, 5);
   sd_set_num_threads (1);
   gsize np = sd_model_get_n_params (a);
   g_assert_cmpmem (sd_model_get_params (a), np * sizeof (float),
@@ -521,28 +537,28 @@ test_threads_deterministic (void)
     dseed = MAX (dseed, fabs (pa - sd_model_get_params (other)[k]));
     pmax = MAX (pmax, fabs (pa));
   }
-  g_test_message ("2 vs 1 thread: max |diff| %.3g; other seed %.3g; max "
+  g_test_message ("%s, 2 vs 1 thread: max |diff| %.3g; other seed %.3g; max "
                   "|param| %.3g",
-      dmax, dseed, pmax);
+      (const char *) preset, dmax, dseed, pmax);
+  g_assert_cmpfloat (dmax, >, 0.0); /* the shares were summed: not 1 */
   /* eight epochs of Adam amplify rounding, but stay far from what
    * another seed gives */
   g_assert_cmpfloat (dmax, <, 0.05 * dseed);
 }
 
 /* A workspace split over threads computes the same forward, bit for bit,
- * and the same gradients up to the order of the shares' sums. */
+ * the same input gradient, and the same parameter gradients up to the
+ * order of the shares' sums. */
 static void
-test_workspace_threads (void)
+test_workspace_threads (gconstpointer preset)
 {
   g_autoptr (SdDataset) d = load_fixture ("ucr-small.tsv", NULL);
   const int B = 9, T = (int) d->length;
-  SdArch arch;
-  g_assert_true (sd_arch_from_preset ("resnet-small", 2, &arch, NULL));
   g_autoptr (SdModel) m
-      = sd_model_new (&arch, (const char *const *) d->labels, 2, NULL);
+      = preset_model (preset, (const char *const *) d->labels, 2);
   g_autoptr (GError) error = NULL;
   const gsize np = sd_model_get_n_params (m);
-  float *grads[2], *logits[2];
+  float *grads[2], *logits[2], *dx[2];
   float dl[2 * 9];
   for (int i = 0; i < 2 * B; i++)
     dl[i] = (float) ((i * 7) % 5) - 2.0f;
@@ -554,22 +570,26 @@ test_workspace_threads (void)
     logits[r] = g_memdup2 (
         sd_model_forward (m, ws, d->x, B, T), sizeof (float) * 2 * B);
     grads[r] = g_new0 (float, np);
-    sd_model_backward (m, ws, dl, grads[r], NULL);
+    dx[r] = g_new0 (float, (gsize) B *T);
+    sd_model_backward (m, ws, dl, grads[r], dx[r]);
   }
   g_assert_cmpmem (
       logits[0], sizeof (float) * 2 * B, logits[1], sizeof (float) * 2 * B);
+  g_assert_cmpmem (
+      dx[0], sizeof (float) * B * T, dx[1], sizeof (float) * B * T);
   double diff = 0, gmax = 0;
   for (gsize k = 0; k < np; k++) {
     diff = MAX (diff, fabs (grads[0][k] - grads[1][k]));
     gmax = MAX (gmax, fabs (grads[0][k]));
   }
-  g_test_message (
-      "gradients, 3 threads vs 1: max |diff| %.3g of %.3g", diff, gmax);
+  g_test_message ("%s gradients, 3 threads vs 1: max |diff| %.3g of %.3g",
+      (const char *) preset, diff, gmax);
   g_assert_cmpfloat (gmax, >, 0);
   g_assert_cmpfloat (diff, <=, 1e-5 * gmax);
   for (int r = 0; r < 2; r++) {
     g_free (grads[r]);
     g_free (logits[r]);
+    g_free (dx[r]);
   }
   /* impossible thread counts are errors */
   g_autoptr (SdWorkspace) ws = sd_workspace_new (m, B, T, SD_MODE_EVAL, NULL);
@@ -678,8 +698,14 @@ main (int argc, char **argv)
       "/train/carrier-shift-training", test_carrier_shift_training);
   g_test_add_func ("/train/piece-shuffle", test_piece_shuffle);
   g_test_add_func ("/train/shuffle-training", test_shuffle_training);
-  g_test_add_func ("/train/threads-deterministic", test_threads_deterministic);
-  g_test_add_func ("/train/workspace-threads", test_workspace_threads);
+  g_test_add_data_func ("/train/threads-deterministic", "resnet-small",
+      test_threads_deterministic);
+  g_test_add_data_func ("/train/threads-deterministic-graph", "inception-2",
+      test_threads_deterministic);
+  g_test_add_data_func (
+      "/train/workspace-threads", "resnet-small", test_workspace_threads);
+  g_test_add_data_func (
+      "/train/workspace-threads-graph", "inception-2", test_workspace_threads);
   g_test_add_func ("/train/time-budget", test_time_budget);
   g_test_add_func ("/train/adapt", test_adapt);
   return g_test_run ();
