@@ -227,6 +227,54 @@ conv_backward (ConvShare *j)
   }
 }
 
+/* An elementwise activation or a max pooling over a share of the values
+ * (activation) or of the batch (pooling): each output element is computed
+ * by one chunk alone, so the split gives the bits of one thread. */
+typedef struct
+{
+  const GraphOp *op;
+  gboolean backward;
+  int B, C, T, To;
+  gsize n;                /* activation: elements */
+  const float *in, *dout; /* dout: backward */
+  float *out;             /* forward: out; backward: din */
+} ElemShare;
+
+static void
+elem_share (int c, int nc, gpointer data)
+{
+  const ElemShare *j = data;
+  const GraphOp *op = j->op;
+  if (op->type == GOP_ACT) {
+    const gsize a = j->n * c / nc, b = j->n * (c + 1) / nc;
+    if (b <= a)
+      return;
+    if (j->backward)
+      sd_activation_backward (
+          op->act, op->alpha, j->out + a, j->dout + a, j->in + a, b - a);
+    else
+      sd_activation_forward (op->act, op->alpha, j->out + a, j->in + a, b - a);
+    return;
+  }
+  const int b0 = j->B * c / nc, b1 = j->B * (c + 1) / nc;
+  const gsize xi = (gsize) b0 * j->C * j->T, xo = (gsize) b0 * j->C * j->To;
+  if (b1 <= b0)
+    return;
+  if (j->backward)
+    sd_maxpool_backward (
+        j->out + xi, j->dout + xo, j->in + xi, b1 - b0, j->C, j->T, &op->win);
+  else
+    sd_maxpool_forward (j->out + xo, j->in + xi, b1 - b0, j->C, j->T, &op->win);
+}
+
+static void
+elem_run (SdGraphWs *w, const GraphOp *op, gboolean backward, int B, int C,
+    int T, int To, gsize n, const float *in, const float *dout, float *out)
+{
+  ElemShare j = { op, backward, B, C, T, To, n, in, dout, out };
+  sd_parallel_run (w->par, elem_share, &j);
+}
+
 static void
 op_forward (const SdModel *m, SdGraphWs *w, int i)
 {
@@ -255,7 +303,7 @@ op_forward (const SdModel *m, SdGraphWs *w, int i)
             out, in, T_ (0), T_ (1), T_ (2), T_ (3), op->eps, B, C, T);
       break;
     case GOP_ACT:
-      sd_activation_forward (op->act, op->alpha, out, in, n);
+      elem_run (w, op, FALSE, B, C, T, T, n, in, NULL, out);
       break;
     case GOP_ADD:
       sd_add_forward (out, in, w->act[op->in[1]], n);
@@ -277,7 +325,7 @@ op_forward (const SdModel *m, SdGraphWs *w, int i)
       break;
     }
     case GOP_MAXPOOL:
-      sd_maxpool_forward (out, in, B, C, T, &op->win);
+      elem_run (w, op, FALSE, B, C, T, w->len[i + 1], 0, in, NULL, out);
       break;
     case GOP_AVGPOOL:
       sd_avgpool_ex_forward (out, in, B, C, T, &op->win, op->count_pad);
@@ -352,7 +400,7 @@ op_backward (const SdModel *m, SdGraphWs *w, int i, float *grads)
             T_ (2), T_ (3), op->eps, B, C, T);
       break;
     case GOP_ACT:
-      sd_activation_backward (op->act, op->alpha, din, dout, in, n);
+      elem_run (w, op, TRUE, B, C, T, T, n, in, dout, din);
       break;
     case GOP_ADD:
       sd_add_backward (din, w->dact[op->in[1]], dout, n);
@@ -375,7 +423,7 @@ op_backward (const SdModel *m, SdGraphWs *w, int i, float *grads)
       break;
     }
     case GOP_MAXPOOL:
-      sd_maxpool_backward (din, dout, in, B, C, T, &op->win);
+      elem_run (w, op, TRUE, B, C, T, w->len[i + 1], 0, in, dout, din);
       break;
     case GOP_AVGPOOL:
       sd_avgpool_ex_backward (din, dout, B, C, T, &op->win, op->count_pad);
