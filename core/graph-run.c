@@ -137,17 +137,10 @@ sd_graph_ws_set_parallel (SdGraphWs *w, SdParallel *par, GError **error)
 {
   const int n = sd_parallel_get_n_threads (par);
   float *col = NULL, *wgrad = NULL;
-  if (n > 1) {
-    col = g_try_new (float, w->col_size *(n - 1) + 1);
-    wgrad = g_try_new (float, w->wgrad_size *(n - 1) + 1);
-    if (col == NULL || wgrad == NULL) {
-      g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
-          "out of memory for the scratch of %d threads", n);
-      g_free (col);
-      g_free (wgrad);
-      return FALSE;
-    }
-  }
+  if (n > 1
+      && !sd_parallel_scratch_new (
+          n, w->col_size, w->wgrad_size, &col, &wgrad, error))
+    return FALSE;
   g_free (w->par_col);
   g_free (w->par_wgrad);
   w->par = n > 1 ? par : NULL;
@@ -215,16 +208,14 @@ static void
 conv_backward (ConvShare *j)
 {
   sd_parallel_run (j->w->par, conv_backward_share, j);
-  const int n = j->w->par ? sd_parallel_get_n_threads (j->w->par) : 1;
+  const int n = sd_parallel_get_n_threads (j->w->par);
   const GraphOp *op = j->op;
   const gsize nw = (gsize) op->OC * (j->C / op->group) * op->win.K;
-  for (int c = 1; c < n; c++) {
-    const float *part = j->w->par_wgrad + (gsize) (c - 1) * j->w->wgrad_size;
-    for (gsize k = 0; j->dw != NULL && k < nw; k++)
-      j->dw[k] += part[k];
-    for (int k = 0; j->db != NULL && k < op->OC; k++)
-      j->db[k] += part[nw + k];
-  }
+  if (j->dw != NULL)
+    sd_parallel_add_parts (j->dw, j->w->par_wgrad, j->w->wgrad_size, n, nw);
+  if (j->db != NULL)
+    sd_parallel_add_parts (
+        j->db, j->w->par_wgrad + nw, j->w->wgrad_size, n, op->OC);
 }
 
 /* An elementwise activation or a max pooling over a share of the values

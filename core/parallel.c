@@ -132,3 +132,31 @@ sd_parallel_free (SdParallel *p)
   g_cond_clear (&p->done);
   g_free (p);
 }
+
+gboolean
+sd_parallel_scratch_new (int n_threads, gsize col_size, gsize part_size,
+    float **col, float **parts, GError **error)
+{
+  const gsize k = n_threads > 1 ? (gsize) (n_threads - 1) : 0;
+  *col = g_try_new (float, col_size *k + 1);
+  *parts = g_try_new (float, part_size *k + 1);
+  if (*col == NULL || *parts == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
+        "out of memory for the scratch of %d threads", n_threads);
+    g_clear_pointer (col, g_free);
+    g_clear_pointer (parts, g_free);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+void
+sd_parallel_add_parts (
+    float *dst, const float *parts, gsize stride, int n_threads, gsize count)
+{
+  for (int c = 1; c < n_threads; c++) {
+    const float *part = parts + (gsize) (c - 1) * stride;
+    for (gsize k = 0; k < count; k++)
+      dst[k] += part[k];
+  }
+}

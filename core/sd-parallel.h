@@ -29,4 +29,16 @@ int sd_parallel_get_n_threads (const SdParallel *p);
  * dispatch at a time per SdParallel. */
 void sd_parallel_run (SdParallel *p, SdParallelFunc func, gpointer data);
 
+/* The scratch of a batch split over n_threads: for each thread but the
+ * caller's, col_size floats of columns in *col and part_size floats of a
+ * partial weight gradient in *parts ((n_threads - 1) of each; one float
+ * for a single thread). FALSE with SD_ERROR_NOMEM, both NULL, when they do
+ * not fit. */
+gboolean sd_parallel_scratch_new (int n_threads, gsize col_size,
+    gsize part_size, float **col, float **parts, GError **error);
+/* dst (count) += the n_threads - 1 partial gradients of parts, stride
+ * apart, in thread order: the sum is the same for a thread count. */
+void sd_parallel_add_parts (
+    float *dst, const float *parts, gsize stride, int n_threads, gsize count);
+
 G_END_DECLS

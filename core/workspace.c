@@ -235,14 +235,9 @@ sd_workspace_set_threads (SdWorkspace *ws, int n_threads, GError **error)
     par = sd_parallel_new (n_threads, error);
     if (par == NULL)
       return FALSE;
-    col = g_try_new (float, ws->col_size *(n_threads - 1) + 1);
-    wgrad = g_try_new (float, ws->wgrad_size *(n_threads - 1) + 1);
-    if (col == NULL || wgrad == NULL) {
-      g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
-          "out of memory for the scratch of %d threads", n_threads);
+    if (!sd_parallel_scratch_new (
+            n_threads, ws->col_size, ws->wgrad_size, &col, &wgrad, error)) {
       sd_parallel_free (par);
-      g_free (col);
-      g_free (wgrad);
       return FALSE;
     }
   }
@@ -330,13 +325,9 @@ conv_backward (SdWorkspace *ws, const Op *op, float *din, float *dw,
 {
   ConvShare j = { ws, op, B, T, w, in, NULL, dout, din, dw };
   sd_parallel_run (ws->par, conv_backward_share, &j);
-  const int n = sd_parallel_get_n_threads (ws->par);
-  const gsize nw = (gsize) op->OC * op->C * op->K;
-  for (int c = 1; dw != NULL && c < n; c++) {
-    const float *part = ws->par_wgrad + (gsize) (c - 1) * ws->wgrad_size;
-    for (gsize k = 0; k < nw; k++)
-      dw[k] += part[k];
-  }
+  if (dw != NULL)
+    sd_parallel_add_parts (dw, ws->par_wgrad, ws->wgrad_size,
+        sd_parallel_get_n_threads (ws->par), (gsize) op->OC * op->C * op->K);
 }
 
 int
