@@ -63,13 +63,6 @@ check_member (SdModel *const *members, int i, GError **error)
   const char *why = NULL;
   if (b->members != NULL)
     why = "is an ensemble itself";
-  else if ((a->graph != NULL) != (b->graph != NULL))
-    why = a->graph != NULL ? "is a stage architecture and member 0 an op "
-                             "graph (imported, or an inception preset): "
-                             "members are all of one kind"
-                           : "is an op graph (imported, or an inception "
-                             "preset) and member 0 a stage architecture: "
-                             "members are all of one kind";
   else if (!g_strv_equal ((const char *const *) a->labels,
                (const char *const *) b->labels))
     why = "has other labels than member 0";

@@ -20,9 +20,17 @@ enum
   T = 24
 };
 
-/* TRUE: new_ensemble makes op-graph members (InceptionTime with 2
- * filters per branch) instead of stage architectures */
-static gboolean graph_members;
+/* The members new_ensemble makes: member 0, 1 and 2's presets
+ * (InceptionTime with 2 or 3 filters per branch is an op graph, the
+ * others stage architectures). Members may differ in architecture and in
+ * kind; the layers are member 0's. */
+static const char *const kinds[][M] = {
+  { "fcn-small", "fcn-small", "resnet-small" },
+  { "inception-2", "inception-2", "inception-3" },
+  { "inception-2", "fcn-small", "resnet-small" }, /* mixed, a graph first */
+  { "fcn-small", "inception-2", "inception-3" },  /* mixed, a stage first */
+};
+static int kind; /* the row of kinds[] */
 
 static SdModel *
 new_member (const char *preset, const char *const *labels, guint64 seed)
@@ -54,18 +62,13 @@ new_member (const char *preset, const char *const *labels, guint64 seed)
   return m;
 }
 
-/* Two fcn-small members and a resnet-small (members may differ in
- * architecture), or with graph_members two inception-2 and an
- * inception-3. */
+/* An ensemble of the members of kinds[kind]. */
 static SdModel *
 new_ensemble (SdModel **members)
 {
   g_autoptr (GError) error = NULL;
-  const char *a = graph_members ? "inception-2" : "fcn-small";
-  members[0] = new_member (a, labels3, 1);
-  members[1] = new_member (a, labels3, 2);
-  members[2]
-      = new_member (graph_members ? "inception-3" : "resnet-small", labels3, 3);
+  for (int i = 0; i < M; i++)
+    members[i] = new_member (kinds[kind][i], labels3, (guint64) i + 1);
   SdModel *e = sd_model_new_ensemble (members, M, &error);
   g_assert_no_error (error);
   return e;
@@ -138,15 +141,17 @@ test_mean_probability (void)
   g_assert_cmpint (sd_model_get_n_members (e), ==, M);
   g_assert_cmpint (sd_model_get_n_members (members[0]), ==, 0);
   g_assert_true (sd_model_get_member (e, 2) == members[2]);
-  g_assert_cmpuint (sd_model_get_n_trainable (e), ==,
-      2 * sd_model_get_n_trainable (members[0])
-          + sd_model_get_n_trainable (members[2]));
+  gsize n_trainable = 0;
+  for (int i = 0; i < M; i++)
+    n_trainable += sd_model_get_n_trainable (members[i]);
+  g_assert_cmpuint (sd_model_get_n_trainable (e), ==, n_trainable);
   /* the layers are member 0's, but "fc" is the ensemble's output */
   int C, L;
   int gap = sd_model_find_layer (e, "gap"), fc = sd_model_find_layer (e, "fc");
   g_assert_cmpint (gap, >=, 0);
   sd_workspace_get_layer_output (ws, gap, &C, &L);
-  g_assert_cmpint (C, ==, graph_members ? 4 * 2 : 64);
+  g_assert_cmpint (
+      C, ==, g_str_has_prefix (kinds[kind][0], "inception-") ? 4 * 2 : 64);
   g_assert_true (sd_workspace_get_layer_output (ws, fc, &C, &L) == z);
   unref_all (members);
 }
@@ -254,7 +259,7 @@ check_input_gradient (SdEnsembleRule rule)
    * there the few samples outside 2 % may be off by more; its own
    * backward is checked by finite differences in test_graph.c, and the
    * mixing below is exact) */
-  if (!graph_members)
+  if (kind == 0)
     g_assert_cmpfloat (max_err, <, 0.1 * max_ref);
   g_assert_cmpfloat (mix_err, <, 1e-5 * MAX (max_ref, 1));
 
@@ -299,8 +304,8 @@ test_round_trip (void)
   g_autoptr (SdModel) l = sd_model_load_from_bytes (bytes, "e.st", &error);
   g_assert_no_error (error);
   g_assert_cmpint (sd_model_get_n_members (l), ==, M);
-  g_assert_cmpstr (sd_model_get_arch (sd_model_get_member (l, 2))->name, ==,
-      graph_members ? "inception-3" : "resnet-small");
+  g_assert_cmpstr (
+      sd_model_get_arch (sd_model_get_member (l, 2))->name, ==, kinds[kind][2]);
   g_assert_cmpstr (
       sd_model_get_provenance (sd_model_get_member (l, 1)), ==, "{\"seed\":2}");
   g_assert_null (sd_model_get_provenance (sd_model_get_member (l, 0)));
@@ -454,36 +459,77 @@ test_join_rejects (void)
   unref_all (members);
 }
 
-/* The same tests with op-graph members (imported models, InceptionTime):
- * the output, its input gradient, the file round trip (each member's
- * graph stored as "members.<i>.graph"). */
+/* The same tests with the members of kinds[row]: op graphs (imported
+ * models, InceptionTime; each stored as "members.<i>.graph"), or both
+ * kinds in one ensemble. */
+static void
+test_kind (int row, GTestFunc test)
+{
+  kind = row;
+  test ();
+  kind = 0;
+}
+
 static void
 test_graph (gconstpointer test)
 {
-  graph_members = TRUE;
-  ((GTestFunc) test) ();
-  graph_members = FALSE;
+  test_kind (1, (GTestFunc) test);
 }
 
-/* Members are all stage architectures or all op graphs: their layer
- * indices ("fc" is stage count + 1) must agree. */
 static void
-test_join_rejects_mixed_kinds (void)
+test_mixed (gconstpointer test)
 {
-  g_autoptr (GError) error = NULL;
-  SdModel *mixed[2] = { new_member ("inception-2", labels3, 1),
-    new_member ("fcn-small", labels3, 2) };
-  g_autoptr (SdModel) e = sd_model_new_ensemble (mixed, 2, &error);
-  g_assert_null (e);
-  g_assert_error (error, SD_ERROR, SD_ERROR_MODEL);
-  g_assert_nonnull (strstr (error->message, "member 1"));
-  g_assert_nonnull (strstr (error->message, "all of one kind"));
-  g_clear_error (&error);
-  SdModel *other[2] = { mixed[1], mixed[0] };
-  g_assert_null (sd_model_new_ensemble (other, 2, &error));
-  g_assert_nonnull (strstr (error->message, "is an op graph"));
-  sd_model_unref (mixed[0]);
-  sd_model_unref (mixed[1]);
+  test_kind (2, (GTestFunc) test);
+  test_kind (3, (GTestFunc) test);
+}
+
+/* Graphs and stage architectures in one ensemble: its layers are member
+ * 0's, whichever kind that is, and a gradient injected at one of them
+ * reaches member 0 alone, as it does member 0 on its own. */
+static void
+check_mixed_layers (int row)
+{
+  SdModel *members[M];
+  kind = row;
+  g_autoptr (SdModel) e = new_ensemble (members);
+  kind = 0;
+  const gboolean graph0 = g_str_has_prefix (kinds[row][0], "inception-");
+  g_assert_cmpint (sd_model_find_layer (e, "stages.0") >= 0, ==, !graph0);
+  const int gap = sd_model_find_layer (e, "gap");
+  g_assert_cmpint (gap, ==, sd_model_find_layer (members[0], "gap"));
+  g_assert_cmpint (sd_model_find_layer (e, "fc"), ==,
+      sd_model_find_layer (members[0], "fc"));
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (e, B, T, SD_MODE_EVAL, NULL);
+  g_autoptr (SdWorkspace) w0
+      = sd_workspace_new (members[0], B, T, SD_MODE_EVAL, NULL);
+  float x[B * T], dx[B * T], dx0[B * T];
+  fill_random (x, B * T, 31);
+  sd_model_forward (e, ws, x, B, T);
+  sd_model_forward (members[0], w0, x, B, T);
+  int C, L;
+  const float *f = sd_workspace_get_layer_output (ws, gap, &C, &L);
+  const float *f0 = sd_workspace_get_layer_output (w0, gap, &C, &L);
+  g_assert_cmpmem (f, (gsize) B * C * L * sizeof (float), f0,
+      (gsize) B * C * L * sizeof (float));
+  g_autofree float *R = g_new (float, (gsize) B *C *L);
+  fill_random (R, (gsize) B * C * L, 32);
+  SdLayerGrad at_gap = { gap, R };
+  sd_model_backward_full (e, ws, NULL, &at_gap, 1, NULL, dx);
+  sd_model_backward_full (members[0], w0, NULL, &at_gap, 1, NULL, dx0);
+  double norm = 0;
+  for (int t = 0; t < B * T; t++) {
+    g_assert_cmpfloat_with_epsilon (dx[t], dx0[t], 1e-5);
+    norm += fabs (dx0[t]);
+  }
+  g_assert_cmpfloat (norm, >, 1e-3);
+  unref_all (members);
+}
+
+static void
+test_mixed_layers (void)
+{
+  check_mixed_layers (2);
+  check_mixed_layers (3);
 }
 
 int
@@ -502,7 +548,12 @@ main (int argc, char **argv)
       "/ensemble/graph/input-gradient", test_input_gradient, test_graph);
   g_test_add_data_func (
       "/ensemble/graph/round-trip", test_round_trip, test_graph);
-  g_test_add_func (
-      "/ensemble/join-rejects-mixed-kinds", test_join_rejects_mixed_kinds);
+  g_test_add_data_func (
+      "/ensemble/mixed/mean-probability", test_mean_probability, test_mixed);
+  g_test_add_data_func (
+      "/ensemble/mixed/input-gradient", test_input_gradient, test_mixed);
+  g_test_add_data_func (
+      "/ensemble/mixed/round-trip", test_round_trip, test_mixed);
+  g_test_add_func ("/ensemble/mixed/layers", test_mixed_layers);
   return g_test_run ();
 }

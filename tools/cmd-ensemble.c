@@ -45,8 +45,11 @@ cli_cmd_ensemble (int argc, char **argv)
       "The ensemble predicts the mean of its members' probabilities; eval, "
       "predict, dream, explain, calibrate and the element take it as one "
       "model. The members must share labels, training length, sample rate "
-      "and normalisation, and be of one kind: all built-in architectures or "
-      "all op graphs (InceptionTime presets, imported ONNX models). Their "
+      "and normalisation; they may differ in architecture and kind (built-in "
+      "architectures, InceptionTime presets, imported ONNX models: "
+      "different architectures make different errors, so their mean is "
+      "often better than more members of one). The ensemble's layers and "
+      "novelty features are the first member's. Their "
       "training statistics are not kept: run "
       "seqdream calibrate on the ensemble for its own.");
   g_option_context_add_main_entries (ctx, entries, NULL);

@@ -159,10 +159,11 @@ float *sd_model_get_params (SdModel *model);
  * docs/model-format.md describes the file. */
 
 /* An ensemble of members[0..n) (2..SD_MAX_MEMBERS, taking a reference on
- * each): every member a model of an architecture (not an imported graph,
- * not an ensemble) with the same labels, training length, sample rate and
- * normalisation; else an SD_ERROR_MODEL error naming the difference. The
- * ensemble takes its metadata from members[0]. */
+ * each): every member a model of any architecture or op graph (built-in,
+ * a graph preset or imported; not an ensemble) with the same labels,
+ * training length, sample rate and normalisation; else an SD_ERROR_MODEL
+ * error naming the difference. The ensemble takes its metadata and its
+ * layers from members[0]. */
 #define SD_MAX_MEMBERS 64
 SdModel *sd_model_new_ensemble (SdModel *const *members, int n, GError **error);
 /* How an ensemble combines its members' log-probabilities lp_m (the
