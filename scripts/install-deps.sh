@@ -52,7 +52,10 @@ done
 install_onnxruntime () {
   [ "$onnxruntime" = 1 ] || return 0
   if ! (cd "$ROOT/tests/onnxruntime" && NODE_PATH=node_modules node -e "require('onnxruntime-node')") 2>/dev/null; then
-    (cd "$ROOT/tests/onnxruntime" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund)
+    # not fatal: without the npm registry the build and every other test
+    # still work, and tests/test-onnxruntime.sh reports itself skipped
+    (cd "$ROOT/tests/onnxruntime" && ONNXRUNTIME_NODE_INSTALL=skip npm install --no-audit --no-fund) \
+      || echo "install-deps.sh: npm could not install onnxruntime-node into tests/onnxruntime: the onnxruntime test will be skipped" >&2
   fi
 }
 
