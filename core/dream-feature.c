@@ -116,8 +116,7 @@ int
 sd_dream_feature_size (const SdModel *model)
 {
   g_return_val_if_fail (model != NULL, 0);
-  /* the channels into the "gap" layer; also for a graph model, which has
-   * no stages */
+  /* the channels into the "gap" layer, of an architecture or a graph */
   return model->feat_channels;
 }
 

@@ -67,7 +67,7 @@ sd_dreamer_new (SdModel *model, int max_batch, int max_length, GError **error)
   d->max_B = max_batch;
   d->max_T = max_length;
   d->K = sd_model_get_n_classes (model);
-  d->n_stages = sd_model_get_arch (model)->n_stages;
+  d->n_stages = sd_model_get_n_stage_layers (model);
   d->gap_layer = sd_model_find_layer (model, "gap");
   d->fc_layer = sd_model_find_layer (model, "fc");
   g_assert (d->gap_layer == d->n_stages && d->fc_layer == d->n_stages + 1);

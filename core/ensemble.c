@@ -106,6 +106,8 @@ sd_model_new_ensemble (SdModel *const *members, int n, GError **error)
   memcpy (e->act_channels, m0->act_channels, sizeof e->act_channels);
   memcpy (e->act_div, m0->act_div, sizeof e->act_div);
   memcpy (e->stage_out, m0->stage_out, sizeof e->stage_out);
+  e->n_stage_layers = m0->n_stage_layers;
+  memcpy (e->graph_stage, m0->graph_stage, sizeof e->graph_stage);
   e->feat_channels = m0->feat_channels;
   e->layer_names = g_strdupv (m0->layer_names);
   e->members = g_new (SdModel *, n);
@@ -325,7 +327,7 @@ void
 sd_ensemble_backward (SdModel *m, SdEnsembleWs *ew, const float *dlogits,
     const SdLayerGrad *extra, int n_extra, float *dx)
 {
-  const int fc = m->arch.n_stages + 1;
+  const int fc = m->n_stage_layers + 1;
   const int B = sd_workspace_last_batch (ew->ws[0]);
   const gsize BK = (gsize) B * ew->K;
   if (dx == NULL)
@@ -362,7 +364,7 @@ const float *
 sd_ensemble_layer_output (const SdModel *m, const SdEnsembleWs *ew, int layer,
     int *channels, int *length)
 {
-  if (layer < m->arch.n_stages + 1)
+  if (layer < m->n_stage_layers + 1)
     return sd_workspace_get_layer_output (ew->ws[0], layer, channels, length);
   *channels = ew->K;
   *length = 1;

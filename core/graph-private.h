@@ -129,6 +129,9 @@ G_GNUC_INTERNAL gboolean sd_graph_set_logits (
  * for every T' <= T (used to size workspaces). */
 G_GNUC_INTERNAL gboolean sd_graph_lengths (
     const SdGraph *g, int T, gboolean check, int *len, GError **error);
+/* The length of value for input length T (an upper bound when T does
+ * not fit the graph). */
+G_GNUC_INTERNAL int sd_graph_value_length (const SdGraph *g, int value, int T);
 /* The shortest input length the graph accepts (searching up to limit);
  * 0 when none. */
 G_GNUC_INTERNAL int sd_graph_min_length (const SdGraph *g, int limit);
@@ -139,8 +142,9 @@ G_GNUC_INTERNAL void sd_graph_tensor_shape (
 
 G_GNUC_INTERNAL char *sd_graph_to_json (const SdGraph *g);
 G_GNUC_INTERNAL SdGraph *sd_graph_from_json (const char *json, GError **error);
-/* A few lines, one per op, for `seqdream info`. */
-G_GNUC_INTERNAL char *sd_graph_describe (const SdGraph *g);
+/* A few lines, one per op of m's graph, for `seqdream info`; the values
+ * of m's layers tagged "[stages.i]", "[gap]", "[fc]". */
+G_GNUC_INTERNAL char *sd_graph_describe (const SdModel *m);
 
 /* A model over graph g (one reference taken): its tensors registered in
  * op order; params and labels NULL (the caller allocates the parameters

@@ -442,6 +442,16 @@ op_backward (const SdModel *m, SdGraphWs *w, int i, float *grads)
 #undef G_
 }
 
+/* The value of layer (stages.0.., gap, fc: model.c's indices). */
+static int
+layer_value (const SdModel *m, int layer)
+{
+  const SdGraph *g = m->graph;
+  if (layer < m->n_stage_layers)
+    return m->graph_stage[layer];
+  return layer == m->n_stage_layers ? g->features : g->logits;
+}
+
 void
 sd_graph_backward (const SdModel *m, SdGraphWs *w, const float *dlogits,
     const SdLayerGrad *extra, int n_extra, float *grads, float *dx)
@@ -454,7 +464,7 @@ sd_graph_backward (const SdModel *m, SdGraphWs *w, const float *dlogits,
     memcpy (w->dact[g->logits], dlogits,
         value_size (g, w, g->logits) * sizeof (float));
   for (int e = 0; e < n_extra; e++) {
-    const int v = extra[e].layer == 0 ? g->features : g->logits;
+    const int v = layer_value (m, extra[e].layer);
     float *d = w->dact[v];
     for (gsize k = 0; k < value_size (g, w, v); k++)
       d[k] += extra[e].grad[k];
@@ -470,8 +480,8 @@ sd_graph_layer_output (
     const SdModel *m, const SdGraphWs *w, int layer, int *channels, int *length)
 {
   const SdGraph *g = m->graph;
-  const int v = layer == 0 ? g->features : g->logits;
+  const int v = layer_value (m, layer);
   *channels = VAL (g, v)->C;
-  *length = 1;
+  *length = VAL (g, v)->unit ? 1 : w->len[v];
   return w->act[v];
 }

@@ -417,6 +417,45 @@ sd_graph_tensor_shape (
   }
 }
 
+int
+sd_graph_value_length (const SdGraph *g, int value, int T)
+{
+  g_autofree int *len = g_new (int, g->values->len);
+  sd_graph_lengths (g, T, FALSE, len, NULL);
+  return len[value];
+}
+
+/* The stage layers of a graph model: the outputs of its rectifying
+ * activations that still have a time axis (sigmoid, tanh and erf are
+ * gates or parts of a GELU more often than a layer's output), in op
+ * order; more than SD_MAX_STAGES are thinned evenly, keeping the last. */
+static void
+compile_graph_stages (SdModel *m, const SdGraph *g)
+{
+  g_autoptr (GArray) found = g_array_new (FALSE, FALSE, sizeof (int));
+  for (guint i = 0; i < g->ops->len; i++) {
+    const GraphOp *op = OP (g, i);
+    if (op->type == GOP_ACT && !VAL (g, i + 1)->unit
+        && (op->act == SD_ACT_RELU || op->act == SD_ACT_LEAKY_RELU
+            || op->act == SD_ACT_ELU || op->act == SD_ACT_GELU)) {
+      const int v = (int) i + 1;
+      g_array_append_val (found, v);
+    }
+  }
+  const int n = (int) found->len, S = MIN (n, SD_MAX_STAGES);
+  for (int l = 0; l < S; l++) {
+    /* l = S - 1 takes the last, n - 1 */
+    const int v
+        = g_array_index (found, int, (int) ((gint64) (l + 1) * n / S) - 1);
+    m->graph_stage[l] = v;
+    m->act_channels[l] = VAL (g, v)->C;
+    m->act_div[l] = 1; /* unused: a graph value's length is computed */
+    m->stage_out[l] = l;
+  }
+  m->n_acts = S;
+  m->n_stage_layers = S;
+}
+
 SdModel *
 sd_model_compile_graph (SdGraph *g, const char *name, GError **error)
 {
@@ -475,9 +514,13 @@ sd_model_compile_graph (SdGraph *g, const char *name, GError **error)
   for (guint v = 0; v < g->values->len; v++)
     if (!VAL (g, v)->unit)
       m->receptive_field = MAX (m->receptive_field, VAL (g, v)->rf);
-  m->layer_names = g_new0 (char *, 3);
-  m->layer_names[0] = g_strdup ("gap");
-  m->layer_names[1] = g_strdup ("fc");
+  compile_graph_stages (m, g);
+  const int S = m->n_stage_layers;
+  m->layer_names = g_new0 (char *, S + 3);
+  for (int l = 0; l < S; l++)
+    m->layer_names[l] = g_strdup_printf ("stages.%d", l);
+  m->layer_names[S] = g_strdup ("gap");
+  m->layer_names[S + 1] = g_strdup ("fc");
   return g_steal_pointer (&m);
 }
 
@@ -499,8 +542,9 @@ sd_graph_check_params (const SdModel *m, GError **error)
 }
 
 char *
-sd_graph_describe (const SdGraph *g)
+sd_graph_describe (const SdModel *m)
 {
+  const SdGraph *g = m->graph;
   GString *s = g_string_new (NULL);
   for (guint i = 0; i < g->ops->len; i++) {
     const GraphOp *op = OP (g, i);
@@ -514,6 +558,14 @@ sd_graph_describe (const SdGraph *g)
           op->win.stride, op->win.dilation, op->win.pad_l, op->win.pad_r);
     if (op->type == GOP_CONV && op->group > 1)
       g_string_append_printf (s, " groups %d", op->group);
+    /* the layers that dreams, explain and the novelty read */
+    for (int l = 0; l < m->n_stage_layers; l++)
+      if (m->graph_stage[l] == (int) i + 1)
+        g_string_append_printf (s, "  [stages.%d]", l);
+    if (g->features == (int) i + 1)
+      g_string_append (s, "  [gap]");
+    if (g->logits == (int) i + 1)
+      g_string_append (s, "  [fc]");
     g_string_append_c (s, '\n');
   }
   if (g->output != GRAPH_OUT_LOGITS)

@@ -82,10 +82,16 @@ struct _SdModel
   int bn_channels_total;
   int stage_out[SD_MAX_STAGES]; /* activation index of each stage output */
   int feat_channels;            /* channels into GAP */
+  /* The "stages.i" layers: arch.n_stages for an architecture; for a graph
+   * its stage values (graph_stage; act_channels[i] is stage i's channels,
+   * stage_out[i] = i). The layers are stages.0.., "gap", "fc". */
+  int n_stage_layers;
+  int graph_stage[SD_MAX_STAGES]; /* a graph's value of each stage */
   char **layer_names;
-  /* Not NULL for a model imported from ONNX: then it runs this graph and
-   * the op list and arch.stages are empty (n_stages 0; its layers are
-   * "gap", the input of its last dense layer, and "fc"). */
+  /* Not NULL for a graph model (imported from ONNX, or a graph preset):
+   * then it runs this graph and the op list and arch.stages are empty
+   * (arch.n_stages 0; its layers are its stage values, "gap", the input of
+   * its last dense layer, and "fc"). */
   SdGraph *graph;
   /* An ensemble (ensemble.c): its members (n_members >= 2), each owned;
    * then it has no ops, tensors or parameters of its own, and its act_*,

@@ -201,6 +201,7 @@ compile_arch (SdModel *m, GError **error)
   m->min_length = div;
   m->receptive_field = rf;
   m->feat_channels = C;
+  m->n_stage_layers = a->n_stages;
   compile_head (m, cur, C);
 
   m->layer_names = g_new0 (char *, a->n_stages + 3);
@@ -631,8 +632,16 @@ sd_model_find_layer (const SdModel *model, const char *name)
 int
 sd_model_get_layer_length (const SdModel *m, int layer, int length)
 {
-  g_return_val_if_fail (layer >= 0 && layer < m->arch.n_stages + 2, 0);
-  if (layer < m->arch.n_stages)
-    return length / m->act_div[m->stage_out[layer]];
-  return 1;
+  g_return_val_if_fail (layer >= 0 && layer < m->n_stage_layers + 2, 0);
+  if (layer >= m->n_stage_layers)
+    return 1;
+  if (m->graph != NULL)
+    return sd_graph_value_length (m->graph, m->graph_stage[layer], length);
+  return length / m->act_div[m->stage_out[layer]];
+}
+
+int
+sd_model_get_n_stage_layers (const SdModel *model)
+{
+  return model->n_stage_layers;
 }

@@ -435,5 +435,5 @@ sd_model_load_onnx (const char *path, const SdOnnxOptions *opts, GError **error)
 char *
 sd_model_describe_graph (const SdModel *model)
 {
-  return model->graph ? sd_graph_describe (model->graph) : NULL;
+  return model->graph ? sd_graph_describe (model) : NULL;
 }

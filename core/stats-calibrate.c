@@ -476,11 +476,11 @@ sd_model_calibrate (SdModel *model, const SdDataset *fit,
       return FALSE;
   }
   int stage_C[SD_MAX_STAGES];
-  for (int l = 0; l < model->arch.n_stages; l++)
+  for (int l = 0; l < model->n_stage_layers; l++)
     stage_C[l] = stats_stage_channels (model, l);
   g_autoptr (SdModelStats) s
       = stats_new (model->arch.n_classes, sd_dream_feature_size (model), T,
-          SD_STATS_QUANTILES, model->arch.n_stages, stage_C);
+          SD_STATS_QUANTILES, model->n_stage_layers, stage_C);
   s->false_alarm = options->false_alarm;
   if (!compute_stats (s, model, fit_part ? fit_part : &fv,
           held_part ? held_part : &hv, options, error))

@@ -441,7 +441,7 @@ stats_read (SdModel *model, const SdSafetensors *st, GError **error)
   g_auto (StatsMeta) m = { 0 };
   const int K = model->arch.n_classes, C = model->feat_channels;
   if (root == NULL
-      || !read_meta (root, K, model->arch.n_stages, file, &m, error)
+      || !read_meta (root, K, model->n_stage_layers, file, &m, error)
       || !find_tensors (st, TRUE, m.n_stages, v, sv, error))
     return FALSE;
   if ((model->train_length > 0 && m.length != model->train_length)

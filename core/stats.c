@@ -191,7 +191,7 @@ int
 stats_stage_means_size (const SdModel *model)
 {
   int D = 0;
-  for (int l = 0; l < model->arch.n_stages; l++)
+  for (int l = 0; l < model->n_stage_layers; l++)
     D += stats_stage_channels (model, l);
   return D;
 }
@@ -362,7 +362,7 @@ void
 stats_stage_means (
     const SdModel *model, const SdWorkspace *ws, int B, float *out)
 {
-  const int S = model->arch.n_stages, D = stats_stage_means_size (model);
+  const int S = model->n_stage_layers, D = stats_stage_means_size (model);
   for (int b = 0; b < B; b++) {
     float *f = out + (gsize) b * D;
     for (int l = 0; l < S; l++) {
@@ -386,7 +386,7 @@ sd_workspace_novelty_features (const SdModel *model, const SdWorkspace *ws,
   }
   int C, len;
   const float *pooled
-      = sd_workspace_get_layer_output (ws, model->arch.n_stages, &C, &len);
+      = sd_workspace_get_layer_output (ws, model->n_stage_layers, &C, &len);
   memcpy (features, pooled, (gsize) B * C * sizeof (float));
   return TRUE;
 }
@@ -401,7 +401,7 @@ sd_workspace_novelty (const SdModel *model, const SdWorkspace *ws, int B,
   const SdModelStats *s = model->stats;
   int C, len;
   const float *pooled
-      = sd_workspace_get_layer_output (ws, model->arch.n_stages, &C, &len);
+      = sd_workspace_get_layer_output (ws, model->n_stage_layers, &C, &len);
   if (s->n_stages == 0) {
     sd_model_stats_novelty (s, pooled, B, novelty);
     return TRUE;
@@ -442,10 +442,10 @@ stats_check_model (const SdModelStats *s, const SdModel *model,
         where, s->K, s->pooled.C, model->arch.n_classes, C);
     return FALSE;
   }
-  if (s->n_stages != 0 && s->n_stages != model->arch.n_stages) {
+  if (s->n_stages != 0 && s->n_stages != model->n_stage_layers) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "%s: novelty statistics of %d stages, the model has %d", where,
-        s->n_stages, model->arch.n_stages);
+        s->n_stages, model->n_stage_layers);
     return FALSE;
   }
   for (int l = 0; l < s->n_stages; l++)

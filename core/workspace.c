@@ -365,7 +365,7 @@ sd_workspace_get_layer_output (
     const SdWorkspace *ws, int layer, int *channels, int *length)
 {
   const SdModel *m = ws->model;
-  int n_stages = m->arch.n_stages;
+  int n_stages = m->n_stage_layers;
   g_return_val_if_fail (layer >= 0 && layer < n_stages + 2, NULL);
   if (m->graph != NULL)
     return sd_graph_layer_output (m, ws->graph, layer, channels, length);
@@ -785,7 +785,7 @@ sd_model_backward_full (SdModel *m, SdWorkspace *ws, const float *dlogits,
   g_return_if_fail (ws->model == m && ws->B > 0);
   for (int e = 0; e < n_extra; e++)
     g_return_if_fail (
-        extra[e].layer >= 0 && extra[e].layer < m->arch.n_stages + 2);
+        extra[e].layer >= 0 && extra[e].layer < m->n_stage_layers + 2);
 
   if (m->graph != NULL) {
     sd_graph_backward (m, ws->graph, dlogits, extra, n_extra, grads, dx);

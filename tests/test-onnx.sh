@@ -91,14 +91,16 @@ for r in rows:
 PY
 ok $? "explain on the .onnx file: integrated gradients add up to the logit change"
 
-# (a graph has no stages: the novelty reads the pooled features; the
-# held-out novelty of its own classes stays within a few units)
+# (the graph's stages are its two ReLU outputs, 8 channels each: the
+# novelty reads their time means; the held-out novelty of its own classes
+# stays within a few units)
 "$SD" calibrate --model "$TMP/t.safetensors" --data "$DATA/ucr-3class.txt" \
   --out "$TMP/tc.safetensors" >"$TMP/out" 2>&1 \
   && ! grep -q CRITICAL "$TMP/out" \
   && "$SD" info --model "$TMP/tc.safetensors" >"$TMP/info" \
   && grep -q "features    8 pooled" "$TMP/info" \
-  && grep -q "novelty on  the pooled features (the model has no stages" "$TMP/info" \
+  && grep -q "novelty on  2 stages (16 channels)" "$TMP/info" \
+  && grep -q "/5/Relu .*\[stages.1\]" "$TMP/info" \
   && awk '/held-out median/ { m = $NF; gsub(/,/, "", m); med = $(NF - 3); gsub(/,/, "", med)
       exit !(med + 0 > 0 && med + 0 < 10 && m + 0 >= med + 0) }' "$TMP/info"
 ok $? "calibrate adds training statistics to an imported model"

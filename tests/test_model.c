@@ -896,6 +896,74 @@ test_provenance_checked (void)
   g_assert_null (sd_model_get_provenance (m));
 }
 
+/* A graph model's stage layers (InceptionTime with 2 filters per branch:
+ * the ReLU after each of its six modules): named stages.0..5 before "gap"
+ * and "fc", as long as the input, and a gradient injected at one of them
+ * is that of L = sum R * the stage's output by central differences. */
+static void
+test_graph_stage_layers (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) m = sd_model_new_inception (2, 3, labels3, 4, &error);
+  g_assert_no_error (error);
+  perturb_bn (m, 5);
+  g_assert_cmpint (sd_model_get_n_stage_layers (m), ==, 6);
+  const char *const *names = sd_model_get_layer_names (m);
+  g_assert_cmpstr (names[0], ==, "stages.0");
+  g_assert_cmpstr (names[5], ==, "stages.5");
+  g_assert_cmpstr (names[6], ==, "gap");
+  g_assert_cmpstr (names[7], ==, "fc");
+  g_assert_null (names[8]);
+  enum
+  {
+    B = 2,
+    T = 30
+  };
+  g_autoptr (SdWorkspace) ws = sd_workspace_new (m, B, T, SD_MODE_EVAL, &error);
+  g_assert_no_error (error);
+  float x[B * T], dx[B * T];
+  fill_random (x, B * T, 6);
+  for (int layer = 0; layer <= 6; layer += 3) {
+    int C, L;
+    sd_model_forward (m, ws, x, B, T);
+    sd_workspace_get_layer_output (ws, layer, &C, &L);
+    g_assert_cmpint (C, ==, 4 * 2); /* four branches of 2 filters */
+    g_assert_cmpint (L, ==, sd_model_get_layer_length (m, layer, T));
+    g_assert_cmpint (L, ==, layer < 6 ? T : 1);
+    const gsize n = (gsize) B * C * L;
+    g_autofree float *R = g_new (float, n);
+    fill_random (R, n, 7 + layer);
+    SdLayerGrad at = { layer, R };
+    sd_model_backward_full (m, ws, NULL, &at, 1, NULL, dx);
+    int close = 0;
+    double max_ref = 0;
+    for (int t = 0; t < B * T; t++) {
+      const float keep = x[t];
+      const double h = 1e-2;
+      double lp = 0, lm = 0;
+      x[t] = keep + h;
+      sd_model_forward (m, ws, x, B, T);
+      const float *a = sd_workspace_get_layer_output (ws, layer, &C, &L);
+      for (gsize k = 0; k < n; k++)
+        lp += (double) a[k] * R[k];
+      x[t] = keep - h;
+      sd_model_forward (m, ws, x, B, T);
+      a = sd_workspace_get_layer_output (ws, layer, &C, &L);
+      for (gsize k = 0; k < n; k++)
+        lm += (double) a[k] * R[k];
+      x[t] = keep;
+      const double num = (lp - lm) / (2 * h);
+      max_ref = MAX (max_ref, fabs (num));
+      close += fabs (num - dx[t]) <= 2e-2 * MAX (fabs (num), 1e-2);
+    }
+    g_test_message ("layer %d: %d/%d within 2%%, max |fd| %.3g", layer, close,
+        B * T, max_ref);
+    g_assert_cmpfloat (max_ref, >, 1e-3);
+    /* (ReLU and max-pooling kinks a step of h crosses: a few samples) */
+    g_assert_cmpint (close, >=, (B * T * 9) / 10);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -920,5 +988,6 @@ main (int argc, char **argv)
   g_test_add_func (
       "/model/normalization-round-trip", test_normalization_round_trip);
   g_test_add_func ("/model/backward-passes-agree", test_backward_passes_agree);
+  g_test_add_func ("/model/graph-stage-layers", test_graph_stage_layers);
   return g_test_run ();
 }

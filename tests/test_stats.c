@@ -216,7 +216,7 @@ test_mahalanobis_direct (void)
 {
   g_autoptr (SdModel) m = calibrated_model ();
   const SdModelStats *s = sd_model_get_stats (m);
-  const int S = sd_model_get_arch (m)->n_stages;
+  const int S = sd_model_get_n_stage_layers (m);
   g_assert_cmpint (sd_model_stats_get_novelty_stages (s), ==, S);
   g_autoptr (SdDataset) d = two_class_data (16, 6, 1.5, 1000);
   g_autoptr (SdWorkspace) ws = sd_workspace_new (m, 16, T, SD_MODE_EVAL, NULL);
@@ -639,7 +639,7 @@ version1_bytes (SdModel *m)
   g_autoptr (GBytes) good = sd_model_save_to_bytes (m);
   g_autofree char *meta = meta_with (good, "version", "1");
   GBytes *cur = rewrite (good, "stats", meta, NULL, NULL, NULL, NULL);
-  for (int l = 0; l < sd_model_get_arch (m)->n_stages; l++)
+  for (int l = 0; l < sd_model_get_n_stage_layers (m); l++)
     for (int c = 0; c < 2; c++) {
       g_autofree char *name = g_strdup_printf (
           "stats.stage_%s.%d", c ? "covariance" : "means", l);

@@ -45,7 +45,7 @@ cli_print_stats (const SdModel *model)
   const int S = sd_model_stats_get_novelty_stages (s);
   if (S == 0 && sd_model_find_layer (model, "stages.0") < 0)
     printf ("  novelty on  the pooled features (the model has no stages to "
-            "read: an op graph)\n");
+            "read: an op graph without ReLU-type activations)\n");
   else if (S == 0)
     printf ("  novelty on  the pooled features alone (statistics of an "
             "earlier seqdream: calibrate again for every stage)\n");

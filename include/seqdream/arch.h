@@ -51,8 +51,9 @@ typedef struct
 } SdArch;
 
 /* "resnet-small", "resnet", "fcn", "fcn-small", "fcn-pool", and the graph
- * presets "inception" and "inception-small", which have no stages
- * (n_stages 0): sd_model_new makes them from their name
+ * presets "inception" and "inception-small", which have no stages here
+ * (n_stages 0; their models' stage layers are graph values,
+ * sd_model_get_n_stage_layers): sd_model_new makes them from their name
  * (sd_model_new_inception); sd_arch_to_json cannot describe them. */
 gboolean sd_arch_from_preset (
     const char *name, int n_classes, SdArch *arch, GError **error);

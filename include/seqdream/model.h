@@ -81,8 +81,9 @@ SdModel *sd_model_new (const SdArch *arch, const char *const *labels,
 /* InceptionTime (Ismail Fawaz et al. 2020; core/inception.c): six
  * inception modules of n_filters per branch (4 n_filters channels), a
  * residual shortcut every three, global average pooling, a dense layer;
- * initialised as sd_model_new. Its layers are "gap" and "fc" (an op
- * graph, as an imported model, whose batch norms train). The presets
+ * initialised as sd_model_new. Its layers are the ReLU output of each
+ * module ("stages.0".."stages.5"), "gap" and "fc" (an op graph, as an
+ * imported model, whose batch norms train). The presets
  * "inception" (32 filters, the paper's) and "inception-small" (16) of
  * sd_model_new call this; any other count is named "inception-N". */
 SdModel *sd_model_new_inception (int n_filters, int n_classes,
@@ -239,13 +240,20 @@ void sd_model_backward (SdModel *model, SdWorkspace *ws, const float *dlogits,
 /* Names of the layers whose outputs can be read or targeted, in order
  * ("stages.0", "stages.1", ..., "gap", "fc"). NULL-terminated, owned by the
  * model. "gap" is the pooled feature vector (B,C), "fc" the logits (B,K);
- * "stages.i" the output of stage i (B,C,T) after its final ReLU. */
+ * "stages.i" the output of stage i (B,C,T) after its final ReLU. In a
+ * graph model (imported, or a graph preset) the stages are the outputs of
+ * its rectifying activations (ReLU, LeakyReLU, ELU, GELU) that still have
+ * a time axis, in graph order (evenly thinned to SD_MAX_STAGES, keeping
+ * the last); a graph without such activations has only "gap" and "fc". */
 const char *const *sd_model_get_layer_names (const SdModel *model);
 /* Index into sd_model_get_layer_names, or -1. */
 int sd_model_find_layer (const SdModel *model, const char *name);
+/* The number of "stages.i" layers (the index of "gap"). */
+int sd_model_get_n_stage_layers (const SdModel *model);
 
 /* The length of `layer`'s output for an input of `length` samples:
- * length divided by the pooling before it (stages), 1 for "gap" and "fc". */
+ * length divided by the pooling before it (stages; a graph's value length
+ * for that input), 1 for "gap" and "fc". */
 int sd_model_get_layer_length (const SdModel *model, int layer, int length);
 
 /* The output of `layer` from the last forward: (B, C, T) for stages,
