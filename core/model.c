@@ -635,6 +635,8 @@ sd_model_get_layer_length (const SdModel *m, int layer, int length)
   g_return_val_if_fail (layer >= 0 && layer < m->n_stage_layers + 2, 0);
   if (layer >= m->n_stage_layers)
     return 1;
+  if (m->members != NULL) /* the layers are member 0's */
+    return sd_model_get_layer_length (m->members[0], layer, length);
   if (m->graph != NULL)
     return sd_graph_value_length (m->graph, m->graph_stage[layer], length);
   return length / m->act_div[m->stage_out[layer]];

@@ -251,6 +251,43 @@ test_fixed_length (void)
   g_assert_nonnull (strstr (desc, "flatten"));
 }
 
+/* An imported model's stage layers: its ReLU, LeakyRelu and Elu outputs
+ * (not the erf inside its exported GELU, nor the sigmoid gate), at the
+ * lengths its strides and pooling give, also read through an ensemble,
+ * whose layers are its first member's. */
+static void
+test_stage_layers (void)
+{
+  g_autoptr (SdModel) m = load ("sequential");
+  g_autoptr (SdModel) m2 = load ("sequential");
+  g_assert_cmpint (sd_model_get_n_stage_layers (m), ==, 3);
+  g_assert_cmpint (sd_model_find_layer (m, "gap"), ==, 3);
+  g_assert_cmpint (sd_model_find_layer (m, "stages.3"), ==, -1);
+  SdModel *pair[2] = { m, m2 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdModel) e = sd_model_new_ensemble (pair, 2, &error);
+  g_assert_no_error (error);
+  const int B = 2, T = 64;
+  const int want[3] = { 32, 16, 14 }; /* stride 2; maxpool 2; k3 unpadded */
+  float x[2 * 64];
+  for (int i = 0; i < B * T; i++)
+    x[i] = sinf (0.3f * i) + 0.1f * (i % 7);
+  SdModel *both[2] = { m, e };
+  for (int k = 0; k < 2; k++) {
+    g_autoptr (SdWorkspace) ws
+        = sd_workspace_new (both[k], B, T, SD_MODE_EVAL, &error);
+    g_assert_no_error (error);
+    sd_model_forward (both[k], ws, x, B, T);
+    for (int l = 0; l < 3; l++) {
+      int C, L;
+      g_assert_nonnull (sd_workspace_get_layer_output (ws, l, &C, &L));
+      g_assert_cmpint (L, ==, want[l]);
+      g_assert_cmpint (sd_model_get_layer_length (both[k], l, T), ==, L);
+      g_assert_cmpint (C, ==, l == 0 ? 8 : 16);
+    }
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -260,6 +297,7 @@ main (int argc, char **argv)
     g_test_add_data_func (path, models[i], test_golden);
   }
   g_test_add_func ("/onnx/errors", test_errors);
+  g_test_add_func ("/onnx/stage-layers", test_stage_layers);
   g_test_add_func ("/onnx/fixed-length", test_fixed_length);
   g_test_add_func ("/onnx/nonfinite-after-import", test_nonfinite_after_import);
   return g_test_run ();
