@@ -357,6 +357,7 @@ ok $? "seqdream ensemble joins graph models (a model with itself predicts as it 
     --out "$TMP/mixed2.safetensors" >/dev/null 2>&1 \
   && "$SD" info --model "$TMP/mixed.safetensors" >"$TMP/mixed.info" 2>&1 \
   && grep -q "^member 0 *inception-small" "$TMP/mixed.info" \
+  && grep -q "^  stages.0-5 *the outputs of its ReLU-type activations" "$TMP/mixed.info" \
   && "$SD" info --model "$TMP/mixed2.safetensors" | grep -q "^  stages.0" \
   && "$SD" eval --model "$TMP/mixed.safetensors" --data "$DATA/ucr-small-test.tsv" >"$TMP/mixed.eval" 2>&1 \
   && "$SD" eval --model "$TMP/mixed2.safetensors" --data "$DATA/ucr-small-test.tsv" >"$TMP/mixed2.eval" 2>&1 \

@@ -424,6 +424,11 @@ print_members (SdModel *model)
       printf (", test accuracy %.4f",
           json_object_get_double_member (o, "accuracy"));
     printf ("\n");
+    const int S = sd_model_get_n_stage_layers (m);
+    if (sd_model_get_arch (m)->n_stages == 0 && S > 0) /* an op graph */
+      printf ("  stages.0-%d   the outputs of its ReLU-type activations "
+              "(seqdream info on the member's own file lists them)\n",
+          S - 1);
     print_stages (sd_model_get_arch (m));
   }
 }
