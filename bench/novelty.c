@@ -394,6 +394,36 @@ calibrate (SdModel *m, const SdDataset *fit, const SdDataset *held)
     g_error ("%s", error->message);
 }
 
+/* The control of model m: the same architecture untrained (seed 7), with
+ * m's normalisation and training length, calibrated on fit and held (NULL:
+ * a split of fit), its scores on a (fit) and b (the reference windows)
+ * reported as report() reports m's. Not for imported models or ensembles,
+ * which have no preset to build from. */
+static void
+untrained_control (SdModel *m, const SdDataset *fit, const SdDataset *held,
+    const SdDataset *a, const SdDataset *b, const int *cal, const int *eval,
+    const Novel *novel, int n_novel)
+{
+  g_autoptr (SdModel) r = sd_model_get_n_members (m) > 0
+                              ? NULL
+                              : sd_model_new (sd_model_get_arch (m),
+                                  sd_model_get_labels (m), 7, NULL);
+  if (r == NULL) {
+    printf ("\n(no untrained control: '%s' is not a preset "
+            "architecture)\n",
+        sd_model_get_display_name (m));
+    return;
+  }
+  sd_model_set_normalization (r, sd_model_get_normalization (m));
+  sd_model_set_train_length (r, sd_model_get_train_length (m));
+  calibrate (r, fit, held);
+  Out fo = run_model (r, a), bo = run_model (r, b);
+  report ("control: the same architecture, untrained (seed 7)", r,
+      sd_model_get_stats (r), &fo, &bo, cal, eval, novel, n_novel, TRUE);
+  out_clear (&fo);
+  out_clear (&bo);
+}
+
 /* The Mahalanobis score with other covariance shrinkages: thresholds on
  * the first half of the held-out windows, false alarms on the second. */
 static void
@@ -614,16 +644,7 @@ cwru_protocol (const char *data, SdModel *m, const SdDataset *forda,
     all_stages (m, fit, held, cal, eval, big);
   }
 
-  g_autoptr (SdModel) r = sd_model_new (sd_model_get_arch (m), labels, 7, NULL);
-  sd_model_set_normalization (r, sd_model_get_normalization (m));
-  sd_model_set_train_length (r, 2048);
-  calibrate (r, fit, held);
-  fo = run_model (r, fit);
-  ho = run_model (r, held);
-  report ("control: the same architecture, untrained (seed 7)", r,
-      sd_model_get_stats (r), &fo, &ho, cal, eval, novel, 2, TRUE);
-  out_clear (&fo);
-  out_clear (&ho);
+  untrained_control (m, fit, held, fit, held, cal, eval, novel, 2);
 }
 
 /* FordA model on CWRU vibration cut into its windows. */
@@ -653,29 +674,9 @@ forda_protocol (
       cal, eval, novel, 1, TRUE);
   out_clear (&fo);
   out_clear (&to);
-
-  /* the control: the same architecture untrained, calibrated as `seqdream
-   * calibrate --data` calibrates (a seeded 20 % of the training file held
-   * out); not for imported models or ensembles, which have no preset */
-  g_autoptr (SdModel) r
-      = sd_model_get_n_members (m) > 0
-            ? NULL
-            : sd_model_new (sd_model_get_arch (m), labels, 7, NULL);
-  if (r == NULL) {
-    printf ("\n(no untrained control: '%s' is not a preset "
-            "architecture)\n",
-        sd_model_get_display_name (m));
-    return;
-  }
-  sd_model_set_normalization (r, sd_model_get_normalization (m));
-  sd_model_set_train_length (r, sd_model_get_train_length (m));
-  calibrate (r, train, NULL);
-  fo = run_model (r, train);
-  to = run_model (r, test);
-  report ("control: the same architecture, untrained (seed 7)", r,
-      sd_model_get_stats (r), &fo, &to, cal, eval, novel, 1, TRUE);
-  out_clear (&fo);
-  out_clear (&to);
+  /* calibrated as `seqdream calibrate --data` calibrates: a seeded 20 %
+   * of the training file held out */
+  untrained_control (m, train, NULL, train, test, cal, eval, novel, 1);
 }
 
 int
