@@ -60,12 +60,18 @@ cli_print_stats (const SdModel *model)
       lo, hi);
   printf (
       "  %-11s %7s %8s %14s\n", "class", "fit", "held-out", "margin p50/p99");
-  for (int k = 0; k < K; k++)
-    printf ("  %-11s %7u %8u %7.3g/%-6.3g\n", labels[k],
+  for (int k = 0; k < K; k++) {
+    const double p50 = sd_model_stats_margin_quantile (s, k, 0.5);
+    printf ("  %-11s %7u %8u ", labels[k],
         sd_model_stats_get_class_count (s, k),
-        sd_model_stats_get_heldout_count (s, k),
-        sd_model_stats_margin_quantile (s, k, 0.5),
-        sd_model_stats_margin_quantile (s, k, 0.99));
+        sd_model_stats_get_heldout_count (s, k));
+    /* no held-out window of the class was named right: no margins */
+    if (isnan (p50))
+      printf ("%14s\n", "none named");
+    else
+      printf (
+          "%7.3g/%-6.3g\n", p50, sd_model_stats_margin_quantile (s, k, 0.99));
+  }
 }
 
 /* The --hop of the command that trained the model (its provenance), 0
