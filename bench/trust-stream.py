@@ -12,8 +12,10 @@ usage: bench/trust-stream.py REC.wav LABEL [PROP=VALUE ...] [--builddir DIR]
 LABEL: the right class of every window (a label of the model). Prints one
 JSON line: windows, right (share of windows of class LABEL), unknown
 (share with known=false), right_or_unknown, wrong_known (share named
-wrongly and known), the novelty's median, the warnings' texts and the
-states in order. Runs with the build's plugin (GST_PLUGIN_PATH)."""
+wrongly and known), the novelty's median, the warnings' texts, the
+states in order and in_unknown: of the windows that arrive after the
+first seqdream-state, the share that arrive while the last state said
+"unknown" (what an operator watching the states sees). Runs with the build's plugin (GST_PLUGIN_PATH)."""
 import json
 import os
 import statistics
@@ -47,6 +49,7 @@ def main():
     pipeline.set_state(Gst.State.PLAYING)
     windows, right, unknown, right_or_unknown, wrong_known = 0, 0, 0, 0, 0
     novelty, warnings, states = [], [], []
+    state, in_unknown, after_state = None, 0, 0
     while True:
         m = bus.timed_pop_filtered(
             60 * Gst.SECOND,
@@ -73,7 +76,10 @@ def main():
             right_or_unknown += ok or not known
             wrong_known += known and not ok
             novelty.append(s.get_value("novelty"))
+            after_state += state is not None
+            in_unknown += state == "unknown"
         elif s.get_name() == "seqdream-state":
+            state = s.get_string("state")
             states.append("%s@%.3fs" % (s.get_string("state"),
                                         s.get_value("stream-time") / 1e9))
     pipeline.set_state(Gst.State.NULL)
@@ -85,6 +91,7 @@ def main():
         "unknown": round(unknown / n, 4),
         "right_or_unknown": round(right_or_unknown / n, 4),
         "wrong_known": round(wrong_known / n, 4),
+        "in_unknown": round(in_unknown / max(after_state, 1), 4),
         "novelty_median": round(statistics.median(finite), 3) if finite else None,
         "warnings": warnings, "states": states}))
 
