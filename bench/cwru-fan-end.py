@@ -2,14 +2,17 @@
 """Write the fan-end accelerometer channel of the CWRU MATLAB files as
 float32 WAV files, the form the benchmarks read.
 
-    cwru-fan-end.py DATA_DIR OUT_DIR
+    cwru-fan-end.py [--stereo] DATA_DIR OUT_DIR
 
 DATA_DIR is the shared data folder (cwru/manifest.csv names every file and
 its fan-end variable). The fan-end channel is a second sensor on the same
 motor, recorded at the same time as the drive-end channel of cwru/wav: it
 is vibration that no model or design in this project was chosen on, which
 is what bench/novelty.c uses it for. OUT_DIR/NNN_<condition>_FE_48k.wav
-per recording (48 kHz, mono, the samples in g as stored).
+per recording (48 kHz, mono, the samples in g as stored). With --stereo
+also OUT_DIR/NNN_<condition>_DE+FE_48k.wav: both sensors as one two-channel
+stream (channel 0 drive end, channel 1 fan end), as a two-sensor DAQ
+would deliver them.
 
 The MAT files are MATLAB 5 level files with uncompressed double matrices;
 this reads exactly that form (numpy and the standard library, no scipy)
@@ -64,9 +67,11 @@ def mat_variables(path):
 
 
 def write_wav_float32(path, x, rate):
+    """x: (n,) mono or (n, channels) interleaved."""
     x = np.asarray(x, dtype="<f4")
+    ch = 1 if x.ndim == 1 else x.shape[1]
     data = x.tobytes()
-    fmt = struct.pack("<HHIIHH", 3, 1, rate, rate * 4, 4, 32)
+    fmt = struct.pack("<HHIIHH", 3, ch, rate, rate * 4 * ch, 4 * ch, 32)
     with open(path, "wb") as fh:
         fh.write(b"RIFF" + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(data))
                  + b"WAVE")
@@ -75,9 +80,12 @@ def write_wav_float32(path, x, rate):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: cwru-fan-end.py DATA_DIR OUT_DIR")
-    data, out = sys.argv[1], sys.argv[2]
+    args = sys.argv[1:]
+    stereo = "--stereo" in args
+    args = [a for a in args if a != "--stereo"]
+    if len(args) != 2:
+        sys.exit("usage: cwru-fan-end.py [--stereo] DATA_DIR OUT_DIR")
+    data, out = args
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(data, "cwru", "manifest.csv"), newline="") as fh:
         for row in csv.DictReader(fh):
@@ -91,6 +99,10 @@ def main():
                 sys.exit(f"{mat}: {var} holds non-finite samples")
             name = os.path.basename(row["wav_file"]).replace("_DE_", "_FE_")
             write_wav_float32(os.path.join(out, name), x, int(row["fs_hz"]))
+            if stereo:
+                de = vs[row["mat_de_variable"]]
+                write_wav_float32(os.path.join(out, name.replace("_FE_", "_DE+FE_")),
+                                  np.stack([de, x], axis=1), int(row["fs_hz"]))
             print(f"{name}: {len(x)} samples, rms {np.sqrt(np.mean(x * x)):.4f} g")
 
 

@@ -15,7 +15,9 @@ JSON line: windows, right (share of windows of class LABEL), unknown
 wrongly and known), the novelty's median, the warnings' texts, the
 states in order and in_unknown: of the windows that arrive after the
 first seqdream-state, the share that arrive while the last state said
-"unknown" (what an operator watching the states sees). Runs with the build's plugin (GST_PLUGIN_PATH)."""
+"unknown" (what an operator watching the states sees). A stream of
+several channels gets the same counts per channel under "channels" (each
+channel its own states); the top-level ones are over all channels. Runs with the build's plugin (GST_PLUGIN_PATH)."""
 import json
 import os
 import statistics
@@ -47,9 +49,15 @@ def main():
     pipeline = Gst.parse_launch(desc)
     bus = pipeline.get_bus()
     pipeline.set_state(Gst.State.PLAYING)
-    windows, right, unknown, right_or_unknown, wrong_known = 0, 0, 0, 0, 0
-    novelty, warnings, states = [], [], []
-    state, in_unknown, after_state = None, 0, 0
+    ch = {}  # channel -> counters; a mono stream has channel 0 only
+    warnings = []
+
+    def channel(c):
+        return ch.setdefault(c, {
+            "windows": 0, "right": 0, "unknown": 0, "right_or_unknown": 0,
+            "wrong_known": 0, "novelty": [], "states": [], "state": None,
+            "in_unknown": 0, "after_state": 0})
+
     while True:
         m = bus.timed_pop_filtered(
             60 * Gst.SECOND,
@@ -68,33 +76,44 @@ def main():
             continue
         s = m.get_structure()
         if s.get_name() == "seqdream":
-            windows += 1
+            c = channel(s.get_value("channel"))
+            c["windows"] += 1
             ok = s.get_string("class") == label
             known = s.get_value("known")
-            right += ok
-            unknown += not known
-            right_or_unknown += ok or not known
-            wrong_known += known and not ok
-            novelty.append(s.get_value("novelty"))
-            after_state += state is not None
-            in_unknown += state == "unknown"
+            c["right"] += ok
+            c["unknown"] += not known
+            c["right_or_unknown"] += ok or not known
+            c["wrong_known"] += known and not ok
+            c["novelty"].append(s.get_value("novelty"))
+            c["after_state"] += c["state"] is not None
+            c["in_unknown"] += c["state"] == "unknown"
         elif s.get_name() == "seqdream-state":
-            state = s.get_string("state")
-            states.append("%s@%.3fs" % (s.get_string("state"),
-                                        s.get_value("stream-time") / 1e9))
+            c = channel(s.get_value("channel"))
+            c["state"] = s.get_string("state")
+            c["states"].append("%s@%.3fs" % (c["state"],
+                                             s.get_value("stream-time") / 1e9))
     pipeline.set_state(Gst.State.NULL)
-    n = max(windows, 1)
-    finite = [v for v in novelty if v == v]
-    print(json.dumps({
-        "recording": os.path.basename(rec), "label": label, "props": props,
-        "windows": windows, "right": round(right / n, 4),
-        "unknown": round(unknown / n, 4),
-        "right_or_unknown": round(right_or_unknown / n, 4),
-        "wrong_known": round(wrong_known / n, 4),
-        "in_unknown": round(in_unknown / max(after_state, 1), 4),
-        "novelty_median": round(statistics.median(finite), 3) if finite else None,
-        "warnings": warnings, "states": states}))
 
+    def summary(cs):
+        n = max(sum(c["windows"] for c in cs), 1)
+        share = lambda k: round(sum(c[k] for c in cs) / n, 4)
+        finite = [v for c in cs for v in c["novelty"] if v == v]
+        after = max(sum(c["after_state"] for c in cs), 1)
+        return {
+            "windows": sum(c["windows"] for c in cs), "right": share("right"),
+            "unknown": share("unknown"),
+            "right_or_unknown": share("right_or_unknown"),
+            "wrong_known": share("wrong_known"),
+            "in_unknown": round(sum(c["in_unknown"] for c in cs) / after, 4),
+            "novelty_median": round(statistics.median(finite), 3) if finite else None,
+            "states": [st for c in cs for st in c["states"]]}
+
+    out = {"recording": os.path.basename(rec), "label": label, "props": props}
+    out.update(summary(list(ch.values())))
+    out["warnings"] = warnings
+    if len(ch) > 1:
+        out["channels"] = {k: summary([ch[k]]) for k in sorted(ch)}
+    print(json.dumps(out))
 
 if __name__ == "__main__":
     main()
