@@ -58,13 +58,15 @@ static const char *const method_names[N_METHODS]
         "Mahalanobis, pooled features only (the novelty before)", "energy",
         "max-softmax", "k-NN (k = 10, normalised features)" };
 
-/* Pooled features (n, C), novelty features (n, D) when the model has
+/* Pooled features (n, C), novelty features (n, D) and the library's
+ * novelty (n; an ensemble's: every member's) when the model has
  * statistics, logits (n, K) and predicted class of a dataset. */
 typedef struct
 {
   guint n;
   int C, D, K;
   float *f, *nf, *l;
+  double *nov;
   int *pred;
   const int *y;
 } Out;
@@ -74,6 +76,7 @@ out_clear (Out *o)
 {
   g_free (o->f);
   g_free (o->nf);
+  g_free (o->nov);
   g_free (o->l);
   g_free (o->pred);
 }
@@ -90,6 +93,7 @@ run_model (SdModel *m, const SdDataset *d)
   o.D = st ? sd_model_stats_get_novelty_size (st) : 0;
   o.f = g_new (float, (gsize) o.n *o.C);
   o.nf = g_new (float, (gsize) o.n *MAX (o.D, 1));
+  o.nov = g_new (double, o.n);
   o.l = g_new (float, (gsize) o.n *o.K);
   o.pred = g_new (int, o.n);
   g_autoptr (SdWorkspace) ws = sd_workspace_new (m, B, T, SD_MODE_EVAL, NULL);
@@ -109,6 +113,8 @@ run_model (SdModel *m, const SdDataset *d)
         && !sd_workspace_novelty_features (
             m, ws, b, o.nf + (gsize) s * o.D, NULL))
       g_error ("novelty features");
+    if (st != NULL && !sd_workspace_novelty (m, ws, b, o.nov + s, NULL))
+      g_error ("novelty");
   }
   for (guint i = 0; i < o.n; i++) {
     int best = 0;
@@ -173,7 +179,7 @@ scores (int method, const SdModelStats *stats, const Out *fit, const Out *q)
   double *s = g_new (double, q->n);
   const int K = q->K;
   if (method == M_MAHA)
-    sd_model_stats_novelty (stats, q->nf, (int) q->n, s);
+    memcpy (s, q->nov, q->n * sizeof (double));
   else if (method == M_POOLED)
     for (guint i = 0; i < q->n; i++) {
       const float *mu = sd_model_stats_get_feature_means (stats);

@@ -45,6 +45,7 @@ struct _SdEnsembleWs
   float *dl;        /* (B, K) one member's dL/dlogits */
   float *dx;        /* (B, T) one member's input gradient */
   double *r;        /* (K) scratch of the backward */
+  double *nov;      /* (B) one member's novelty */
 };
 
 static gboolean
@@ -213,8 +214,9 @@ sd_ensemble_ws_new (SdModel *m, int max_batch, int max_length, GError **error)
   ew->z = g_try_new (float, 3 * BK);
   ew->dx = g_try_new (float, (gsize) max_batch *max_length);
   ew->r = g_try_new (double, K);
+  ew->nov = g_try_new (double, max_batch);
   if (ew->lp == NULL || ew->zd == NULL || ew->z == NULL || ew->dx == NULL
-      || ew->r == NULL) {
+      || ew->r == NULL || ew->nov == NULL) {
     g_set_error (error, SD_ERROR, SD_ERROR_NOMEM,
         "out of memory for an ensemble workspace of batch %d x length %d",
         max_batch, max_length);
@@ -239,6 +241,7 @@ sd_ensemble_ws_free (SdEnsembleWs *ew)
   g_free (ew->z);
   g_free (ew->dx);
   g_free (ew->r);
+  g_free (ew->nov);
   g_free (ew);
 }
 
@@ -369,4 +372,35 @@ sd_ensemble_layer_output (const SdModel *m, const SdEnsembleWs *ew, int layer,
   *channels = ew->K;
   *length = 1;
   return ew->z;
+}
+
+gboolean
+sd_ensemble_novelty (const SdModel *m, const SdWorkspace *ws, int B,
+    double *novelty, GError **error)
+{
+  const SdEnsembleWs *ew = sd_workspace_peek_ensemble (ws);
+  for (int b = 0; b < B; b++)
+    novelty[b] = 0.0;
+  for (int i = 0; i < ew->M; i++) {
+    const SdModel *mi = m->members[i];
+    if (mi->stats == NULL) { /* (taken away after the ensemble's were set) */
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "%s: the novelty combines the members', but member %d has no "
+          "statistics (calibrate the ensemble again)",
+          m->display_name, i);
+      return FALSE;
+    }
+    const double med = sd_model_stats_novelty_quantile (mi->stats, 0.5);
+    if (!sd_workspace_novelty (mi, ew->ws[i], B, ew->nov, error)) {
+      g_prefix_error (error, "ensemble member %d: ", i);
+      return FALSE;
+    }
+    for (int b = 0; b < B; b++) {
+      const double v = ew->nov[b] / med;
+      /* NaN stays: a window with a non-finite value is not known */
+      if (!(v <= novelty[b]))
+        novelty[b] = isnan (novelty[b]) ? novelty[b] : v;
+    }
+  }
+  return TRUE;
 }

@@ -275,9 +275,11 @@ is_model_tensor (const SdModel *m, const char *name)
     return FALSE;
   char *end = NULL;
   guint64 i = g_ascii_strtoull (name + strlen ("members."), &end, 10);
+  /* (a member's "stats.*" are checked by the statistics' reader) */
   return end != name + strlen ("members.") && *end == '.'
          && i < (guint64) m->n_members
-         && sd_model_find_tensor (m->members[i], end + 1) != NULL;
+         && (sd_model_find_tensor (m->members[i], end + 1) != NULL
+             || g_str_has_prefix (end + 1, "stats."));
 }
 
 /* Every tensor of st belongs to m. */
@@ -300,7 +302,8 @@ check_names (const SdModel *m, const SdSafetensors *st, GError **error)
 
 /* Member i of an ensemble file: its architecture "members.<i>.arch" or
  * op graph "members.<i>.graph", the file's labels and other metadata, its
- * own provenance if any, and its tensors "members.<i>.*". */
+ * own provenance and statistics ("members.<i>.stats") if any, and its
+ * tensors "members.<i>.*". */
 static SdModel *
 member_from_safetensors (const SdSafetensors *st, int i, GError **error)
 {
@@ -352,6 +355,12 @@ member_from_safetensors (const SdSafetensors *st, int i, GError **error)
     g_prefix_error (error, "%s: ensemble member %d: ", file, i);
     return NULL;
   }
+  /* its own statistics, when the ensemble's novelty combines the
+   * members' (or they were calibrated before it was joined) */
+  g_free (key);
+  key = g_strdup_printf ("members.%d.stats", i);
+  if (!stats_read_as (m, st, key, error))
+    return NULL;
   return g_steal_pointer (&m);
 }
 
@@ -499,6 +508,11 @@ write_members (SdSafetensorsWriter *w, const SdModel *e)
       g_autofree char *name = g_strdup_printf ("members.%d.%s", i, t->name);
       sd_safetensors_writer_add_f32 (
           w, name, m->params + t->offset, t->ndim, t->shape);
+    }
+    if (m->stats != NULL) {
+      g_free (key);
+      key = g_strdup_printf ("members.%d.stats", i);
+      stats_write_as (m->stats, w, key);
     }
   }
 }

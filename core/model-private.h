@@ -143,6 +143,13 @@ G_GNUC_INTERNAL void sd_ensemble_backward (SdModel *m, SdEnsembleWs *ew,
     const float *dlogits, const SdLayerGrad *extra, int n_extra, float *dx);
 G_GNUC_INTERNAL const float *sd_ensemble_layer_output (const SdModel *m,
     const SdEnsembleWs *ew, int layer, int *channels, int *length);
+/* The novelty of the B windows of the last forward on ws (a workspace
+ * of ensemble m whose statistics combine the members'): per window the
+ * largest member novelty divided by that member's held-out median. */
+G_GNUC_INTERNAL gboolean sd_ensemble_novelty (const SdModel *m,
+    const SdWorkspace *ws, int B, double *novelty, GError **error);
+G_GNUC_INTERNAL SdEnsembleWs *sd_workspace_peek_ensemble (
+    const SdWorkspace *ws);
 G_GNUC_INTERNAL void sd_ensemble_free_members (SdModel *m);
 G_GNUC_INTERNAL SdModel *sd_ensemble_copy (SdModel *m);
 

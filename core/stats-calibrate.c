@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "dream-private.h"
 #include "model-private.h"
+#include "seqdream/evaluate.h"
 #include "stats-private.h"
 
 #include <math.h>
@@ -286,7 +287,7 @@ fit_features (SdModelStats *s, const Rows *r, double shrinkage,
   for (int l = 0, off = 0; l < s->n_stages; off += s->stages[l++].C)
     fit_space (&s->stages[l], s->K, s->class_count, r->means, r->D, off, r->cls,
         r->n, shrinkage);
-  return stats_prepare (s, what, FALSE, error);
+  return stats_prepare (s, what, NULL, error);
 }
 
 static int
@@ -316,9 +317,11 @@ grid_from_values (double *v, guint n, float *q, int Q)
 }
 
 /* The novelty quantiles and threshold, the held-out counts and the
- * margins of the correctly classified held-out windows per class. */
+ * margins of the correctly classified held-out windows per class; given
+ * (r->n, or NULL: from the rows' features) the held-out novelty. */
 static gboolean
-fit_heldout (SdModelStats *s, const Rows *r, const char *what, GError **error)
+fit_heldout (SdModelStats *s, const Rows *r, const double *given,
+    const char *what, GError **error)
 {
   const int K = s->K;
   if (r->n < 2) {
@@ -329,8 +332,11 @@ fit_heldout (SdModelStats *s, const Rows *r, const char *what, GError **error)
   g_autofree double *nov = g_new (double, r->n);
   /* the novelty reads every stage's time means, or the pooled features
    * of a model without stages */
-  sd_model_stats_novelty (
-      s, s->n_stages > 0 ? r->means : r->f, (int) r->n, nov);
+  if (given != NULL)
+    memcpy (nov, given, r->n * sizeof (double));
+  else
+    sd_model_stats_novelty (
+        s, s->n_stages > 0 ? r->means : r->f, (int) r->n, nov);
   g_autofree double *margin = g_new (double, r->n);
   for (int k = 0; k < K; k++) {
     guint m = 0;
@@ -423,8 +429,32 @@ check_fit_counts (const SdModel *model, const SdDataset *fit, const char *what,
   return TRUE;
 }
 
+/* The combined novelty of an ensemble's n held-out windows (its members
+ * calibrated): per window the largest member novelty over that member's
+ * held-out median, as sd_ensemble_novelty computes it on a stream. */
+static gboolean
+members_novelty (
+    const SdModel *model, const SdDataset *held, double *nov, GError **error)
+{
+  const int K = model->arch.n_classes;
+  g_autofree float *logits = g_new (float, (gsize) held->n *K);
+  g_autofree double *one = g_new (double, held->n);
+  for (guint j = 0; j < held->n; j++)
+    nov[j] = 0.0;
+  for (int i = 0; i < model->n_members; i++) {
+    SdModel *mi = model->members[i];
+    const double med = sd_model_stats_novelty_quantile (mi->stats, 0.5);
+    if (!sd_model_predict_novelty (mi, held, logits, one, error))
+      return FALSE;
+    for (guint j = 0; j < held->n; j++)
+      nov[j] = MAX (nov[j], one[j] / med);
+  }
+  return TRUE;
+}
+
 /* The statistics of the fit and held-out windows (model labels, length T)
- * into s. */
+ * into s; an ensemble's (s->members) novelty combines its calibrated
+ * members'. */
 static gboolean
 compute_stats (SdModelStats *s, const SdModel *model, const SdDataset *fit,
     const SdDataset *held, const SdCalibrateOptions *o, GError **error)
@@ -438,8 +468,24 @@ compute_stats (SdModelStats *s, const SdModel *model, const SdDataset *fit,
       || !fit_spectra (s, model, fit, what, error))
     return FALSE;
   fit_level (s, fit);
+  g_autofree double *nov = s->members ? g_new (double, held->n) : NULL;
   return walk_rows (model, held, s->T, &hr, error)
-         && fit_heldout (s, &hr, hwhat, error);
+         && (nov == NULL || members_novelty (model, held, nov, error))
+         && fit_heldout (s, &hr, nov, hwhat, error);
+}
+
+/* New, empty statistics for model and windows of T samples. */
+static SdModelStats *
+stats_for (const SdModel *model, int T, const SdCalibrateOptions *o)
+{
+  int stage_C[SD_MAX_STAGES];
+  for (int l = 0; l < model->n_stage_layers; l++)
+    stage_C[l] = stats_stage_channels (model, l);
+  SdModelStats *s
+      = stats_new (model->arch.n_classes, sd_dream_feature_size (model), T,
+          SD_STATS_QUANTILES, model->n_stage_layers, stage_C);
+  s->false_alarm = o->false_alarm;
+  return s;
 }
 
 gboolean
@@ -475,15 +521,22 @@ sd_model_calibrate (SdModel *model, const SdDataset *fit,
     if (!split_holdout (model, &fv, options, &fit_part, &held_part, error))
       return FALSE;
   }
-  int stage_C[SD_MAX_STAGES];
-  for (int l = 0; l < model->n_stage_layers; l++)
-    stage_C[l] = stats_stage_channels (model, l);
-  g_autoptr (SdModelStats) s
-      = stats_new (model->arch.n_classes, sd_dream_feature_size (model), T,
-          SD_STATS_QUANTILES, model->n_stage_layers, stage_C);
-  s->false_alarm = options->false_alarm;
-  if (!compute_stats (s, model, fit_part ? fit_part : &fv,
-          held_part ? held_part : &hv, options, error))
+  const SdDataset *F = fit_part ? fit_part : &fv;
+  const SdDataset *H = held_part ? held_part : &hv;
+  /* An ensemble: every member on the same windows first; the ensemble's
+   * novelty then combines theirs. */
+  for (int i = 0; i < model->n_members; i++) {
+    SdModel *mi = model->members[i];
+    g_autoptr (SdModelStats) si = stats_for (mi, T, options);
+    if (!compute_stats (si, mi, F, H, options, error)
+        || !sd_model_set_stats (mi, g_steal_pointer (&si), error)) {
+      g_prefix_error (error, "ensemble member %d: ", i);
+      return FALSE;
+    }
+  }
+  g_autoptr (SdModelStats) s = stats_for (model, T, options);
+  s->members = model->n_members > 0;
+  if (!compute_stats (s, model, F, H, options, error))
     return FALSE;
   return sd_model_set_stats (model, g_steal_pointer (&s), error);
 }

@@ -44,6 +44,12 @@ struct _SdModelStats
    * stage (n_stages of them); 0: the novelty is on pooled. */
   int n_stages;
   StatsSpace *stages;
+  /* An ensemble's statistics whose novelty combines its members' (every
+   * member then carries statistics of its own, calibrated on the same
+   * windows): the largest member novelty in units of that member's
+   * held-out median; novelty_q and threshold are of that score. FALSE:
+   * the novelty is the first member's stage spaces above. */
+  gboolean members;
 };
 
 /* Empty statistics of these sizes (every array allocated, zeroed): C
@@ -57,9 +63,10 @@ G_GNUC_INTERNAL SdModelStats *stats_new (
 G_GNUC_INTERNAL gboolean stats_prepare_space (
     StatsSpace *sp, int K, const char *what, GError **error);
 /* stats_prepare_space of every space of s; `what` names the file (then
- * in_file: errors name the tensor too) or the data. */
+ * key, the statistics' key in it: errors name the tensor too) or the data
+ * (key NULL). */
 G_GNUC_INTERNAL gboolean stats_prepare (
-    SdModelStats *s, const char *what, gboolean in_file, GError **error);
+    SdModelStats *s, const char *what, const char *key, GError **error);
 /* The channels of stage l's output of model (the size of its novelty
  * space). */
 G_GNUC_INTERNAL int stats_stage_channels (const SdModel *model, int l);
@@ -78,6 +85,12 @@ G_GNUC_INTERNAL gboolean stats_read (
     SdModel *model, const SdSafetensors *st, GError **error);
 /* Adds the model's statistics, if any, to w. */
 G_GNUC_INTERNAL void stats_write (const SdModel *model, SdSafetensorsWriter *w);
+/* The same under another key: metadata `key` and tensors "<key>.*" (an
+ * ensemble member's statistics: "members.<i>.stats"). */
+G_GNUC_INTERNAL gboolean stats_read_as (
+    SdModel *model, const SdSafetensors *st, const char *key, GError **error);
+G_GNUC_INTERNAL void stats_write_as (
+    const SdModelStats *s, SdSafetensorsWriter *w, const char *key);
 
 /* The checks of sd_model_set_stats: stats fit model (classes, features,
  * window length); else SD_ERROR_INVALID_ARG naming `where`. */

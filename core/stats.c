@@ -95,6 +95,7 @@ sd_model_stats_copy (const SdModelStats *s)
   c->threshold = s->threshold;
   c->level_lo = s->level_lo;
   c->level_hi = s->level_hi;
+  c->members = s->members;
   memcpy (c->class_count, s->class_count, K * sizeof (guint));
   memcpy (c->heldout_count, s->heldout_count, K * sizeof (guint));
   memcpy (c->spectra, s->spectra, K * s->nb * sizeof (float));
@@ -160,19 +161,19 @@ stats_prepare_space (StatsSpace *sp, int K, const char *what, GError **error)
 
 gboolean
 stats_prepare (
-    SdModelStats *s, const char *what, gboolean in_file, GError **error)
+    SdModelStats *s, const char *what, const char *key, GError **error)
 {
-  g_autofree char *name
-      = g_strdup_printf ("%s: %sthe covariance of the pooled features", what,
-          in_file ? "tensor 'stats.covariance': " : "");
+  g_autofree char *tensor
+      = key ? g_strdup_printf ("tensor '%s.covariance': ", key) : g_strdup ("");
+  g_autofree char *name = g_strdup_printf (
+      "%s: %sthe covariance of the pooled features", what, tensor);
   if (!stats_prepare_space (&s->pooled, s->K, name, error))
     return FALSE;
   for (int l = 0; l < s->n_stages; l++) {
     g_free (name);
-    char tensor[64] = "";
-    if (in_file)
-      g_snprintf (
-          tensor, sizeof tensor, "tensor 'stats.stage_covariance.%d': ", l);
+    g_free (tensor);
+    tensor = key ? g_strdup_printf ("tensor '%s.stage_covariance.%d': ", key, l)
+                 : g_strdup ("");
     name = g_strdup_printf (
         "%s: %sthe covariance of the time means of stage %d", what, tensor, l);
     if (!stats_prepare_space (&s->stages[l], s->K, name, error))
@@ -399,6 +400,8 @@ sd_workspace_novelty (const SdModel *model, const SdWorkspace *ws, int B,
   if (!check_novelty_ws (model, ws, B, error))
     return FALSE;
   const SdModelStats *s = model->stats;
+  if (s->members)
+    return sd_ensemble_novelty (model, ws, B, novelty, error);
   int C, len;
   const float *pooled
       = sd_workspace_get_layer_output (ws, model->n_stage_layers, &C, &len);
@@ -442,6 +445,21 @@ stats_check_model (const SdModelStats *s, const SdModel *model,
         where, s->K, s->pooled.C, model->arch.n_classes, C);
     return FALSE;
   }
+  if (s->members && model->members == NULL) {
+    g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+        "%s: statistics that combine an ensemble's members, but the model is "
+        "not an ensemble",
+        where);
+    return FALSE;
+  }
+  for (int i = 0; s->members && i < model->n_members; i++)
+    if (model->members[i]->stats == NULL) {
+      g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
+          "%s: the novelty combines the members', but member %d has no "
+          "statistics (calibrate the ensemble again)",
+          where, i);
+      return FALSE;
+    }
   if (s->n_stages != 0 && s->n_stages != model->n_stage_layers) {
     g_set_error (error, SD_ERROR, SD_ERROR_INVALID_ARG,
         "%s: novelty statistics of %d stages, the model has %d", where,
@@ -586,6 +604,13 @@ grid_quantile (const float *v, int Q, double q)
   const int i = MIN ((int) floor (pos), Q - 2);
   const double t = pos - i;
   return (1.0 - t) * v[i] + t * v[i + 1];
+}
+
+gboolean
+sd_model_stats_get_novelty_members (const SdModelStats *s)
+{
+  g_return_val_if_fail (s != NULL, FALSE);
+  return s->members;
 }
 
 double

@@ -348,6 +348,12 @@ sd_workspace_peek_model (const SdWorkspace *ws)
   return ws->model;
 }
 
+SdEnsembleWs *
+sd_workspace_peek_ensemble (const SdWorkspace *ws)
+{
+  return ws->ens;
+}
+
 int
 sd_workspace_last_batch (const SdWorkspace *ws)
 {

@@ -10,7 +10,7 @@ trap 'rm -rf "$TMP"' EXIT
 
 . "$(dirname "$0")/tap.sh"
 
-echo "1..23"
+echo "1..26"
 TR="$DATA/ucr-small.tsv"
 TE="$DATA/ucr-small-test.tsv"
 COMMON="--arch fcn-small --epochs 8 --lr 0.01 --batch-size 8 --threads 1 --quiet"
@@ -69,10 +69,39 @@ expect_fail "members with other labels" "has other labels than member 0" \
   "$SD" ensemble --out "$TMP/x.safetensors" --model "$TMP/m1.safetensors" --model "$TMP/other.safetensors"
 [ ! -e "$TMP/x.safetensors" ]; ok $? "no file after a refused join"
 
-# The joined file has no statistics of its own: calibrate gives them.
+# The joined file has no statistics, its own or its members' (each
+# member file had some): calibrate gives them, to every member too.
+python3 - "$TMP/j.safetensors" <<'PY'
+import json, struct, sys
+b = open(sys.argv[1], "rb").read()
+h = json.loads(b[8:8 + struct.unpack("<Q", b[:8])[0]])
+sys.exit(1 if any("stats" in k for k in list(h) + list(h["__metadata__"])) else 0)
+PY
+ok $? "a joined ensemble keeps no statistics of its members"
 "$SD" calibrate --model "$TMP/j.safetensors" --data "$TR" --out "$TMP/jc.safetensors" >"$TMP/out" 2>&1 \
-  && "$SD" info --model "$TMP/jc.safetensors" | grep -q "novelty     threshold"
-ok $? "calibrate an ensemble"
+  && "$SD" info --model "$TMP/jc.safetensors" >"$TMP/info" \
+  && grep -q "novelty     threshold" "$TMP/info" \
+  && grep -q "novelty of  every member" "$TMP/info" \
+  && [ "$(grep -c '^    member [0-2] *median' "$TMP/info")" -eq 3 ]
+ok $? "calibrate an ensemble: every member, and the novelty of every member"
+# The novelty does not depend on the order of the members.
+"$SD" ensemble --out "$TMP/r.safetensors" --model "$TMP/m3.safetensors" \
+  --model "$TMP/m1.safetensors" --model "$TMP/m2.safetensors" >/dev/null 2>&1 \
+  && "$SD" calibrate --model "$TMP/r.safetensors" --data "$TR" >/dev/null 2>&1 \
+  && "$SD" predict --model "$TMP/jc.safetensors" --data "$TE" --json >"$TMP/jc.jsonl" \
+  && "$SD" predict --model "$TMP/r.safetensors" --data "$TE" --json >"$TMP/r.jsonl"
+ok $? "calibrate and predict the members in another order"
+python3 - "$TMP" <<'PY'
+import json, sys
+d = sys.argv[1]
+a = [json.loads(l) for l in open(f"{d}/jc.jsonl")]
+b = [json.loads(l) for l in open(f"{d}/r.jsonl")]
+worst = max(abs(x["novelty"] - y["novelty"]) / x["novelty"] for x, y in zip(a, b))
+same = [x["known"] for x in a] == [y["known"] for y in b]
+print(f"# {len(a)} series, largest relative novelty difference {worst:.3g}")
+sys.exit(0 if len(a) == len(b) > 0 and worst < 1e-6 and same else 1)
+PY
+ok $? "the same novelty and known in either order"
 
 # Dreams of an ensemble: unregularised and realistic (it has statistics),
 # judged by a single model.

@@ -3,6 +3,7 @@
  * file round trips, the loader against broken ensemble files, and the
  * members that cannot be joined.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <json-glib/json-glib.h>
 #include <seqdream/seqdream.h>
 
 #include <math.h>
@@ -483,6 +484,188 @@ test_mixed (gconstpointer test)
   test_kind (3, (GTestFunc) test);
 }
 
+/* ---- the novelty of every member ---- */
+
+/* n series of three classes (sines of 2, 3 and 5 periods per window at a
+ * random phase, plus noise), labels3, length T. */
+static SdDataset *
+three_sines (guint n, guint32 seed)
+{
+  SdDataset *d = g_new0 (SdDataset, 1);
+  GRand *r = g_rand_new_with_seed (seed);
+  const double periods[K] = { 2, 3, 5 };
+  d->n = n;
+  d->length = T;
+  d->n_classes = K;
+  d->labels = g_strdupv ((char **) labels3);
+  d->x = g_new (float, (gsize) n *T);
+  d->y = g_new (int, n);
+  for (guint i = 0; i < n; i++) {
+    const double ph = g_rand_double_range (r, 0, 2 * G_PI);
+    d->y[i] = (int) (i % K);
+    for (int t = 0; t < T; t++)
+      d->x[(gsize) i * T + t]
+          = (float) (sin (2 * G_PI * periods[d->y[i]] * t / T + ph)
+                     + 0.3 * g_rand_double_range (r, -1, 1));
+  }
+  g_rand_free (r);
+  return d;
+}
+
+static double *
+novelty_of (SdModel *m, const SdDataset *d)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree float *logits = g_new (float, (gsize) d->n *K);
+  double *nov = g_new (double, d->n);
+  g_assert_true (sd_model_predict_novelty (m, d, logits, nov, &error));
+  g_assert_no_error (error);
+  return nov;
+}
+
+/* The file of e with the members' statistics taken out and the
+ * ensemble's "members" flag removed: what an ensemble calibrated before
+ * this version held. */
+static GBytes *
+without_member_stats (SdModel *e)
+{
+  g_autoptr (GBytes) good = sd_model_save_to_bytes (e);
+  g_autoptr (SdSafetensors) st
+      = sd_safetensors_new_from_bytes (good, "good", NULL);
+  g_autoptr (SdSafetensorsWriter) w = sd_safetensors_writer_new ();
+  g_autofree const char **keys = sd_safetensors_get_metadata_keys (st);
+  for (int i = 0; keys[i]; i++) {
+    const char *v = sd_safetensors_get_metadata (st, keys[i]);
+    g_autoptr (JsonParser) p = json_parser_new ();
+    g_autofree char *text = NULL;
+    if (g_str_has_prefix (keys[i], "members.")
+        && g_str_has_suffix (keys[i], ".stats"))
+      continue;
+    if (strcmp (keys[i], "stats") == 0) {
+      g_assert_true (json_parser_load_from_data (p, v, -1, NULL));
+      JsonObject *o = json_node_get_object (json_parser_get_root (p));
+      g_assert_true (json_object_get_boolean_member (o, "members"));
+      json_object_remove_member (o, "members");
+      v = text = json_to_string (json_parser_get_root (p), FALSE);
+    }
+    sd_safetensors_writer_add_metadata (w, keys[i], v);
+  }
+  for (guint i = 0; i < sd_safetensors_get_n_tensors (st); i++) {
+    const SdTensorView *v = sd_safetensors_get_nth (st, i);
+    if (g_str_has_prefix (v->name, "members.")
+        && strstr (v->name, ".stats.") != NULL)
+      continue;
+    g_autofree float *d = g_new (float, v->numel);
+    g_assert_true (sd_safetensors_copy_f32 (st, v, d, -1, NULL, FALSE, NULL));
+    sd_safetensors_writer_add_f32 (w, v->name, d, v->ndim, v->shape);
+  }
+  return sd_safetensors_writer_to_bytes (w);
+}
+
+/* Calibrating an ensemble calibrates every member on the same windows;
+ * its novelty is, per window, the largest member novelty over that
+ * member's held-out median, whatever the order of the members; it
+ * survives the file; a member without statistics is an error, not a
+ * crash; and a file from before (no member statistics) keeps the first
+ * member's novelty. */
+static void
+test_members_novelty (void)
+{
+  SdModel *members[M];
+  g_autoptr (SdModel) e = new_ensemble (members);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SdDataset) data = three_sines (90, 11);
+  g_autoptr (SdDataset) probe = three_sines (30, 12);
+  /* an unfamiliar window among them: noise at ten times the level */
+  fill_random (probe->x, T, 13);
+  for (int t = 0; t < T; t++)
+    probe->x[t] *= 10;
+
+  g_assert_true (sd_model_calibrate (e, data, NULL, NULL, &error));
+  g_assert_no_error (error);
+  const SdModelStats *s = sd_model_get_stats (e);
+  g_assert_true (sd_model_stats_get_novelty_members (s));
+  double med[M];
+  g_autofree double *nov = novelty_of (e, probe);
+  double *one[M];
+  for (int i = 0; i < M; i++) {
+    const SdModelStats *si = sd_model_get_stats (members[i]);
+    g_assert_nonnull (si);
+    g_assert_false (sd_model_stats_get_novelty_members (si));
+    med[i] = sd_model_stats_novelty_quantile (si, 0.5);
+    one[i] = novelty_of (members[i], probe);
+  }
+  gboolean each_largest[M] = { FALSE };
+  for (guint j = 0; j < probe->n; j++) {
+    double want = 0;
+    int arg = 0;
+    for (int i = 0; i < M; i++)
+      if (one[i][j] / med[i] > want) {
+        want = one[i][j] / med[i];
+        arg = i;
+      }
+    g_assert_cmpfloat_with_epsilon (nov[j], want, 1e-9 * want);
+    each_largest[arg] = TRUE;
+  }
+  /* the members differ: more than one of them decides some window */
+  g_assert_true (each_largest[0] + each_largest[1] + each_largest[2] >= 2);
+  /* on the held-out windows every member's ratio has median 1, so the
+   * largest has median 1 or more; the unfamiliar window is not known */
+  g_assert_cmpfloat (sd_model_stats_novelty_quantile (s, 0.5), >=, 1 - 1e-6);
+  g_assert_cmpfloat (nov[0], >, sd_model_stats_get_novelty_threshold (s));
+
+  /* the same members in the other order: the same novelty and threshold */
+  SdModel *rev[M] = { members[2], members[1], members[0] };
+  g_autoptr (SdModel) r = sd_model_new_ensemble (rev, M, &error);
+  g_assert_no_error (error);
+  g_assert_true (sd_model_calibrate (r, data, NULL, NULL, &error));
+  g_autofree double *rnov = novelty_of (r, probe);
+  for (guint j = 0; j < probe->n; j++)
+    g_assert_cmpfloat_with_epsilon (rnov[j], nov[j], 1e-9 * nov[j]);
+  g_assert_cmpfloat (
+      sd_model_stats_get_novelty_threshold (sd_model_get_stats (r)), ==,
+      sd_model_stats_get_novelty_threshold (s));
+
+  /* the file keeps every member's statistics */
+  g_autoptr (GBytes) bytes = sd_model_save_to_bytes (e);
+  g_autoptr (SdModel) l = sd_model_load_from_bytes (bytes, "e.st", &error);
+  g_assert_no_error (error);
+  g_assert_true (sd_model_stats_get_novelty_members (sd_model_get_stats (l)));
+  g_autofree double *lnov = novelty_of (l, probe);
+  for (guint j = 0; j < probe->n; j++)
+    g_assert_cmpfloat (lnov[j], ==, nov[j]);
+  g_autoptr (SdModel) c = sd_model_copy (l);
+  g_autofree double *cnov = novelty_of (c, probe);
+  for (guint j = 0; j < probe->n; j++)
+    g_assert_cmpfloat (cnov[j], ==, nov[j]);
+
+  /* a file from before: the first member's novelty, in its own units */
+  g_autoptr (GBytes) old = without_member_stats (e);
+  g_autoptr (SdModel) o = sd_model_load_from_bytes (old, "old.st", &error);
+  g_assert_no_error (error);
+  g_assert_false (sd_model_stats_get_novelty_members (sd_model_get_stats (o)));
+  g_assert_null (sd_model_get_stats (sd_model_get_member (o, 1)));
+  g_autofree double *onov = novelty_of (o, probe);
+  for (guint j = 0; j < probe->n; j++)
+    g_assert_cmpfloat_with_epsilon (onov[j], one[0][j], 1e-6 * one[0][j]);
+
+  /* a member without statistics: an error naming it, then a file that
+   * does not load */
+  g_assert_true (sd_model_set_stats (sd_model_get_member (l, 1), NULL, NULL));
+  g_autofree float *logits = g_new (float, (gsize) probe->n *K);
+  g_autofree double *bad = g_new (double, probe->n);
+  g_assert_false (sd_model_predict_novelty (l, probe, logits, bad, &error));
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, "member 1"));
+  g_clear_error (&error);
+  g_autoptr (GBytes) broken = sd_model_save_to_bytes (l);
+  expect_error (broken, "member 1 has no statistics");
+
+  for (int i = 0; i < M; i++)
+    g_free (one[i]);
+  unref_all (members);
+}
+
 /* Graphs and stage architectures in one ensemble: its layers (a stage,
  * gap) are member 0's, whichever kind that is, and a gradient injected at
  * one of them reaches member 0 alone, as it does member 0 on its own. */
@@ -565,5 +748,8 @@ main (int argc, char **argv)
   g_test_add_data_func (
       "/ensemble/mixed/round-trip", test_round_trip, test_mixed);
   g_test_add_func ("/ensemble/mixed/layers", test_mixed_layers);
+  g_test_add_func ("/ensemble/novelty/members", test_members_novelty);
+  g_test_add_data_func (
+      "/ensemble/mixed/novelty/members", test_members_novelty, test_mixed);
   return g_test_run ();
 }

@@ -43,7 +43,18 @@ cli_print_stats (const SdModel *model)
           "anchor)\n",
       sd_model_stats_get_feature_size (s), sd_model_stats_get_shrinkage (s));
   const int S = sd_model_stats_get_novelty_stages (s);
-  if (S == 0 && sd_model_find_layer (model, "stages.0") < 0)
+  if (sd_model_stats_get_novelty_members (s)) {
+    printf ("  novelty of  every member: the largest member novelty over its "
+            "held-out median\n");
+    for (int i = 0; i < sd_model_get_n_members (model); i++) {
+      const SdModelStats *si
+          = sd_model_get_stats (sd_model_get_member (model, i));
+      printf ("    member %-3d median %.4g, threshold %.4g, %d stages\n", i,
+          sd_model_stats_novelty_quantile (si, 0.5),
+          sd_model_stats_get_novelty_threshold (si),
+          sd_model_stats_get_novelty_stages (si));
+    }
+  } else if (S == 0 && sd_model_find_layer (model, "stages.0") < 0)
     printf ("  novelty on  the pooled features (the model has no stages to "
             "read: an op graph without ReLU-type activations)\n");
   else if (S == 0)

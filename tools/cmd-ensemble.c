@@ -48,11 +48,12 @@ cli_cmd_ensemble (int argc, char **argv)
       "and normalisation; they may differ in architecture and kind (built-in "
       "architectures, InceptionTime presets, imported ONNX models; on "
       "FordA, inception and fcn-small members together beat more members "
-      "of one kind: docs/results.md). The ensemble's layers and novelty "
-      "features are the first member's: give first the member whose "
-      "novelty you trust. Their "
-      "training statistics are not kept: run "
-      "seqdream calibrate on the ensemble for its own.");
+      "of one kind: docs/results.md). The ensemble's layers are the first "
+      "member's. The members' training statistics are not kept: "
+      "seqdream calibrate on the ensemble calibrates every member on the "
+      "same data, and the ensemble's novelty is then the largest of the "
+      "members' (each over its typical value), so a window any member "
+      "finds unfamiliar is not known, in any order of the members.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!cli_parse (ctx, &argc, &argv))
     return 2;
@@ -66,8 +67,11 @@ cli_cmd_ensemble (int argc, char **argv)
   g_autofree SdModel **members = g_new0 (SdModel *, n);
   GError *error = NULL;
   g_autoptr (SdModel) e = NULL;
+  /* each member's own statistics come from its own data: calibrating
+   * the ensemble fits them all again on one set of windows */
   for (int i = 0; i < n && error == NULL; i++)
-    members[i] = sd_model_load (files[i], &error);
+    if ((members[i] = sd_model_load (files[i], &error)) != NULL)
+      sd_model_set_stats (members[i], NULL, NULL);
   if (error == NULL)
     e = sd_model_new_ensemble (members, n, &error);
   for (int i = 0; i < n; i++)

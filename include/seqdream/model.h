@@ -154,8 +154,10 @@ float *sd_model_get_params (SdModel *model);
  * probability: z_k = log (1/M sum_m softmax (logits_m)_k), so softmax (z)
  * is that mean exactly and every consumer of "logits" (evaluation,
  * predictions, dreams of a class, attributions) treats it as one model.
- * Its layers are its first member's ("stages.i", "gap": novelty features
- * and layer objectives read the first member) except "fc", which is z.
+ * Its layers are its first member's ("stages.i", "gap": layer objectives
+ * and the dreams' feature anchor read the first member) except "fc",
+ * which is z. Its novelty, once sd_model_calibrate has run on it, is
+ * every member's (seqdream/stats.h, sd_model_stats_get_novelty_members).
  * An ensemble runs in SD_MODE_EVAL workspaces only (train its members).
  * docs/model-format.md describes the file. */
 

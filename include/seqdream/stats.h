@@ -128,6 +128,18 @@ void sd_model_stats_get_level_range (
 /* The stages whose features the novelty combines; 0: the pooled features
  * alone (statistics of a version-1 file). */
 int sd_model_stats_get_novelty_stages (const SdModelStats *stats);
+/* TRUE for the statistics of an ensemble calibrated by this version: its
+ * novelty combines its members' (each member carries statistics of its
+ * own, from the same windows): per window, the largest member novelty
+ * divided by that member's held-out median, so a window any member finds
+ * unfamiliar is not known; the threshold and quantiles are of that score.
+ * The stage spaces above are then the first member's, for the feature
+ * anchor of dreams, and sd_model_stats_novelty and
+ * sd_workspace_novelty_features give the first member's distance, not the
+ * ensemble's novelty: use sd_workspace_novelty or
+ * sd_model_predict_novelty. FALSE: the novelty is of the stage spaces
+ * (for an ensemble calibrated before, its first member's). */
+gboolean sd_model_stats_get_novelty_members (const SdModelStats *stats);
 /* The features of one window the novelty is computed from (D): the sum of
  * the stages' channels, or the pooled features' C. */
 int sd_model_stats_get_novelty_size (const SdModelStats *stats);
