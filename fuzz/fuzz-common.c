@@ -2,6 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "fuzz-target.h"
 
+#include <seqdream/stats.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
@@ -41,6 +43,18 @@ fuzz_fail (const char *format, ...)
   abort ();
 }
 
+static void
+check_same_params (SdModel *x, SdModel *y)
+{
+  if (sd_model_get_n_params (y) != sd_model_get_n_params (x)
+      || memcmp (sd_model_get_params (y), sd_model_get_params (x),
+             sd_model_get_n_params (x) * sizeof (float))
+             != 0)
+    fuzz_fail ("the saved model has other parameters");
+  if ((sd_model_get_stats (x) == NULL) != (sd_model_get_stats (y) == NULL))
+    fuzz_fail ("the saved model lost or gained statistics");
+}
+
 void
 fuzz_check_round_trip (SdModel *m)
 {
@@ -52,11 +66,17 @@ fuzz_check_round_trip (SdModel *m)
   if (again == NULL)
     fuzz_fail (
         "a loaded model, saved, does not load again: %s", error->message);
-  if (sd_model_get_n_params (again) != sd_model_get_n_params (m)
-      || memcmp (sd_model_get_params (again), sd_model_get_params (m),
-             sd_model_get_n_params (m) * sizeof (float))
-             != 0)
-    fuzz_fail ("the saved model has other parameters");
+  const int M = sd_model_get_n_members (m);
+  if (sd_model_get_n_members (again) != M)
+    fuzz_fail ("the saved model has other members");
+  if ((sd_model_get_stats (m) == NULL) != (sd_model_get_stats (again) == NULL))
+    fuzz_fail ("the saved model lost or gained statistics");
+  /* (an ensemble's parameters and members' statistics are its members') */
+  if (M == 0)
+    check_same_params (m, again);
+  for (int i = 0; i < M; i++)
+    check_same_params (
+        sd_model_get_member (m, i), sd_model_get_member (again, i));
   a = sd_model_get_labels (m);
   b = sd_model_get_labels (again);
   for (int k = 0; k < sd_model_get_n_classes (m); k++)

@@ -177,9 +177,49 @@ def stats_model(drop=None, cov=(1.0, 0.25, 0.25, 2.0), **fields):
                                      ["c0", "c1"], stats=json.dumps(st)))
 
 
+def stats_tensors(prefix, cov=(1.0, 0.25, 0.25, 2.0)):
+    """The version-1 statistics tensors of CONV_TINY under prefix."""
+    return [
+        (prefix + ".spectra", "F32", [2, 9], f32([1.0 / 9] * 18)),
+        (prefix + ".feature_means", "F32", [2, 2], f32([0.5, 1.0, 1.5, 0.2])),
+        (prefix + ".covariance", "F32", [2, 2], f32(cov)),
+        (prefix + ".novelty_quantiles", "F32", [3], f32([0.5, 1.5, 4.0])),
+        (prefix + ".margin_quantiles", "F32", [2, 3],
+         f32([1.0, 2.0, 3.0] + [float("nan")] * 3))]
+
+
+def ensemble_stats_model(members_flag=True, member_stats=(0, 1)):
+    """Two CONV_TINY members, each with statistics of its own
+    ("members.<i>.stats") when listed in member_stats, and the ensemble's
+    statistics whose novelty combines the members' (members_flag: the
+    value of "members")."""
+    st = {"version": 1, "length": 16, "false_alarm": 0.005, "threshold": 2.5,
+          "shrinkage": 0.01, "level": [0.1, 2.0], "counts": [4, 5],
+          "heldout_counts": [2, 2], "members": members_flag}
+    m = {k: v for k, v in meta(arch_json("tiny", CONV_TINY), ["c0", "c1"],
+                               stats=json.dumps(st)).items() if k != "arch"}
+    m["ensemble"] = "2"
+    tensors = stats_tensors("stats")
+    for i in range(2):
+        m["members.%d.arch" % i] = arch_json("tiny", CONV_TINY)
+        tensors += [("members.%d.%s" % (i, t[0]),) + t[1:]
+                    for t in model_tensors(CONV_TINY)]
+        if i in member_stats:
+            mst = dict(st)
+            del mst["members"]
+            m["members.%d.stats" % i] = json.dumps(mst)
+            tensors += stats_tensors("members.%d.stats" % i)
+    return safetensors(tensors, m)
+
+
 def model_corpus():
     c = {}
     c["valid-stats"] = stats_model()
+    c["valid-ensemble-member-stats"] = ensemble_stats_model()
+    c["ensemble-member-stats-missing"] = ensemble_stats_model(
+        member_stats=(0,))
+    c["ensemble-members-not-boolean"] = ensemble_stats_model(
+        members_flag="yes")
     c["stats-threshold-negative"] = stats_model(threshold=-1)
     c["stats-length-other"] = stats_model(length=32)
     c["stats-counts-short"] = stats_model(counts=[4])
