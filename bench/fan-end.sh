@@ -29,11 +29,12 @@ export OPENBLAS_NUM_THREADS=1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 /usr/bin/python3 bench/cwru-fan-end.py --stereo "$DATA" "$tmp" >/dev/null
+RECORDINGS="097_normal_0hp:normal 109_IR007_0hp:inner_race 122_B007_0hp:ball
+  135_OR007_0hp:outer_race 174_IR014_0hp:inner_race 189_B014_0hp:ball
+  201_OR014_0hp:outer_race"
 echo "| recording | sensor | windows | right | not known | wrong and known | level warning | first states |"
 echo "|---|---|---|---|---|---|---|---|"
-for rec in 097_normal_0hp:normal 109_IR007_0hp:inner_race 122_B007_0hp:ball \
-    135_OR007_0hp:outer_race 174_IR014_0hp:inner_race 189_B014_0hp:ball \
-    201_OR014_0hp:outer_race; do
+for rec in $RECORDINGS; do
   name=${rec%%:*}; label=${rec#*:}
   for sensor in DE FE; do
     dir=$W
@@ -54,9 +55,7 @@ done
 echo
 echo "| recording, both sensors in one stream | channel 0 (drive end): right / not known, states | channel 1 (fan end): right / not known / wrong and known, states |"
 echo "|---|---|---|"
-for rec in 097_normal_0hp:normal 109_IR007_0hp:inner_race 122_B007_0hp:ball \
-    135_OR007_0hp:outer_race 174_IR014_0hp:inner_race 189_B014_0hp:ball \
-    201_OR014_0hp:outer_race; do
+for rec in $RECORDINGS; do
   name=${rec%%:*}; label=${rec#*:}
   /usr/bin/python3 bench/trust-stream.py "$tmp/${name}_DE+FE_48k.wav" "$label" \
     --builddir "$B" "$@" | /usr/bin/python3 -c '

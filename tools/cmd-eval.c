@@ -402,9 +402,15 @@ static void
 print_members (SdModel *model)
 {
   const int n = sd_model_get_n_members (model);
+  const SdModelStats *st = sd_model_get_stats (model);
   printf ("architecture  ensemble of %d members (the mean of their "
-          "probabilities; layers and novelty features of member 0)\n",
-      n);
+          "probabilities; layers of member 0; novelty %s)\n",
+      n,
+      st == NULL ? "once calibrated, of every member"
+      : sd_model_stats_get_novelty_members (st)
+          ? "of every member"
+          : "of member 0: calibrated before, calibrate again for every "
+            "member's");
   for (int i = 0; i < n; i++) {
     SdModel *m = sd_model_get_member (model, i);
     printf ("member %-6d %s, %" G_GSIZE_FORMAT " trainable parameters", i,

@@ -532,7 +532,38 @@ GST_START_TEST (test_dream_of_dream_channel)
 
 GST_END_TEST;
 
-/* ---- CWRU recordings as three channels ---- */
+/* ---- CWRU recordings as channels ---- */
+
+/* The last 30 % of all (len samples; freed), the part the default model
+ * was not trained on; *n becomes the shorter of *n and its length. */
+static gfloat *
+last_30_percent (gfloat *all, gint64 len, gint64 *n)
+{
+  const gint64 tail = len * 3 / 10;
+  gfloat *x = g_memdup2 (all + len - tail, (gsize) tail * sizeof (gfloat));
+
+  g_free (all);
+  *n = MIN (*n, tail);
+  return x;
+}
+
+/* The n frames of C interleaved channels x through el in buffers of
+ * 4800 frames at 48 kHz; the seqdream messages on bus. */
+static GList *
+stream_frames (GstElement *el, GstBus *bus, const gfloat *x, guint C, gint64 n)
+{
+  GstHarness *h = fx_harness (el, "sink", "src");
+
+  gst_harness_set_src_caps (h, caps_channels (48000, C));
+  for (gint64 pos = 0; pos < n; pos += 4800) {
+    guint len = (guint) MIN (4800, n - pos);
+    fail_unless_equals_int (gst_harness_push (h, make_frames (x + pos * C, len,
+                                                     C, (guint64) pos, 48000)),
+        GST_FLOW_OK);
+    gst_buffer_unref (gst_harness_pull (h));
+  }
+  return pop_element_messages (bus, "seqdream");
+}
 
 /* The last 30 % of every recording (the part the default model was not
  * trained on), cut to the shortest, as channels 0-2 of one stream:
@@ -550,7 +581,6 @@ GST_START_TEST (test_cwru_three_channels)
   gint64 n = G_MAXINT64;
   GstBus *bus;
   GstElement *el;
-  GstHarness *h;
   GList *res;
 
   for (guint c = 0; c < C; c++) {
@@ -570,26 +600,14 @@ GST_START_TEST (test_cwru_three_channels)
     fail_unless (sd_wav_read (path, &all, &len, &rate, &error), "%s",
         error ? error->message : "");
     fail_unless_equals_int (rate, 48000);
-    n = MIN (n, len * 3 / 10);
-    tails[c] = g_memdup2 (
-        all + len - len * 3 / 10, (gsize) (len * 3 / 10) * sizeof (gfloat));
-    g_free (all);
+    tails[c] = last_30_percent (all, len, &n);
   }
   if (!have_default_model ())
     goto out;
   x = interleave (tails, C, (guint) n);
 
   el = make_element (NULL, &bus, NULL);
-  h = fx_harness (el, "sink", "src");
-  gst_harness_set_src_caps (h, caps_channels (48000, C));
-  for (gint64 pos = 0; pos < n; pos += 4800) {
-    guint len = (guint) MIN (4800, n - pos);
-    fail_unless_equals_int (gst_harness_push (h, make_frames (x + pos * C, len,
-                                                     C, (guint64) pos, 48000)),
-        GST_FLOW_OK);
-    gst_buffer_unref (gst_harness_pull (h));
-  }
-  res = pop_element_messages (bus, "seqdream");
+  res = stream_frames (el, bus, x, C, n);
   for (guint c = 0; c < C; c++) {
     g_autoptr (GList) mine = of_channel (res, c);
     guint right = 0, total = g_list_length (mine);
@@ -717,10 +735,7 @@ GST_START_TEST (test_cwru_fan_end_not_known)
     }
     all = read_mat_doubles (path, vars[c], &len);
     fail_unless (all != NULL && len > 0);
-    n = MIN (n, len * 3 / 10);
-    tails[c] = g_memdup2 (
-        all + len - len * 3 / 10, (gsize) (len * 3 / 10) * sizeof (gfloat));
-    g_free (all);
+    tails[c] = last_30_percent (all, len, &n);
   }
   if (!have_default_model ())
     goto out;
@@ -731,19 +746,8 @@ GST_START_TEST (test_cwru_fan_end_not_known)
     GstElement *el = novelty_off ? make_element (
                          NULL, &bus, "novelty-threshold", 0.0, NULL)
                                  : make_element (NULL, &bus, NULL);
-    GstHarness *h = fx_harness (el, "sink", "src");
-    GList *res;
+    GList *res = stream_frames (el, bus, x, C, n);
 
-    gst_harness_set_src_caps (h, caps_channels (48000, C));
-    for (gint64 pos = 0; pos < n; pos += 4800) {
-      guint len = (guint) MIN (4800, n - pos);
-      fail_unless_equals_int (
-          gst_harness_push (
-              h, make_frames (x + pos * C, len, C, (guint64) pos, 48000)),
-          GST_FLOW_OK);
-      gst_buffer_unref (gst_harness_pull (h));
-    }
-    res = pop_element_messages (bus, "seqdream");
     for (guint c = 0; c < C; c++) {
       g_autoptr (GList) mine = of_channel (res, c);
       guint right = 0, unknown = 0, wrong_known = 0;
