@@ -523,20 +523,33 @@ sd_model_calibrate (SdModel *model, const SdDataset *fit,
   }
   const SdDataset *F = fit_part ? fit_part : &fv;
   const SdDataset *H = held_part ? held_part : &hv;
-  /* An ensemble: every member on the same windows first; the ensemble's
-   * novelty then combines theirs. */
-  for (int i = 0; i < model->n_members; i++) {
+  /* An ensemble: every member on the same windows first (their old
+   * statistics kept until the ensemble's are in); the ensemble's novelty
+   * then combines theirs. */
+  SdModelStats *old[SD_MAX_MEMBERS] = { NULL };
+  gboolean ok = TRUE;
+  int done = 0; /* members whose statistics were taken into old */
+  for (int i = 0; i < model->n_members && ok; i++, done++) {
     SdModel *mi = model->members[i];
     g_autoptr (SdModelStats) si = stats_for (mi, T, options);
-    if (!compute_stats (si, mi, F, H, options, error)
-        || !sd_model_set_stats (mi, g_steal_pointer (&si), error)) {
+    old[i] = mi->stats;
+    mi->stats = NULL;
+    ok = compute_stats (si, mi, F, H, options, error)
+         && sd_model_set_stats (mi, g_steal_pointer (&si), error);
+    if (!ok)
       g_prefix_error (error, "ensemble member %d: ", i);
-      return FALSE;
-    }
   }
   g_autoptr (SdModelStats) s = stats_for (model, T, options);
   s->members = model->n_members > 0;
-  if (!compute_stats (s, model, F, H, options, error))
-    return FALSE;
-  return sd_model_set_stats (model, g_steal_pointer (&s), error);
+  ok = ok && compute_stats (s, model, F, H, options, error)
+       && sd_model_set_stats (model, g_steal_pointer (&s), error);
+  for (int i = 0; i < done; i++) {
+    SdModel *mi = model->members[i];
+    if (!ok) { /* back to what they had */
+      sd_model_stats_free (mi->stats);
+      mi->stats = old[i];
+    } else
+      sd_model_stats_free (old[i]);
+  }
+  return ok;
 }

@@ -614,6 +614,21 @@ test_members_novelty (void)
   g_assert_cmpfloat (sd_model_stats_novelty_quantile (s, 0.5), >=, 1 - 1e-6);
   g_assert_cmpfloat (nov[0], >, sd_model_stats_get_novelty_threshold (s));
 
+  /* a calibration that fails (a class with one window) leaves the
+   * members' and the ensemble's statistics as they were */
+  g_autoptr (SdDataset) tiny = three_sines (4, 14);
+  const double th0
+      = sd_model_stats_get_novelty_threshold (sd_model_get_stats (members[0]));
+  g_assert_false (sd_model_calibrate (e, tiny, probe, NULL, &error));
+  g_assert_nonnull (strstr (error->message, "member 0"));
+  g_clear_error (&error);
+  g_assert_cmpfloat (
+      sd_model_stats_get_novelty_threshold (sd_model_get_stats (members[0])),
+      ==, th0);
+  g_autofree double *after = novelty_of (e, probe);
+  for (guint j = 0; j < probe->n; j++)
+    g_assert_cmpfloat (after[j], ==, nov[j]);
+
   /* the same members in the other order: the same novelty and threshold */
   SdModel *rev[M] = { members[2], members[1], members[0] };
   g_autoptr (SdModel) r = sd_model_new_ensemble (rev, M, &error);

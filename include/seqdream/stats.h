@@ -72,7 +72,12 @@ void sd_calibrate_options_init (SdCalibrateOptions *options);
  * for the novelty threshold and the margins; NULL holds out
  * options->holdout_fraction of fit instead. Every class of the model needs
  * at least 2 windows in fit; a length or sample rate other than the
- * model's is SD_ERROR_INVALID_ARG naming both. options NULL: defaults. */
+ * model's is SD_ERROR_INVALID_ARG naming both. options NULL: defaults.
+ * An ensemble's members are calibrated first, on the same fit and
+ * held-out windows (their statistics are replaced: they are shared with
+ * whoever else holds them), and the ensemble's novelty then combines
+ * theirs (sd_model_stats_get_novelty_members). On failure the model and
+ * its members keep the statistics they had. */
 gboolean sd_model_calibrate (SdModel *model, const SdDataset *fit,
     const SdDataset *heldout, const SdCalibrateOptions *options,
     GError **error);
