@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Write the fan-end accelerometer channel of the CWRU MATLAB files as
 float32 WAV files, the form the benchmarks read.
 
