@@ -20,7 +20,10 @@
 #include <math.h>
 #include <string.h>
 
-#define STATS_VERSION 2
+/* 1: pooled features; 2: stage spaces; 3: an ensemble's, its novelty
+ * combining its members' (version 2 and "members": true, which a reader
+ * of version 2 would ignore and misread the threshold) */
+#define STATS_VERSION 3
 #define MAX_QUANTILES 100001
 
 /* The tensors of statistics under key ("stats", or "members.<i>.stats"
@@ -70,14 +73,15 @@ stats_write_as (const SdModelStats *s, SdSafetensorsWriter *w, const char *key)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   json_builder_begin_object (b);
+  const int version = s->members ? 3 : s->n_stages > 0 ? 2 : 1;
   json_builder_set_member_name (b, "version");
-  json_builder_add_int_value (b, s->n_stages > 0 ? STATS_VERSION : 1);
+  json_builder_add_int_value (b, version);
   json_builder_set_member_name (b, "length");
   json_builder_add_int_value (b, s->T);
   add_double (b, "false_alarm", s->false_alarm);
   add_double (b, "threshold", s->threshold);
   add_double (b, "shrinkage", s->pooled.shrinkage);
-  if (s->n_stages > 0) {
+  if (version >= 2) {
     json_builder_set_member_name (b, "novelty");
     json_builder_add_string_value (b, "stages");
     json_builder_set_member_name (b, "stage_shrinkage");
@@ -212,7 +216,8 @@ read_stage_meta (
   const char *nov
       = json_object_get_string_member_with_default (o, "novelty", "");
   if (strcmp (nov, "stages") != 0)
-    return meta_fail (where, "novelty", "\"stages\" in version 2", error);
+    return meta_fail (
+        where, "novelty", "\"stages\" in versions 2 and 3", error);
   JsonNode *n = json_object_get_member (o, "stage_shrinkage");
   JsonArray *a
       = n && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
@@ -247,11 +252,14 @@ read_meta (JsonNode *root, int K, int S, const char *where, StatsMeta *m,
   if (m->version >= 2 && !read_stage_meta (o, S, where, m, error))
     return FALSE;
   JsonNode *mem = json_object_get_member (o, "members");
-  if (mem != NULL
-      && (!JSON_NODE_HOLDS_VALUE (mem)
-          || json_node_get_value_type (mem) != G_TYPE_BOOLEAN))
-    return meta_fail (where, "members", "true or false", error);
-  m->members = mem != NULL && json_node_get_boolean (mem);
+  m->members = m->version == 3;
+  if (m->members
+      && (mem == NULL || !JSON_NODE_HOLDS_VALUE (mem)
+          || json_node_get_value_type (mem) != G_TYPE_BOOLEAN
+          || !json_node_get_boolean (mem)))
+    return meta_fail (where, "members", "true in version 3", error);
+  if (!m->members && mem != NULL)
+    return meta_fail (where, "members", "absent before version 3", error);
   if (!meta_number (o, "false_alarm", &m->false_alarm)
       || !(m->false_alarm > 0 && m->false_alarm < 1))
     return meta_fail (where, "false_alarm", "a number in (0, 1)", error);

@@ -188,25 +188,35 @@ def stats_tensors(prefix, cov=(1.0, 0.25, 0.25, 2.0)):
          f32([1.0, 2.0, 3.0] + [float("nan")] * 3))]
 
 
+def stage_tensors(prefix):
+    """The stage space of CONV_TINY's one stage (2 channels) under prefix."""
+    return [(prefix + ".stage_means.0", "F32", [2, 2],
+             f32([0.4, 0.9, 1.4, 0.1])),
+            (prefix + ".stage_covariance.0", "F32", [2, 2],
+             f32([1.0, 0.2, 0.2, 1.5]))]
+
+
 def ensemble_stats_model(members_flag=True, member_stats=(0, 1)):
-    """Two CONV_TINY members, each with statistics of its own
+    """Two CONV_TINY members, each with (version 1) statistics of its own
     ("members.<i>.stats") when listed in member_stats, and the ensemble's
-    statistics whose novelty combines the members' (members_flag: the
-    value of "members")."""
-    st = {"version": 1, "length": 16, "false_alarm": 0.005, "threshold": 2.5,
-          "shrinkage": 0.01, "level": [0.1, 2.0], "counts": [4, 5],
-          "heldout_counts": [2, 2], "members": members_flag}
+    version-3 statistics, whose novelty combines the members'
+    (members_flag: the value of "members")."""
+    st = {"version": 3, "length": 16, "false_alarm": 0.005, "threshold": 2.5,
+          "shrinkage": 0.01, "novelty": "stages", "stage_shrinkage": [0.01],
+          "level": [0.1, 2.0], "counts": [4, 5], "heldout_counts": [2, 2],
+          "members": members_flag}
     m = {k: v for k, v in meta(arch_json("tiny", CONV_TINY), ["c0", "c1"],
                                stats=json.dumps(st)).items() if k != "arch"}
     m["ensemble"] = "2"
-    tensors = stats_tensors("stats")
+    tensors = stats_tensors("stats") + stage_tensors("stats")
     for i in range(2):
         m["members.%d.arch" % i] = arch_json("tiny", CONV_TINY)
         tensors += [("members.%d.%s" % (i, t[0]),) + t[1:]
                     for t in model_tensors(CONV_TINY)]
         if i in member_stats:
-            mst = dict(st)
-            del mst["members"]
+            mst = {k: v for k, v in st.items()
+                   if k not in ("members", "novelty", "stage_shrinkage")}
+            mst["version"] = 1
             m["members.%d.stats" % i] = json.dumps(mst)
             tensors += stats_tensors("members.%d.stats" % i)
     return safetensors(tensors, m)

@@ -524,8 +524,8 @@ novelty_of (SdModel *m, const SdDataset *d)
 }
 
 /* The file of e with the members' statistics taken out and the
- * ensemble's "members" flag removed: what an ensemble calibrated before
- * this version held. */
+ * ensemble's "members" flag removed (version 2): what an ensemble
+ * calibrated before this version held. */
 static GBytes *
 without_member_stats (SdModel *e)
 {
@@ -546,6 +546,7 @@ without_member_stats (SdModel *e)
       JsonObject *o = json_node_get_object (json_parser_get_root (p));
       g_assert_true (json_object_get_boolean_member (o, "members"));
       json_object_remove_member (o, "members");
+      json_object_set_int_member (o, "version", 2);
       v = text = json_to_string (json_parser_get_root (p), FALSE);
     }
     sd_safetensors_writer_add_metadata (w, keys[i], v);

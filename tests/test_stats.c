@@ -542,7 +542,10 @@ test_corrupt_stats_in_file (void)
   } metas[] = {
     { "threshold", "-1", "'threshold' must be a finite number above 0" },
     { "threshold", "0", "'threshold'" },
-    { "version", "3", "'version' must be an integer in [1, 2]" },
+    { "version", "4", "'version' must be an integer in [1, 3]" },
+    /* version 3 is an ensemble's whose novelty combines its members' */
+    { "version", "3", "'members' must be true in version 3" },
+    { "members", "true", "'members' must be absent before version 3" },
     { "novelty", "\"pooled\"", "'novelty' must be \"stages\"" },
     { "stage_shrinkage", "[0.1]", "'stage_shrinkage' must be an array of" },
     { "stage_shrinkage", "[0.1, 0.1, 2]", "'stage_shrinkage'" },
