@@ -226,7 +226,7 @@ test_nonfinite_after_import (void)
   const char *dir = g_getenv ("SEQDREAM_TEST_DATA");
   g_autofree char *path
       = g_build_filename (dir ? dir : "tests/data", "..", "..", "fuzz",
-          "corpus", "fuzz_onnx", "regress-gemm-bias-overflow.onnx", NULL);
+          "regressions", "fuzz_onnx", "gemm-bias-overflow.onnx", NULL);
   g_autoptr (GError) error = NULL;
   g_autoptr (SdModel) m = sd_model_load (path, &error);
   g_assert_null (m);
